@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hs_daemon: the one object of hasvcd. It owns the qb_loop (the only loop of
+ * the main thread) and every module the daemon is made of; handlers get it to
+ * reach them. Nothing here is shared with another thread.
+ */
+#pragma once
+
+#include <qb/qbloop.h>
+
+#include "hs_cluster.h"
+#include "hs_config.h"
+
+struct hs_http;
+
+struct hs_daemon {
+	qb_loop_t *loop;
+	struct hs_config *config;
+	const struct hs_config_node *self;
+	struct hs_cluster *cluster;
+	struct hs_http *http;
+	uint64_t started_usec; /* CLOCK_REALTIME */
+};
+
+int hs_daemon_run(const char *config_path);
