@@ -50,8 +50,15 @@ typedef void (*hs_cluster_change_fn)(void *userdata, const struct hs_cluster_vie
 typedef void (*hs_cluster_deliver_fn)(void *userdata, uint32_t sender_nodeid, const void *msg,
 				      size_t len);
 
+/*
+ * Called on the loop at each CPG configuration change, at the same point of
+ * the message order on every member (before the change callback).
+ */
+typedef void (*hs_cluster_confchg_fn)(void *userdata, const uint32_t *members, size_t n_members);
+
 struct hs_cluster_callbacks {
 	hs_cluster_change_fn change;
+	hs_cluster_confchg_fn confchg;
 	hs_cluster_deliver_fn deliver;
 	void *userdata;
 };

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_daemon: start-up, the main loop and shut-down of hasvcd.
+ *
+ * Order of start-up, each step failing loudly with what to fix:
+ *   1. configuration (file:line errors);
+ *   2. logging at the configured level;
+ *   3. the qb_loop and its signal handlers (SIGTERM/SIGINT stop it);
+ *   4. the cluster connection (corosync may come later: hs_cluster retries);
+ *   5. the API sockets.
+ * Shut-down is the same in reverse, from one place.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <qb/qblog.h>
+
+#include "hs_daemon.h"
+#include "hs_http.h"
+#include "hs_util.h"
+
+static int log_priority(const char *level)
+{
+	if (strcmp(level, "error") == 0)
+		return LOG_ERR;
+	if (strcmp(level, "warning") == 0)
+		return LOG_WARNING;
+	if (strcmp(level, "debug") == 0)
+		return LOG_DEBUG;
+	return LOG_INFO;
+}
+
+static void log_setup(int priority)
+{
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_REMOVE, QB_LOG_FILTER_FILE, "*", LOG_TRACE);
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", priority);
+	qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_REMOVE, QB_LOG_FILTER_FILE, "*", LOG_TRACE);
+	qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", priority);
+}
+
+static int32_t signal_stop(int32_t sig, void *data)
+{
+	struct hs_daemon *d = data;
+
+	qb_log(LOG_NOTICE, "signal %s: stopping", strsignal(sig));
+	qb_loop_stop(d->loop);
+	return 0;
+}
+
+static void cluster_changed(void *userdata, const struct hs_cluster_view *view)
+{
+	qb_log(LOG_DEBUG, "cluster view: joined=%d quorate=%d coordinator=%u ring=%llu",
+	       view->joined, view->quorate, view->coordinator, (unsigned long long)view->ring_id);
+}
+
+int hs_daemon_run(const char *config_path)
+{
+	struct hs_daemon d = {0};
+	_cleanup_free_ char *error = NULL;
+	struct hs_cluster_callbacks cluster_cb = {.change = cluster_changed, .userdata = &d};
+	int r;
+
+	r = hs_config_load(config_path, &d.config, &error);
+	if (r < 0) {
+		qb_log(LOG_ERR, "cannot load configuration: %s", error ? error : strerror(-r));
+		return r;
+	}
+	log_setup(log_priority(d.config->log_level));
+	d.self = hs_config_node_by_name(d.config, d.config->node_name);
+	d.started_usec = hs_now_usec(CLOCK_REALTIME);
+
+	d.loop = qb_loop_create();
+	if (!d.loop) {
+		r = -ENOMEM;
+		qb_log(LOG_ERR, "cannot create the main loop");
+		goto out_free;
+	}
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGTERM, &d, signal_stop, NULL);
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGINT, &d, signal_stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = hs_cluster_new(d.loop, d.config, &cluster_cb, &d.cluster);
+	if (r < 0) {
+		qb_log(LOG_ERR, "cannot set up the cluster connection: %s", strerror(-r));
+		goto out_free;
+	}
+	r = hs_http_new(&d, &d.http);
+	if (r < 0)
+		goto out_free; /* hs_http logged why */
+
+	qb_log(LOG_NOTICE, "hasvcd %s started on %s (nodeid %u), API on %s", HASVC_VERSION,
+	       d.self->name, d.self->nodeid, d.config->api_socket);
+	qb_loop_run(d.loop);
+	r = 0;
+
+out_free:
+	hs_http_free(d.http);
+	hs_cluster_free(d.cluster);
+	if (d.loop)
+		qb_loop_destroy(d.loop);
+	hs_config_free(d.config);
+	return r;
+}
