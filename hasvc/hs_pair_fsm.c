@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_pair_fsm: the transition table of a VM pair.
+ *
+ *                 prepare-failed / backup-lost / primary-lost / delete
+ *      +-----------------------------------------------------------------+
+ *      |                                                                 v
+ *  [creating] --backup-prepared--> [initial-sync] --mirror-ready--> [in-sync]    [deleting]
+ *      ^                              |        |                      |   |  \       |
+ *      |                 mirror-failed|        |primary-lost          |   |   \      | deleted
+ *      |                 backup-lost  v        v                      |   |    \     v
+ *      +--host-returned/reprotect-- [degraded] [lost-unsynced]        |   |     \  (gone)
+ *      |                               ^  ^         | host-returned   |   |      \
+ *      |                               |  +---------+ (restart there) |   |  switchover
+ *      |                               +----mirror-failed/backup-lost-+   |        \
+ *      |                                                     primary-lost |   [switching-over]
+ *      |                                                                  v        |
+ *      |                                              [fencing] --fenced--> [promoting]
+ *      |                                                                      | promoted
+ *      +----------------------------reprotect--------------- [unprotected] <--+
+ *
+ * The rule the whole project exists for is in the rows for primary-lost: only
+ * in-sync (and switching-over, which starts in sync) goes to fencing and then
+ * promoting; every other state refuses promotion and says why.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "hs_pair_fsm.h"
+#include "hs_util.h"
+
+#define ROW(s, e, a, who, n) {HS_PAIR_##s, HS_EV_##e, HS_ACT_##a, HS_ACTOR_##who, HS_PAIR_##n}
+
+static const struct hs_pair_transition transitions[] = {
+	/* state           event              action            actor        next */
+	ROW(CREATING, BACKUP_PREPARED, START_MIRROR, PRIMARY, INITIAL_SYNC),
+	ROW(CREATING, PREPARE_FAILED, TEARDOWN, BACKUP, DELETING),
+	ROW(CREATING, BACKUP_LOST, TEARDOWN, PRIMARY, DELETING),
+	ROW(CREATING, PRIMARY_LOST, TEARDOWN, BACKUP, DELETING),
+	ROW(CREATING, DELETE, TEARDOWN, BACKUP, DELETING),
+
+	ROW(INITIAL_SYNC, MIRROR_READY, NONE, NONE, IN_SYNC),
+	ROW(INITIAL_SYNC, MIRROR_FAILED, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(INITIAL_SYNC, BACKUP_LOST, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(INITIAL_SYNC, PRIMARY_LOST, REFUSE_PROMOTION, COORDINATOR, LOST_UNSYNCED),
+	ROW(INITIAL_SYNC, DELETE, TEARDOWN, BACKUP, DELETING),
+
+	ROW(IN_SYNC, MIRROR_FAILED, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(IN_SYNC, BACKUP_LOST, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(IN_SYNC, PRIMARY_LOST, FENCE, COORDINATOR, FENCING),
+	ROW(IN_SYNC, SWITCHOVER, SWITCHOVER, PRIMARY, SWITCHING_OVER),
+	ROW(IN_SYNC, DELETE, TEARDOWN, BACKUP, DELETING),
+
+	ROW(DEGRADED, HOST_RETURNED, PREPARE_BACKUP, BACKUP, CREATING),
+	ROW(DEGRADED, REPROTECT, PREPARE_BACKUP, BACKUP, CREATING),
+	ROW(DEGRADED, PRIMARY_LOST, REFUSE_PROMOTION, COORDINATOR, LOST_UNSYNCED),
+	ROW(DEGRADED, BACKUP_LOST, NONE, NONE, DEGRADED),
+	ROW(DEGRADED, DELETE, TEARDOWN, BACKUP, DELETING),
+
+	ROW(FENCING, FENCED, PROMOTE, BACKUP, PROMOTING),
+	ROW(FENCING, BACKUP_LOST, REPORT_ERROR, COORDINATOR, ERROR),
+
+	ROW(PROMOTING, PROMOTED, NONE, NONE, UNPROTECTED),
+	ROW(PROMOTING, PROMOTE_FAILED, REPORT_ERROR, COORDINATOR, ERROR),
+	ROW(PROMOTING, BACKUP_LOST, REPORT_ERROR, COORDINATOR, ERROR),
+
+	ROW(UNPROTECTED, REPROTECT, PREPARE_BACKUP, BACKUP, CREATING),
+	ROW(UNPROTECTED, PRIMARY_LOST, REFUSE_PROMOTION, COORDINATOR, LOST_UNSYNCED),
+	ROW(UNPROTECTED, DELETE, NONE, NONE, DELETING),
+
+	ROW(LOST_UNSYNCED, HOST_RETURNED, RESTART_PRIMARY, PRIMARY, DEGRADED),
+	ROW(LOST_UNSYNCED, DELETE, NONE, NONE, DELETING),
+
+	ROW(SWITCHING_OVER, PROMOTED, NONE, NONE, UNPROTECTED),
+	ROW(SWITCHING_OVER, SWITCHOVER_FAILED, RESTART_PRIMARY, PRIMARY, DEGRADED),
+	ROW(SWITCHING_OVER, PRIMARY_LOST, FENCE, COORDINATOR, FENCING),
+	ROW(SWITCHING_OVER, BACKUP_LOST, RESTART_PRIMARY, PRIMARY, DEGRADED),
+
+	ROW(DELETING, DELETED, NONE, NONE, DELETING),
+
+	ROW(ERROR, DELETE, TEARDOWN, BACKUP, DELETING),
+};
+
+static const char *const state_names[HS_PAIR_STATE_MAX] = {
+	[HS_PAIR_CREATING] = "creating",
+	[HS_PAIR_INITIAL_SYNC] = "initial-sync",
+	[HS_PAIR_IN_SYNC] = "in-sync",
+	[HS_PAIR_DEGRADED] = "degraded",
+	[HS_PAIR_FENCING] = "fencing",
+	[HS_PAIR_PROMOTING] = "promoting",
+	[HS_PAIR_UNPROTECTED] = "unprotected",
+	[HS_PAIR_LOST_UNSYNCED] = "lost-unsynced",
+	[HS_PAIR_SWITCHING_OVER] = "switching-over",
+	[HS_PAIR_DELETING] = "deleting",
+	[HS_PAIR_ERROR] = "error",
+};
+
+static const char *const event_names[HS_EV_MAX] = {
+	[HS_EV_BACKUP_PREPARED] = "backup-prepared",
+	[HS_EV_PREPARE_FAILED] = "prepare-failed",
+	[HS_EV_MIRROR_READY] = "mirror-ready",
+	[HS_EV_MIRROR_FAILED] = "mirror-failed",
+	[HS_EV_BACKUP_LOST] = "backup-lost",
+	[HS_EV_PRIMARY_LOST] = "primary-lost",
+	[HS_EV_FENCED] = "fenced",
+	[HS_EV_PROMOTED] = "promoted",
+	[HS_EV_PROMOTE_FAILED] = "promote-failed",
+	[HS_EV_HOST_RETURNED] = "host-returned",
+	[HS_EV_REPROTECT] = "reprotect",
+	[HS_EV_SWITCHOVER] = "switchover",
+	[HS_EV_SWITCHOVER_FAILED] = "switchover-failed",
+	[HS_EV_DELETE] = "delete",
+	[HS_EV_DELETED] = "deleted",
+};
+
+static const char *const action_names[] = {
+	[HS_ACT_NONE] = "none",
+	[HS_ACT_START_MIRROR] = "start-mirror",
+	[HS_ACT_CUT_MIRROR] = "cut-mirror",
+	[HS_ACT_FENCE] = "fence",
+	[HS_ACT_PROMOTE] = "promote",
+	[HS_ACT_REFUSE_PROMOTION] = "refuse-promotion",
+	[HS_ACT_PREPARE_BACKUP] = "prepare-backup",
+	[HS_ACT_RESTART_PRIMARY] = "restart-primary",
+	[HS_ACT_SWITCHOVER] = "switchover",
+	[HS_ACT_TEARDOWN] = "teardown",
+	[HS_ACT_REPORT_ERROR] = "report-error",
+};
+
+const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,
+						    enum hs_pair_event event)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(transitions); i++)
+		if (transitions[i].state == state && transitions[i].event == event)
+			return &transitions[i];
+	return NULL;
+}
+
+const char *hs_pair_state_name(enum hs_pair_state state)
+{
+	return (unsigned)state < HS_PAIR_STATE_MAX ? state_names[state] : "?";
+}
+
+const char *hs_pair_event_name(enum hs_pair_event event)
+{
+	return (unsigned)event < HS_EV_MAX ? event_names[event] : "?";
+}
+
+const char *hs_pair_action_name(enum hs_pair_action action)
+{
+	return (unsigned)action < ARRAY_SIZE(action_names) ? action_names[action] : "?";
+}
+
+static int index_of(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && strcmp(names[i], name) == 0)
+			return i;
+	return -EINVAL;
+}
+
+int hs_pair_state_from_name(const char *name, enum hs_pair_state *ret)
+{
+	int i = index_of(state_names, HS_PAIR_STATE_MAX, name);
+
+	if (i < 0)
+		return i;
+	*ret = (enum hs_pair_state)i;
+	return 0;
+}
+
+int hs_pair_event_from_name(const char *name, enum hs_pair_event *ret)
+{
+	int i = index_of(event_names, HS_EV_MAX, name);
+
+	if (i < 0)
+		return i;
+	*ret = (enum hs_pair_event)i;
+	return 0;
+}
+
+bool hs_pair_state_promotable(enum hs_pair_state state)
+{
+	return state == HS_PAIR_IN_SYNC || state == HS_PAIR_SWITCHING_OVER;
+}
+
+bool hs_pair_state_busy(enum hs_pair_state state)
+{
+	switch (state) {
+	case HS_PAIR_IN_SYNC:
+	case HS_PAIR_DEGRADED:
+	case HS_PAIR_UNPROTECTED:
+	case HS_PAIR_LOST_UNSYNCED:
+	case HS_PAIR_ERROR:
+	case HS_PAIR_INITIAL_SYNC:
+		return false;
+	default:
+		return true;
+	}
+}

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Tests of the pair transition table: names round-trip, the table has no
+ * duplicate rows, and the promotion rule holds for every state: losing the
+ * primary leads to fencing (and so to promotion) only from a synced state.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "hs_pair_fsm.h"
+
+Test(pair_fsm, names_round_trip)
+{
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++) {
+		enum hs_pair_state back;
+		cr_assert_eq(hs_pair_state_from_name(hs_pair_state_name(s), &back), 0);
+		cr_assert_eq(back, s);
+	}
+	for (int e = 0; e < HS_EV_MAX; e++) {
+		enum hs_pair_event back;
+		cr_assert_eq(hs_pair_event_from_name(hs_pair_event_name(e), &back), 0);
+		cr_assert_eq(back, e);
+	}
+	enum hs_pair_state s;
+	cr_assert_eq(hs_pair_state_from_name("in_sync", &s), -EINVAL);
+}
+
+Test(pair_fsm, primary_lost_promotes_only_synced_pairs)
+{
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++) {
+		const struct hs_pair_transition *t = hs_pair_fsm_lookup(s, HS_EV_PRIMARY_LOST);
+		if (!t)
+			continue;
+		if (hs_pair_state_promotable(s)) {
+			cr_assert_eq(t->next, HS_PAIR_FENCING, "%s", hs_pair_state_name(s));
+			cr_assert_eq(t->action, HS_ACT_FENCE);
+		} else {
+			cr_assert_neq(t->next, HS_PAIR_FENCING, "%s must not head for promotion",
+				      hs_pair_state_name(s));
+			cr_assert_neq(t->next, HS_PAIR_PROMOTING);
+		}
+	}
+	/* The only way into promoting is a verified fence or a switchover. */
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++)
+		for (int e = 0; e < HS_EV_MAX; e++) {
+			const struct hs_pair_transition *t = hs_pair_fsm_lookup(s, e);
+			if (t && t->next == HS_PAIR_PROMOTING)
+				cr_assert(s == HS_PAIR_FENCING && e == HS_EV_FENCED,
+					  "%s + %s leads to promoting", hs_pair_state_name(s),
+					  hs_pair_event_name(e));
+		}
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_INITIAL_SYNC, HS_EV_PRIMARY_LOST)->next,
+		     HS_PAIR_LOST_UNSYNCED);
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_INITIAL_SYNC, HS_EV_PRIMARY_LOST)->action,
+		     HS_ACT_REFUSE_PROMOTION);
+}
+
+Test(pair_fsm, events_not_in_the_table_are_refused)
+{
+	cr_assert_null(hs_pair_fsm_lookup(HS_PAIR_CREATING, HS_EV_FENCED));
+	cr_assert_null(hs_pair_fsm_lookup(HS_PAIR_INITIAL_SYNC, HS_EV_SWITCHOVER),
+		       "no switchover before the first sync");
+	cr_assert_null(hs_pair_fsm_lookup(HS_PAIR_DEGRADED, HS_EV_SWITCHOVER));
+	cr_assert_null(hs_pair_fsm_lookup(HS_PAIR_FENCING, HS_EV_DELETE),
+		       "no unpairing in the middle of a failover");
+}
+
+Test(pair_fsm, every_state_but_deleting_can_be_left)
+{
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++) {
+		bool out = false;
+		for (int e = 0; e < HS_EV_MAX; e++) {
+			const struct hs_pair_transition *t = hs_pair_fsm_lookup(s, e);
+			out |= t && (int)t->next != s;
+		}
+		cr_assert(out || s == HS_PAIR_DELETING, "%s is a dead end", hs_pair_state_name(s));
+	}
+}
