@@ -128,3 +128,18 @@ Test(config, missing_file_says_so)
 	cr_assert_str_eq(error, "/nonexistent/hasvc.conf: cannot open: No such file or directory");
 	free(error);
 }
+
+Test(config, shipped_example_is_valid)
+{
+	const char *dir = getenv("HASVC_TEST_DATA");
+	struct hs_config *c = NULL;
+	char *example, *error = NULL;
+
+	cr_assert_not_null(dir, "HASVC_TEST_DATA is not set");
+	cr_assert(asprintf(&example, "%s/../../deploy/hasvc.conf.example", dir) > 0);
+	cr_assert_eq(hs_config_load(example, &c, &error), 0, "%s", error);
+	cr_assert_eq(c->n_nodes, 2);
+	cr_assert_eq(c->n_fences, 2);
+	hs_config_free(c);
+	free(example);
+}
