@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_coord_plan: the coordinator's rules, one pair at a time.
+ *
+ *   primary host offline      -> primary-lost  (in-sync: fencing; others refuse promotion)
+ *   backup host offline       -> backup-lost   (mirror cut, degraded)
+ *   degraded, backup back     -> host-returned (resync onto the same host)
+ *   lost-unsynced, primary back -> host-returned (restart the VM there)
+ *   degraded/unprotected, no backup host usable -> reprotect onto another host
+ *
+ * Losing the primary is looked at first: when both hosts are gone, what
+ * matters is that the VM is down, and that the backup may not be promoted
+ * unless it was in sync.
+ *
+ * Choosing a new backup host: the pair's previous backup if it accepts
+ * backups again (its disk already holds most of the data), else the first
+ * host in configuration order that accepts backups and is not the primary.
+ * Placement by free memory and load is the coordinator's business later.
+ */
+#include <string.h>
+
+#include "hs_coord_plan.h"
+
+static bool node_online(const struct hs_plan_nodes *nodes, const char *name)
+{
+	return name && nodes->online(nodes->userdata, name);
+}
+
+static const char *choose_backup(const struct hs_pair_brief *p, const struct hs_plan_nodes *nodes)
+{
+	if (p->backup && strcmp(p->backup, p->primary) != 0 &&
+	    nodes->accepts_backups(nodes->userdata, p->backup))
+		return p->backup;
+	for (size_t i = 0; i < nodes->n_names; i++) {
+		const char *n = nodes->names[i];
+		if (strcmp(n, p->primary) != 0 && nodes->accepts_backups(nodes->userdata, n))
+			return n;
+	}
+	return NULL;
+}
+
+/* The event this pair needs now, or HS_EV_MAX for none. */
+static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
+					  const struct hs_plan_nodes *nodes,
+					  const char **ret_backup)
+{
+	bool primary_up = node_online(nodes, p->primary);
+	bool backup_up = node_online(nodes, p->backup);
+
+	*ret_backup = NULL;
+	if (!primary_up && hs_pair_fsm_lookup(p->state, HS_EV_PRIMARY_LOST))
+		return HS_EV_PRIMARY_LOST;
+	if (p->backup && !backup_up && p->state != HS_PAIR_DEGRADED &&
+	    hs_pair_fsm_lookup(p->state, HS_EV_BACKUP_LOST))
+		return HS_EV_BACKUP_LOST;
+
+	switch (p->state) {
+	case HS_PAIR_DEGRADED:
+		if (p->backup && backup_up && nodes->accepts_backups(nodes->userdata, p->backup))
+			return HS_EV_HOST_RETURNED;
+		/* the old backup host is gone or closed: find another */
+		__attribute__((fallthrough));
+	case HS_PAIR_UNPROTECTED:
+		if (!primary_up)
+			return HS_EV_MAX;
+		*ret_backup = choose_backup(p, nodes);
+		return *ret_backup ? HS_EV_REPROTECT : HS_EV_MAX;
+	case HS_PAIR_LOST_UNSYNCED:
+		return primary_up ? HS_EV_HOST_RETURNED : HS_EV_MAX;
+	default:
+		return HS_EV_MAX;
+	}
+}
+
+size_t hs_coord_plan(const struct hs_pair_brief *pairs, size_t n_pairs,
+		     const struct hs_plan_nodes *nodes, struct hs_plan_step *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_pairs; i++) {
+		const char *backup;
+		enum hs_pair_event ev = pair_next_event(&pairs[i], nodes, &backup);
+
+		if (ev == HS_EV_MAX)
+			continue;
+		if (n < max)
+			out[n] = (struct hs_plan_step){.pair = i, .event = ev, .new_backup = backup};
+		n++;
+	}
+	return n;
+}

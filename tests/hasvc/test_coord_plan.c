@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Tests of the coordinator's plan: who is lost, who is promoted, who is
+ * refused, where a new backup goes.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "hs_coord_plan.h"
+
+static const char *const names[] = {"node1", "node2", "node3"};
+static bool up[3];
+static bool closed[3]; /* maintenance */
+
+static int idx(const char *n)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(names[i], n) == 0)
+			return i;
+	cr_assert_fail("unknown node %s", n);
+	return -1;
+}
+static bool online(void *ud, const char *n) { return up[idx(n)]; }
+static bool accepts(void *ud, const char *n) { return up[idx(n)] && !closed[idx(n)]; }
+
+static const struct hs_plan_nodes nodes = {online, accepts, names, 3, NULL};
+
+static void all_up(void)
+{
+	for (int i = 0; i < 3; i++) {
+		up[i] = true;
+		closed[i] = false;
+	}
+}
+
+TestSuite(coord_plan, .init = all_up);
+
+Test(coord_plan, healthy_cluster_needs_nothing)
+{
+	struct hs_pair_brief pairs[] = {
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
+		{"vm2", "node2", "node3", HS_PAIR_INITIAL_SYNC},
+	};
+	struct hs_plan_step steps[4];
+	cr_assert_eq(hs_coord_plan(pairs, 2, &nodes, steps, 4), 0);
+}
+
+Test(coord_plan, lost_primary_fences_synced_and_refuses_unsynced)
+{
+	struct hs_pair_brief pairs[] = {
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
+		{"vm2", "node1", "node3", HS_PAIR_INITIAL_SYNC},
+		{"vm3", "node2", "node1", HS_PAIR_IN_SYNC},
+		{"vm4", "node1", "node2", HS_PAIR_DEGRADED},
+	};
+	struct hs_plan_step steps[8];
+
+	up[0] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 4, &nodes, steps, 8), 4);
+	cr_assert_eq(steps[0].event, HS_EV_PRIMARY_LOST);
+	cr_assert_eq(hs_pair_fsm_lookup(pairs[0].state, steps[0].event)->next, HS_PAIR_FENCING);
+	cr_assert_eq(steps[1].event, HS_EV_PRIMARY_LOST);
+	cr_assert_eq(hs_pair_fsm_lookup(pairs[1].state, steps[1].event)->next, HS_PAIR_LOST_UNSYNCED);
+	cr_assert_eq(steps[2].pair, 2);
+	cr_assert_eq(steps[2].event, HS_EV_BACKUP_LOST, "vm3's backup was on node1");
+	cr_assert_eq(steps[3].event, HS_EV_PRIMARY_LOST);
+	cr_assert_eq(hs_pair_fsm_lookup(pairs[3].state, steps[3].event)->next, HS_PAIR_LOST_UNSYNCED);
+}
+
+Test(coord_plan, both_hosts_lost_is_a_lost_primary)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_IN_SYNC}};
+	struct hs_plan_step steps[2];
+
+	up[0] = up[1] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_PRIMARY_LOST);
+}
+
+Test(coord_plan, degraded_resyncs_when_its_backup_returns)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED}};
+	struct hs_plan_step steps[2];
+
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_HOST_RETURNED);
+}
+
+Test(coord_plan, degraded_moves_its_backup_when_that_host_is_gone)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED}};
+	struct hs_plan_step steps[2];
+
+	up[1] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_REPROTECT);
+	cr_assert_str_eq(steps[0].new_backup, "node3");
+}
+
+Test(coord_plan, unprotected_prefers_its_old_host_and_skips_maintenance)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED}};
+	struct hs_plan_step steps[2];
+
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_str_eq(steps[0].new_backup, "node1");
+	closed[0] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_str_eq(steps[0].new_backup, "node3");
+	closed[2] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 0, "nowhere to go: stays unprotected");
+}
+
+Test(coord_plan, lost_unsynced_restarts_when_its_host_returns)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_LOST_UNSYNCED}};
+	struct hs_plan_step steps[2];
+
+	up[0] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 0, "still waiting for node1");
+	up[0] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_HOST_RETURNED);
+}
+
+Test(coord_plan, reports_the_count_beyond_max)
+{
+	struct hs_pair_brief pairs[] = {
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
+		{"vm2", "node1", "node3", HS_PAIR_IN_SYNC},
+	};
+	struct hs_plan_step steps[1];
+
+	up[0] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 2, &nodes, steps, 1), 2);
+	cr_assert_eq(steps[0].pair, 0);
+}
