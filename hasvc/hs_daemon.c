@@ -19,7 +19,7 @@
 #include <qb/qblog.h>
 
 #include "hs_daemon.h"
-#include "hs_http.h"
+#include "hs_web.h"
 #include "hs_util.h"
 
 static int log_priority(const char *level)
@@ -87,9 +87,9 @@ int hs_daemon_run(const char *config_path)
 		qb_log(LOG_ERR, "cannot set up the cluster connection: %s", strerror(-r));
 		goto out_free;
 	}
-	r = hs_http_new(&d, &d.http);
+	r = hs_web_new(&d, &d.web);
 	if (r < 0)
-		goto out_free; /* hs_http logged why */
+		goto out_free; /* hs_web logged why */
 
 	qb_log(LOG_NOTICE, "hasvcd %s started on %s (nodeid %u), API on %s", HASVC_VERSION,
 	       d.self->name, d.self->nodeid, d.config->api_socket);
@@ -97,7 +97,7 @@ int hs_daemon_run(const char *config_path)
 	r = 0;
 
 out_free:
-	hs_http_free(d.http);
+	hs_web_free(d.web);
 	hs_cluster_free(d.cluster);
 	if (d.loop)
 		qb_loop_destroy(d.loop);

@@ -11,14 +11,14 @@
 #include "hs_cluster.h"
 #include "hs_config.h"
 
-struct hs_http;
+struct hs_web;
 
 struct hs_daemon {
 	qb_loop_t *loop;
 	struct hs_config *config;
 	const struct hs_config_node *self;
 	struct hs_cluster *cluster;
-	struct hs_http *http;
+	struct hs_web *web;
 	uint64_t started_usec; /* CLOCK_REALTIME */
 };
 

@@ -44,6 +44,14 @@ static inline void hs__closep(int *fd)
 		_taken;                                                                            \
 	})
 
+/* Returns fd and sets it to -1, so that its cleanup no longer closes it. */
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _taken = (fd);                                                                 \
+		(fd) = -1;                                                                         \
+		_taken;                                                                            \
+	})
+
 static inline uint64_t hs_now_usec(clockid_t clock)
 {
 	struct timespec ts;

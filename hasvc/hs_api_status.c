@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_api_status: the read side of the API about the cluster itself:
+ * GET /v1/status, GET /v1/nodes and the cluster part of GET /metrics, all
+ * built from the membership view hs_cluster keeps (no I/O, no locks).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hs_daemon.h"
+#include "hs_util.h"
+#include "hs_web.h"
+
+static const char *nodeid_name(const struct hs_daemon *d, uint32_t nodeid)
+{
+	const struct hs_config_node *n = hs_config_node_by_id(d->config, nodeid);
+
+	return n ? n->name : NULL;
+}
+
+static json_object *node_json(const struct hs_node_view *n)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(n->name));
+	json_object_object_add(o, "nodeid", json_object_new_int64(n->nodeid));
+	json_object_object_add(o, "online", json_object_new_boolean(n->online));
+	json_object_object_add(o, "state", json_object_new_string(n->online ? "online" : "offline"));
+	json_object_object_add(o, "changed_usec", json_object_new_int64((int64_t)n->changed_usec));
+	return o;
+}
+
+json_object *hs_api_nodes_json(struct hs_daemon *d)
+{
+	struct hs_cluster_view v;
+	json_object *o = json_object_new_object(), *nodes = json_object_new_array();
+
+	hs_cluster_view_get(d->cluster, &v);
+	for (size_t i = 0; i < v.n_nodes; i++)
+		json_object_array_add(nodes, node_json(&v.nodes[i]));
+	json_object_object_add(o, "nodes", nodes);
+	return o;
+}
+
+json_object *hs_api_status_json(struct hs_daemon *d)
+{
+	struct hs_cluster_view v;
+	json_object *o = hs_api_nodes_json(d), *cl = json_object_new_object();
+	const char *coordinator;
+	size_t online = 0;
+
+	hs_cluster_view_get(d->cluster, &v);
+	for (size_t i = 0; i < v.n_nodes; i++)
+		online += v.nodes[i].online;
+	coordinator = v.coordinator ? nodeid_name(d, v.coordinator) : NULL;
+	json_object_object_add(cl, "joined", json_object_new_boolean(v.joined));
+	json_object_object_add(cl, "quorate", json_object_new_boolean(v.quorate));
+	json_object_object_add(cl, "coordinator",
+			       coordinator ? json_object_new_string(coordinator) : NULL);
+	json_object_object_add(cl, "local_nodeid", json_object_new_int64(v.local_nodeid));
+	json_object_object_add(cl, "ring_id", json_object_new_int64((int64_t)v.ring_id));
+	json_object_object_add(cl, "expected_votes", json_object_new_int64(v.expected_votes));
+	json_object_object_add(cl, "total_votes", json_object_new_int64(v.total_votes));
+	json_object_object_add(cl, "membership_changes",
+			       json_object_new_int64((int64_t)v.membership_changes));
+	json_object_object_add(cl, "nodes_online", json_object_new_int64((int64_t)online));
+	json_object_object_add(o, "node", json_object_new_string(d->self->name));
+	json_object_object_add(o, "version", json_object_new_string(HASVC_VERSION));
+	json_object_object_add(o, "started_usec", json_object_new_int64((int64_t)d->started_usec));
+	json_object_object_add(o, "cluster", cl);
+	return o;
+}
+
+char *hs_api_metrics_text(struct hs_daemon *d)
+{
+	struct hs_cluster_view v;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	hs_cluster_view_get(d->cluster, &v);
+	fprintf(f, "# HELP hasvc_build_info hasvcd version.\n# TYPE hasvc_build_info gauge\n"
+		   "hasvc_build_info{version=\"%s\",node=\"%s\"} 1\n",
+		HASVC_VERSION, d->self->name);
+	fprintf(f, "# HELP hasvc_quorate Whether this host's partition has quorum.\n"
+		   "# TYPE hasvc_quorate gauge\nhasvc_quorate %d\n", v.quorate);
+	fprintf(f, "# HELP hasvc_coordinator Whether this host is the coordinator.\n"
+		   "# TYPE hasvc_coordinator gauge\nhasvc_coordinator %d\n",
+		v.coordinator != 0 && v.coordinator == v.local_nodeid);
+	fprintf(f, "# HELP hasvc_node_up Whether a configured node is a cluster member.\n"
+		   "# TYPE hasvc_node_up gauge\n");
+	for (size_t i = 0; i < v.n_nodes; i++)
+		fprintf(f, "hasvc_node_up{node=\"%s\"} %d\n", v.nodes[i].name, v.nodes[i].online);
+	fprintf(f, "# HELP hasvc_membership_changes_total Configuration changes seen.\n"
+		   "# TYPE hasvc_membership_changes_total counter\n"
+		   "hasvc_membership_changes_total %llu\n",
+		(unsigned long long)v.membership_changes);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hs_cli: what the hasvc CLI needs to talk to hasvcd: one request over the
+ * daemon's unix socket (libcurl), the mapping of API errors to named exit
+ * codes, and small json-c accessors for printing.
+ */
+#pragma once
+
+#include <json-c/json.h>
+
+#define HS_CLI_DEFAULT_SOCKET "/run/hasvc/hasvcd.sock"
+
+enum hs_exit {
+	HS_EXIT_OK = 0,
+	HS_EXIT_ERROR = 1,       /* the request failed for another reason */
+	HS_EXIT_USAGE = 2,       /* bad command line */
+	HS_EXIT_UNAVAILABLE = 3, /* hasvcd cannot be reached */
+	HS_EXIT_NOT_FOUND = 4,   /* no such VM, node or path */
+	HS_EXIT_BUSY = 5,        /* another operation runs on that VM */
+	HS_EXIT_NO_QUORUM = 6,   /* this host's partition may not act */
+	HS_EXIT_REFUSED = 7,     /* the request is not allowed in the current state */
+};
+
+/*
+ * Sends METHOD PATH (with BODY as JSON when not NULL) to the daemon on SOCKET.
+ * On HTTP 2xx stores the parsed answer in *ret_answer and returns HS_EXIT_OK;
+ * otherwise prints "hasvc: MESSAGE" to stderr and returns the exit code that
+ * names the failure.
+ */
+int hs_cli_request(const char *socket, const char *method, const char *path,
+		   json_object *body, json_object **ret_answer);
+/* The exit code for an HTTP status and API error name. */
+int hs_cli_exit_code(long http_status, const char *error);
+
+void hs_cli_print_json(json_object *obj);
+/* OBJ[KEY] or NULL. */
+json_object *hs_json_get(json_object *obj, const char *key);
+/* OBJ[KEY] as text ("-" when missing or null); valid while OBJ lives. */
+const char *hs_json_str(json_object *obj, const char *key);

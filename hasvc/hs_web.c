@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_web: libmicrohttpd on the daemon's qb_loop, routing and authorisation.
+ *
+ * Each listener is an MHD daemon in MHD_USE_EPOLL mode with no thread: its
+ * epoll fd is added to the qb_loop, and MHD_run() is called when that fd is
+ * readable. One re-armed timer (every HOUSEKEEPING_MS) also calls MHD_run()
+ * so that idle connections time out. Handlers run on the main loop like
+ * everything else, so they read the daemon's state without locks.
+ *
+ * Request life: MHD calls the access handler first with the headers (we
+ * allocate a struct request), then once per chunk of body (appended, refused
+ * past MAX_BODY), then a last time with no data: only then is the route's
+ * handler run and the answer queued.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <microhttpd.h>
+#include <qb/qblog.h>
+
+#include "hs_daemon.h"
+#include "hs_util.h"
+#include "hs_web.h"
+
+#define MAX_BODY (64 * 1024)
+#define HOUSEKEEPING_MS 500
+#define MAX_TOKENS 64
+
+enum token_role { ROLE_NONE, ROLE_READ, ROLE_ADMIN };
+
+struct token {
+	char *secret;
+	char *name;
+	enum token_role role;
+};
+
+struct listener {
+	struct hs_web *web;
+	struct MHD_Daemon *mhd;
+	int epoll_fd;
+	bool needs_token; /* TCP: yes; the unix socket is guarded by its file mode */
+	const char *what;
+};
+
+struct hs_web {
+	struct hs_daemon *daemon;
+	struct listener unix_listener;
+	struct listener tcp_listener;
+	qb_loop_timer_handle timer;
+	struct token tokens[MAX_TOKENS];
+	size_t n_tokens;
+};
+
+struct request {
+	char *body;
+	size_t len;
+	bool too_large;
+};
+
+struct route {
+	const char *method;
+	const char *path; /* exact, or a prefix ending in '/' followed by one name */
+	int (*handler)(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		       const struct request *req);
+	bool needs_admin;
+};
+
+static int queue_text(struct MHD_Connection *c, unsigned status, const char *type,
+		      const char *text, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+
+	r = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ok = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+/* Queues OBJ (consumed) with "schema" added. */
+static int queue_json(struct MHD_Connection *c, unsigned status, json_object *obj)
+{
+	const char *text;
+	int ok;
+
+	if (!obj)
+		return MHD_NO;
+	json_object_object_add(obj, "schema", json_object_new_int(HS_API_SCHEMA));
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	ok = queue_text(c, status, "application/json", text, strlen(text));
+	json_object_put(obj);
+	return ok;
+}
+
+static int queue_error(struct MHD_Connection *c, unsigned status, const char *error,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int queue_error(struct MHD_Connection *c, unsigned status, const char *error,
+		       const char *fmt, ...)
+{
+	json_object *obj = json_object_new_object();
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	json_object_object_add(obj, "error", json_object_new_string(error));
+	json_object_object_add(obj, "message", json_object_new_string(msg ? msg : error));
+	return queue_json(c, status, obj);
+}
+
+/* --- handlers ----------------------------------------------------------- */
+
+static int get_status(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		      const struct request *req)
+{
+	return queue_json(c, MHD_HTTP_OK, hs_api_status_json(web->daemon));
+}
+
+static int get_nodes(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		     const struct request *req)
+{
+	return queue_json(c, MHD_HTTP_OK, hs_api_nodes_json(web->daemon));
+}
+
+static int get_metrics(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		       const struct request *req)
+{
+	_cleanup_free_ char *text = hs_api_metrics_text(web->daemon);
+
+	if (!text)
+		return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+	return queue_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text, strlen(text));
+}
+
+static const struct {
+	const char *name;
+	const char *type;
+} static_files[] = {
+	{"index.html", "text/html; charset=utf-8"},
+	{"app.js", "text/javascript; charset=utf-8"},
+	{"style.css", "text/css; charset=utf-8"},
+};
+
+/* The dashboard's files: a fixed list, so no name from the URL reaches open(). */
+static int get_static(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		      const struct request *req)
+{
+	const char *url_name = name && *name ? name : "index.html";
+	_cleanup_free_ char *path = NULL, *data = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	size_t i, len;
+	long size;
+
+	for (i = 0; i < ARRAY_SIZE(static_files); i++)
+		if (strcmp(static_files[i].name, url_name) == 0)
+			break;
+	if (i == ARRAY_SIZE(static_files))
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no page '%s'", url_name);
+	if (asprintf(&path, "%s/%s", web->daemon->config->web_dir, static_files[i].name) < 0)
+		return MHD_NO;
+	f = fopen(path, "re");
+	if (!f || fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0)
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found",
+				   "dashboard file %s is missing: %s", path, strerror(errno));
+	data = malloc((size_t)size + 1);
+	if (!data)
+		return MHD_NO;
+	len = fread(data, 1, (size_t)size, f);
+	return queue_text(c, MHD_HTTP_OK, static_files[i].type, data, len);
+}
+
+static const struct route routes[] = {
+	{"GET", "/v1/status", get_status, false},
+	{"GET", "/v1/nodes", get_nodes, false},
+	{"GET", "/metrics", get_metrics, false},
+	{"GET", "/", get_static, false},
+	{"GET", "/static/", get_static, false},
+};
+
+/* --- routing and authorisation ------------------------------------------ */
+
+static bool name_is_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* Matches URL against PATH; for a prefix route, *ret_name is the rest. */
+static bool route_matches(const struct route *r, const char *url, const char **ret_name)
+{
+	size_t n = strlen(r->path);
+
+	*ret_name = NULL;
+	if (strcmp(r->path, url) == 0)
+		return true;
+	if (n > 1 && r->path[n - 1] == '/' && strncmp(r->path, url, n) == 0) {
+		*ret_name = url + n;
+		return true;
+	}
+	return false;
+}
+
+static enum token_role token_role(const struct hs_web *web, struct MHD_Connection *c)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+
+	if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+		return ROLE_NONE;
+	auth += 7;
+	for (size_t i = 0; i < web->n_tokens; i++)
+		if (strcmp(web->tokens[i].secret, auth) == 0)
+			return web->tokens[i].role;
+	return ROLE_NONE;
+}
+
+static int dispatch(struct listener *l, struct MHD_Connection *c, const char *url,
+		    const char *method, const struct request *req)
+{
+	struct hs_web *web = l->web;
+	const struct route *found = NULL;
+	const char *name = NULL;
+	bool path_known = false;
+
+	if (req->too_large)
+		return queue_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+				   "request body over %d bytes", MAX_BODY);
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		const char *n;
+		if (!route_matches(&routes[i], url, &n))
+			continue;
+		path_known = true;
+		if (strcmp(routes[i].method, method) == 0) {
+			found = &routes[i];
+			name = n;
+			break;
+		}
+	}
+	if (!found)
+		return path_known ? queue_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+						"%s is not allowed on %s", method, url)
+				  : queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path %s",
+						url);
+	if (name && *name && !name_is_valid(name))
+		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_name",
+				   "'%s' is not a valid name (letters, digits, '-', '_', '.'; at most 64)",
+				   name);
+	if (l->needs_token && found->handler != get_static) {
+		enum token_role role = token_role(web, c);
+		if (role == ROLE_NONE)
+			return queue_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+					   "a valid bearer token is required");
+		if (found->needs_admin && role != ROLE_ADMIN)
+			return queue_error(c, MHD_HTTP_FORBIDDEN, "forbidden",
+					   "this token may only read");
+	}
+	return found->handler(web, c, name, req);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
+				      const char *method, const char *version,
+				      const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct request *req = *con_cls;
+
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!req->too_large && req->len + *upload_size <= MAX_BODY) {
+			char *grown = realloc(req->body, req->len + *upload_size + 1);
+			if (!grown)
+				return MHD_NO;
+			req->body = grown;
+			memcpy(req->body + req->len, upload_data, *upload_size);
+			req->len += *upload_size;
+			req->body[req->len] = '\0';
+		} else {
+			req->too_large = true;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(l, c, url, method, req) == MHD_YES ? MHD_YES : MHD_NO;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			      enum MHD_RequestTerminationCode code)
+{
+	struct request *req = *con_cls;
+
+	if (req) {
+		free(req->body);
+		free(req);
+		*con_cls = NULL;
+	}
+}
+
+/* --- listeners on the loop ---------------------------------------------- */
+
+static int32_t listener_ready(int32_t fd, int32_t revents, void *data)
+{
+	struct listener *l = data;
+
+	MHD_run(l->mhd);
+	return 0;
+}
+
+static void housekeeping(void *data)
+{
+	struct hs_web *web = data;
+
+	if (web->unix_listener.mhd)
+		MHD_run(web->unix_listener.mhd);
+	if (web->tcp_listener.mhd)
+		MHD_run(web->tcp_listener.mhd);
+	qb_loop_timer_add(web->daemon->loop, QB_LOOP_LOW, HOUSEKEEPING_MS * 1000000ULL, web,
+			  housekeeping, &web->timer);
+}
+
+static int listener_start(struct hs_web *web, struct listener *l, int fd, bool needs_token,
+			  const char *what)
+{
+	const union MHD_DaemonInfo *info;
+
+	l->web = web;
+	l->needs_token = needs_token;
+	l->what = what;
+	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_handler,
+				  l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+				  request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 128,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);
+	if (!l->mhd) {
+		close(fd);
+		qb_log(LOG_ERR, "cannot start the API on %s", what);
+		return -EIO;
+	}
+	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	l->epoll_fd = info ? info->epoll_fd : -1;
+	if (l->epoll_fd < 0 || qb_loop_poll_add(web->daemon->loop, QB_LOOP_MED, l->epoll_fd, POLLIN,
+						l, listener_ready) < 0) {
+		qb_log(LOG_ERR, "cannot poll the API on %s", what);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void listener_stop(struct hs_web *web, struct listener *l)
+{
+	if (!l->mhd)
+		return;
+	qb_loop_poll_del(web->daemon->loop, l->epoll_fd);
+	MHD_stop_daemon(l->mhd);
+	l->mhd = NULL;
+}
+
+static int mkdir_parents(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int unix_socket_open(const char *path, int *ret_fd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	r = mkdir_parents(path);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket of a previous run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int tcp_socket_open(const char *listen_spec, int *ret_fd)
+{
+	_cleanup_free_ char *host = strdup(listen_spec);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	_cleanup_close_ int fd = -1;
+	char *colon, *end;
+	unsigned long port;
+	int one = 1;
+
+	if (!host)
+		return -ENOMEM;
+	colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	sa.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* "TOKEN read|admin NAME" per line; the file must not be readable by others. */
+static int tokens_load(struct hs_web *web, const char *path)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	struct stat st;
+
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT) {
+			qb_log(LOG_WARNING, "no token file %s: the TCP API will refuse every request",
+			       path);
+			return 0;
+		}
+		qb_log(LOG_ERR, "cannot read token file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fileno(f), &st) < 0)
+		return -errno;
+	if (st.st_mode & 0077) {
+		qb_log(LOG_ERR, "token file %s is readable by group or others (mode %04o); chmod 600 it",
+		       path, st.st_mode & 07777);
+		return -EPERM;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		char secret[256], role[16], name[64];
+		int n;
+
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		n = sscanf(line, "%255s %15s %63s", secret, role, name);
+		if (n < 2 || (strcmp(role, "read") != 0 && strcmp(role, "admin") != 0)) {
+			qb_log(LOG_ERR, "%s:%u: expected 'TOKEN read|admin NAME'", path, lineno);
+			return -EINVAL;
+		}
+		if (web->n_tokens == MAX_TOKENS) {
+			qb_log(LOG_ERR, "%s:%u: more than %d tokens", path, lineno, MAX_TOKENS);
+			return -E2BIG;
+		}
+		web->tokens[web->n_tokens++] = (struct token){
+			.secret = strdup(secret),
+			.name = strdup(n == 3 ? name : "unnamed"),
+			.role = role[0] == 'a' ? ROLE_ADMIN : ROLE_READ,
+		};
+	}
+	return 0;
+}
+
+int hs_web_new(struct hs_daemon *daemon, struct hs_web **ret)
+{
+	const struct hs_config *cfg = daemon->config;
+	struct hs_web *web;
+	int fd = -1, r;
+
+	web = calloc(1, sizeof(*web));
+	if (!web)
+		return -ENOMEM;
+	web->daemon = daemon;
+
+	r = unix_socket_open(cfg->api_socket, &fd);
+	if (r < 0) {
+		qb_log(LOG_ERR, "cannot listen on %s: %s", cfg->api_socket, strerror(-r));
+		goto out_free;
+	}
+	r = listener_start(web, &web->unix_listener, fd, false, cfg->api_socket);
+	if (r < 0)
+		goto out_free;
+
+	if (cfg->http_listen) {
+		r = tokens_load(web, cfg->token_file);
+		if (r < 0)
+			goto out_free;
+		r = tcp_socket_open(cfg->http_listen, &fd);
+		if (r < 0) {
+			qb_log(LOG_ERR, "cannot listen on %s (http_listen): %s", cfg->http_listen,
+			       r == -EINVAL ? "expected IPv4ADDR:PORT" : strerror(-r));
+			goto out_free;
+		}
+		r = listener_start(web, &web->tcp_listener, fd, true, cfg->http_listen);
+		if (r < 0)
+			goto out_free;
+	}
+	qb_loop_timer_add(daemon->loop, QB_LOOP_LOW, HOUSEKEEPING_MS * 1000000ULL, web,
+			  housekeeping, &web->timer);
+	*ret = web;
+	return 0;
+
+out_free:
+	hs_web_free(web);
+	return r;
+}
+
+void hs_web_free(struct hs_web *web)
+{
+	if (!web)
+		return;
+	qb_loop_timer_del(web->daemon->loop, web->timer);
+	listener_stop(web, &web->unix_listener);
+	listener_stop(web, &web->tcp_listener);
+	for (size_t i = 0; i < web->n_tokens; i++) {
+		free(web->tokens[i].secret);
+		free(web->tokens[i].name);
+	}
+	free(web);
+}
