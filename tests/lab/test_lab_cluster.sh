@@ -43,6 +43,14 @@ note "boot node3: it rejoins"
 lab boot node3
 wait_for 30 "node3 back online" node_online node1 node3
 
+note "power node3 off through its BMC (the fence agents' path): it leaves; on: it returns"
+lab power node3 status | grep -q "Power is on" || fail "BMC of node3 does not say on"
+lab power node3 off
+lab power node3 status | grep -q "Power is off" || fail "BMC of node3 does not say off"
+wait_for 15 "node3 offline after power off" node_offline node1 node3
+lab power node3 on
+wait_for 30 "node3 online after power on" node_online node1 node3
+
 note "partition node1: it loses quorum, node2 and node3 keep it"
 lab partition node1
 wait_for 15 "node1 without quorum" not_quorate node1
@@ -58,8 +66,10 @@ holders=$(cat "$labdir"/node*/holder.pid)
 others=$(for n in node1 node2 node3; do lab exec "$n" cat /run/corosync.lab.pid /run/libvirtd.lab.pid /run/hasvcd.lab.pid; done)
 bmcs=$(cat "$labdir"/node*/bmc/bmc.pid 2>/dev/null || true)
 lab down
+# A killed process may linger as a zombie until init reaps it: dead all the same.
+alive() { [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 for pid in $holders $others $bmcs; do
-	[ ! -d "/proc/$pid" ] || fail "pid $pid ($(cat /proc/$pid/comm)) survived lab down"
+	if alive "$pid"; then fail "pid $pid ($(cat "/proc/$pid/comm")) survived lab down"; fi
 done
 if ip netns list | grep -E "^$HASVC_LAB-"; then fail "namespaces left behind"; fi
 [ ! -e "$labdir" ] || fail "$labdir left behind"

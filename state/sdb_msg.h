@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sdb_msg: the replicated changes to the cluster state.
+ *
+ * A change is a JSON object {"v":1,"type":"pair_create","time":<usec>,...},
+ * built here by a sdb_msg_*() builder on the host that wants the change,
+ * multicast over CPG with agreed ordering, and applied on every host, in
+ * delivery order, by sdb_apply(): one sqlite transaction that also counts the
+ * change in the cluster row's version. The proposer's clock ("time") is part
+ * of the message, so every host stores the same timestamps; ids of events and
+ * fence log rows are assigned from counters of the cluster row, so every host
+ * assigns the same ones.
+ *
+ * Whether a change applies depends only on the message and the state it finds,
+ * so every host decides alike. A change that does not apply changes nothing
+ * and is not counted; its error says why:
+ *   -EINVAL           malformed message, unknown type, bad field or value
+ *   -EPROTONOSUPPORT  "v" newer than this hasvcd speaks
+ *   -ENOENT           the node, pair, operation or fence record does not exist
+ *   -EEXIST           the pair already exists
+ *   -ESTALE           a compare-and-set expectation failed (expect_state,
+ *                     expect_generation, the operation's ref)
+ *   -EALREADY         another operation runs on that VM
+ *   -ENOTEMPTY        the node still has pairs (node_delete)
+ * sdb_apply_refused() tells these (the same on every host) from local
+ * failures (-EBUSY, -ENOSPC, -EIO, ...), after which this host's state is
+ * behind the others' and must be transferred again (sdb_repl does that).
+ *
+ * Builders return 0 and a malloc'd, NUL-terminated JSON text in *ret_buf
+ * (its length, without the NUL, in *ret_len), or -EINVAL when a required
+ * argument is missing, or -ENOMEM. Optional string arguments may be NULL.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "sdb.h"
+
+/* The message protocol version this build speaks ("v"). */
+#define SDB_MSG_PROTOCOL 1
+
+struct sdb_node_info {
+	const char *name;      /* required */
+	uint32_t nodeid;       /* corosync nodeid, required (> 0) */
+	const char *address;   /* optional */
+	const char *fence_ref; /* optional: the fence device group in the config */
+};
+
+struct sdb_disk_spec {
+	const char *target; /* "vda" */
+	uint64_t bytes_done;
+	uint64_t bytes_total;
+	bool ready; /* block job READY */
+};
+
+struct sdb_pair_spec {
+	const char *vm;		   /* required */
+	const char *uuid;	   /* optional */
+	const char *primary;	   /* required, a known node */
+	const char *backup;	   /* optional, a known node */
+	const char *mode;	   /* "sync" (default) | "async" */
+	uint64_t bandwidth_mib;	   /* 0: unlimited */
+	const char *state;	   /* default "creating" */
+	const char *desired_state; /* default "protected" */
+	const char *reason;	   /* optional */
+	const struct sdb_disk_spec *disks;
+	size_t n_disks;
+};
+
+/* Every field but vm is optional: NULL / 0 / false leaves it alone. */
+struct sdb_pair_change {
+	const char *vm;
+	const char *expect_state;   /* refuse (-ESTALE) unless the pair is in this state */
+	uint64_t expect_generation; /* refuse (-ESTALE) unless generation equals this */
+	const char *state;
+	const char *desired_state; /* "protected" | "unprotected" | "deleted" */
+	const char *admin_state;   /* "enabled" | "maintenance" */
+	const char *reason;	   /* "" clears it */
+	const char *primary;
+	const char *backup;
+	bool clear_backup; /* set backup to none */
+	const char *mode;
+	bool set_bandwidth;
+	uint64_t bandwidth_mib;
+};
+
+struct sdb_fence_start {
+	const char *ref;    /* required: unique in the cluster, chosen by the proposer */
+	const char *target; /* required: the host being fenced */
+	const char *device; /* optional */
+	const char *agent;  /* required: "fence_ipmilan" */
+	unsigned level;
+	const char *action;    /* "off" | "on" | "reboot" | "status" | "monitor" | "metadata" */
+	uint64_t started_usec; /* 0: now */
+};
+
+/* Nodes: created "offline" on first upsert; the upsert keeps their state. */
+int sdb_msg_node_upsert(const struct sdb_node_info *node, char **ret_buf, size_t *ret_len);
+/* STATE: "online" | "offline" | "fencing" | "fenced" | "maintenance". */
+int sdb_msg_node_state(const char *name, const char *state, const char *expect_state,
+		       char **ret_buf, size_t *ret_len);
+int sdb_msg_node_delete(const char *name, char **ret_buf, size_t *ret_len);
+
+/* Pairs: generation starts at 1 and grows by one at each pair_update. */
+int sdb_msg_pair_create(const struct sdb_pair_spec *spec, char **ret_buf, size_t *ret_len);
+int sdb_msg_pair_update(const struct sdb_pair_change *change, char **ret_buf, size_t *ret_len);
+/* Sync progress: the pair's totals and, optionally, per disk (replacing them). */
+int sdb_msg_pair_progress(const char *vm, uint64_t bytes_done, uint64_t bytes_total,
+			  const struct sdb_disk_spec *disks, size_t n_disks, char **ret_buf,
+			  size_t *ret_len);
+int sdb_msg_pair_delete(const char *vm, const char *expect_state, char **ret_buf, size_t *ret_len);
+
+/* Event log: KIND is a short word ("fence", "promote"); DETAIL is borrowed. */
+int sdb_msg_event(const char *node, const char *vm, const char *kind, const char *message,
+		  json_object *detail, char **ret_buf, size_t *ret_len);
+
+/* Fence log: one row per agent run, started then finished. */
+int sdb_msg_fence_start(const struct sdb_fence_start *start, char **ret_buf, size_t *ret_len);
+/* RESULT: "success" | "failed" | "timeout". */
+int sdb_msg_fence_finish(const char *ref, const char *result, const char *message, char **ret_buf,
+			 size_t *ret_len);
+
+/*
+ * One operation per VM: op_begin claims the VM for OP ("switchover",
+ * "create", ...) on behalf of NODE, under REF (unique, chosen by the
+ * proposer); refused with -EALREADY while another runs. op_end releases it
+ * when REF matches (-ESTALE otherwise); REF NULL releases whatever runs (the
+ * coordinator cleaning up after a host that left).
+ */
+int sdb_msg_op_begin(const char *vm, const char *op, const char *node, const char *ref,
+		     char **ret_buf, size_t *ret_len);
+int sdb_msg_op_end(const char *vm, const char *ref, char **ret_buf, size_t *ret_len);
+
+/*
+ * Applies one change message (LEN bytes at BUF) from SENDER_NODEID in one
+ * transaction; 0 when applied, -errno as above. On failure nothing changed.
+ */
+int sdb_apply(struct sdb *db, uint32_t sender_nodeid, const void *buf, size_t len);
+
+/* True for the errors every host gets alike for the same message and state. */
+bool sdb_apply_refused(int error);
+
+/*
+ * Parses a message far enough to know its type: 0 and a new reference to the
+ * object in *ret (json_object_put() it), -EINVAL when it is not a JSON object
+ * with a string "type".
+ */
+int sdb_msg_parse(const void *buf, size_t len, json_object **ret);
+const char *sdb_msg_type(json_object *msg);

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * sdb_query: reading the state, for the daemon and the HTTP API.
+ *
+ * Each query returns json-c objects whose keys are those of the API (see
+ * sdb.h and docs/state.md); the caller owns the result. A row becomes an
+ * object through a column map (struct col): the key of each column and how
+ * to present it (as stored; a 0/1 as a boolean; a JSON text as JSON). The
+ * queries only read, and need no transaction but the implicit one of each
+ * statement: a list is one statement, so it is one consistent view.
+ */
+#include <string.h>
+
+#include "sdb_internal.h"
+
+enum col_kind {
+	COL_AUTO, /* integer, text or null, as stored */
+	COL_BOOL, /* 0/1 as false/true */
+	COL_JSON, /* a JSON text, parsed (null when it does not parse) */
+};
+
+struct col {
+	const char *key;
+	enum col_kind kind;
+};
+
+static const struct col node_cols[] = {
+	{ "name", COL_AUTO },
+	{ "nodeid", COL_AUTO },
+	{ "address", COL_AUTO },
+	{ "fence_ref", COL_AUTO },
+	{ "state", COL_AUTO },
+	{ "changed_usec", COL_AUTO },
+};
+
+static const struct col pair_cols[] = {
+	{ "vm", COL_AUTO },
+	{ "uuid", COL_AUTO },
+	{ "primary", COL_AUTO },
+	{ "backup", COL_AUTO },
+	{ "mode", COL_AUTO },
+	{ "bandwidth_mib", COL_AUTO },
+	{ "state", COL_AUTO },
+	{ "desired_state", COL_AUTO },
+	{ "admin_state", COL_AUTO },
+	{ "reason", COL_AUTO },
+	{ "bytes_done", COL_AUTO },
+	{ "bytes_total", COL_AUTO },
+	{ "generation", COL_AUTO },
+	{ "changed_usec", COL_AUTO },
+};
+
+static const struct col disk_cols[] = {
+	{ "target", COL_AUTO },
+	{ "bytes_done", COL_AUTO },
+	{ "bytes_total", COL_AUTO },
+	{ "ready", COL_BOOL },
+};
+
+static const struct col op_cols[] = {
+	{ "vm", COL_AUTO },
+	{ "op", COL_AUTO },
+	{ "node", COL_AUTO },
+	{ "ref", COL_AUTO },
+	{ "started_usec", COL_AUTO },
+};
+
+static const struct col event_cols[] = {
+	{ "id", COL_AUTO },
+	{ "time_usec", COL_AUTO },
+	{ "node", COL_AUTO },
+	{ "vm", COL_AUTO },
+	{ "kind", COL_AUTO },
+	{ "message", COL_AUTO },
+	{ "detail", COL_JSON },
+};
+
+static const struct col fence_cols[] = {
+	{ "id", COL_AUTO },
+	{ "ref", COL_AUTO },
+	{ "target", COL_AUTO },
+	{ "device", COL_AUTO },
+	{ "agent", COL_AUTO },
+	{ "level", COL_AUTO },
+	{ "action", COL_AUTO },
+	{ "result", COL_AUTO },
+	{ "message", COL_AUTO },
+	{ "started_usec", COL_AUTO },
+	{ "finished_usec", COL_AUTO },
+};
+
+static int sdb__row_json(sqlite3_stmt *s, const struct col *cols, size_t n, json_object **ret)
+{
+	_cleanup_json_ json_object *o = json_object_new_object();
+
+	if (!o)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int t = sqlite3_column_type(s, (int)i);
+		json_object *v = NULL;
+
+		if (t == SQLITE_NULL)
+			v = NULL;
+		else if (cols[i].kind == COL_BOOL)
+			v = json_object_new_boolean(sqlite3_column_int(s, (int)i) != 0);
+		else if (cols[i].kind == COL_JSON)
+			v = json_tokener_parse((const char *)sqlite3_column_text(s, (int)i));
+		else if (t == SQLITE_INTEGER)
+			v = json_object_new_int64(sqlite3_column_int64(s, (int)i));
+		else
+			v = json_object_new_string((const char *)sqlite3_column_text(s, (int)i));
+		if (json_object_object_add(o, cols[i].key, v) < 0) {
+			json_object_put(v);
+			return -ENOMEM;
+		}
+	}
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
+/* Every row of S (bound by the caller) as an array; EXTEND, if given, adds to each. */
+static int sdb__rows_json(struct sdb *db, sqlite3_stmt *s, const struct col *cols, size_t n,
+			  int (*extend)(struct sdb *db, json_object *o), json_object **ret)
+{
+	_cleanup_json_ json_object *a = json_object_new_array();
+	int r, rc;
+
+	if (!a)
+		return -ENOMEM;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_object *o = NULL;
+
+		r = sdb__row_json(s, cols, n, &o);
+		if (r < 0)
+			return r;
+		if (json_object_array_add(a, o) < 0) {
+			json_object_put(o);
+			return -ENOMEM;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		return sdb__fail_sqlite(db, rc, "cannot read state");
+	sqlite3_reset(s); /* an extension may run other statements */
+	for (size_t i = 0; extend && i < json_object_array_length(a); i++) {
+		r = extend(db, json_object_array_get_idx(a, i));
+		if (r < 0)
+			return r;
+	}
+	*ret = TAKE_PTR(a);
+	return 0;
+}
+
+/* The one row of S, or -ENOENT. */
+static int sdb__row_one(struct sdb *db, sqlite3_stmt *s, const struct col *cols, size_t n,
+			const char *what, const char *name, json_object **ret)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_DONE)
+		return sdb__fail(db, -ENOENT, "no %s '%s'", what, name);
+	if (rc != SQLITE_ROW)
+		return sdb__fail_sqlite(db, rc, "cannot read state");
+	return sdb__row_json(s, cols, n, ret);
+}
+
+int sdb_node_get(struct sdb *db, const char *name, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt(db, SDB_Q_NODE_GET, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, name);
+	return sdb__row_one(db, s, node_cols, ARRAY_SIZE(node_cols), "node", name, ret);
+}
+
+int sdb_nodes_list(struct sdb *db, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt(db, SDB_Q_NODES_LIST, &s);
+	if (r < 0)
+		return r;
+	return sdb__rows_json(db, s, node_cols, ARRAY_SIZE(node_cols), NULL, ret);
+}
+
+/* Adds "disks" and "operation" to a pair object. */
+static int sdb__pair_extend(struct sdb *db, json_object *pair)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	json_object *vm, *disks = NULL, *op = NULL;
+	int r, rc;
+
+	if (!json_object_object_get_ex(pair, "vm", &vm))
+		return -EINVAL;
+	r = sdb__stmt(db, SDB_Q_DISKS_GET, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, json_object_get_string(vm));
+	r = sdb__rows_json(db, s, disk_cols, ARRAY_SIZE(disk_cols), NULL, &disks);
+	if (r < 0)
+		return r;
+	json_object_object_add(pair, "disks", disks);
+
+	r = sdb__stmt(db, SDB_Q_OP_GET, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, json_object_get_string(vm));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		r = sdb__row_json(s, op_cols, ARRAY_SIZE(op_cols), &op);
+		if (r < 0)
+			return r;
+		json_object_object_del(op, "vm");
+	} else if (rc != SQLITE_DONE) {
+		return sdb__fail_sqlite(db, rc, "cannot read state");
+	}
+	json_object_object_add(pair, "operation", op);
+	return 0;
+}
+
+int sdb_pair_get(struct sdb *db, const char *vm, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	_cleanup_json_ json_object *pair = NULL;
+	int r;
+
+	r = sdb__stmt(db, SDB_Q_PAIR_GET, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, vm);
+	r = sdb__row_one(db, s, pair_cols, ARRAY_SIZE(pair_cols), "pair", vm, &pair);
+	if (r < 0)
+		return r;
+	sqlite3_reset(s);
+	r = sdb__pair_extend(db, pair);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(pair);
+	return 0;
+}
+
+int sdb_pairs_list(struct sdb *db, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt(db, SDB_Q_PAIRS_LIST, &s);
+	if (r < 0)
+		return r;
+	return sdb__rows_json(db, s, pair_cols, ARRAY_SIZE(pair_cols), sdb__pair_extend, ret);
+}
+
+int sdb_pairs_list_by_node(struct sdb *db, const char *node, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt(db, SDB_Q_PAIRS_BY_NODE, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, node);
+	return sdb__rows_json(db, s, pair_cols, ARRAY_SIZE(pair_cols), sdb__pair_extend, ret);
+}
+
+int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt(db, SDB_Q_EVENTS_LIST, &s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, since_id > INT64_MAX ? INT64_MAX : (int64_t)since_id);
+	sqlite3_bind_int64(s, 2, limit ? limit : 1000);
+	return sdb__rows_json(db, s, event_cols, ARRAY_SIZE(event_cols), NULL, ret);
+}
+
+int sdb_fence_log_list(struct sdb *db, const char *target, unsigned limit, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt(db, target ? SDB_Q_FENCE_LIST_TARGET : SDB_Q_FENCE_LIST, &s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, limit ? limit : 1000);
+	if (target)
+		sdb__bind_text(s, 2, target);
+	return sdb__rows_json(db, s, fence_cols, ARRAY_SIZE(fence_cols), NULL, ret);
+}
+
+int sdb_operations_list(struct sdb *db, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt(db, SDB_Q_OPS_LIST, &s);
+	if (r < 0)
+		return r;
+	return sdb__rows_json(db, s, op_cols, ARRAY_SIZE(op_cols), NULL, ret);
+}
+
+int sdb_cluster_get(struct sdb *db, json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	_cleanup_json_ json_object *o = NULL;
+	int r, rc;
+
+	r = sdb__stmt(db, SDB_Q_CLUSTER_GET, &s);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? sdb__fail(db, -EBADMSG, "cluster row missing")
+					 : sdb__fail_sqlite(db, rc, "cannot read cluster row");
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "version", json_object_new_int64(sqlite3_column_int64(s, 0)));
+	json_object_object_add(o, "last_event_id",
+			       json_object_new_int64(sqlite3_column_int64(s, 1)));
+	json_object_object_add(o, "last_fence_id",
+			       json_object_new_int64(sqlite3_column_int64(s, 2)));
+	json_object_object_add(o, "changed_usec",
+			       json_object_new_int64(sqlite3_column_int64(s, 3)));
+	json_object_object_add(o, "schema", json_object_new_int64(sdb__schema_n_steps));
+	*ret = TAKE_PTR(o);
+	return 0;
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * sdb_schema: the database schema, as the list of steps that built it.
+ *
+ * Step i takes a database from PRAGMA user_version i to i + 1, and ends by
+ * setting user_version to i + 1 itself; sdb_open() runs each step, with that
+ * bump, in one BEGIN IMMEDIATE transaction, so a crash leaves the database at
+ * a step boundary. Steps are never edited once released: a change to the
+ * schema is a new step appended here (and a test in tests/state/test_schema.c
+ * that opens a database of the previous version, with data, and checks the
+ * data survived).
+ *
+ * Replicated tables are nodes, pairs, pair_disks, operations, events,
+ * fence_log and the single-row cluster table; their rows must be identical on
+ * every host, so nothing here may depend on the local host (no defaults taken
+ * from the clock, no AUTOINCREMENT: ids come from the cluster row's counters).
+ * Enumerations are CHECK constraints, the last line of defence behind the
+ * validation in sdb_msg.c. docs/state.md describes every column.
+ */
+#include "sdb_internal.h"
+
+const char *const sdb__schema_steps[] = {
+	/* 0 -> 1: the first schema */
+	"PRAGMA application_id = 1213421123;" /* SDB_APPLICATION_ID, 'HSVC' */
+	"CREATE TABLE cluster ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  version INTEGER NOT NULL DEFAULT 0 CHECK (version >= 0),"
+	"  last_event_id INTEGER NOT NULL DEFAULT 0,"
+	"  last_fence_id INTEGER NOT NULL DEFAULT 0,"
+	"  changed_usec INTEGER NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO cluster (id) VALUES (1);"
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 255),"
+	"  nodeid INTEGER NOT NULL UNIQUE CHECK (nodeid > 0),"
+	"  address TEXT,"
+	"  fence_ref TEXT,"
+	"  state TEXT NOT NULL DEFAULT 'offline'"
+	"    CHECK (state IN ('online', 'offline', 'fencing', 'fenced', 'maintenance')),"
+	"  changed_usec INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE pairs ("
+	"  vm TEXT PRIMARY KEY NOT NULL CHECK (length(vm) BETWEEN 1 AND 255),"
+	"  uuid TEXT,"
+	"  primary_node TEXT NOT NULL REFERENCES nodes (name),"
+	"  backup_node TEXT REFERENCES nodes (name),"
+	"  mode TEXT NOT NULL DEFAULT 'sync' CHECK (mode IN ('sync', 'async')),"
+	"  bandwidth_mib INTEGER NOT NULL DEFAULT 0 CHECK (bandwidth_mib >= 0),"
+	"  state TEXT NOT NULL CHECK (state IN ('creating', 'initial-sync', 'in-sync',"
+	"    'degraded', 'fencing', 'promoting', 'unprotected', 'lost-unsynced',"
+	"    'switching-over', 'deleting', 'error')),"
+	"  desired_state TEXT NOT NULL DEFAULT 'protected'"
+	"    CHECK (desired_state IN ('protected', 'unprotected', 'deleted')),"
+	"  admin_state TEXT NOT NULL DEFAULT 'enabled'"
+	"    CHECK (admin_state IN ('enabled', 'maintenance')),"
+	"  reason TEXT,"
+	"  bytes_done INTEGER NOT NULL DEFAULT 0 CHECK (bytes_done >= 0),"
+	"  bytes_total INTEGER NOT NULL DEFAULT 0 CHECK (bytes_total >= 0),"
+	"  generation INTEGER NOT NULL DEFAULT 1,"
+	"  created_usec INTEGER NOT NULL,"
+	"  changed_usec INTEGER NOT NULL,"
+	"  CHECK (backup_node IS NULL OR backup_node <> primary_node)"
+	");"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time_usec INTEGER NOT NULL,"
+	"  node TEXT,"
+	"  vm TEXT,"
+	"  kind TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  detail TEXT CHECK (detail IS NULL OR json_valid(detail))"
+	");"
+	"CREATE TABLE fence_log ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ref TEXT NOT NULL UNIQUE,"
+	"  target TEXT NOT NULL,"
+	"  agent TEXT NOT NULL,"
+	"  level INTEGER NOT NULL DEFAULT 0 CHECK (level >= 0),"
+	"  action TEXT NOT NULL"
+	"    CHECK (action IN ('off', 'on', 'reboot', 'status', 'monitor', 'metadata')),"
+	"  result TEXT NOT NULL DEFAULT 'running'"
+	"    CHECK (result IN ('running', 'success', 'failed', 'timeout')),"
+	"  message TEXT,"
+	"  started_usec INTEGER NOT NULL,"
+	"  finished_usec INTEGER"
+	");"
+	"PRAGMA user_version = 1;",
+
+	/* 1 -> 2: per-disk progress, one operation per VM */
+	"CREATE TABLE pair_disks ("
+	"  vm TEXT NOT NULL REFERENCES pairs (vm) ON DELETE CASCADE,"
+	"  target TEXT NOT NULL CHECK (length(target) BETWEEN 1 AND 64),"
+	"  bytes_done INTEGER NOT NULL DEFAULT 0 CHECK (bytes_done >= 0),"
+	"  bytes_total INTEGER NOT NULL DEFAULT 0 CHECK (bytes_total >= 0),"
+	"  ready INTEGER NOT NULL DEFAULT 0 CHECK (ready IN (0, 1)),"
+	"  PRIMARY KEY (vm, target)"
+	");"
+	/* no foreign key: "create" runs before its pair exists */
+	"CREATE TABLE operations ("
+	"  vm TEXT PRIMARY KEY NOT NULL CHECK (length(vm) BETWEEN 1 AND 255),"
+	"  op TEXT NOT NULL CHECK (length(op) BETWEEN 1 AND 64),"
+	"  node TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  started_usec INTEGER NOT NULL"
+	");"
+	"PRAGMA user_version = 2;",
+
+	/* 2 -> 3: the fence device of each agent run; lookups by host */
+	"ALTER TABLE fence_log ADD COLUMN device TEXT;"
+	"CREATE INDEX fence_log_target ON fence_log (target, id);"
+	"CREATE INDEX pairs_primary ON pairs (primary_node);"
+	"CREATE INDEX pairs_backup ON pairs (backup_node);"
+	"PRAGMA user_version = 3;",
+};
+
+const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Tests of the replicated changes: every message type applies and shows in
+ * the queries with the API's keys; every refusal (compare-and-set lost, one
+ * operation per VM, unknown node or pair) changes nothing and says why; and
+ * malformed messages of every kind are rejected with -EINVAL before anything
+ * is touched (the digest and the version stay the same).
+ */
+#include "sdb_internal.h"
+#include "state_test.h"
+
+static char *dir;
+static struct sdb *db;
+
+static void setup(void)
+{
+	_cleanup_free_ char *path = NULL;
+	char *error = NULL;
+
+	dir = test_mkdtemp();
+	path = test_join(dir, "state.db");
+	cr_assert_eq(sdb_open(path, &db, &error), 0, "%s", error);
+}
+
+static void teardown(void)
+{
+	sdb_close(db);
+	db = NULL;
+	test_rmdir(dir);
+	free(dir);
+}
+
+TestSuite(msg, .init = setup, .fini = teardown);
+
+static const char *str_of(json_object *o, const char *key)
+{
+	return json_object_get_string(json_object_object_get(o, key));
+}
+
+static int64_t int_of(json_object *o, const char *key)
+{
+	return json_object_get_int64(json_object_object_get(o, key));
+}
+
+static uint64_t version(void)
+{
+	uint64_t v = 0;
+
+	cr_assert_eq(sdb_version(db, &v), 0);
+	return v;
+}
+
+/* Applies R (an APPLY(...)) expecting ERR, and checks that nothing changed. */
+#define EXPECT_REFUSED(err, apply_expr)                                                            \
+	do {                                                                                       \
+		char _d0[65], _d1[65];                                                             \
+		uint64_t _v0 = version();                                                          \
+		cr_assert_eq(sdb_digest(db, _d0), 0);                                              \
+		int _r = (apply_expr);                                                             \
+		cr_assert_eq(_r, err, "expected %d, got %d (%s)", err, _r, sdb_errmsg(db));        \
+		cr_assert(sdb_apply_refused(_r));                                                  \
+		cr_assert_eq(sdb_digest(db, _d1), 0);                                              \
+		cr_assert_str_eq(_d0, _d1, "a refused change changed the state");                  \
+		cr_assert_eq(_v0, version());                                                      \
+	} while (0)
+
+Test(msg, nodes)
+{
+	struct sdb_node_info n1 = {
+	    .name = "node1", .nodeid = 1, .address = "10.0.0.1", .fence_ref = "ipmi-node1"};
+	struct sdb_node_info clash = {.name = "node9", .nodeid = 1};
+	json_object *o = NULL;
+
+	cr_assert_eq(APPLY(db, sdb_msg_node_upsert, &n1), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_node_get(db, "node1", &o), 0);
+	cr_assert_str_eq(str_of(o, "state"), "offline");
+	cr_assert_str_eq(str_of(o, "fence_ref"), "ipmi-node1");
+	cr_assert_eq(int_of(o, "nodeid"), 1);
+	json_object_put(o);
+
+	cr_assert_eq(APPLY(db, sdb_msg_node_state, "node1", "online", "offline"), 0);
+	cr_assert_eq(sdb_node_get(db, "node1", &o), 0);
+	cr_assert_str_eq(str_of(o, "state"), "online");
+	cr_assert_gt(int_of(o, "changed_usec"), 0);
+	json_object_put(o);
+
+	/* upsert again: new address, state kept */
+	n1.address = "10.0.0.11";
+	cr_assert_eq(APPLY(db, sdb_msg_node_upsert, &n1), 0);
+	cr_assert_eq(sdb_node_get(db, "node1", &o), 0);
+	cr_assert_str_eq(str_of(o, "address"), "10.0.0.11");
+	cr_assert_str_eq(str_of(o, "state"), "online");
+	json_object_put(o);
+
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_node_state, "node1", "fencing", "offline"));
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_node_state, "nodeX", "online", NULL));
+	EXPECT_REFUSED(-EEXIST, APPLY(db, sdb_msg_node_upsert, &clash));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_state, "node1", "sleeping", NULL));
+
+	cr_assert_eq(sdb_nodes_list(db, &o), 0);
+	cr_assert_eq(json_object_array_length(o), 1);
+	json_object_put(o);
+	cr_assert_eq(sdb_node_get(db, "nodeX", &o), -ENOENT);
+}
+
+Test(msg, pair_lifecycle)
+{
+	struct sdb_pair_change to_sync = {
+	    .vm = "vm1", .expect_state = "creating", .state = "initial-sync"};
+	struct sdb_pair_change stale = {
+	    .vm = "vm1", .expect_state = "creating", .state = "degraded"};
+	struct sdb_disk_spec progress[] = {
+	    {.target = "vda", .bytes_done = 1000, .bytes_total = 1000, .ready = true},
+	    {.target = "vdb", .bytes_done = 200, .bytes_total = 500}};
+	json_object *o = NULL, *disks;
+
+	test_populate(db);
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_str_eq(str_of(o, "state"), "creating");
+	cr_assert_str_eq(str_of(o, "primary"), "node1");
+	cr_assert_str_eq(str_of(o, "backup"), "node2");
+	cr_assert_str_eq(str_of(o, "mode"), "sync");
+	cr_assert_str_eq(str_of(o, "desired_state"), "protected");
+	cr_assert_str_eq(str_of(o, "admin_state"), "enabled");
+	cr_assert_eq(int_of(o, "generation"), 1);
+	cr_assert(json_object_is_type(json_object_object_get(o, "operation"), json_type_null));
+	disks = json_object_object_get(o, "disks");
+	cr_assert_eq(json_object_array_length(disks), 2);
+	cr_assert_eq(int_of(json_object_array_get_idx(disks, 1), "bytes_total"), 500);
+	json_object_put(o);
+
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &to_sync), 0, "%s", sdb_errmsg(db));
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &stale));
+	cr_assert(strstr(sdb_errmsg(db), "pair 'vm1' is initial-sync, not creating"), "%s",
+		  sdb_errmsg(db));
+
+	/* generation compare-and-set */
+	struct sdb_pair_change gen_ok = {
+	    .vm = "vm1", .expect_generation = 2, .reason = "mirror started"};
+	struct sdb_pair_change gen_old = {.vm = "vm1", .expect_generation = 2, .state = "error"};
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &gen_ok), 0, "%s", sdb_errmsg(db));
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &gen_old));
+
+	cr_assert_eq(APPLY(db, sdb_msg_pair_progress, "vm1", 1200, 1500, progress, 2), 0, "%s",
+		     sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_eq(int_of(o, "bytes_done"), 1200);
+	cr_assert_eq(int_of(o, "generation"), 3, "progress does not bump the generation");
+	cr_assert_str_eq(str_of(o, "reason"), "mirror started");
+	disks = json_object_object_get(o, "disks");
+	cr_assert(json_object_get_boolean(
+	    json_object_object_get(json_object_array_get_idx(disks, 0), "ready")));
+	json_object_put(o);
+
+	/* roles: promote the backup, no backup left */
+	struct sdb_pair_change promoted = {.vm = "vm1",
+					   .state = "unprotected",
+					   .primary = "node2",
+					   .clear_backup = true,
+					   .reason = ""};
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &promoted), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_str_eq(str_of(o, "primary"), "node2");
+	cr_assert(json_object_is_type(json_object_object_get(o, "backup"), json_type_null));
+	cr_assert(json_object_is_type(json_object_object_get(o, "reason"), json_type_null));
+	json_object_put(o);
+
+	/* a backup on the primary itself is refused */
+	struct sdb_pair_change same = {.vm = "vm1", .backup = "node2"};
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_pair_update, &same));
+	struct sdb_pair_change unknown = {.vm = "vm1", .backup = "node7"};
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_pair_update, &unknown));
+
+	cr_assert_eq(sdb_pairs_list_by_node(db, "node2", &o), 0);
+	cr_assert_eq(json_object_array_length(o), 1);
+	json_object_put(o);
+	cr_assert_eq(sdb_pairs_list_by_node(db, "node1", &o), 0);
+	cr_assert_eq(json_object_array_length(o), 0);
+	json_object_put(o);
+
+	/* a node with pairs cannot go */
+	EXPECT_REFUSED(-ENOTEMPTY, APPLY(db, sdb_msg_node_delete, "node2"));
+	cr_assert_eq(APPLY(db, sdb_msg_node_delete, "node1"), 0, "%s", sdb_errmsg(db));
+
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_delete, "vm1", "in-sync"));
+	cr_assert_eq(APPLY(db, sdb_msg_pair_delete, "vm1", "unprotected"), 0);
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), -ENOENT);
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_pair_delete, "vm1", NULL));
+	cr_assert_eq(sdb_pairs_list(db, &o), 0);
+	cr_assert_eq(json_object_array_length(o), 0);
+	json_object_put(o);
+}
+
+Test(msg, pair_create_refusals)
+{
+	struct sdb_pair_spec dup = {.vm = "vm1", .primary = "node1"};
+	struct sdb_pair_spec nowhere = {.vm = "vm2", .primary = "node5"};
+	struct sdb_pair_spec self = {.vm = "vm3", .primary = "node1", .backup = "node1"};
+	struct sdb_pair_spec badmode = {.vm = "vm4", .primary = "node1", .mode = "semi"};
+	struct sdb_disk_spec twice[] = {{.target = "vda"}, {.target = "vda"}};
+	struct sdb_pair_spec dupdisk = {
+	    .vm = "vm5", .primary = "node1", .disks = twice, .n_disks = 2};
+
+	test_populate(db);
+	EXPECT_REFUSED(-EEXIST, APPLY(db, sdb_msg_pair_create, &dup));
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_pair_create, &nowhere));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_pair_create, &self));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_pair_create, &badmode));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_pair_create, &dupdisk));
+}
+
+Test(msg, one_operation_per_vm)
+{
+	json_object *o = NULL, *op;
+
+	test_populate(db);
+	cr_assert_eq(APPLY(db, sdb_msg_op_begin, "vm1", "switchover", "node1", "op-1"), 0);
+	EXPECT_REFUSED(-EALREADY, APPLY(db, sdb_msg_op_begin, "vm1", "delete", "node2", "op-2"));
+	cr_assert(strstr(sdb_errmsg(db), "busy with switchover"), "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	op = json_object_object_get(o, "operation");
+	cr_assert_str_eq(str_of(op, "op"), "switchover");
+	cr_assert_str_eq(str_of(op, "ref"), "op-1");
+	json_object_put(o);
+	cr_assert_eq(sdb_operations_list(db, &o), 0);
+	cr_assert_eq(json_object_array_length(o), 1);
+	json_object_put(o);
+
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_op_end, "vm1", "op-2"));
+	cr_assert_eq(APPLY(db, sdb_msg_op_end, "vm1", "op-1"), 0);
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_op_end, "vm1", "op-1"));
+
+	/* an operation may claim a VM that has no pair yet; NULL ref clears it */
+	cr_assert_eq(APPLY(db, sdb_msg_op_begin, "vm9", "create", "node2", "op-3"), 0);
+	cr_assert_eq(APPLY(db, sdb_msg_op_end, "vm9", NULL), 0);
+}
+
+Test(msg, events_and_fence_log)
+{
+	json_object *detail = json_object_new_object(), *a = NULL, *e;
+	struct sdb_fence_start f = {.ref = "f-1",
+				    .target = "node2",
+				    .device = "ipmi-node2",
+				    .agent = "fence_ipmilan",
+				    .level = 1,
+				    .action = "off"};
+
+	json_object_object_add(detail, "level", json_object_new_int(1));
+	cr_assert_eq(APPLY(db, sdb_msg_event, "node1", "vm1", "fence", "fencing node2", detail), 0,
+		     "%s", sdb_errmsg(db));
+	json_object_put(detail);
+	cr_assert_eq(APPLY(db, sdb_msg_event, NULL, NULL, "cluster", "quorum regained", NULL), 0);
+	cr_assert_eq(sdb_events_list(db, 0, 0, &a), 0);
+	cr_assert_eq(json_object_array_length(a), 2);
+	e = json_object_array_get_idx(a, 0);
+	cr_assert_eq(int_of(e, "id"), 1);
+	cr_assert_str_eq(str_of(e, "message"), "fencing node2");
+	cr_assert_eq(int_of(json_object_object_get(e, "detail"), "level"), 1);
+	cr_assert_gt(int_of(e, "time_usec"), 0);
+	json_object_put(a);
+	cr_assert_eq(sdb_events_list(db, 1, 10, &a), 0);
+	cr_assert_eq(json_object_array_length(a), 1);
+	json_object_put(a);
+	cr_assert_eq(sdb_events_list(db, 0, 1, &a), 0);
+	cr_assert_eq(json_object_array_length(a), 1);
+	json_object_put(a);
+
+	cr_assert_eq(APPLY(db, sdb_msg_fence_start, &f), 0, "%s", sdb_errmsg(db));
+	EXPECT_REFUSED(-EEXIST, APPLY(db, sdb_msg_fence_start, &f));
+	cr_assert_eq(sdb_fence_log_list(db, NULL, 0, &a), 0);
+	cr_assert_str_eq(str_of(json_object_array_get_idx(a, 0), "result"), "running");
+	json_object_put(a);
+	cr_assert_eq(APPLY(db, sdb_msg_fence_finish, "f-1", "success", "powered off"), 0);
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_fence_finish, "f-1", "failed", NULL));
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_fence_finish, "f-9", "failed", NULL));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_fence_finish, "f-1", "maybe", NULL));
+	cr_assert_eq(sdb_fence_log_list(db, "node2", 0, &a), 0);
+	e = json_object_array_get_idx(a, 0);
+	cr_assert_str_eq(str_of(e, "result"), "success");
+	cr_assert_str_eq(str_of(e, "device"), "ipmi-node2");
+	cr_assert_str_eq(str_of(e, "message"), "powered off");
+	cr_assert_geq(int_of(e, "finished_usec"), int_of(e, "started_usec"));
+	json_object_put(a);
+	cr_assert_eq(sdb_fence_log_list(db, "node1", 0, &a), 0);
+	cr_assert_eq(json_object_array_length(a), 0);
+	json_object_put(a);
+}
+
+Test(msg, event_log_is_pruned_alike)
+{
+	json_object *a = NULL, *c = NULL;
+
+	sqlite3_exec(db->conn, "PRAGMA synchronous = OFF", NULL, NULL, NULL); /* speed */
+	for (int i = 0; i < SDB_EVENTS_KEEP + 5; i++)
+		cr_assert_eq(APPLY(db, sdb_msg_event, NULL, NULL, "t", "e", NULL), 0);
+	cr_assert_eq(sdb_events_list(db, 0, 1, &a), 0);
+	cr_assert_eq(int_of(json_object_array_get_idx(a, 0), "id"), 6);
+	json_object_put(a);
+	cr_assert_eq(sdb_cluster_get(db, &c), 0);
+	cr_assert_eq(int_of(c, "last_event_id"), SDB_EVENTS_KEEP + 5);
+	json_object_put(c);
+}
+
+static int apply_text(const char *text)
+{
+	return sdb_apply(db, 1, text, strlen(text));
+}
+
+Test(msg, malformed_messages_change_nothing)
+{
+	static const char *const bad[] = {
+	    "",
+	    "not json",
+	    "[1,2,3]",
+	    "{\"v\":1,\"time\":1}",
+	    "{\"v\":1,\"type\":\"launch_missiles\",\"time\":1}",
+	    "{\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":\"1\",\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":1,\"type\":\"event\",\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":1,\"type\":\"event\",\"time\":-5,\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"message\":\"m\"}",
+	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"\",\"message\":\"m\"}",
+	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":7,\"message\":\"m\"}",
+	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\","
+	    "\"detail\":\"not an object\"}",
+	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"} trailing",
+	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\\u0000x\",\"message\":\"m\"}",
+	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":0}",
+	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":4294967296}",
+	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"nodeid\":3}",
+	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"state\":\"happy\"}",
+	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"backup\":\"node2\","
+	    "\"clear_backup\":true}",
+	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"clear_backup\":1}",
+	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1}",
+	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":2,\"disks\":[{\"bytes_done\":1}]}",
+	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":2,\"disks\":{}}",
+	    "{\"v\":1,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
+	    "\"desired_state\":\"elsewhere\"}",
+	    "{\"v\":1,\"type\":\"fence_start\",\"time\":1,\"ref\":\"r\",\"target\":\"node2\","
+	    "\"agent\":\"fence_x\",\"action\":\"explode\"}",
+	    "{\"v\":1,\"type\":\"sync_state\",\"time\":1}",
+	};
+	char before[65], after[65];
+	uint64_t v0;
+
+	test_populate(db);
+	cr_assert_eq(sdb_digest(db, before), 0);
+	v0 = version();
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		int r = apply_text(bad[i]);
+
+		cr_assert_eq(r, -EINVAL, "message %zu (%s) gave %d: %s", i, bad[i], r,
+			     sdb_errmsg(db));
+		cr_assert(sdb_apply_refused(r));
+	}
+	/* a newer protocol is refused distinctly */
+	cr_assert_eq(apply_text("{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+				"\"message\":\"m\"}"),
+		     -EPROTONOSUPPORT);
+	cr_assert(strstr(sdb_errmsg(db), "protocol version 2"), "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_digest(db, after), 0);
+	cr_assert_str_eq(before, after);
+	cr_assert_eq(v0, version());
+
+	/* the good one, and unknown extra fields are tolerated */
+	cr_assert_eq(apply_text("{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+				"\"message\":\"m\",\"later\":true}"),
+		     0, "%s", sdb_errmsg(db));
+	cr_assert_eq(version(), v0 + 1);
+}
+
+Test(msg, builders_refuse_missing_arguments)
+{
+	struct sdb_pair_spec nameless = {.primary = "node1"};
+	struct sdb_node_info noid = {.name = "n"};
+	char *buf = NULL;
+	size_t len;
+
+	cr_assert_eq(sdb_msg_pair_create(&nameless, &buf, &len), -EINVAL);
+	cr_assert_eq(sdb_msg_node_upsert(&noid, &buf, &len), -EINVAL);
+	cr_assert_eq(sdb_msg_event(NULL, NULL, NULL, "m", NULL, &buf, &len), -EINVAL);
+	cr_assert_eq(sdb_msg_op_begin("vm", "op", NULL, "r", &buf, &len), -EINVAL);
+	cr_assert_null(buf);
+
+	cr_assert_eq(sdb_msg_op_end("vm1", "r", &buf, &len), 0);
+	cr_assert_eq(strlen(buf), len);
+	cr_assert(strstr(buf, "\"v\":1"), "%s", buf);
+	cr_assert(strstr(buf, "\"type\":\"op_end\""), "%s", buf);
+	free(buf);
+}
