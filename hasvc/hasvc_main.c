@@ -21,6 +21,7 @@
 struct cli_options {
 	const char *socket;
 	bool json;
+	const char *since; /* events --since */
 };
 
 struct command {
@@ -107,9 +108,154 @@ static int cmd_node_list(const struct cli_options *o, int argc, char **argv)
 	return HS_EXIT_OK;
 }
 
+/* The first non-option argument after the command, or NULL. */
+static const char *first_arg(int argc, char **argv)
+{
+	return argc > 0 ? argv[0] : NULL;
+}
+
+static int get_and_print(const struct cli_options *o, const char *path,
+			 void (*print)(json_object *answer))
+{
+	json_object *answer = NULL;
+	int r = hs_cli_request(o->socket, "GET", path, NULL, &answer);
+
+	if (r != HS_EXIT_OK)
+		return r;
+	if (o->json)
+		hs_cli_print_json(answer);
+	else
+		print(answer);
+	json_object_put(answer);
+	return HS_EXIT_OK;
+}
+
+static void print_events(json_object *answer)
+{
+	json_object *list = hs_json_get(answer, "events");
+
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *e = json_object_array_get_idx(list, i);
+		time_t t = (time_t)(json_object_get_int64(hs_json_get(e, "time_usec")) / 1000000);
+		char when[32];
+		const char *vm = hs_json_str(e, "vm");
+
+		strftime(when, sizeof(when), "%F %T", localtime(&t));
+		printf("%6s %s %-8s %-12s %s%s%s\n", hs_json_str(e, "id"), when, hs_json_str(e, "node"),
+		       hs_json_str(e, "kind"), strcmp(vm, "-") ? vm : "", strcmp(vm, "-") ? ": " : "",
+		       hs_json_str(e, "message"));
+	}
+}
+
+static int cmd_events(const struct cli_options *o, int argc, char **argv)
+{
+	char path[64];
+	const char *since = o->since ? o->since : "0";
+
+	if (strspn(since, "0123456789") != strlen(since) || !*since) {
+		fprintf(stderr, "hasvc: --since takes an event id, not '%s'\n", since);
+		return HS_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/events?since=%s", since);
+	return get_and_print(o, path, print_events);
+}
+
+static void print_fence_log(json_object *answer)
+{
+	json_object *list = hs_json_get(answer, "fence_log");
+
+	printf("%-20s %-8s %-14s %-7s %-8s %s\n", "STARTED", "TARGET", "AGENT", "ACTION", "RESULT",
+	       "MESSAGE");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *f = json_object_array_get_idx(list, i);
+		time_t t = (time_t)(json_object_get_int64(hs_json_get(f, "started_usec")) / 1000000);
+		char when[32];
+
+		strftime(when, sizeof(when), "%F %T", localtime(&t));
+		printf("%-20s %-8s %-14s %-7s %-8s %s\n", when, hs_json_str(f, "target"),
+		       hs_json_str(f, "agent"), hs_json_str(f, "action"), hs_json_str(f, "result"),
+		       hs_json_str(f, "message"));
+	}
+}
+
+static int cmd_fence_log(const struct cli_options *o, int argc, char **argv)
+{
+	return get_and_print(o, "/v1/fence-log", print_fence_log);
+}
+
+static int cmd_fence(const struct cli_options *o, int argc, char **argv)
+{
+	const char *node = first_arg(argc, argv);
+	json_object *answer = NULL;
+	char path[128];
+	int r;
+
+	if (!node) {
+		fprintf(stderr, "hasvc: fence needs a node: hasvc fence NODE\n");
+		return HS_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/nodes/%s/fence", node);
+	fprintf(stderr, "fencing %s (power off through its fence devices, verified)...\n", node);
+	r = hs_cli_request(o->socket, "POST", path, NULL, &answer);
+	if (r != HS_EXIT_OK)
+		return r;
+	if (o->json)
+		hs_cli_print_json(answer);
+	else
+		printf("%s\n", hs_json_str(answer, "message"));
+	json_object_put(answer);
+	return HS_EXIT_OK;
+}
+
+static void print_pairs(json_object *answer)
+{
+	json_object *list = hs_json_get(answer, "pairs");
+
+	printf("%-20s %-14s %-10s %-10s %-6s %s\n", "VM", "STATE", "PRIMARY", "BACKUP", "MODE",
+	       "REASON");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *p = json_object_array_get_idx(list, i);
+		printf("%-20s %-14s %-10s %-10s %-6s %s\n", hs_json_str(p, "vm"),
+		       hs_json_str(p, "state"), hs_json_str(p, "primary"), hs_json_str(p, "backup"),
+		       hs_json_str(p, "mode"), hs_json_str(p, "reason"));
+	}
+}
+
+static int cmd_pair_list(const struct cli_options *o, int argc, char **argv)
+{
+	return get_and_print(o, "/v1/pairs", print_pairs);
+}
+
+static void print_pair(json_object *p)
+{
+	printf("vm:       %s\nstate:    %s\nprimary:  %s\nbackup:   %s\nmode:     %s\n"
+	       "sync:     %s of %s bytes\nreason:   %s\n",
+	       hs_json_str(p, "vm"), hs_json_str(p, "state"), hs_json_str(p, "primary"),
+	       hs_json_str(p, "backup"), hs_json_str(p, "mode"), hs_json_str(p, "bytes_done"),
+	       hs_json_str(p, "bytes_total"), hs_json_str(p, "reason"));
+}
+
+static int cmd_pair_show(const struct cli_options *o, int argc, char **argv)
+{
+	const char *vm = first_arg(argc, argv);
+	char path[128];
+
+	if (!vm) {
+		fprintf(stderr, "hasvc: pair show needs a VM: hasvc pair show VM\n");
+		return HS_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/pairs/%s", vm);
+	return get_and_print(o, path, print_pair);
+}
+
 static const struct command commands[] = {
 	{"status", NULL, cmd_status, "quorum, coordinator and every node [--json]"},
 	{"node", "list", cmd_node_list, "the configured nodes and their state [--json]"},
+	{"pair", "list", cmd_pair_list, "every VM pair and its state [--json]"},
+	{"pair", "show", cmd_pair_show, "VM: one pair in detail [--json]"},
+	{"events", NULL, cmd_events, "the cluster's event log [--since ID] [--json]"},
+	{"fence", "log", cmd_fence_log, "every fence attempt, newest first [--json]"},
+	{"fence", NULL, cmd_fence, "NODE: power NODE off through its fence devices and verify"},
 };
 
 static void usage(FILE *out)
@@ -130,6 +276,7 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
+		{"since", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -171,6 +318,7 @@ int main(int argc, char **argv)
 			switch (c) {
 			case 's': o.socket = optarg; break;
 			case 'j': o.json = true; break;
+			case 'S': o.since = optarg; break;
 			case 'h': usage(stdout); return HS_EXIT_OK;
 			default: fprintf(stderr, "hasvc: see 'hasvc --help'\n"); return HS_EXIT_USAGE;
 			}

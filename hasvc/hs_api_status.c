@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "hs_daemon.h"
+#include "hs_state.h"
+#include "sdb.h"
 #include "hs_util.h"
 #include "hs_web.h"
 
@@ -18,14 +20,37 @@ static const char *nodeid_name(const struct hs_daemon *d, uint32_t nodeid)
 	return n ? n->name : NULL;
 }
 
-static json_object *node_json(const struct hs_node_view *n)
+/*
+ * A node's state: the membership says online/offline, but a decision
+ * recorded in the replicated state (fencing, fenced, maintenance) wins while
+ * it stands.
+ */
+static const char *node_state(struct hs_daemon *d, const struct hs_node_view *n)
+{
+	static char decided[16];
+	json_object *row = NULL, *state;
+	const char *s = n->online ? "online" : "offline";
+
+	if (d->db && sdb_node_get(d->db, n->name, &row) == 0 &&
+	    json_object_object_get_ex(row, "state", &state)) {
+		const char *db = json_object_get_string(state);
+		if (strcmp(db, "online") != 0 && strcmp(db, "offline") != 0) {
+			snprintf(decided, sizeof(decided), "%s", db);
+			s = decided;
+		}
+	}
+	json_object_put(row);
+	return s;
+}
+
+static json_object *node_json(struct hs_daemon *d, const struct hs_node_view *n)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(n->name));
 	json_object_object_add(o, "nodeid", json_object_new_int64(n->nodeid));
 	json_object_object_add(o, "online", json_object_new_boolean(n->online));
-	json_object_object_add(o, "state", json_object_new_string(n->online ? "online" : "offline"));
+	json_object_object_add(o, "state", json_object_new_string(node_state(d, n)));
 	json_object_object_add(o, "changed_usec", json_object_new_int64((int64_t)n->changed_usec));
 	return o;
 }
@@ -37,7 +62,7 @@ json_object *hs_api_nodes_json(struct hs_daemon *d)
 
 	hs_cluster_view_get(d->cluster, &v);
 	for (size_t i = 0; i < v.n_nodes; i++)
-		json_object_array_add(nodes, node_json(&v.nodes[i]));
+		json_object_array_add(nodes, node_json(d, &v.nodes[i]));
 	json_object_object_add(o, "nodes", nodes);
 	return o;
 }
@@ -68,6 +93,7 @@ json_object *hs_api_status_json(struct hs_daemon *d)
 	json_object_object_add(o, "version", json_object_new_string(HASVC_VERSION));
 	json_object_object_add(o, "started_usec", json_object_new_int64((int64_t)d->started_usec));
 	json_object_object_add(o, "cluster", cl);
+	json_object_object_add(o, "state", hs_state_status_json(d));
 	return o;
 }
 

@@ -19,6 +19,9 @@
 #include <qb/qblog.h>
 
 #include "hs_daemon.h"
+#include "hs_fencing.h"
+#include "hs_state.h"
+#include "sdb_repl.h"
 #include "hs_web.h"
 #include "hs_util.h"
 
@@ -50,6 +53,40 @@ static int32_t signal_stop(int32_t sig, void *data)
 	return 0;
 }
 
+#define CRON_MS 300
+
+/*
+ * The daemon's one periodic timer, every CRON_MS:
+ *   - state: re-send changes corosync refused with TRY_AGAIN; the coordinator
+ *     records membership in the replicated nodes table.
+ */
+static void cron(void *data)
+{
+	struct hs_daemon *d = data;
+
+	hs_state_cron(d);
+	qb_loop_timer_add(d->loop, QB_LOOP_LOW, CRON_MS * 1000000ULL, d, cron, &d->cron);
+}
+
+static void cluster_confchg(void *userdata, const uint32_t *members, size_t n)
+{
+	struct hs_daemon *d = userdata;
+	int r = sdb_repl_confchg(d->repl, members, n);
+
+	if (r < 0)
+		qb_log(LOG_ERR, "cannot start a state sync round: %s", strerror(-r));
+}
+
+static void cluster_deliver(void *userdata, uint32_t sender, const void *msg, size_t len)
+{
+	struct hs_daemon *d = userdata;
+	int r = sdb_repl_deliver(d->repl, sender, msg, len);
+
+	if (r < 0)
+		qb_log(LOG_WARNING, "ignoring a message of %zu bytes from nodeid %u: %s", len, sender,
+		       strerror(-r));
+}
+
 static void cluster_changed(void *userdata, const struct hs_cluster_view *view)
 {
 	qb_log(LOG_DEBUG, "cluster view: joined=%d quorate=%d coordinator=%u ring=%llu",
@@ -60,7 +97,12 @@ int hs_daemon_run(const char *config_path)
 {
 	struct hs_daemon d = {0};
 	_cleanup_free_ char *error = NULL;
-	struct hs_cluster_callbacks cluster_cb = {.change = cluster_changed, .userdata = &d};
+	struct hs_cluster_callbacks cluster_cb = {
+		.change = cluster_changed,
+		.confchg = cluster_confchg,
+		.deliver = cluster_deliver,
+		.userdata = &d,
+	};
 	int r;
 
 	r = hs_config_load(config_path, &d.config, &error);
@@ -82,14 +124,22 @@ int hs_daemon_run(const char *config_path)
 	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGINT, &d, signal_stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	r = hs_state_open(&d);
+	if (r < 0)
+		goto out_free; /* hs_state logged why */
 	r = hs_cluster_new(d.loop, d.config, &cluster_cb, &d.cluster);
 	if (r < 0) {
 		qb_log(LOG_ERR, "cannot set up the cluster connection: %s", strerror(-r));
 		goto out_free;
 	}
+	r = hs_fencing_new(&d, &d.fencing);
+	if (r < 0)
+		goto out_free;
 	r = hs_web_new(&d, &d.web);
 	if (r < 0)
 		goto out_free; /* hs_web logged why */
+
+	qb_loop_timer_add(d.loop, QB_LOOP_LOW, CRON_MS * 1000000ULL, &d, cron, &d.cron);
 
 	qb_log(LOG_NOTICE, "hasvcd %s started on %s (nodeid %u), API on %s", HASVC_VERSION,
 	       d.self->name, d.self->nodeid, d.config->api_socket);
@@ -97,8 +147,10 @@ int hs_daemon_run(const char *config_path)
 	r = 0;
 
 out_free:
+	hs_fencing_free(d.fencing);
 	hs_web_free(d.web);
 	hs_cluster_free(d.cluster);
+	hs_state_close(&d);
 	if (d.loop)
 		qb_loop_destroy(d.loop);
 	hs_config_free(d.config);

@@ -6,12 +6,16 @@
  */
 #pragma once
 
+#include <json-c/json.h>
 #include <qb/qbloop.h>
 
 #include "hs_cluster.h"
 #include "hs_config.h"
 
 struct hs_web;
+struct hs_fencing;
+struct sdb;
+struct sdb_repl;
 
 struct hs_daemon {
 	qb_loop_t *loop;
@@ -19,6 +23,10 @@ struct hs_daemon {
 	const struct hs_config_node *self;
 	struct hs_cluster *cluster;
 	struct hs_web *web;
+	struct sdb *db;          /* the replicated cluster state */
+	struct sdb_repl *repl;   /* its replication over CPG */
+	struct hs_fencing *fencing;
+	qb_loop_timer_handle cron;
 	uint64_t started_usec; /* CLOCK_REALTIME */
 };
 

@@ -27,6 +27,9 @@
 #include <qb/qblog.h>
 
 #include "hs_daemon.h"
+#include "hs_fencing.h"
+#include "hs_state.h"
+#include "sdb.h"
 #include "hs_util.h"
 #include "hs_web.h"
 
@@ -63,6 +66,12 @@ struct request {
 	char *body;
 	size_t len;
 	bool too_large;
+	/* An answer that needed the loop to finish something (a fence): */
+	struct listener *listener;
+	struct MHD_Connection *connection;
+	bool suspended;
+	unsigned deferred_status;
+	json_object *deferred; /* queued at the next call of the access handler */
 };
 
 struct route {
@@ -146,6 +155,151 @@ static int get_metrics(struct hs_web *web, struct MHD_Connection *c, const char 
 	return queue_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text, strlen(text));
 }
 
+/* -errno of the state and fencing layers as an API error. */
+static int queue_errno(struct MHD_Connection *c, int err, const char *what)
+{
+	switch (err) {
+	case -ENOLINK:
+		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no_quorum",
+				   "%s: this host's partition has no quorum", what);
+	case -EAGAIN:
+		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "syncing",
+				   "%s: the cluster state is being synchronised; try again", what);
+	case -EBUSY:
+		return queue_error(c, MHD_HTTP_CONFLICT, "busy", "%s: already under way", what);
+	case -ENOENT:
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "%s: no such object", what);
+	default:
+		return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s: %s", what,
+				   strerror(-err));
+	}
+}
+
+/* A json-c array from a state query, wrapped as {KEY: [...]}. */
+static int queue_list(struct hs_web *web, struct MHD_Connection *c, const char *key, int r,
+		      json_object *list)
+{
+	json_object *o;
+
+	if (r < 0)
+		return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+				   "cannot read the cluster state: %s", sdb_errmsg(web->daemon->db));
+	o = json_object_new_object();
+	json_object_object_add(o, key, list);
+	return queue_json(c, MHD_HTTP_OK, o);
+}
+
+static int get_pairs(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		     const struct request *req)
+{
+	json_object *list = NULL;
+	int r = sdb_pairs_list(web->daemon->db, &list);
+
+	return queue_list(web, c, "pairs", r, list);
+}
+
+static int get_pair(struct hs_web *web, struct MHD_Connection *c, const char *vm,
+		    const struct request *req)
+{
+	json_object *pair = NULL;
+	int r = sdb_pair_get(web->daemon->db, vm, &pair);
+
+	if (r == -ENOENT)
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no pair for VM '%s'", vm);
+	if (r < 0)
+		return queue_errno(c, r, "cannot read the pair");
+	return queue_json(c, MHD_HTTP_OK, pair);
+}
+
+/* A whole number query argument, or DEFAULT; -EINVAL for junk. */
+static int query_uint(struct MHD_Connection *c, const char *key, uint64_t def, uint64_t *ret)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+	char *end;
+
+	*ret = def;
+	if (!v)
+		return 0;
+	errno = 0;
+	*ret = strtoull(v, &end, 10);
+	return (*v < '0' || *v > '9' || *end || errno) ? -EINVAL : 0;
+}
+
+static int get_events(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		      const struct request *req)
+{
+	json_object *list = NULL;
+	uint64_t since, limit;
+	int r;
+
+	if (query_uint(c, "since", 0, &since) < 0 || query_uint(c, "limit", 1000, &limit) < 0 ||
+	    limit == 0 || limit > 10000)
+		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_query",
+				   "since and limit must be whole numbers (limit 1 to 10000)");
+	r = sdb_events_list(web->daemon->db, since, (unsigned)limit, &list);
+	return queue_list(web, c, "events", r, list);
+}
+
+static int get_fence_log(struct hs_web *web, struct MHD_Connection *c, const char *name,
+			 const struct request *req)
+{
+	json_object *list = NULL;
+	int r = sdb_fence_log_list(web->daemon->db, NULL, 0, &list);
+
+	return queue_list(web, c, "fence_log", r, list);
+}
+
+static void fence_done(void *userdata, bool verified, const char *message)
+{
+	struct request *req = userdata;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "verified", json_object_new_boolean(verified));
+	json_object_object_add(o, "message", json_object_new_string(message ? message : ""));
+	if (!verified)
+		json_object_object_add(o, "error", json_object_new_string("fence_failed"));
+	req->deferred = o;
+	req->deferred_status = verified ? MHD_HTTP_OK : MHD_HTTP_BAD_GATEWAY;
+	req->suspended = false;
+	MHD_resume_connection(req->connection);
+	MHD_run(req->listener->mhd);
+}
+
+/* POST /v1/nodes/NODE/fence: answered when the fence is over (verified or not). */
+static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const char *path,
+			    const struct request *creq)
+{
+	struct request *req = (struct request *)creq;
+	char node[65];
+	const char *slash = strchr(path, '/');
+	int r;
+
+	if (!slash || strcmp(slash, "/fence") != 0 || (size_t)(slash - path) >= sizeof(node))
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path /v1/nodes/%s",
+				   path);
+	memcpy(node, path, (size_t)(slash - path));
+	node[slash - path] = '\0';
+	r = hs_fencing_start(web->daemon->fencing, node, "admin request", fence_done, req);
+	switch (r) {
+	case 0:
+		req->suspended = true;
+		MHD_suspend_connection(c);
+		return MHD_YES;
+	case -ENOENT:
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no node '%s'", node);
+	case -EINVAL:
+		return queue_error(c, MHD_HTTP_CONFLICT, "refused",
+				   "%s is this host: a host cannot fence itself; ask another node",
+				   node);
+	case -ENODEV:
+		return queue_error(c, MHD_HTTP_CONFLICT, "refused",
+				   "no fence device is configured for %s ([fence %s] in hasvc.conf)",
+				   node, node);
+	default:
+		return queue_errno(c, r, "cannot fence");
+	}
+}
+
 static const struct {
 	const char *name;
 	const char *type;
@@ -186,6 +340,11 @@ static int get_static(struct hs_web *web, struct MHD_Connection *c, const char *
 static const struct route routes[] = {
 	{"GET", "/v1/status", get_status, false},
 	{"GET", "/v1/nodes", get_nodes, false},
+	{"POST", "/v1/nodes/", post_node_action, true},
+	{"GET", "/v1/pairs", get_pairs, false},
+	{"GET", "/v1/pairs/", get_pair, false},
+	{"GET", "/v1/events", get_events, false},
+	{"GET", "/v1/fence-log", get_fence_log, false},
 	{"GET", "/metrics", get_metrics, false},
 	{"GET", "/", get_static, false},
 	{"GET", "/static/", get_static, false},
@@ -202,6 +361,26 @@ static bool name_is_valid(const char *s)
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
 		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* "NAME" or "NAME/verb": a valid name, then at most one lowercase verb. */
+static bool path_name_is_valid(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char head[66];
+
+	if (!slash)
+		return name_is_valid(s);
+	if ((size_t)(slash - s) >= sizeof(head))
+		return false;
+	memcpy(head, s, (size_t)(slash - s));
+	head[slash - s] = '\0';
+	if (!name_is_valid(head) || !slash[1])
+		return false;
+	for (const char *p = slash + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '-'))
 			return false;
 	return true;
 }
@@ -261,7 +440,7 @@ static int dispatch(struct listener *l, struct MHD_Connection *c, const char *ur
 						"%s is not allowed on %s", method, url)
 				  : queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path %s",
 						url);
-	if (name && *name && !name_is_valid(name))
+	if (name && *name && !path_name_is_valid(name))
 		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_name",
 				   "'%s' is not a valid name (letters, digits, '-', '_', '.'; at most 64)",
 				   name);
@@ -306,6 +485,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (req->deferred) {
+		json_object *answer = TAKE_PTR(req->deferred);
+		return queue_json(c, req->deferred_status, answer) == MHD_YES ? MHD_YES : MHD_NO;
+	}
+	if (req->suspended)
+		return MHD_YES;
+	req->listener = l;
+	req->connection = c;
 	return dispatch(l, c, url, method, req) == MHD_YES ? MHD_YES : MHD_NO;
 }
 
@@ -315,6 +502,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
 	struct request *req = *con_cls;
 
 	if (req) {
+		json_object_put(req->deferred);
 		free(req->body);
 		free(req);
 		*con_cls = NULL;
@@ -351,7 +539,7 @@ static int listener_start(struct hs_web *web, struct listener *l, int fd, bool n
 	l->web = web;
 	l->needs_token = needs_token;
 	l->what = what;
-	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_handler,
+	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, access_handler,
 				  l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
 				  request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 128,
 				  MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);

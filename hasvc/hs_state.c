@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_state: the daemon's side of the replicated state.
+ *
+ * Opens the sqlite store (state/) and its replication engine, and wires them
+ * to the cluster connection:
+ *
+ *   hs_cluster confchg -> sdb_repl_confchg   (same point of the order everywhere)
+ *   hs_cluster deliver -> sdb_repl_deliver   (one sqlite transaction per change)
+ *   sdb_repl send      -> hs_cluster_send    (CPG, agreed order)
+ *
+ * hs_state_propose() is the one way this daemon changes cluster state: it
+ * refuses without quorum, so a minority partition never writes.
+ *
+ * The cron (hs_state_cron, from the daemon's periodic timer) re-sends what
+ * corosync refused with TRY_AGAIN, and, on the coordinator only, records
+ * every node's membership in the nodes table so that status, events and the
+ * dashboard read one replicated truth.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <qb/qblog.h>
+
+#include "hs_daemon.h"
+#include "hs_state.h"
+#include "hs_util.h"
+#include "sdb.h"
+#include "sdb_msg.h"
+#include "sdb_repl.h"
+
+static int repl_send(void *userdata, const void *buf, size_t len)
+{
+	struct hs_daemon *d = userdata;
+
+	return hs_cluster_send(d->cluster, buf, len);
+}
+
+static void repl_synced(void *userdata)
+{
+	struct hs_daemon *d = userdata;
+	uint64_t version = 0;
+	char digest[65] = "";
+
+	sdb_version(d->db, &version);
+	sdb_digest(d->db, digest);
+	qb_log(LOG_NOTICE, "cluster state synced: version %llu, digest %.16s",
+	       (unsigned long long)version, digest);
+}
+
+static void repl_applied(void *userdata, uint32_t sender, json_object *msg, int result)
+{
+	struct hs_daemon *d = userdata;
+	const char *type = sdb_msg_type(msg);
+
+	if (result == 0) {
+		qb_log(LOG_DEBUG, "applied %s from nodeid %u", type, sender);
+	} else if (result == -ECANCELED) {
+		qb_log(LOG_INFO, "change %s from nodeid %u dropped by a membership change", type,
+		       sender);
+	} else if (sdb_apply_refused(result)) {
+		qb_log(LOG_INFO, "change %s from nodeid %u refused on every node: %s", type, sender,
+		       strerror(-result));
+	} else {
+		qb_log(LOG_ERR, "cannot apply %s from nodeid %u here: %s (%s); asking for a copy",
+		       type, sender, strerror(-result), sdb_errmsg(d->db));
+	}
+}
+
+static void repl_error(void *userdata, int error, const char *message)
+{
+	qb_log(LOG_ERR, "cluster state: %s", message);
+}
+
+int hs_state_open(struct hs_daemon *d)
+{
+	const struct sdb_repl_ops ops = {
+		.send = repl_send,
+		.synced = repl_synced,
+		.applied = repl_applied,
+		.error = repl_error,
+		.userdata = d,
+	};
+	_cleanup_free_ char *path = NULL, *error = NULL;
+	int r;
+
+	if (mkdir(d->config->state_dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		qb_log(LOG_ERR, "cannot create state_dir %s: %s", d->config->state_dir, strerror(-r));
+		return r;
+	}
+	if (asprintf(&path, "%s/hasvc.db", d->config->state_dir) < 0)
+		return -ENOMEM;
+	r = sdb_open(path, &d->db, &error);
+	if (r < 0) {
+		qb_log(LOG_ERR, "cannot open the cluster state %s: %s", path,
+		       error ? error : strerror(-r));
+		return r;
+	}
+	r = sdb_repl_new(d->db, d->self->nodeid, &ops, &d->repl);
+	if (r < 0) {
+		qb_log(LOG_ERR, "cannot start state replication: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+
+/*
+ * The outbox: changes decided while a state sync round runs (the engine says
+ * -EAGAIN) wait here, in order, and go out at the next cron tick once the
+ * member is synced again. A fence result must not be lost because the fenced
+ * host's departure started a round.
+ */
+struct outbox_entry {
+	struct outbox_entry *next;
+	size_t len;
+	char buf[];
+};
+
+static struct outbox_entry *outbox_head, **outbox_tail = &outbox_head;
+
+static int outbox_push(char *buf, size_t len)
+{
+	struct outbox_entry *e = malloc(sizeof(*e) + len);
+
+	if (!e)
+		return -ENOMEM;
+	e->next = NULL;
+	e->len = len;
+	memcpy(e->buf, buf, len);
+	*outbox_tail = e;
+	outbox_tail = &e->next;
+	return 0;
+}
+
+static void outbox_flush(struct hs_daemon *d)
+{
+	while (outbox_head) {
+		struct outbox_entry *e = outbox_head;
+		int r = sdb_repl_propose(d->repl, e->buf, e->len);
+
+		if (r == -EAGAIN)
+			return;
+		if (r < 0)
+			qb_log(LOG_ERR, "dropping a queued change: %s", strerror(-r));
+		outbox_head = e->next;
+		if (!outbox_head)
+			outbox_tail = &outbox_head;
+		free(e);
+	}
+}
+
+static void outbox_clear(void)
+{
+	while (outbox_head) {
+		struct outbox_entry *e = outbox_head;
+		outbox_head = e->next;
+		free(e);
+	}
+	outbox_tail = &outbox_head;
+}
+
+void hs_state_close(struct hs_daemon *d)
+{
+	outbox_clear();
+	sdb_repl_free(d->repl);
+	d->repl = NULL;
+	sdb_close(d->db);
+	d->db = NULL;
+}
+
+int hs_state_propose(struct hs_daemon *d, char *buf, size_t len)
+{
+	struct hs_cluster_view v;
+	int r;
+
+	hs_cluster_view_get(d->cluster, &v);
+	if (!v.quorate) {
+		free(buf);
+		return -ENOLINK;
+	}
+	r = outbox_head ? -EAGAIN : sdb_repl_propose(d->repl, buf, len);
+	if (r == -EAGAIN)
+		r = outbox_push(buf, len);
+	free(buf);
+	return r;
+}
+
+int hs_state_event(struct hs_daemon *d, const char *vm, const char *kind, const char *fmt, ...)
+{
+	_cleanup_free_ char *message = NULL;
+	char *buf = NULL;
+	size_t len;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = sdb_msg_event(d->self->name, vm, kind, message, NULL, &buf, &len);
+	if (r < 0)
+		return r;
+	return hs_state_propose(d, buf, len);
+}
+
+/* Coordinator: make the nodes table say what the membership says. */
+static void nodes_reconcile(struct hs_daemon *d, const struct hs_cluster_view *v)
+{
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		const struct hs_node_view *n = &v->nodes[i];
+		json_object *row = NULL, *state, *changed;
+		const char *have = NULL, *want = n->online ? "online" : "offline";
+		uint64_t row_changed = 0;
+		char *buf = NULL;
+		size_t len;
+
+		if (sdb_node_get(d->db, n->name, &row) == -ENOENT) {
+			const struct hs_config_node *cn = hs_config_node_by_name(d->config, n->name);
+			struct sdb_node_info info = {
+				.name = n->name, .nodeid = n->nodeid, .address = cn->address,
+				.fence_ref = n->name,
+			};
+			if (sdb_msg_node_upsert(&info, &buf, &len) == 0)
+				hs_state_propose(d, buf, len);
+			continue;
+		}
+		if (row && json_object_object_get_ex(row, "state", &state))
+			have = json_object_get_string(state);
+		if (row && json_object_object_get_ex(row, "changed_usec", &changed))
+			row_changed = (uint64_t)json_object_get_int64(changed);
+		/*
+		 * online/offline follow the membership. fencing and fenced are
+		 * decisions: only a node that rejoined after the decision is online
+		 * again, and "offline" never hides them. maintenance is the admin's.
+		 */
+		bool decided = have && strcmp(have, "online") != 0 && strcmp(have, "offline") != 0;
+		bool rejoined = n->online && n->changed_usec > row_changed;
+		if (have && strcmp(have, want) != 0 && strcmp(have, "maintenance") != 0 &&
+		    (!decided || (rejoined && strcmp(have, "fencing") != 0))) {
+			if (sdb_msg_node_state(n->name, want, have, &buf, &len) == 0 &&
+			    hs_state_propose(d, buf, len) == 0)
+				hs_state_event(d, NULL, "membership", "node %s is %s (was %s)", n->name,
+					       want, have);
+		}
+		json_object_put(row);
+	}
+}
+
+void hs_state_cron(struct hs_daemon *d)
+{
+	struct hs_cluster_view v;
+
+	if (sdb_repl_pending(d->repl))
+		sdb_repl_flush(d->repl);
+	hs_cluster_view_get(d->cluster, &v);
+	if (v.quorate && sdb_repl_is_synced(d->repl))
+		outbox_flush(d);
+	if (v.quorate && v.coordinator == v.local_nodeid && sdb_repl_is_synced(d->repl) &&
+	    !sdb_repl_pending(d->repl) && !outbox_head)
+		nodes_reconcile(d, &v);
+}
+
+json_object *hs_state_status_json(struct hs_daemon *d)
+{
+	json_object *o = json_object_new_object();
+	uint64_t version = 0;
+	char digest[65] = "";
+
+	sdb_version(d->db, &version);
+	sdb_digest(d->db, digest);
+	json_object_object_add(o, "synced", json_object_new_boolean(sdb_repl_is_synced(d->repl)));
+	json_object_object_add(o, "version", json_object_new_int64((int64_t)version));
+	json_object_object_add(o, "digest", json_object_new_string(digest));
+	return o;
+}
