@@ -61,3 +61,20 @@ node_offline() {
 }
 quorate() { [ "$(status_json "$1" | jq -r '.cluster.quorate')" = true ]; }
 not_quorate() { [ "$(status_json "$1" | jq -r '.cluster.quorate')" = false ]; }
+
+# digest NODE: SHA-256 of NODE's replicated state; synced NODE: its round is over.
+digest() { status_json "$1" | jq -r '.state.digest'; }
+synced() { [ "$(status_json "$1" | jq -r '.state.synced')" = true ]; }
+# digests_equal NODE...: every NODE synced, all with the same digest.
+digests_equal() {
+	local first="" n d
+	for n in "$@"; do
+		synced "$n" || return 1
+		d=$(digest "$n")
+		[ -n "$first" ] || first=$d
+		[ "$d" = "$first" ] || return 1
+	done
+}
+# node_state SEEN_FROM NODE: online, offline, fencing, fenced or maintenance.
+node_state() { status_json "$1" | jq -r --arg n "$2" '.nodes[] | select(.name == $n) | .state'; }
+node_state_is() { [ "$(node_state "$1" "$2")" = "$3" ]; }
