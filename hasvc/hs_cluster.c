@@ -133,6 +133,13 @@ static void view_update(struct hs_cluster *c)
 		c->cb.change(c->cb.userdata, v);
 }
 
+static void node_lost_set(struct hs_cluster *c, uint32_t nodeid, bool lost)
+{
+	for (size_t i = 0; i < c->view.n_nodes; i++)
+		if (c->view.nodes[i].nodeid == nodeid)
+			c->view.nodes[i].host_lost = lost;
+}
+
 static void cpg_deliver_cb(cpg_handle_t handle, const struct cpg_name *group, uint32_t nodeid,
 			   uint32_t pid, void *msg, size_t len)
 {
@@ -158,11 +165,15 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
 	for (size_t i = 0; i < n_members && c->n_members < HS_CLUSTER_MAX_NODES; i++)
 		if (!is_member(c, members[i].nodeid))
 			c->members[c->n_members++] = members[i].nodeid;
-	for (size_t i = 0; i < n_left; i++)
+	for (size_t i = 0; i < n_left; i++) {
 		qb_log(LOG_NOTICE, "node %s (nodeid %u) left the cluster%s",
 		       node_name(c, left[i].nodeid), left[i].nodeid,
-		       left[i].reason == CPG_REASON_NODEDOWN ? " (host down)" :
+		       left[i].reason == CPG_REASON_NODEDOWN ? " (host down or cut off)" :
 		       left[i].reason == CPG_REASON_PROCDOWN ? " (hasvcd stopped)" : "");
+		node_lost_set(c, left[i].nodeid, left[i].reason == CPG_REASON_NODEDOWN);
+	}
+	for (size_t i = 0; i < n_joined; i++)
+		node_lost_set(c, joined[i].nodeid, false);
 	for (size_t i = 0; i < n_joined; i++)
 		qb_log(LOG_NOTICE, "node %s (nodeid %u) joined the cluster",
 		       node_name(c, joined[i].nodeid), joined[i].nodeid);

@@ -29,6 +29,7 @@ struct hs_node_view {
 	uint32_t nodeid;
 	bool online;           /* a member of our CPG group now */
 	uint64_t changed_usec; /* CLOCK_REALTIME of the last online/offline change, 0 = never */
+	bool host_lost;        /* left with its corosync (host down or cut off), not just hasvcd */
 };
 
 struct hs_cluster_view {

@@ -55,6 +55,7 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("web_dir", web_dir),
 	DAEMON_KEY("fence_agent_dir", fence_agent_dir),
 	DAEMON_KEY("log_level", log_level),
+	DAEMON_KEY("fence_lost_hosts", fence_lost_hosts),
 	{SECTION_NODE, "nodeid", KEY_NODEID, offsetof(struct hs_config_node, nodeid), 0, 0},
 	{SECTION_NODE, "address", KEY_STRING, offsetof(struct hs_config_node, address), 0, 0},
 	{SECTION_NODE, "replication_address", KEY_STRING,
@@ -339,7 +340,12 @@ static int config_validate(struct parser *p)
 			return parse_error(p, "log_level must be error, warning, info or debug, not '%s'",
 					   c->log_level);
 	}
-	if ((r = set_default(&c->state_dir, "/var/lib/hasvc")) < 0 ||
+	if (c->fence_lost_hosts && strcmp(c->fence_lost_hosts, "always") != 0 &&
+	    strcmp(c->fence_lost_hosts, "with-primaries") != 0)
+		return parse_error(p, "fence_lost_hosts must be always or with-primaries, not '%s'",
+				   c->fence_lost_hosts);
+	if ((r = set_default(&c->fence_lost_hosts, "with-primaries")) < 0 ||
+	    (r = set_default(&c->state_dir, "/var/lib/hasvc")) < 0 ||
 	    (r = set_default(&c->api_socket, "/run/hasvc/hasvcd.sock")) < 0 ||
 	    (r = set_default(&c->token_file, "/etc/hasvc/tokens")) < 0 ||
 	    (r = set_default(&c->web_dir, "/usr/share/hasvc/web")) < 0 ||
@@ -450,6 +456,7 @@ void hs_config_free(struct hs_config *c)
 	free(c->web_dir);
 	free(c->fence_agent_dir);
 	free(c->log_level);
+	free(c->fence_lost_hosts);
 	free(c);
 }
 

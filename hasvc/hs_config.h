@@ -47,6 +47,7 @@ struct hs_config {
 	char *web_dir;         /* static dashboard files */
 	char *fence_agent_dir; /* where agents named without a path are found */
 	char *log_level;       /* error, warning, info, debug */
+	char *fence_lost_hosts; /* "with-primaries" (default) or "always" */
 	/* [node ...] */
 	struct hs_config_node *nodes;
 	size_t n_nodes;

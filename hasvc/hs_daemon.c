@@ -19,6 +19,7 @@
 #include <qb/qblog.h>
 
 #include "hs_daemon.h"
+#include "hs_coord.h"
 #include "hs_fencing.h"
 #include "hs_state.h"
 #include "sdb_repl.h"
@@ -58,13 +59,15 @@ static int32_t signal_stop(int32_t sig, void *data)
 /*
  * The daemon's one periodic timer, every CRON_MS:
  *   - state: re-send changes corosync refused with TRY_AGAIN; the coordinator
- *     records membership in the replicated nodes table.
+ *     records membership in the replicated nodes table;
+ *   - coordinator: fence hosts that were lost (and retry failed fences).
  */
 static void cron(void *data)
 {
 	struct hs_daemon *d = data;
 
 	hs_state_cron(d);
+	hs_coord_cron(d->coord);
 	qb_loop_timer_add(d->loop, QB_LOOP_LOW, CRON_MS * 1000000ULL, d, cron, &d->cron);
 }
 
@@ -135,6 +138,9 @@ int hs_daemon_run(const char *config_path)
 	r = hs_fencing_new(&d, &d.fencing);
 	if (r < 0)
 		goto out_free;
+	r = hs_coord_new(&d, &d.coord);
+	if (r < 0)
+		goto out_free;
 	r = hs_web_new(&d, &d.web);
 	if (r < 0)
 		goto out_free; /* hs_web logged why */
@@ -147,6 +153,7 @@ int hs_daemon_run(const char *config_path)
 	r = 0;
 
 out_free:
+	hs_coord_free(d.coord);
 	hs_fencing_free(d.fencing);
 	hs_web_free(d.web);
 	hs_cluster_free(d.cluster);

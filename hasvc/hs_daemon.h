@@ -26,6 +26,7 @@ struct hs_daemon {
 	struct sdb *db;          /* the replicated cluster state */
 	struct sdb_repl *repl;   /* its replication over CPG */
 	struct hs_fencing *fencing;
+	struct hs_coord *coord;
 	qb_loop_timer_handle cron;
 	uint64_t started_usec; /* CLOCK_REALTIME */
 };

@@ -97,6 +97,8 @@ static const struct bad_case bad_cases[] = {
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nlevel = 1\n", ": [fence node1] level 1 has no agent"},
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nagent = a\n[fence node1]\nagent = b\n",
 	 ": [fence node1] has two devices at level 1"},
+	{"[daemon]\nnode = node1\nfence_lost_hosts = never\n" GOOD_NODES,
+	 ": fence_lost_hosts must be always or with-primaries, not 'never'"},
 	{"[daemon]\nnode = node1\nlog_level = loud\n" GOOD_NODES, ": log_level must be error, warning, info or debug"},
 };
 
