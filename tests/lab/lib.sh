@@ -78,3 +78,7 @@ digests_equal() {
 # node_state SEEN_FROM NODE: online, offline, fencing, fenced or maintenance.
 node_state() { status_json "$1" | jq -r --arg n "$2" '.nodes[] | select(.name == $n) | .state'; }
 node_state_is() { [ "$(node_state "$1" "$2")" = "$3" ]; }
+# event_count NODE TEXT: how many events in NODE's replicated log contain TEXT.
+event_count() { lab exec "$1" hasvc events --json | jq --arg t "$2" '[.events[] | select(.message | contains($t))] | length'; }
+# event_count_above NODE TEXT N: more than N such events.
+event_count_above() { [ "$(event_count "$1" "$2")" -gt "$3" ]; }
