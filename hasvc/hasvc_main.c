@@ -207,6 +207,36 @@ static int cmd_fence(const struct cli_options *o, int argc, char **argv)
 	return HS_EXIT_OK;
 }
 
+static int cmd_fence_check(const struct cli_options *o, int argc, char **argv)
+{
+	json_object *answer = NULL, *devices;
+	bool ok;
+	int r;
+
+	r = hs_cli_request(o->socket, "POST", "/v1/fence/check", NULL, &answer);
+	if (r != HS_EXIT_OK)
+		return r;
+	ok = json_object_get_boolean(hs_json_get(answer, "ok"));
+	if (o->json) {
+		hs_cli_print_json(answer);
+	} else {
+		devices = hs_json_get(answer, "devices");
+		printf("%-10s %-6s %-16s %-6s %s\n", "NODE", "LEVEL", "AGENT", "OK", "MESSAGE");
+		for (size_t i = 0; devices && i < json_object_array_length(devices); i++) {
+			json_object *d = json_object_array_get_idx(devices, i);
+			printf("%-10s %-6s %-16s %-6s %s\n", hs_json_str(d, "node"),
+			       hs_json_str(d, "level"), hs_json_str(d, "agent"),
+			       json_object_get_boolean(hs_json_get(d, "ok")) ? "yes" : "NO",
+			       hs_json_str(d, "message"));
+		}
+	}
+	json_object_put(answer);
+	if (!ok)
+		fprintf(stderr, "hasvc: some fence devices do not answer: hosts behind them cannot be "
+				"fenced, so their VMs cannot fail over\n");
+	return ok ? HS_EXIT_OK : HS_EXIT_ERROR;
+}
+
 static void print_pairs(json_object *answer)
 {
 	json_object *list = hs_json_get(answer, "pairs");
@@ -254,6 +284,7 @@ static const struct command commands[] = {
 	{"pair", "list", cmd_pair_list, "every VM pair and its state [--json]"},
 	{"pair", "show", cmd_pair_show, "VM: one pair in detail [--json]"},
 	{"events", NULL, cmd_events, "the cluster's event log [--since ID] [--json]"},
+	{"fence", "check", cmd_fence_check, "run 'monitor' on every fence device [--json]"},
 	{"fence", "log", cmd_fence_log, "every fence attempt, newest first [--json]"},
 	{"fence", NULL, cmd_fence, "NODE: power NODE off through its fence devices and verify"},
 };

@@ -123,6 +123,31 @@ char *hs_api_metrics_text(struct hs_daemon *d)
 		   "# TYPE hasvc_membership_changes_total counter\n"
 		   "hasvc_membership_changes_total %llu\n",
 		(unsigned long long)v.membership_changes);
+	{
+		json_object *log = NULL;
+		unsigned long ok = 0, failed = 0, running = 0;
+
+		if (d->db && sdb_fence_log_list(d->db, NULL, 0, &log) == 0) {
+			for (size_t i = 0; i < json_object_array_length(log); i++) {
+				json_object *res = NULL;
+				const char *r;
+				json_object_object_get_ex(json_object_array_get_idx(log, i), "result", &res);
+				r = res ? json_object_get_string(res) : "";
+				if (strcmp(r, "success") == 0)
+					ok++;
+				else if (strcmp(r, "running") == 0)
+					running++;
+				else
+					failed++;
+			}
+		}
+		json_object_put(log);
+		fprintf(f, "# HELP hasvc_fences Fences in the replicated fence log, by result.\n"
+			   "# TYPE hasvc_fences gauge\n"
+			   "hasvc_fences{result=\"success\"} %lu\nhasvc_fences{result=\"failed\"} %lu\n"
+			   "hasvc_fences{result=\"running\"} %lu\n",
+			ok, failed, running);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

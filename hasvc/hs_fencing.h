@@ -25,3 +25,12 @@ void hs_fencing_free(struct hs_fencing *f);
  */
 int hs_fencing_start(struct hs_fencing *f, const char *target, const char *origin,
 		     hs_fencing_done_fn done, void *userdata);
+
+/*
+ * Runs "monitor" on every configured fence device at once; DONE gets an
+ * array [{node, level, agent, ok, message, duration_ms}] (owned by DONE).
+ * -ENODEV when no device is configured.
+ */
+#include <json-c/json.h>
+typedef void (*hs_fencing_check_fn)(void *userdata, json_object *report);
+int hs_fencing_check(struct hs_fencing *f, hs_fencing_check_fn done, void *userdata);

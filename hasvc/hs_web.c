@@ -249,20 +249,56 @@ static int get_fence_log(struct hs_web *web, struct MHD_Connection *c, const cha
 	return queue_list(web, c, "fence_log", r, list);
 }
 
+/* Answers a suspended request: ANSWER (taken) is queued when MHD calls us again. */
+static void answer_later(struct request *req, unsigned status, json_object *answer)
+{
+	req->deferred = answer;
+	req->deferred_status = status;
+	req->suspended = false;
+	MHD_resume_connection(req->connection);
+	MHD_run(req->listener->mhd);
+}
+
 static void fence_done(void *userdata, bool verified, const char *message)
 {
-	struct request *req = userdata;
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "verified", json_object_new_boolean(verified));
 	json_object_object_add(o, "message", json_object_new_string(message ? message : ""));
 	if (!verified)
 		json_object_object_add(o, "error", json_object_new_string("fence_failed"));
-	req->deferred = o;
-	req->deferred_status = verified ? MHD_HTTP_OK : MHD_HTTP_BAD_GATEWAY;
-	req->suspended = false;
-	MHD_resume_connection(req->connection);
-	MHD_run(req->listener->mhd);
+	answer_later(userdata, verified ? MHD_HTTP_OK : MHD_HTTP_BAD_GATEWAY, o);
+}
+
+static void fence_check_done(void *userdata, json_object *report)
+{
+	json_object *o = json_object_new_object();
+	bool all_ok = true;
+
+	for (size_t i = 0; i < json_object_array_length(report); i++) {
+		json_object *ok, *d = json_object_array_get_idx(report, i);
+		all_ok &= d && json_object_object_get_ex(d, "ok", &ok) && json_object_get_boolean(ok);
+	}
+	json_object_object_add(o, "ok", json_object_new_boolean(all_ok));
+	json_object_object_add(o, "devices", report);
+	answer_later(userdata, MHD_HTTP_OK, o);
+}
+
+/* POST /v1/fence/check: "monitor" on every configured device. */
+static int post_fence_check(struct hs_web *web, struct MHD_Connection *c, const char *name,
+			    const struct request *creq)
+{
+	struct request *req = (struct request *)creq;
+	int r = hs_fencing_check(web->daemon->fencing, fence_check_done, req);
+
+	if (r == -ENODEV)
+		return queue_error(c, MHD_HTTP_CONFLICT, "refused",
+				   "no fence device is configured ([fence NAME] in hasvc.conf)");
+	if (r < 0)
+		return queue_errno(c, r, "cannot check the fence devices");
+	req->suspended = true;
+	MHD_suspend_connection(c);
+	return MHD_YES;
 }
 
 /* POST /v1/nodes/NODE/fence: answered when the fence is over (verified or not). */
@@ -345,6 +381,7 @@ static const struct route routes[] = {
 	{"GET", "/v1/pairs/", get_pair, false},
 	{"GET", "/v1/events", get_events, false},
 	{"GET", "/v1/fence-log", get_fence_log, false},
+	{"POST", "/v1/fence/check", post_fence_check, true},
 	{"GET", "/metrics", get_metrics, false},
 	{"GET", "/", get_static, false},
 	{"GET", "/static/", get_static, false},

@@ -12,6 +12,9 @@ lab up --hosts 3
 for n in node1 node2 node3; do wait_for 30 "$n online" node_online node1 "$n"; done
 wait_for 20 "state synced" digests_equal node1 node2 node3
 
+note "hasvc fence check: every BMC answers monitor"
+lab exec node2 hasvc fence check || fail "fence check failed with every BMC up"
+
 note "hasvc fence node3 from node1"
 lab exec node1 hasvc fence node3 | tee /dev/stderr | grep -q "fenced (verified)" || fail "fence not verified"
 lab power node3 status | grep -q "Power is off" || fail "node3's BMC does not say off"
@@ -37,6 +40,11 @@ set -e
 
 note "dead BMC: the fence fails after timeouts and retries; node2 never 'fenced'"
 "$SRC/deploy/bmc/stop-bmc" --state-dir "/var/lib/hasvc-lab/$HASVC_LAB/node2/bmc"
+set +e
+out=$(lab exec node1 hasvc fence check 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] || fail "fence check passed with node2's BMC down: $out"
+echo "$out" | grep -E "^node2 .* NO " >/dev/null || fail "fence check does not name node2's device: $out"
 t0=$(now_ms)
 set +e
 out=$(lab exec node1 hasvc fence node2 2>&1); rc=$?

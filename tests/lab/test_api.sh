@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The HTTP API on a lab host: the TCP listener wants a token, a read token may
+# not write, and a list of bad requests each get the right 4xx JSON error
+# while nothing changes (the state digest stays the same). Metrics and the
+# dashboard page are served.
+source "$(dirname "$0")/lib.sh"
+
+lab up --hosts 3
+for n in node1 node2 node3; do wait_for 30 "$n online" node_online node1 "$n"; done
+wait_for 20 "state synced" digests_equal node1 node2 node3
+sleep 1 # let the coordinator's membership records settle
+wait_for 20 "state synced" digests_equal node1 node2 node3
+before=$(digest node1)
+url=http://10.77.0.11:7480
+
+# req EXPECTED_STATUS EXPECTED_ERROR CURL_ARGS...: one request from node2 to node1's TCP API.
+req() {
+	local want=$1 error=$2 out status
+	shift 2
+	out=$(lab exec node2 curl -s -o /dev/stdout -w '\n%{http_code}' "$@")
+	status=$(tail -1 <<<"$out")
+	body=$(sed '$d' <<<"$out")
+	[ "$status" = "$want" ] || fail "$* -> HTTP $status, want $want: $body"
+	if [ -n "$error" ]; then
+		[ "$(jq -r .error <<<"$body")" = "$error" ] || fail "$* -> error '$(jq -r .error <<<"$body")', want $error"
+		[ "$(jq -r .schema <<<"$body")" = 1 ] || fail "$* -> no schema in $body"
+		[ -n "$(jq -r .message <<<"$body")" ] || fail "$* -> no message"
+	fi
+	note "ok: $want ${error:-} ($*)"
+}
+R=(-H "Authorization: Bearer lab-read-token")
+A=(-H "Authorization: Bearer lab-admin-token")
+
+req 401 unauthorized "$url/v1/status"
+req 401 unauthorized -H "Authorization: Bearer wrong" "$url/v1/status"
+req 401 unauthorized -H "Authorization: Basic lab-read-token" "$url/v1/status"
+req 200 "" "${R[@]}" "$url/v1/status"
+req 403 forbidden "${R[@]}" -X POST "$url/v1/nodes/node3/fence"
+req 404 not_found "${R[@]}" "$url/v1/nosuch"
+req 405 method_not_allowed "${R[@]}" -X DELETE "$url/v1/status"
+req 400 bad_name "${R[@]}" "$url/v1/pairs/..%2Fetc"
+req 400 bad_name "${R[@]}" "$url/v1/pairs/a%20b"
+req 404 not_found "${R[@]}" "$url/v1/pairs/vm9"
+req 400 bad_query "${R[@]}" "$url/v1/events?since=-1"
+req 400 bad_query "${R[@]}" "$url/v1/events?limit=abc"
+head -c 70000 /dev/zero | tr '\0' 'x' >"/var/lib/hasvc-lab/$HASVC_LAB/big"
+req 413 too_large "${A[@]}" -X POST --data-binary "@/var/lib/hasvc-lab/$HASVC_LAB/big" "$url/v1/nodes/node3/fence"
+req 404 not_found "${A[@]}" -X POST "$url/v1/nodes/node9/fence"
+req 409 refused "${A[@]}" -X POST "$url/v1/nodes/node1/fence"
+req 404 not_found "${A[@]}" -X POST "$url/v1/nodes/node3/reboot"
+req 200 "" "$url/"
+lab exec node2 curl -sf "$url/" | grep -q "<title>hasvc</title>" || fail "dashboard page not served"
+req 200 "" "${R[@]}" "$url/metrics"
+lab exec node2 curl -sf "${R[@]}" "$url/metrics" | grep -q '^hasvc_node_up{node="node3"} 1$' || fail "metrics lack node3 up"
+
+lab exec node3 true
+[ "$(lab exec node3 hasvc status --json | jq -r .cluster.quorate)" = true ] || fail "node3 lost quorum"
+wait_for 10 "unchanged state" digests_equal node1 node2 node3
+[ "$(digest node1)" = "$before" ] || fail "bad requests changed the cluster state"
+note "PASS"
