@@ -60,6 +60,9 @@ static void print_nodes(json_object *answer)
 		       hs_json_str(n, "state"),
 		       age((uint64_t)json_object_get_int64(hs_json_get(n, "changed_usec")), buf,
 			   sizeof(buf)));
+		if (hs_json_get(n, "fence_message"))
+			printf("  %s: last fence %s: %s\n", hs_json_str(n, "name"),
+			       hs_json_str(n, "fence_result"), hs_json_str(n, "fence_message"));
 	}
 }
 

@@ -52,6 +52,18 @@ static json_object *node_json(struct hs_daemon *d, const struct hs_node_view *n)
 	json_object_object_add(o, "online", json_object_new_boolean(n->online));
 	json_object_object_add(o, "state", json_object_new_string(node_state(d, n)));
 	json_object_object_add(o, "changed_usec", json_object_new_int64((int64_t)n->changed_usec));
+	/* Say why a node is fencing/fenced: the last fence log entry for it. */
+	if (d->db && strcmp(node_state(d, n), "online") != 0 && strcmp(node_state(d, n), "offline") != 0) {
+		json_object *log = NULL, *last, *v;
+		if (sdb_fence_log_list(d->db, n->name, 1, &log) == 0 && json_object_array_length(log) > 0) {
+			last = json_object_array_get_idx(log, 0);
+			if (json_object_object_get_ex(last, "result", &v))
+				json_object_object_add(o, "fence_result", json_object_get(v));
+			if (json_object_object_get_ex(last, "message", &v))
+				json_object_object_add(o, "fence_message", json_object_get(v));
+		}
+		json_object_put(log);
+	}
 	return o;
 }
 

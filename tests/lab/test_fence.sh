@@ -54,6 +54,8 @@ note "failed fence took $elapsed ms: $out"
 [ $rc -ne 0 ] || fail "fence through a dead BMC reported success"
 echo "$out" | grep -q "not fenced" || fail "failure does not say 'not fenced': $out"
 node_state_is node3 node2 fencing || fail "node2 is '$(node_state node3 node2)', want fencing"
+lab exec node3 hasvc status | tee /dev/stderr | grep -q "node2: last fence failed: node2 not fenced" ||
+	fail "hasvc status does not say why node2 is not fenced"
 lab exec node3 hasvc fence log --json | jq -e '.fence_log[0] | select(.target == "node2" and .result == "failed")' >/dev/null ||
 	fail "the failed fence is not in node3's fence log"
 lab exec node2 true # node2 itself still runs: nothing acted on the failure
