@@ -16,6 +16,7 @@ struct hs_web;
 struct hs_fencing;
 struct sdb;
 struct sdb_repl;
+struct hs_outbox;
 
 struct hs_daemon {
 	qb_loop_t *loop;
@@ -25,6 +26,7 @@ struct hs_daemon {
 	struct hs_web *web;
 	struct sdb *db;          /* the replicated cluster state */
 	struct sdb_repl *repl;   /* its replication over CPG */
+	struct hs_outbox *outbox; /* changes waiting for a sync round to end */
 	struct hs_fencing *fencing;
 	struct hs_coord *coord;
 	qb_loop_timer_handle cron;

@@ -30,6 +30,68 @@
 #include "sdb_msg.h"
 #include "sdb_repl.h"
 
+/*
+ * The outbox: changes decided while a state sync round runs (the engine says
+ * -EAGAIN) wait here, in order, and go out at the next cron tick once the
+ * member is synced again. A fence result must not be lost because the fenced
+ * host's departure started a round.
+ */
+struct outbox_entry {
+	struct outbox_entry *next;
+	size_t len;
+	char buf[];
+};
+
+struct hs_outbox {
+	struct outbox_entry *head;
+	struct outbox_entry **tail;
+};
+
+static int outbox_push(struct hs_outbox *o, char *buf, size_t len)
+{
+	struct outbox_entry *e = malloc(sizeof(*e) + len);
+
+	if (!e)
+		return -ENOMEM;
+	e->next = NULL;
+	e->len = len;
+	memcpy(e->buf, buf, len);
+	*o->tail = e;
+	o->tail = &e->next;
+	return 0;
+}
+
+static void outbox_flush(struct hs_daemon *d)
+{
+	struct hs_outbox *o = d->outbox;
+
+	while (o->head) {
+		struct outbox_entry *e = o->head;
+		int r = sdb_repl_propose(d->repl, e->buf, e->len);
+
+		if (r == -EAGAIN)
+			return;
+		if (r < 0)
+			qb_log(LOG_ERR, "dropping a queued change: %s", strerror(-r));
+		o->head = e->next;
+		if (!o->head)
+			o->tail = &o->head;
+		free(e);
+	}
+}
+
+static void outbox_free(struct hs_outbox *o)
+{
+	if (!o)
+		return;
+	while (o->head) {
+		struct outbox_entry *e = o->head;
+		o->head = e->next;
+		free(e);
+	}
+	free(o);
+}
+
 static int repl_send(void *userdata, const void *buf, size_t len)
 {
 	struct hs_daemon *d = userdata;
@@ -85,6 +147,10 @@ int hs_state_open(struct hs_daemon *d)
 	_cleanup_free_ char *path = NULL, *error = NULL;
 	int r;
 
+	d->outbox = calloc(1, sizeof(*d->outbox));
+	if (!d->outbox)
+		return -ENOMEM;
+	d->outbox->tail = &d->outbox->head;
 	if (mkdir(d->config->state_dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
 		qb_log(LOG_ERR, "cannot create state_dir %s: %s", d->config->state_dir, strerror(-r));
@@ -107,64 +173,11 @@ int hs_state_open(struct hs_daemon *d)
 }
 
 
-/*
- * The outbox: changes decided while a state sync round runs (the engine says
- * -EAGAIN) wait here, in order, and go out at the next cron tick once the
- * member is synced again. A fence result must not be lost because the fenced
- * host's departure started a round.
- */
-struct outbox_entry {
-	struct outbox_entry *next;
-	size_t len;
-	char buf[];
-};
-
-static struct outbox_entry *outbox_head, **outbox_tail = &outbox_head;
-
-static int outbox_push(char *buf, size_t len)
-{
-	struct outbox_entry *e = malloc(sizeof(*e) + len);
-
-	if (!e)
-		return -ENOMEM;
-	e->next = NULL;
-	e->len = len;
-	memcpy(e->buf, buf, len);
-	*outbox_tail = e;
-	outbox_tail = &e->next;
-	return 0;
-}
-
-static void outbox_flush(struct hs_daemon *d)
-{
-	while (outbox_head) {
-		struct outbox_entry *e = outbox_head;
-		int r = sdb_repl_propose(d->repl, e->buf, e->len);
-
-		if (r == -EAGAIN)
-			return;
-		if (r < 0)
-			qb_log(LOG_ERR, "dropping a queued change: %s", strerror(-r));
-		outbox_head = e->next;
-		if (!outbox_head)
-			outbox_tail = &outbox_head;
-		free(e);
-	}
-}
-
-static void outbox_clear(void)
-{
-	while (outbox_head) {
-		struct outbox_entry *e = outbox_head;
-		outbox_head = e->next;
-		free(e);
-	}
-	outbox_tail = &outbox_head;
-}
 
 void hs_state_close(struct hs_daemon *d)
 {
-	outbox_clear();
+	outbox_free(d->outbox);
+	d->outbox = NULL;
 	sdb_repl_free(d->repl);
 	d->repl = NULL;
 	sdb_close(d->db);
@@ -181,9 +194,9 @@ int hs_state_propose(struct hs_daemon *d, char *buf, size_t len)
 		free(buf);
 		return -ENOLINK;
 	}
-	r = outbox_head ? -EAGAIN : sdb_repl_propose(d->repl, buf, len);
+	r = d->outbox->head ? -EAGAIN : sdb_repl_propose(d->repl, buf, len);
 	if (r == -EAGAIN)
-		r = outbox_push(buf, len);
+		r = outbox_push(d->outbox, buf, len);
 	free(buf);
 	return r;
 }
@@ -260,7 +273,7 @@ void hs_state_cron(struct hs_daemon *d)
 	if (v.quorate && sdb_repl_is_synced(d->repl))
 		outbox_flush(d);
 	if (v.quorate && v.coordinator == v.local_nodeid && sdb_repl_is_synced(d->repl) &&
-	    !sdb_repl_pending(d->repl) && !outbox_head)
+	    !sdb_repl_pending(d->repl) && !d->outbox->head)
 		nodes_reconcile(d, &v);
 }
 
