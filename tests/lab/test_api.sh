@@ -54,6 +54,7 @@ req 200 "" "$url/"
 lab exec node2 curl -sf "$url/" | grep -q "<title>hasvc</title>" || fail "dashboard page not served"
 req 200 "" "${R[@]}" "$url/metrics"
 lab exec node2 curl -sf "${R[@]}" "$url/metrics" | grep -q '^hasvc_node_up{node="node3"} 1$' || fail "metrics lack node3 up"
+lab exec node2 curl -sf "${R[@]}" "$url/metrics" | promtool check metrics || fail "promtool rejects /metrics"
 
 lab exec node3 true
 [ "$(lab exec node3 hasvc status --json | jq -r .cluster.quorate)" = true ] || fail "node3 lost quorum"
