@@ -30,7 +30,7 @@
 #include "sdb.h"
 
 #define RETRY_MS 10000
-#define TWO_NODE_DELAY_MS 5000
+#define TWO_NODE_DELAY_MS 8000
 
 struct hs_coord {
 	struct hs_daemon *d;

@@ -19,11 +19,11 @@ for i in $(seq "$splits"); do
 	lab partition node2
 	# The loser is powered off through its BMC within the fence delay.
 	wait_for 40 "one host fenced (split $i)" bash -c "[ \$(\"$LAB_CMD\" status | awk '\$4 == \"processes=0\"' | wc -l) -ge 1 ]"
-	sleep 7 # past the two-node fence delay: a second fence would have hit by now
+	sleep 10 # past the two-node fence delay: a second fence would have hit by now
 	count=$(alive_count)
 	[ "$count" -eq 1 ] || fail "split $i: $count hosts running, want exactly 1"
 	s=$(survivor)
-	note "split $i: $s survived, the other fenced after $(($(now_ms) - t0 - 7000)) ms"
+	note "split $i: $s survived, the other fenced after $(($(now_ms) - t0 - 10000)) ms"
 	[ "$s" = node1 ] || fail "split $i: $s survived; the lower nodeid should win the race"
 	lab exec node1 hasvc fence log --json | jq -e '.fence_log[0] | select(.target == "node2" and .result == "success")' >/dev/null ||
 		fail "split $i: node1 has no successful fence of node2 in its log"
