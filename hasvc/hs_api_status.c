@@ -25,35 +25,37 @@ static const char *nodeid_name(const struct hs_daemon *d, uint32_t nodeid)
  * recorded in the replicated state (fencing, fenced, maintenance) wins while
  * it stands.
  */
-static const char *node_state(struct hs_daemon *d, const struct hs_node_view *n)
+static const char *node_state(struct hs_daemon *d, const struct hs_node_view *n, char *buf,
+			      size_t len)
 {
-	static char decided[16];
 	json_object *row = NULL, *state;
-	const char *s = n->online ? "online" : "offline";
 
+	snprintf(buf, len, "%s", n->online ? "online" : "offline");
 	if (d->db && sdb_node_get(d->db, n->name, &row) == 0 &&
 	    json_object_object_get_ex(row, "state", &state)) {
 		const char *db = json_object_get_string(state);
-		if (strcmp(db, "online") != 0 && strcmp(db, "offline") != 0) {
-			snprintf(decided, sizeof(decided), "%s", db);
-			s = decided;
-		}
+		if (strcmp(db, "online") != 0 && strcmp(db, "offline") != 0)
+			snprintf(buf, len, "%s", db);
 	}
 	json_object_put(row);
-	return s;
+	return buf;
 }
 
 static json_object *node_json(struct hs_daemon *d, const struct hs_node_view *n)
 {
 	json_object *o = json_object_new_object();
+	char state[16];
+	bool decided;
 
+	node_state(d, n, state, sizeof(state));
+	decided = strcmp(state, "online") != 0 && strcmp(state, "offline") != 0;
 	json_object_object_add(o, "name", json_object_new_string(n->name));
 	json_object_object_add(o, "nodeid", json_object_new_int64(n->nodeid));
 	json_object_object_add(o, "online", json_object_new_boolean(n->online));
-	json_object_object_add(o, "state", json_object_new_string(node_state(d, n)));
+	json_object_object_add(o, "state", json_object_new_string(state));
 	json_object_object_add(o, "changed_usec", json_object_new_int64((int64_t)n->changed_usec));
 	/* Say why a node is fencing/fenced: the last fence log entry for it. */
-	if (d->db && strcmp(node_state(d, n), "online") != 0 && strcmp(node_state(d, n), "offline") != 0) {
+	if (decided) {
 		json_object *log = NULL, *last, *v;
 		if (sdb_fence_log_list(d->db, n->name, 1, &log) == 0 && json_object_array_length(log) > 0) {
 			last = json_object_array_get_idx(log, 0);

@@ -78,7 +78,7 @@ struct route {
 	const char *method;
 	const char *path; /* exact, or a prefix ending in '/' followed by one name */
 	int (*handler)(struct hs_web *web, struct MHD_Connection *c, const char *name,
-		       const struct request *req);
+		       struct request *req);
 	bool needs_admin;
 };
 
@@ -134,19 +134,19 @@ static int queue_error(struct MHD_Connection *c, unsigned status, const char *er
 /* --- handlers ----------------------------------------------------------- */
 
 static int get_status(struct hs_web *web, struct MHD_Connection *c, const char *name,
-		      const struct request *req)
+		      struct request *req)
 {
 	return queue_json(c, MHD_HTTP_OK, hs_api_status_json(web->daemon));
 }
 
 static int get_nodes(struct hs_web *web, struct MHD_Connection *c, const char *name,
-		     const struct request *req)
+		     struct request *req)
 {
 	return queue_json(c, MHD_HTTP_OK, hs_api_nodes_json(web->daemon));
 }
 
 static int get_metrics(struct hs_web *web, struct MHD_Connection *c, const char *name,
-		       const struct request *req)
+		       struct request *req)
 {
 	_cleanup_free_ char *text = hs_api_metrics_text(web->daemon);
 
@@ -190,7 +190,7 @@ static int queue_list(struct hs_web *web, struct MHD_Connection *c, const char *
 }
 
 static int get_pairs(struct hs_web *web, struct MHD_Connection *c, const char *name,
-		     const struct request *req)
+		     struct request *req)
 {
 	json_object *list = NULL;
 	int r = sdb_pairs_list(web->daemon->db, &list);
@@ -199,7 +199,7 @@ static int get_pairs(struct hs_web *web, struct MHD_Connection *c, const char *n
 }
 
 static int get_pair(struct hs_web *web, struct MHD_Connection *c, const char *vm,
-		    const struct request *req)
+		    struct request *req)
 {
 	json_object *pair = NULL;
 	int r = sdb_pair_get(web->daemon->db, vm, &pair);
@@ -226,7 +226,7 @@ static int query_uint(struct MHD_Connection *c, const char *key, uint64_t def, u
 }
 
 static int get_events(struct hs_web *web, struct MHD_Connection *c, const char *name,
-		      const struct request *req)
+		      struct request *req)
 {
 	json_object *list = NULL;
 	uint64_t since, limit;
@@ -241,7 +241,7 @@ static int get_events(struct hs_web *web, struct MHD_Connection *c, const char *
 }
 
 static int get_fence_log(struct hs_web *web, struct MHD_Connection *c, const char *name,
-			 const struct request *req)
+			 struct request *req)
 {
 	json_object *list = NULL;
 	int r = sdb_fence_log_list(web->daemon->db, NULL, 0, &list);
@@ -286,9 +286,8 @@ static void fence_check_done(void *userdata, json_object *report)
 
 /* POST /v1/fence/check: "monitor" on every configured device. */
 static int post_fence_check(struct hs_web *web, struct MHD_Connection *c, const char *name,
-			    const struct request *creq)
+			    struct request *req)
 {
-	struct request *req = (struct request *)creq;
 	int r = hs_fencing_check(web->daemon->fencing, fence_check_done, req);
 
 	if (r == -ENODEV)
@@ -303,9 +302,8 @@ static int post_fence_check(struct hs_web *web, struct MHD_Connection *c, const 
 
 /* POST /v1/nodes/NODE/fence: answered when the fence is over (verified or not). */
 static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const char *path,
-			    const struct request *creq)
+			    struct request *req)
 {
-	struct request *req = (struct request *)creq;
 	char node[65];
 	const char *slash = strchr(path, '/');
 	int r;
@@ -347,7 +345,7 @@ static const struct {
 
 /* The dashboard's files: a fixed list, so no name from the URL reaches open(). */
 static int get_static(struct hs_web *web, struct MHD_Connection *c, const char *name,
-		      const struct request *req)
+		      struct request *req)
 {
 	const char *url_name = name && *name ? name : "index.html";
 	_cleanup_free_ char *path = NULL, *data = NULL;
@@ -451,7 +449,7 @@ static enum token_role token_role(const struct hs_web *web, struct MHD_Connectio
 }
 
 static int dispatch(struct listener *l, struct MHD_Connection *c, const char *url,
-		    const char *method, const struct request *req)
+		    const char *method, struct request *req)
 {
 	struct hs_web *web = l->web;
 	const struct route *found = NULL;
