@@ -4,7 +4,8 @@
 # The data path mirror/ is built on, proven with plain virsh/QMP on the lab's
 # real libvirtd and QEMU (TCG), so a change in the platform shows up here
 # before it shows up as a failed failover:
-#   - a paused backup with <qemu:override> share-rw=on exports its disk over
+#   - a paused backup defined from mirror_xml_backup()'s output (user alias,
+#     <qemu:override> share-rw=on) exports its disk over
 #     NBD, writable, writethrough;
 #   - the primary's block copy (reuse-external, transient job, synchronous
 #     writes) into that export reaches READY;
@@ -17,14 +18,12 @@ source "$(dirname "$0")/lib.sh"
 lab up --hosts 2 --no-daemon
 labdir=/var/lib/hasvc-lab/$HASVC_LAB
 lab vm-create node1 vm1 256M
-hmp() { lab exec "$1" virsh qemu-monitor-command vm1 --hmp "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"$2\""; }
+# hmp NODE DEVICE CMD: qemu-io through the guest device DEVICE's block backend.
+hmp() { lab exec "$1" virsh qemu-monitor-command vm1 --hmp "qemu-io -d /machine/peripheral/$2/virtio-backend \"$3\""; }
 qmp() { lab exec node2 virsh qemu-monitor-command vm1 "$1" | jq -e '.return' >/dev/null || fail "QMP $1 failed"; }
 
-note "backup: same domain on node2, paused, share-rw, its disk exported over NBD"
-lab exec node1 virsh dumpxml --inactive vm1 |
-	sed "s|<domain type='qemu'>|<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" |
-	sed "s|</domain>|<qemu:override><qemu:device alias='virtio-disk0'><qemu:frontend><qemu:property name='share-rw' type='bool' value='true'/></qemu:frontend></qemu:device></qemu:override></domain>|" \
-		>"$labdir/backup.xml"
+note "backup: same domain on node2 from mirror_xml_backup(), paused, its disk exported over NBD"
+lab exec node1 virsh dumpxml --inactive vm1 | "$HASVC_BUILD_DIR/mirror/hasvc-backup-xml" >"$labdir/backup.xml"
 lab exec node2 mkdir -p /var/lib/libvirt/images
 lab exec node2 qemu-img create -q -f qcow2 /var/lib/libvirt/images/vm1.qcow2 256M
 lab exec node2 virsh -q define "$labdir/backup.xml" >/dev/null
@@ -36,14 +35,14 @@ qmp '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"h
 qmp "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"e-vda\",\"node-name\":\"$node\",\"name\":\"vda\",\"writable\":true,\"writethrough\":true}}"
 
 note "primary: block copy into the export, synchronous writes"
-hmp node1 "write -P 0x33 0 32M" >/dev/null
+hmp node1 virtio-disk0 "write -P 0x33 0 32M" >/dev/null
 cat >"$labdir/nbd.xml" <<XML
 <disk type='network' device='disk'><driver name='qemu' type='raw'/>
 <source protocol='nbd' name='vda'><host name='10.77.0.12' port='10809'/></source></disk>
 XML
 lab exec node1 virsh blockcopy vm1 vda --xml "$labdir/nbd.xml" --reuse-external --transient-job \
 	--synchronous-writes --wait --timeout 120 >/dev/null || fail "block copy did not reach READY"
-hmp node1 "write -P 0x77 100M 1M" >/dev/null
+hmp node1 virtio-disk0 "write -P 0x77 100M 1M" >/dev/null
 lab exec node1 qemu-io -f raw -r -c 'read -P 0x77 100M 1M' -c 'read -P 0x33 0 32M' \
 	nbd://10.77.0.12:10809/vda >/dev/null || fail "an acknowledged write is not on the backup"
 if lab exec node1 qemu-io -f raw -r -c 'read -P 0x78 100M 1M' nbd://10.77.0.12:10809/vda >/dev/null; then
@@ -56,7 +55,7 @@ qmp '{"execute":"block-export-del","arguments":{"id":"e-vda"}}'
 qmp '{"execute":"nbd-server-stop"}'
 lab exec node2 virsh -q resume vm1 >/dev/null
 [ "$(lab exec node2 virsh domstate vm1)" = running ] || fail "promoted backup is not running"
-hmp node2 "read -P 0x77 100M 1M" >/dev/null
+hmp node2 ua-hasvc-vda "read -P 0x77 100M 1M" >/dev/null
 lab exec node2 grep -q '^read 1048576/1048576 bytes at offset 104857600' /var/log/libvirt/qemu/vm1.log ||
 	fail "the promoted VM does not hold the acknowledged write"
 ! lab exec node2 grep -q 'Pattern verification failed' /var/log/libvirt/qemu/vm1.log || fail "pattern mismatch"
