@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror: the libvirt thread and the operations it runs.
+ *
+ * Threads. The caller's thread (the daemon's qb_loop) only queues requests
+ * and reads results. The mirror thread owns the libvirt connection and runs
+ * virEventRunDefaultImpl(); a request eventfd registered in that event loop
+ * wakes it, and it runs queued requests one at a time (blocking calls are
+ * fine there: that is what the thread is for). Each result goes on the done
+ * list and the done eventfd, polled on the qb_loop, wakes the caller's thread,
+ * which runs the completion callbacks. The two lists are the only shared
+ * data, each under the one mutex.
+ *
+ * The connection is opened lazily by the thread and re-opened when a call
+ * finds it dead, so a libvirtd restart costs one failed request, not the
+ * daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "mirror.h"
+#include "mirror_xml.h"
+
+#define READY_TIMEOUT_S 3600
+#define MSG_MAX 512
+
+extern char **environ;
+
+enum op { OP_PREPARE, OP_START, OP_PROMOTE };
+
+struct request {
+	struct request *next;
+	enum op op;
+	char *xml;      /* OP_PREPARE */
+	uint64_t *disk_bytes;
+	size_t n_disks;
+	char *vm;       /* OP_START, OP_PROMOTE */
+	char *host;     /* NBD address */
+	unsigned port;
+	bool sync;
+	mirror_done_fn done;
+	void *userdata;
+	int result;
+	char message[MSG_MAX];
+};
+
+struct mirror {
+	qb_loop_t *loop;
+	char *uri;
+	pthread_t thread;
+	bool thread_started;
+	int request_fd; /* eventfd: caller -> thread */
+	int done_fd;    /* eventfd: thread -> caller */
+	int watch;      /* libvirt event handle of request_fd */
+	pthread_mutex_t lock;
+	struct request *requests, *done; /* LIFO under lock; done is reversed before use */
+	bool stopping;
+	virConnectPtr conn; /* thread only */
+};
+
+static void request_free(struct request *r)
+{
+	if (!r)
+		return;
+	free(r->xml);
+	free(r->disk_bytes);
+	free(r->vm);
+	free(r->host);
+	free(r);
+}
+
+static int say(struct request *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int say(struct request *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	r->result = err;
+	return err;
+}
+
+static const char *virt_error(void)
+{
+	const virError *e = virGetLastError();
+
+	return e && e->message ? e->message : "unknown libvirt error";
+}
+
+/* --- on the mirror thread ------------------------------------------------ */
+
+static int connection(struct mirror *m, struct request *r)
+{
+	if (m->conn && virConnectIsAlive(m->conn) == 1)
+		return 0;
+	if (m->conn)
+		virConnectClose(m->conn);
+	m->conn = virConnectOpen(m->uri);
+	if (!m->conn)
+		return say(r, -ECONNREFUSED, "cannot connect to libvirt at %s: %s", m->uri,
+			   virt_error());
+	return 0;
+}
+
+/* QMP command CMD on DOM; -EIO with QEMU's error in the request's message. */
+static int qmp(struct request *r, virDomainPtr dom, const char *cmd)
+{
+	char *reply = NULL;
+	json_object *parsed = NULL, *error;
+	int ret = 0;
+
+	if (virDomainQemuMonitorCommand(dom, cmd, &reply, 0) < 0)
+		return say(r, -EIO, "QMP %s failed: %s", cmd, virt_error());
+	parsed = json_tokener_parse(reply);
+	if (parsed && json_object_object_get_ex(parsed, "error", &error))
+		ret = say(r, -EIO, "QMP %s refused: %s", cmd,
+			  json_object_get_string(json_object_object_get(error, "desc")));
+	json_object_put(parsed);
+	free(reply);
+	return ret;
+}
+
+/* The name of the format node QEMU opened for FILE (e.g. "libvirt-1-format"). */
+static int format_node(struct request *r, virDomainPtr dom, const char *file, char *ret,
+		       size_t len)
+{
+	char *reply = NULL;
+	json_object *parsed, *nodes;
+	int found = -ENOENT;
+
+	if (virDomainQemuMonitorCommand(
+		    dom, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
+		    &reply, 0) < 0)
+		return say(r, -EIO, "cannot list block nodes: %s", virt_error());
+	parsed = json_tokener_parse(reply);
+	if (parsed && json_object_object_get_ex(parsed, "return", &nodes)) {
+		for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+			json_object *n = json_object_array_get_idx(nodes, i);
+			const char *f = json_object_get_string(json_object_object_get(n, "file"));
+			const char *drv = json_object_get_string(json_object_object_get(n, "drv"));
+			const char *name = json_object_get_string(json_object_object_get(n, "node-name"));
+			if (f && drv && name && strcmp(f, file) == 0 && strcmp(drv, "file") != 0) {
+				snprintf(ret, len, "%s", name);
+				found = 0;
+				break;
+			}
+		}
+	}
+	json_object_put(parsed);
+	free(reply);
+	if (found < 0)
+		say(r, found, "QEMU has no block node for %s", file);
+	return found;
+}
+
+static int image_create(struct request *r, const struct mirror_disk *d, uint64_t bytes)
+{
+	char size[32];
+	char *argv[] = {"qemu-img", "create", "-q", "-f", d->format, d->source, size, NULL};
+	pid_t pid;
+	int status;
+
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)bytes);
+	if (posix_spawnp(&pid, "qemu-img", NULL, NULL, argv, environ) != 0)
+		return say(r, -ENOENT, "cannot run qemu-img to create %s", d->source);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return say(r, -EIO, "qemu-img could not create %s (%llu bytes)", d->source,
+			   (unsigned long long)bytes);
+	return 0;
+}
+
+static void op_prepare(struct mirror *m, struct request *r)
+{
+	struct mirror_domain *dom = NULL;
+	char *backup_xml = NULL, *error = NULL;
+	bool *created = NULL;
+	virDomainPtr d = NULL;
+	bool defined = false;
+	char cmd[1024], node[128];
+
+	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
+	    mirror_xml_backup(r->xml, &backup_xml, &error) < 0) {
+		say(r, -EINVAL, "%s", error ? error : "bad domain XML");
+		goto out;
+	}
+	if (dom->n_disks != r->n_disks) {
+		say(r, -EINVAL, "%s has %zu local disks, but %zu sizes were given", dom->name,
+		    dom->n_disks, r->n_disks);
+		goto out;
+	}
+	if (connection(m, r) < 0)
+		goto out;
+	d = virDomainLookupByName(m->conn, dom->name);
+	if (d) {
+		say(r, -EEXIST, "a domain named %s is already defined on this host", dom->name);
+		goto out;
+	}
+	created = calloc(dom->n_disks, sizeof(*created));
+	for (size_t i = 0; created && i < dom->n_disks; i++) {
+		struct stat st;
+		if (stat(dom->disks[i].source, &st) == 0)
+			continue;
+		if (image_create(r, &dom->disks[i], r->disk_bytes[i]) < 0)
+			goto out_undo;
+		created[i] = true;
+	}
+	d = virDomainDefineXML(m->conn, backup_xml);
+	if (!d) {
+		say(r, -EINVAL, "cannot define backup %s: %s", dom->name, virt_error());
+		goto out_undo;
+	}
+	defined = true;
+	if (virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED) < 0) {
+		say(r, -EIO, "cannot start backup %s paused: %s", dom->name, virt_error());
+		goto out_undo;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"inet\","
+		 "\"data\":{\"host\":\"%s\",\"port\":\"%u\"}}}}",
+		 r->host, r->port);
+	if (qmp(r, d, cmd) < 0)
+		goto out_undo;
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		if (format_node(r, d, dom->disks[i].source, node, sizeof(node)) < 0)
+			goto out_undo;
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\","
+			 "\"id\":\"hasvc-%s\",\"node-name\":\"%s\",\"name\":\"%s\","
+			 "\"writable\":true,\"writethrough\":true}}",
+			 dom->disks[i].target, node, dom->disks[i].target);
+		if (qmp(r, d, cmd) < 0)
+			goto out_undo;
+	}
+	say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u", dom->name,
+	    dom->n_disks, r->host, r->port);
+	goto out;
+
+out_undo:
+	/* Nothing half-made is left: the domain and the images we created go. */
+	if (d && defined) {
+		virDomainDestroy(d);
+		virDomainUndefine(d);
+	}
+	for (size_t i = 0; created && i < dom->n_disks; i++)
+		if (created[i])
+			unlink(dom->disks[i].source);
+out:
+	if (d)
+		virDomainFree(d);
+	free(created);
+	free(backup_xml);
+	free(error);
+	mirror_domain_free(dom);
+}
+
+static struct mirror_domain *live_domain(struct mirror *m, struct request *r, virDomainPtr *ret)
+{
+	struct mirror_domain *dom = NULL;
+	char *xml, *error = NULL;
+	virDomainPtr d;
+
+	if (connection(m, r) < 0)
+		return NULL;
+	d = virDomainLookupByName(m->conn, r->vm);
+	if (!d) {
+		say(r, -ENOENT, "no domain %s on this host", r->vm);
+		return NULL;
+	}
+	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	if (!xml || mirror_domain_parse(xml, &dom, &error) < 0) {
+		say(r, -EINVAL, "%s", error ? error : virt_error());
+		virDomainFree(d);
+		dom = NULL;
+	} else {
+		*ret = d;
+	}
+	free(xml);
+	free(error);
+	return dom;
+}
+
+static void op_start(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = live_domain(m, r, &d);
+	unsigned flags = VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB;
+	char dest[512];
+	time_t deadline;
+
+	if (!dom)
+		return;
+	if (r->sync)
+		flags |= VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES;
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		snprintf(dest, sizeof(dest),
+			 "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+			 "<source protocol='nbd' name='%s'><host name='%s' port='%u'/></source></disk>",
+			 dom->disks[i].target, r->host, r->port);
+		if (virDomainBlockCopy(d, dom->disks[i].target, dest, NULL, 0, flags) < 0) {
+			say(r, -EIO, "cannot mirror disk %s of %s to %s:%u: %s",
+			    dom->disks[i].target, r->vm, r->host, r->port, virt_error());
+			for (size_t j = 0; j < i; j++)
+				virDomainBlockJobAbort(d, dom->disks[j].target, 0);
+			goto out;
+		}
+	}
+	/* Initial sync: done when every job has copied everything (READY). */
+	deadline = time(NULL) + READY_TIMEOUT_S;
+	for (;;) {
+		size_t ready = 0;
+		for (size_t i = 0; i < dom->n_disks; i++) {
+			virDomainBlockJobInfo info;
+			if (virDomainGetBlockJobInfo(d, dom->disks[i].target, &info, 0) == 1 &&
+			    info.end > 0 && info.cur == info.end)
+				ready++;
+		}
+		if (ready == dom->n_disks)
+			break;
+		if (time(NULL) > deadline) {
+			say(r, -ETIMEDOUT, "mirror of %s not in sync after %d s", r->vm,
+			    READY_TIMEOUT_S);
+			goto out;
+		}
+		usleep(100000);
+	}
+	say(r, 0, "%s: %zu disk(s) mirrored to %s:%u, in sync (%s)", r->vm, dom->n_disks, r->host,
+	    r->port, r->sync ? "synchronous writes" : "asynchronous");
+out:
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static void op_promote(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = live_domain(m, r, &d);
+	char cmd[256];
+
+	if (!dom)
+		return;
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"hasvc-%s\"}}",
+			 dom->disks[i].target);
+		if (qmp(r, d, cmd) < 0)
+			goto out;
+	}
+	if (qmp(r, d, "{\"execute\":\"nbd-server-stop\"}") < 0)
+		goto out;
+	if (virDomainResume(d) < 0) {
+		say(r, -EIO, "cannot resume %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	say(r, 0, "%s promoted: exports removed, domain running", r->vm);
+out:
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static void requests_run(int watch, int fd, int events, void *opaque)
+{
+	struct mirror *m = opaque;
+	struct request *list, *next, *ordered = NULL;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&m->lock);
+	list = m->requests;
+	m->requests = NULL;
+	pthread_mutex_unlock(&m->lock);
+	for (; list; list = next) { /* LIFO -> FIFO */
+		next = list->next;
+		list->next = ordered;
+		ordered = list;
+	}
+	for (struct request *r = ordered; r; r = next) {
+		next = r->next;
+		switch (r->op) {
+		case OP_PREPARE: op_prepare(m, r); break;
+		case OP_START: op_start(m, r); break;
+		case OP_PROMOTE: op_promote(m, r); break;
+		}
+		pthread_mutex_lock(&m->lock);
+		r->next = m->done;
+		m->done = r;
+		pthread_mutex_unlock(&m->lock);
+		n = 1;
+		if (write(m->done_fd, &n, sizeof(n)) < 0)
+			(void)0; /* the counter only saturates; the caller reads the list */
+	}
+}
+
+static void *thread_main(void *data)
+{
+	struct mirror *m = data;
+
+	while (!__atomic_load_n(&m->stopping, __ATOMIC_ACQUIRE))
+		virEventRunDefaultImpl();
+	if (m->conn)
+		virConnectClose(m->conn);
+	return NULL;
+}
+
+/* --- on the caller's thread ---------------------------------------------- */
+
+static int32_t done_ready(int32_t fd, int32_t revents, void *data)
+{
+	struct mirror *m = data;
+	struct request *list, *next, *ordered = NULL;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	list = m->done;
+	m->done = NULL;
+	pthread_mutex_unlock(&m->lock);
+	for (; list; list = next) {
+		next = list->next;
+		list->next = ordered;
+		ordered = list;
+	}
+	for (struct request *r = ordered; r; r = next) {
+		next = r->next;
+		if (r->done)
+			r->done(r->userdata, r->result, r->message);
+		request_free(r);
+	}
+	return 0;
+}
+
+static int submit(struct mirror *m, struct request *r)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&m->lock);
+	r->next = m->requests;
+	m->requests = r;
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->request_fd, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+static bool event_impl_registered;
+
+/* libvirt prints every error to stderr by default; we report them ourselves. */
+static void libvirt_error_silent(void *userdata, virErrorPtr error)
+{
+}
+
+int mirror_new(qb_loop_t *loop, const char *uri, struct mirror **ret)
+{
+	struct mirror *m = calloc(1, sizeof(*m));
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->loop = loop;
+	m->request_fd = m->done_fd = -1;
+	pthread_mutex_init(&m->lock, NULL);
+	m->uri = strdup(uri ? uri : "qemu:///system");
+	m->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!m->uri || m->request_fd < 0 || m->done_fd < 0) {
+		r = -errno ?: -ENOMEM;
+		goto out_free;
+	}
+	/* libvirt's default event loop is process-wide; register it once. */
+	if (!event_impl_registered) {
+		virSetErrorFunc(NULL, libvirt_error_silent);
+		if (virEventRegisterDefaultImpl() < 0) {
+			r = -EIO;
+			goto out_free;
+		}
+		event_impl_registered = true;
+	}
+	m->watch = virEventAddHandle(m->request_fd, VIR_EVENT_HANDLE_READABLE, requests_run, m, NULL);
+	if (m->watch < 0) {
+		r = -EIO;
+		goto out_free;
+	}
+	if (qb_loop_poll_add(loop, QB_LOOP_MED, m->done_fd, POLLIN, m, done_ready) < 0) {
+		r = -EIO;
+		goto out_free;
+	}
+	r = -pthread_create(&m->thread, NULL, thread_main, m);
+	if (r < 0) {
+		qb_loop_poll_del(loop, m->done_fd);
+		goto out_free;
+	}
+	m->thread_started = true;
+	*ret = m;
+	return 0;
+
+out_free:
+	mirror_free(m);
+	return r;
+}
+
+void mirror_free(struct mirror *m)
+{
+	uint64_t one = 1;
+
+	if (!m)
+		return;
+	if (m->thread_started) {
+		__atomic_store_n(&m->stopping, true, __ATOMIC_RELEASE);
+		if (write(m->request_fd, &one, sizeof(one)) < 0)
+			(void)0; /* the thread also wakes on its next event */
+		pthread_join(m->thread, NULL);
+		qb_loop_poll_del(m->loop, m->done_fd);
+	}
+	if (m->watch > 0)
+		virEventRemoveHandle(m->watch);
+	for (struct request *r = m->requests, *n; r; r = n) {
+		n = r->next;
+		request_free(r);
+	}
+	for (struct request *r = m->done, *n; r; r = n) {
+		n = r->next;
+		request_free(r);
+	}
+	if (m->request_fd >= 0)
+		close(m->request_fd);
+	if (m->done_fd >= 0)
+		close(m->done_fd);
+	pthread_mutex_destroy(&m->lock);
+	free(m->uri);
+	free(m);
+}
+
+static struct request *request_new(enum op op, mirror_done_fn done, void *userdata)
+{
+	struct request *r = calloc(1, sizeof(*r));
+
+	if (r) {
+		r->op = op;
+		r->done = done;
+		r->userdata = userdata;
+	}
+	return r;
+}
+
+int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
+			  size_t n_disks, const char *nbd_addr, unsigned port, mirror_done_fn done,
+			  void *userdata)
+{
+	struct request *r = request_new(OP_PREPARE, done, userdata);
+
+	if (!r)
+		return -ENOMEM;
+	r->xml = strdup(primary_xml);
+	r->host = strdup(nbd_addr);
+	r->port = port;
+	r->n_disks = n_disks;
+	r->disk_bytes = calloc(n_disks ? n_disks : 1, sizeof(*disk_bytes));
+	if (!r->xml || !r->host || !r->disk_bytes) {
+		request_free(r);
+		return -ENOMEM;
+	}
+	memcpy(r->disk_bytes, disk_bytes, n_disks * sizeof(*disk_bytes));
+	return submit(m, r);
+}
+
+int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigned port, bool sync,
+		 mirror_done_fn done, void *userdata)
+{
+	struct request *r = request_new(OP_START, done, userdata);
+
+	if (!r)
+		return -ENOMEM;
+	r->vm = strdup(vm);
+	r->host = strdup(nbd_host);
+	r->port = port;
+	r->sync = sync;
+	if (!r->vm || !r->host) {
+		request_free(r);
+		return -ENOMEM;
+	}
+	return submit(m, r);
+}
+
+int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	struct request *r = request_new(OP_PROMOTE, done, userdata);
+
+	if (!r)
+		return -ENOMEM;
+	r->vm = strdup(vm);
+	if (!r->vm) {
+		request_free(r);
+		return -ENOMEM;
+	}
+	return submit(m, r);
+}
