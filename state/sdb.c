@@ -62,18 +62,18 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " FROM nodes ORDER BY name",
 	[SDB_Q_PAIR_GET] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			   " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			   " generation, changed_usec FROM pairs WHERE vm = ?1",
+			   " generation, changed_usec, nbd_port FROM pairs WHERE vm = ?1",
 	[SDB_Q_PAIRS_LIST] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			     " generation, changed_usec FROM pairs ORDER BY vm",
+			     " generation, changed_usec, nbd_port FROM pairs ORDER BY vm",
 	[SDB_Q_PAIRS_BY_NODE] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 				" state, desired_state, admin_state, reason, bytes_done,"
-				" bytes_total, generation, changed_usec FROM pairs"
+				" bytes_total, generation, changed_usec, nbd_port FROM pairs"
 				" WHERE primary_node = ?1 OR backup_node = ?1 ORDER BY vm",
 	[SDB_Q_PAIR_INSERT] = "INSERT INTO pairs (vm, uuid, primary_node, backup_node, mode,"
 			      " bandwidth_mib, state, desired_state, reason, created_usec,"
-			      " changed_usec)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+			      " changed_usec, domain_xml, disk_sizes, nbd_port)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)",
 	[SDB_Q_PAIR_UPDATE] =
 		"UPDATE pairs SET state = coalesce(?2, state),"
 		" desired_state = coalesce(?3, desired_state),"
@@ -82,9 +82,11 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 		" primary_node = coalesce(?6, primary_node),"
 		" backup_node = CASE WHEN ?7 THEN NULL ELSE coalesce(?8, backup_node) END,"
 		" mode = coalesce(?9, mode), bandwidth_mib = coalesce(?10, bandwidth_mib),"
+		" nbd_port = coalesce(?12, nbd_port),"
 		" generation = generation + 1, changed_usec = ?11 WHERE vm = ?1",
 	[SDB_Q_PAIR_PROGRESS] = "UPDATE pairs SET bytes_done = ?2, bytes_total = ?3 WHERE vm = ?1",
 	[SDB_Q_PAIR_DELETE] = "DELETE FROM pairs WHERE vm = ?1",
+	[SDB_Q_PAIR_SPEC] = "SELECT domain_xml, disk_sizes FROM pairs WHERE vm = ?1",
 	[SDB_Q_DISKS_GET] = "SELECT target, bytes_done, bytes_total, ready FROM pair_disks"
 			    " WHERE vm = ?1 ORDER BY target",
 	[SDB_Q_DISKS_DELETE] = "DELETE FROM pair_disks WHERE vm = ?1",
@@ -119,7 +121,8 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " FROM nodes ORDER BY name",
 	[SDB_Q_DUMP_PAIRS] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			     " generation, created_usec, changed_usec FROM pairs ORDER BY vm",
+			     " generation, created_usec, changed_usec, domain_xml, disk_sizes, nbd_port"
+			     " FROM pairs ORDER BY vm",
 	[SDB_Q_DUMP_DISKS] = "SELECT vm, target, bytes_done, bytes_total, ready FROM pair_disks"
 			     " ORDER BY vm, target",
 	[SDB_Q_DUMP_OPS] = "SELECT vm, op, node, ref, started_usec FROM operations ORDER BY vm",
@@ -141,9 +144,10 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_LOAD_PAIRS] = "INSERT INTO pairs (vm, uuid, primary_node, backup_node, mode,"
 			     " bandwidth_mib, state, desired_state, admin_state, reason,"
 			     " bytes_done,"
-			     " bytes_total, generation, created_usec, changed_usec)"
+			     " bytes_total, generation, created_usec, changed_usec, domain_xml,"
+			     " disk_sizes, nbd_port)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-			     " ?15)",
+			     " ?15, ?16, ?17, ?18)",
 	[SDB_Q_LOAD_DISKS] = "INSERT INTO pair_disks (vm, target, bytes_done, bytes_total, ready)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SDB_Q_LOAD_OPS] = "INSERT INTO operations (vm, op, node, ref, started_usec)"

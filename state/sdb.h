@@ -82,11 +82,17 @@ int sdb_nodes_list(struct sdb *db, json_object **ret);
 
 /*
  * {"vm","uuid","primary","backup","mode","bandwidth_mib","state","desired_state",
- *  "admin_state","reason","bytes_done","bytes_total","generation","changed_usec",
+ *  "admin_state","reason","bytes_done","bytes_total","generation","changed_usec","nbd_port",
  *  "disks":[{"target","bytes_done","bytes_total","ready"}],
  *  "operation":{"op","node","ref","started_usec"} or null}
  */
 int sdb_pair_get(struct sdb *db, const char *vm, json_object **ret);
+/*
+ * What the backup host builds the backup from: the primary's inactive domain
+ * XML (malloc'd, NULL when unknown) and the disks' virtual sizes (a JSON
+ * array of integers, or NULL).
+ */
+int sdb_pair_spec_get(struct sdb *db, const char *vm, char **ret_xml, json_object **ret_sizes);
 /* Array of pairs, by VM name. */
 int sdb_pairs_list(struct sdb *db, json_object **ret);
 /* Pairs whose primary or backup is NODE. */

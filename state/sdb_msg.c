@@ -34,6 +34,7 @@
 #define NAME_MAX_LEN 255
 #define TEXT_MAX_LEN 4096
 #define MAX_DISKS 64
+#define DOMAIN_XML_MAX_LEN (256 * 1024)
 
 static const char *const node_states[] = { "online", "offline", "fencing", "fenced",
 					   "maintenance", NULL };
@@ -203,6 +204,25 @@ static int node_must_exist(struct sdb *db, const char *name)
 	return r;
 }
 
+/* "disk_sizes": an array of at most MAX_DISKS byte counts; its JSON text in *RET. */
+static int field_disk_sizes(struct sdb *db, json_object *m, const char **ret)
+{
+	json_object *a;
+
+	*ret = NULL;
+	if (!json_object_object_get_ex(m, "disk_sizes", &a) || !a)
+		return 0;
+	if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > MAX_DISKS)
+		return sdb__fail(db, -EINVAL, "field 'disk_sizes' is not an array of sizes");
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+			return sdb__fail(db, -EINVAL, "disk size %zu is not a byte count", i);
+	}
+	*ret = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
+	return 0;
+}
+
 static int disks_replace(struct sdb *db, const char *vm, json_object *disks)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -353,9 +373,9 @@ static int apply_node_delete(struct sdb *db, const struct apply_ctx *c)
 static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	const char *vm, *uuid, *primary, *backup, *mode, *state, *desired, *reason;
+	const char *vm, *uuid, *primary, *backup, *mode, *state, *desired, *reason, *xml, *sizes;
 	json_object *disks;
-	uint64_t bandwidth;
+	uint64_t bandwidth, port;
 	int r;
 
 	r = STR_REQ(db, c->msg, "vm", NAME_MAX_LEN, NULL, &vm);
@@ -377,6 +397,12 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 		r = STR_OPT(db, c->msg, "reason", TEXT_MAX_LEN, NULL, &reason);
 	if (r >= 0)
 		r = field_disks(db, c->msg, &disks);
+	if (r >= 0)
+		r = STR_OPT(db, c->msg, "domain_xml", DOMAIN_XML_MAX_LEN, NULL, &xml);
+	if (r >= 0)
+		r = field_disk_sizes(db, c->msg, &sizes);
+	if (r >= 0)
+		r = field_u64(db, c->msg, "nbd_port", false, 65535, &port, NULL);
 	if (r >= 0 && backup && strcmp(primary, backup) == 0)
 		r = sdb__fail(db, -EINVAL, "primary and backup are both '%s'", primary);
 	if (r < 0)
@@ -406,6 +432,9 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 	sdb__bind_text(s, 8, desired ?: "protected");
 	sdb__bind_text(s, 9, reason);
 	sqlite3_bind_int64(s, 10, (int64_t)c->time);
+	sdb__bind_text(s, 11, xml);
+	sdb__bind_text(s, 12, sizes);
+	sqlite3_bind_int64(s, 13, (int64_t)port);
 	r = sdb__exec(db, s, "cannot create pair");
 	if (r >= 0 && disks)
 		r = disks_replace(db, vm, disks);
@@ -416,8 +445,8 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	const char *vm, *expect, *state, *desired, *admin, *reason, *primary, *backup, *mode;
-	uint64_t expect_gen, bandwidth, gen;
-	bool has_gen, has_bw, clear_backup;
+	uint64_t expect_gen, bandwidth, gen, port;
+	bool has_gen, has_bw, has_port, clear_backup;
 	int r, rc;
 
 	r = STR_REQ(db, c->msg, "vm", NAME_MAX_LEN, NULL, &vm);
@@ -444,6 +473,8 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 		r = STR_OPT(db, c->msg, "mode", 16, modes, &mode);
 	if (r >= 0)
 		r = field_u64(db, c->msg, "bandwidth_mib", false, INT64_MAX, &bandwidth, &has_bw);
+	if (r >= 0)
+		r = field_u64(db, c->msg, "nbd_port", false, 65535, &port, &has_port);
 	if (r >= 0 && clear_backup && backup)
 		r = sdb__fail(db, -EINVAL, "both 'backup' and 'clear_backup'");
 	if (r < 0)
@@ -488,6 +519,8 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 	if (has_bw)
 		sqlite3_bind_int64(s, 10, (int64_t)bandwidth);
 	sqlite3_bind_int64(s, 11, (int64_t)c->time);
+	if (has_port)
+		sqlite3_bind_int64(s, 12, (int64_t)port);
 	r = sdb__exec(db, s, "cannot update pair");
 	if (r == -EINVAL)
 		return sdb__fail(db, r, "pair '%s' would have the same primary and backup", vm);
@@ -1039,6 +1072,15 @@ int sdb_msg_pair_create(const struct sdb_pair_spec *spec, char **ret_buf, size_t
 		add_str(m, "state", spec->state);
 		add_str(m, "desired_state", spec->desired_state);
 		add_str(m, "reason", spec->reason);
+		add_str(m, "domain_xml", spec->domain_xml);
+		if (spec->nbd_port)
+			add_u64(m, "nbd_port", spec->nbd_port);
+		if (spec->n_disk_sizes > 0) {
+			json_object *a = json_object_new_array();
+			for (size_t i = 0; a && i < spec->n_disk_sizes; i++)
+				json_object_array_add(a, json_object_new_int64((int64_t)spec->disk_sizes[i]));
+			json_object_object_add(m, "disk_sizes", a);
+		}
 		if (spec->n_disks > 0 && add_disks(m, spec->disks, spec->n_disks) < 0) {
 			json_object_put(m);
 			return -EINVAL;
@@ -1070,6 +1112,8 @@ int sdb_msg_pair_update(const struct sdb_pair_change *change, char **ret_buf, si
 		add_str(m, "mode", change->mode);
 		if (change->set_bandwidth)
 			add_u64(m, "bandwidth_mib", change->bandwidth_mib);
+		if (change->nbd_port)
+			add_u64(m, "nbd_port", change->nbd_port);
 	}
 	return msg_finish(m, ret_buf, ret_len);
 }

@@ -69,6 +69,10 @@ struct sdb_pair_spec {
 	const char *reason;	   /* optional */
 	const struct sdb_disk_spec *disks;
 	size_t n_disks;
+	const char *domain_xml;	   /* the primary's inactive domain XML */
+	const uint64_t *disk_sizes; /* virtual size of each mirrored disk, in XML order */
+	size_t n_disk_sizes;
+	unsigned nbd_port;	   /* where the backup host exports the disks; 0: none yet */
 };
 
 /* Every field but vm is optional: NULL / 0 / false leaves it alone. */
@@ -86,6 +90,7 @@ struct sdb_pair_change {
 	const char *mode;
 	bool set_bandwidth;
 	uint64_t bandwidth_mib;
+	unsigned nbd_port; /* 0 leaves it */
 };
 
 struct sdb_fence_start {

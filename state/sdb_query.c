@@ -48,6 +48,7 @@ static const struct col pair_cols[] = {
 	{ "bytes_total", COL_AUTO },
 	{ "generation", COL_AUTO },
 	{ "changed_usec", COL_AUTO },
+	{ "nbd_port", COL_AUTO },
 };
 
 static const struct col disk_cols[] = {
@@ -239,6 +240,33 @@ int sdb_pair_get(struct sdb *db, const char *vm, json_object **ret)
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(pair);
+	return 0;
+}
+
+int sdb_pair_spec_get(struct sdb *db, const char *vm, char **ret_xml, json_object **ret_sizes)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	const char *xml, *sizes;
+	int r, rc;
+
+	r = sdb__stmt(db, SDB_Q_PAIR_SPEC, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, vm);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return sdb__fail(db, -ENOENT, "no pair '%s'", vm);
+	if (rc != SQLITE_ROW)
+		return sdb__fail_sqlite(db, rc, "cannot read state");
+	xml = (const char *)sqlite3_column_text(s, 0);
+	sizes = (const char *)sqlite3_column_text(s, 1);
+	*ret_xml = xml ? strdup(xml) : NULL;
+	*ret_sizes = sizes ? json_tokener_parse(sizes) : NULL;
+	if ((xml && !*ret_xml) || (sizes && !*ret_sizes)) {
+		free(*ret_xml);
+		json_object_put(*ret_sizes);
+		return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -111,6 +111,18 @@ const char *const sdb__schema_steps[] = {
 	"CREATE INDEX pairs_primary ON pairs (primary_node);"
 	"CREATE INDEX pairs_backup ON pairs (backup_node);"
 	"PRAGMA user_version = 3;",
+
+	/*
+	 * 3 -> 4: what the backup host needs to build the backup without asking
+	 * the primary host (which may be gone by then): the primary's inactive
+	 * domain XML, the virtual size of each mirrored disk, the NBD port.
+	 */
+	"ALTER TABLE pairs ADD COLUMN domain_xml TEXT;"
+	"ALTER TABLE pairs ADD COLUMN disk_sizes TEXT"
+	"  CHECK (disk_sizes IS NULL OR json_valid(disk_sizes));"
+	"ALTER TABLE pairs ADD COLUMN nbd_port INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (nbd_port BETWEEN 0 AND 65535);"
+	"PRAGMA user_version = 4;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

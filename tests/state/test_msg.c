@@ -391,3 +391,43 @@ Test(msg, builders_refuse_missing_arguments)
 	cr_assert(strstr(buf, "\"type\":\"op_end\""), "%s", buf);
 	free(buf);
 }
+
+/* The backup host builds the backup from what pair_create carried. */
+Test(msg, pair_spec_travels_with_the_pair)
+{
+	static const uint64_t sizes[] = {268435456, 1048576};
+	struct sdb_pair_spec spec = {
+	    .vm = "vm9", .primary = "node1", .backup = "node2",
+	    .domain_xml = "<domain><name>vm9</name></domain>",
+	    .disk_sizes = sizes, .n_disk_sizes = 2, .nbd_port = 10901};
+	struct sdb_pair_change port = {.vm = "vm9", .nbd_port = 10902};
+	json_object *pair = NULL, *got_sizes = NULL;
+	char *xml = NULL;
+
+	test_populate(db);
+	cr_assert_eq(APPLY(db, sdb_msg_pair_create, &spec), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_spec_get(db, "vm9", &xml, &got_sizes), 0);
+	cr_assert_str_eq(xml, spec.domain_xml);
+	cr_assert_eq(json_object_array_length(got_sizes), 2);
+	cr_assert_eq(json_object_get_int64(json_object_array_get_idx(got_sizes, 0)), 268435456);
+	cr_assert_eq(sdb_pair_get(db, "vm9", &pair), 0);
+	cr_assert_eq(int_of(pair, "nbd_port"), 10901);
+	json_object_put(pair);
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &port), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm9", &pair), 0);
+	cr_assert_eq(int_of(pair, "nbd_port"), 10902);
+	cr_assert_eq(sdb_pair_spec_get(db, "nope", &xml, &got_sizes), -ENOENT);
+	json_object_put(pair);
+	json_object_put(got_sizes);
+	free(xml);
+}
+
+Test(msg, pair_spec_refusals)
+{
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+					   "\"vm\":\"v\",\"primary\":\"node1\",\"disk_sizes\":[-1]}"));
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+					   "\"vm\":\"v\",\"primary\":\"node1\",\"disk_sizes\":\"x\"}"));
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+					   "\"vm\":\"v\",\"primary\":\"node1\",\"nbd_port\":70000}"));
+}
