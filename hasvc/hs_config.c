@@ -56,6 +56,11 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("fence_agent_dir", fence_agent_dir),
 	DAEMON_KEY("log_level", log_level),
 	DAEMON_KEY("fence_lost_hosts", fence_lost_hosts),
+	DAEMON_KEY("reprotect", reprotect),
+	{SECTION_DAEMON, "nbd_port_base", KEY_UINT, offsetof(struct hs_config, nbd_port_base), 0,
+	 65000},
+	{SECTION_DAEMON, "shutdown_timeout", KEY_UINT, offsetof(struct hs_config, shutdown_timeout_s),
+	 0, 3600},
 	{SECTION_NODE, "nodeid", KEY_NODEID, offsetof(struct hs_config_node, nodeid), 0, 0},
 	{SECTION_NODE, "address", KEY_STRING, offsetof(struct hs_config_node, address), 0, 0},
 	{SECTION_NODE, "replication_address", KEY_STRING,
@@ -344,7 +349,15 @@ static int config_validate(struct parser *p)
 	    strcmp(c->fence_lost_hosts, "with-primaries") != 0)
 		return parse_error(p, "fence_lost_hosts must be always or with-primaries, not '%s'",
 				   c->fence_lost_hosts);
-	if ((r = set_default(&c->fence_lost_hosts, "with-primaries")) < 0 ||
+	if (c->reprotect && strcmp(c->reprotect, "any") != 0 &&
+	    strcmp(c->reprotect, "old-host") != 0)
+		return parse_error(p, "reprotect must be any or old-host, not '%s'", c->reprotect);
+	if (c->nbd_port_base == 0)
+		c->nbd_port_base = 10809;
+	if (c->nbd_port_base < 1024)
+		return parse_error(p, "nbd_port_base must be 1024 or more, not %u", c->nbd_port_base);
+	if ((r = set_default(&c->reprotect, "any")) < 0 ||
+	    (r = set_default(&c->fence_lost_hosts, "with-primaries")) < 0 ||
 	    (r = set_default(&c->state_dir, "/var/lib/hasvc")) < 0 ||
 	    (r = set_default(&c->api_socket, "/run/hasvc/hasvcd.sock")) < 0 ||
 	    (r = set_default(&c->token_file, "/etc/hasvc/tokens")) < 0 ||
@@ -388,6 +401,7 @@ int hs_config_load(const char *path, struct hs_config **ret, char **ret_error)
 	if (!p.config)
 		return -ENOMEM;
 	p.config->path = strdup(path);
+	p.config->shutdown_timeout_s = 60; /* a key may set 0: defaults go first */
 	if (!p.config->path) {
 		r = -ENOMEM;
 		goto out_free;
@@ -457,6 +471,7 @@ void hs_config_free(struct hs_config *c)
 	free(c->fence_agent_dir);
 	free(c->log_level);
 	free(c->fence_lost_hosts);
+	free(c->reprotect);
 	free(c);
 }
 

@@ -7,6 +7,8 @@
  *   degraded, backup back     -> host-returned (resync onto the same host)
  *   lost-unsynced, primary back -> host-returned (restart the VM there)
  *   degraded/unprotected, no backup host usable -> reprotect onto another host
+ *                               (unless old_host_only: then wait for it)
+ *   fencing, primary back     -> host-returned (back in sync, nothing promoted)
  *
  * Losing the primary is looked at first: when both hosts are gone, what
  * matters is that the VM is down, and that the backup may not be promoted
@@ -55,6 +57,9 @@ static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
 		return HS_EV_BACKUP_LOST;
 
 	switch (p->state) {
+	case HS_PAIR_FENCING:
+		/* back before its fence: it never stopped, nothing was promoted */
+		return primary_up ? HS_EV_HOST_RETURNED : HS_EV_MAX;
 	case HS_PAIR_DEGRADED:
 		if (p->backup && backup_up && nodes->accepts_backups(nodes->userdata, p->backup))
 			return HS_EV_HOST_RETURNED;
@@ -64,6 +69,10 @@ static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
 		if (!primary_up)
 			return HS_EV_MAX;
 		*ret_backup = choose_backup(p, nodes);
+		/* old-host policy: wait for the previous host rather than copy elsewhere */
+		if (*ret_backup && nodes->old_host_only && p->backup &&
+		    strcmp(*ret_backup, p->backup) != 0)
+			*ret_backup = NULL;
 		return *ret_backup ? HS_EV_REPROTECT : HS_EV_MAX;
 	case HS_PAIR_LOST_UNSYNCED:
 		return primary_up ? HS_EV_HOST_RETURNED : HS_EV_MAX;

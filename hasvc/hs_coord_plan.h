@@ -34,6 +34,7 @@ struct hs_plan_nodes {
 	bool (*accepts_backups)(void *userdata, const char *node); /* online, not in maintenance */
 	const char *const *names; /* every configured node, in a stable order */
 	size_t n_names;
+	bool old_host_only; /* re-protect only onto the pair's previous host */
 	void *userdata;
 };
 

@@ -45,6 +45,8 @@ enum hs_pair_event {
 	HS_EV_SWITCHOVER_FAILED,/* a switchover step failed: rolled back to the primary */
 	HS_EV_DELETE,           /* admin asked to unpair */
 	HS_EV_DELETED,          /* everything of the pair is gone */
+	HS_EV_PRIMARY_STOPPED,  /* switchover: primary stopped and its mirror drained */
+	HS_EV_REPROTECT_FAILED, /* a new backup could not be prepared: still unprotected */
 	HS_EV_MAX,
 };
 

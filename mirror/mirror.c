@@ -37,12 +37,22 @@
 #include "mirror.h"
 #include "mirror_xml.h"
 
-#define READY_TIMEOUT_S 3600
+#define DRAIN_TIMEOUT_S 120
 #define MSG_MAX 512
 
 extern char **environ;
 
-enum op { OP_PREPARE, OP_START, OP_PROMOTE };
+enum op {
+	OP_PREPARE,
+	OP_START,
+	OP_PROMOTE,
+	OP_INSPECT,
+	OP_JOBS,
+	OP_CUT,
+	OP_STOP_PRIMARY,
+	OP_RESTART,
+	OP_TEARDOWN,
+};
 
 struct request {
 	struct request *next;
@@ -54,10 +64,13 @@ struct request {
 	char *host;     /* NBD address */
 	unsigned port;
 	bool sync;
+	uint64_t bandwidth_mib;
+	unsigned timeout_s;
 	mirror_done_fn done;
 	void *userdata;
 	int result;
 	char message[MSG_MAX];
+	json_object *data; /* the answer, for the operations that have one */
 };
 
 struct mirror {
@@ -82,6 +95,7 @@ static void request_free(struct request *r)
 	free(r->disk_bytes);
 	free(r->vm);
 	free(r->host);
+	json_object_put(r->data);
 	free(r);
 }
 
@@ -186,6 +200,33 @@ static int image_create(struct request *r, const struct mirror_disk *d, uint64_t
 	return 0;
 }
 
+/*
+ * A domain of that name is defined here already. An old backup of ours
+ * (paused, or shut off) is replaced; a stopped domain is redefined (the old
+ * primary host taking the backup role after a failover or switchover). A
+ * running guest is never touched.
+ */
+static int make_room(struct request *r, virDomainPtr d, const char *name)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	char *xml;
+	bool ours;
+
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		return say(r, -EIO, "cannot read the state of %s: %s", name, virt_error());
+	if (state == VIR_DOMAIN_SHUTOFF)
+		return 0;
+	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	ours = mirror_xml_is_backup(xml);
+	free(xml);
+	if (state != VIR_DOMAIN_PAUSED || !ours)
+		return say(r, -EEXIST, "%s is running on this host; refusing to replace it with a backup",
+			   name);
+	if (virDomainDestroy(d) < 0)
+		return say(r, -EIO, "cannot stop the old backup %s: %s", name, virt_error());
+	return 0;
+}
+
 static void op_prepare(struct mirror *m, struct request *r)
 {
 	struct mirror_domain *dom = NULL;
@@ -208,9 +249,11 @@ static void op_prepare(struct mirror *m, struct request *r)
 	if (connection(m, r) < 0)
 		goto out;
 	d = virDomainLookupByName(m->conn, dom->name);
-	if (d) {
-		say(r, -EEXIST, "a domain named %s is already defined on this host", dom->name);
+	if (d && make_room(r, d, dom->name) < 0)
 		goto out;
+	if (d) {
+		virDomainFree(d);
+		d = NULL;
 	}
 	created = calloc(dom->n_disks, sizeof(*created));
 	for (size_t i = 0; created && i < dom->n_disks; i++) {
@@ -296,73 +339,347 @@ static struct mirror_domain *live_domain(struct mirror *m, struct request *r, vi
 	return dom;
 }
 
+/* Aborts the block job on every mirrored disk that has one; FLAGS as virDomainBlockJobAbort. */
+static void jobs_abort(virDomainPtr d, const struct mirror_domain *dom, unsigned flags)
+{
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		virDomainBlockJobInfo info;
+		if (virDomainGetBlockJobInfo(d, dom->disks[i].target, &info, 0) == 1)
+			virDomainBlockJobAbort(d, dom->disks[i].target, flags);
+	}
+}
+
 static void op_start(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
 	struct mirror_domain *dom = live_domain(m, r, &d);
 	unsigned flags = VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB;
+	virTypedParameter bw = {
+		.field = VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
+		.type = VIR_TYPED_PARAM_ULLONG,
+		.value.ul = r->bandwidth_mib << 20,
+	};
 	char dest[512];
-	time_t deadline;
 
 	if (!dom)
 		return;
 	if (r->sync)
 		flags |= VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES;
+	/* A job of an earlier mirror (to a backup that is gone) must not linger. */
+	jobs_abort(d, dom, 0);
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		snprintf(dest, sizeof(dest),
 			 "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
 			 "<source protocol='nbd' name='%s'><host name='%s' port='%u'/></source></disk>",
 			 dom->disks[i].target, r->host, r->port);
-		if (virDomainBlockCopy(d, dom->disks[i].target, dest, NULL, 0, flags) < 0) {
+		if (virDomainBlockCopy(d, dom->disks[i].target, dest, r->bandwidth_mib ? &bw : NULL,
+				       r->bandwidth_mib ? 1 : 0, flags) < 0) {
 			say(r, -EIO, "cannot mirror disk %s of %s to %s:%u: %s",
 			    dom->disks[i].target, r->vm, r->host, r->port, virt_error());
-			for (size_t j = 0; j < i; j++)
-				virDomainBlockJobAbort(d, dom->disks[j].target, 0);
+			jobs_abort(d, dom, 0);
 			goto out;
 		}
 	}
-	/* Initial sync: done when every job has copied everything (READY). */
-	deadline = time(NULL) + READY_TIMEOUT_S;
-	for (;;) {
-		size_t ready = 0;
-		for (size_t i = 0; i < dom->n_disks; i++) {
-			virDomainBlockJobInfo info;
-			if (virDomainGetBlockJobInfo(d, dom->disks[i].target, &info, 0) == 1 &&
-			    info.end > 0 && info.cur == info.end)
-				ready++;
-		}
-		if (ready == dom->n_disks)
-			break;
-		if (time(NULL) > deadline) {
-			say(r, -ETIMEDOUT, "mirror of %s not in sync after %d s", r->vm,
-			    READY_TIMEOUT_S);
-			goto out;
-		}
-		usleep(100000);
-	}
-	say(r, 0, "%s: %zu disk(s) mirrored to %s:%u, in sync (%s)", r->vm, dom->n_disks, r->host,
-	    r->port, r->sync ? "synchronous writes" : "asynchronous");
+	say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s)", r->vm, dom->n_disks, r->host,
+	    r->port, r->sync ? "synchronous writes" : "asynchronous",
+	    r->bandwidth_mib ? ", throttled" : "");
 out:
 	virDomainFree(d);
 	mirror_domain_free(dom);
+}
+
+static void op_inspect(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = live_domain(m, r, &d);
+	json_object *disks;
+	char *xml = NULL;
+
+	if (!dom)
+		return;
+	if (virDomainIsActive(d) != 1) {
+		say(r, -ESRCH, "%s is not running on this host", r->vm);
+		goto out;
+	}
+	if (virDomainIsPersistent(d) != 1) {
+		say(r, -EINVAL, "%s is a transient domain; define it first (virsh define)", r->vm);
+		goto out;
+	}
+	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	if (!xml) {
+		say(r, -EIO, "cannot read the definition of %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	r->data = json_object_new_object();
+	disks = json_object_new_array();
+	json_object_object_add(r->data, "uuid", json_object_new_string(dom->uuid ?: ""));
+	json_object_object_add(r->data, "xml", json_object_new_string(xml));
+	json_object_object_add(r->data, "disks", disks);
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		virDomainBlockInfo info;
+		json_object *o;
+
+		if (virDomainGetBlockInfo(d, dom->disks[i].target, &info, 0) < 0) {
+			say(r, -EIO, "cannot read the size of disk %s of %s: %s",
+			    dom->disks[i].target, r->vm, virt_error());
+			goto out;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "target", json_object_new_string(dom->disks[i].target));
+		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)info.capacity));
+		json_object_array_add(disks, o);
+	}
+	say(r, 0, "%s runs here with %zu mirrorable disk(s)", r->vm, dom->n_disks);
+out:
+	free(xml);
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+/* Fills R->data with the jobs of DOM; the count of disks READY in *RET_READY. */
+static int jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+		     size_t *ret_ready, bool *ret_drained)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	char *live = NULL;
+	json_object *disks;
+	size_t ready = 0;
+	bool drained = true;
+
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		return say(r, -EIO, "cannot read the state of %s: %s", r->vm, virt_error());
+	if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED)
+		live = virDomainGetXMLDesc(d, 0);
+	json_object_put(r->data);
+	r->data = json_object_new_object();
+	disks = json_object_new_array();
+	json_object_object_add(r->data, "active", json_object_new_boolean(live != NULL));
+	json_object_object_add(r->data, "paused", json_object_new_boolean(state == VIR_DOMAIN_PAUSED));
+	json_object_object_add(r->data, "disks", disks);
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		virDomainBlockJobInfo info = {0};
+		bool job = false, is_ready = false;
+		json_object *o = json_object_new_object();
+
+		if (live)
+			mirror_xml_job_state(live, dom->disks[i].target, &job, &is_ready);
+		if (job && virDomainGetBlockJobInfo(d, dom->disks[i].target, &info, 0) != 1)
+			job = is_ready = false;
+		ready += job && is_ready;
+		drained = drained && job && is_ready && info.cur == info.end;
+		json_object_object_add(o, "target", json_object_new_string(dom->disks[i].target));
+		json_object_object_add(o, "job", json_object_new_boolean(job));
+		json_object_object_add(o, "ready", json_object_new_boolean(is_ready));
+		json_object_object_add(o, "cur", json_object_new_int64((int64_t)info.cur));
+		json_object_object_add(o, "end", json_object_new_int64((int64_t)info.end));
+		json_object_array_add(disks, o);
+	}
+	free(live);
+	if (ret_ready)
+		*ret_ready = ready;
+	if (ret_drained)
+		*ret_drained = drained;
+	return 0;
+}
+
+static void op_jobs(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = live_domain(m, r, &d);
+	size_t ready;
+
+	if (!dom)
+		return;
+	if (jobs_read(r, d, dom, &ready, NULL) == 0)
+		say(r, 0, "%s: %zu of %zu disk(s) ready", r->vm, ready, dom->n_disks);
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static void op_cut(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = live_domain(m, r, &d);
+
+	if (!dom)
+		return;
+	/* ASYNC: do not wait for requests in flight to a backup that may be gone. */
+	if (virDomainIsActive(d) == 1)
+		jobs_abort(d, dom, VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC);
+	say(r, 0, "%s: mirror stopped", r->vm);
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static bool wait_shutoff(virDomainPtr d, unsigned timeout_s)
+{
+	time_t deadline = time(NULL) + timeout_s;
+
+	while (virDomainIsActive(d) == 1) {
+		if (time(NULL) >= deadline)
+			return false;
+		usleep(100000);
+	}
+	return true;
+}
+
+static void op_stop_primary(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = live_domain(m, r, &d);
+	bool drained = false;
+	time_t deadline;
+
+	if (!dom)
+		return;
+	if (virDomainIsActive(d) != 1) {
+		say(r, -ESRCH, "%s is not running on this host", r->vm);
+		goto out;
+	}
+	if (jobs_read(r, d, dom, NULL, &drained) < 0)
+		goto out;
+	/*
+	 * Synchronous mirror: every write the guest was told is done is on the
+	 * backup, so a clean guest shutdown may end the mirror with QEMU.
+	 */
+	if (r->sync && r->timeout_s > 0 && virDomainShutdown(d) == 0 && wait_shutoff(d, r->timeout_s)) {
+		say(r, 0, "%s shut down cleanly", r->vm);
+		goto out;
+	}
+	if (virDomainIsActive(d) != 1) {
+		say(r, 0, "%s shut down cleanly", r->vm);
+		goto out;
+	}
+	if (virDomainSuspend(d) < 0) {
+		say(r, -EIO, "cannot pause %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	deadline = time(NULL) + DRAIN_TIMEOUT_S;
+	while (jobs_read(r, d, dom, NULL, &drained) == 0 && !drained && time(NULL) < deadline)
+		usleep(100000);
+	if (!drained) {
+		/* Roll back: the guest runs on, with its mirror. */
+		virDomainResume(d);
+		say(r, -ETIMEDOUT, "the mirror of %s did not drain in %d s; %s keeps running",
+		    r->vm, DRAIN_TIMEOUT_S, r->vm);
+		goto out;
+	}
+	/* READY and nothing left to copy: stopping the jobs leaves equal disks. */
+	jobs_abort(d, dom, 0);
+	if (virDomainDestroy(d) < 0) {
+		say(r, -EIO, "cannot stop %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	say(r, 0, "%s paused, mirror drained, stopped", r->vm);
+out:
+	json_object_put(r->data);
+	r->data = NULL;
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static void op_restart(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	int state = VIR_DOMAIN_NOSTATE, reason;
+
+	if (connection(m, r) < 0)
+		return;
+	d = virDomainLookupByName(m->conn, r->vm);
+	if (!d) {
+		say(r, -ENOENT, "no domain %s on this host", r->vm);
+		return;
+	}
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		say(r, -EIO, "cannot read the state of %s: %s", r->vm, virt_error());
+	else if (state == VIR_DOMAIN_RUNNING)
+		say(r, 0, "%s already runs", r->vm);
+	else if (state == VIR_DOMAIN_PAUSED && virDomainResume(d) < 0)
+		say(r, -EIO, "cannot resume %s: %s", r->vm, virt_error());
+	else if (state == VIR_DOMAIN_PAUSED)
+		say(r, 0, "%s resumed", r->vm);
+	else if (virDomainCreate(d) < 0)
+		say(r, -EIO, "cannot start %s: %s", r->vm, virt_error());
+	else
+		say(r, 0, "%s started", r->vm);
+	virDomainFree(d);
+}
+
+static void op_teardown(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = NULL;
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	char *xml = NULL, *error = NULL;
+
+	if (connection(m, r) < 0)
+		return;
+	d = virDomainLookupByName(m->conn, r->vm);
+	if (!d) {
+		say(r, 0, "no backup %s on this host: nothing to remove", r->vm);
+		return;
+	}
+	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	if (!mirror_xml_is_backup(xml) || virDomainGetState(d, &state, &reason, 0) < 0 ||
+	    state == VIR_DOMAIN_RUNNING) {
+		say(r, -EEXIST, "%s on this host is not a paused backup; left alone", r->vm);
+		goto out;
+	}
+	if (mirror_domain_parse(xml, &dom, &error) < 0) {
+		say(r, -EINVAL, "%s", error ?: "bad domain XML");
+		goto out;
+	}
+	if (state != VIR_DOMAIN_SHUTOFF && virDomainDestroy(d) < 0) {
+		say(r, -EIO, "cannot stop backup %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	if (virDomainUndefine(d) < 0) {
+		say(r, -EIO, "cannot undefine backup %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	for (size_t i = 0; i < dom->n_disks; i++)
+		unlink(dom->disks[i].source);
+	say(r, 0, "backup %s removed with its %zu image(s)", r->vm, dom->n_disks);
+out:
+	free(xml);
+	free(error);
+	mirror_domain_free(dom);
+	virDomainFree(d);
 }
 
 static void op_promote(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
 	struct mirror_domain *dom = live_domain(m, r, &d);
+	int state = VIR_DOMAIN_NOSTATE, reason;
 	char cmd[256];
 
 	if (!dom)
 		return;
+	if (virDomainGetState(d, &state, &reason, 0) < 0) {
+		say(r, -EIO, "cannot read the state of %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	if (state == VIR_DOMAIN_RUNNING) {
+		say(r, 0, "%s already runs here", r->vm); /* a repeated promotion */
+		goto out;
+	}
+	if (state != VIR_DOMAIN_PAUSED) {
+		say(r, -ESRCH, "backup %s is not paused here (state %d): nothing to promote", r->vm,
+		    state);
+		goto out;
+	}
+	/* The exports go first: nothing may write to the disks once the guest runs. */
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"hasvc-%s\"}}",
+			 "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"hasvc-%s\","
+			 "\"mode\":\"hard\"}}",
 			 dom->disks[i].target);
-		if (qmp(r, d, cmd) < 0)
+		if (qmp(r, d, cmd) < 0 && !strstr(r->message, "not found"))
 			goto out;
 	}
-	if (qmp(r, d, "{\"execute\":\"nbd-server-stop\"}") < 0)
+	if (qmp(r, d, "{\"execute\":\"nbd-server-stop\"}") < 0 &&
+	    !strstr(r->message, "not running"))
 		goto out;
 	if (virDomainResume(d) < 0) {
 		say(r, -EIO, "cannot resume %s: %s", r->vm, virt_error());
@@ -397,6 +714,12 @@ static void requests_run(int watch, int fd, int events, void *opaque)
 		case OP_PREPARE: op_prepare(m, r); break;
 		case OP_START: op_start(m, r); break;
 		case OP_PROMOTE: op_promote(m, r); break;
+		case OP_INSPECT: op_inspect(m, r); break;
+		case OP_JOBS: op_jobs(m, r); break;
+		case OP_CUT: op_cut(m, r); break;
+		case OP_STOP_PRIMARY: op_stop_primary(m, r); break;
+		case OP_RESTART: op_restart(m, r); break;
+		case OP_TEARDOWN: op_teardown(m, r); break;
 		}
 		pthread_mutex_lock(&m->lock);
 		r->next = m->done;
@@ -441,7 +764,7 @@ static int32_t done_ready(int32_t fd, int32_t revents, void *data)
 	for (struct request *r = ordered; r; r = next) {
 		next = r->next;
 		if (r->done)
-			r->done(r->userdata, r->result, r->message);
+			r->done(r->userdata, r->result, r->message, r->data);
 		request_free(r);
 	}
 	return 0;
@@ -582,7 +905,7 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 }
 
 int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigned port, bool sync,
-		 mirror_done_fn done, void *userdata)
+		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata)
 {
 	struct request *r = request_new(OP_START, done, userdata);
 
@@ -592,6 +915,7 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 	r->host = strdup(nbd_host);
 	r->port = port;
 	r->sync = sync;
+	r->bandwidth_mib = bandwidth_mib;
 	if (!r->vm || !r->host) {
 		request_free(r);
 		return -ENOMEM;
@@ -599,9 +923,11 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 	return submit(m, r);
 }
 
-int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+/* The operations that take only the domain's name. */
+static int submit_vm(struct mirror *m, enum op op, const char *vm, mirror_done_fn done,
+		     void *userdata, struct request **ret)
 {
-	struct request *r = request_new(OP_PROMOTE, done, userdata);
+	struct request *r = request_new(op, done, userdata);
 
 	if (!r)
 		return -ENOMEM;
@@ -610,5 +936,52 @@ int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *
 		request_free(r);
 		return -ENOMEM;
 	}
+	if (ret) {
+		*ret = r; /* the caller fills in the rest, then submits */
+		return 0;
+	}
 	return submit(m, r);
+}
+
+int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return submit_vm(m, OP_PROMOTE, vm, done, userdata, NULL);
+}
+
+int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return submit_vm(m, OP_INSPECT, vm, done, userdata, NULL);
+}
+
+int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return submit_vm(m, OP_JOBS, vm, done, userdata, NULL);
+}
+
+int mirror_cut(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return submit_vm(m, OP_CUT, vm, done, userdata, NULL);
+}
+
+int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned shutdown_timeout_s,
+			mirror_done_fn done, void *userdata)
+{
+	struct request *r = NULL;
+	int ret = submit_vm(m, OP_STOP_PRIMARY, vm, done, userdata, &r);
+
+	if (ret < 0)
+		return ret;
+	r->sync = sync;
+	r->timeout_s = shutdown_timeout_s;
+	return submit(m, r);
+}
+
+int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return submit_vm(m, OP_RESTART, vm, done, userdata, NULL);
+}
+
+int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return submit_vm(m, OP_TEARDOWN, vm, done, userdata, NULL);
 }

@@ -10,14 +10,25 @@
  * Nothing else crosses threads.
  *
  * Operations (each asynchronous, each with a clear message on failure):
+ *   mirror_inspect         on the primary host: the running domain's inactive
+ *                          XML, uuid and the virtual size of each mirrored disk;
  *   mirror_backup_prepare  on the backup host: define the primary's domain
  *                          (mirror_xml_backup), create missing images of the
  *                          same virtual size, start it paused, export every
  *                          mirrored disk over NBD (writable, writethrough);
  *   mirror_start           on the primary host: block copy every mirrored
- *                          disk into the backup's exports;
+ *                          disk into the backup's exports (returns once the
+ *                          jobs run; mirror_jobs tells when they are READY);
+ *   mirror_jobs            on the primary host: per disk, job, READY, progress;
+ *   mirror_cut             on the primary host: abort the block jobs at once;
+ *   mirror_stop_primary    on the primary host (switchover): shut the guest
+ *                          down, or pause it, drain the mirror, stop it, and
+ *                          make sure the domain is off;
+ *   mirror_restart         start the domain again where it is defined;
  *   mirror_promote         on the backup host: remove the exports, stop the
- *                          NBD server, resume the domain.
+ *                          NBD server, resume the domain;
+ *   mirror_teardown        on the backup host: destroy and undefine the backup
+ *                          and remove the images it was given.
  */
 #pragma once
 
@@ -27,8 +38,14 @@
 
 struct mirror;
 
-/* RESULT >= 0 or -errno; MESSAGE says what happened (valid during the call). */
-typedef void (*mirror_done_fn)(void *userdata, int result, const char *message);
+#include <json-c/json.h>
+
+/*
+ * RESULT >= 0 or -errno; MESSAGE says what happened; DATA is the operation's
+ * answer (mirror_inspect, mirror_jobs) or NULL. Both are valid during the call.
+ */
+typedef void (*mirror_done_fn)(void *userdata, int result, const char *message,
+			       json_object *data);
 
 int mirror_new(qb_loop_t *loop, const char *uri, struct mirror **ret);
 /* Waits for the thread to finish the request it is on; pending ones are dropped. */
@@ -43,8 +60,38 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 			  size_t n_disks, const char *nbd_addr, unsigned port, mirror_done_fn done,
 			  void *userdata);
 
-/* SYNC: writes complete only once on the backup too (write-blocking mirror). */
+/*
+ * SYNC: writes complete only once on the backup too (write-blocking mirror).
+ * BANDWIDTH_MIB: MiB/s per disk for the copy, 0 unlimited. A job left over
+ * from an earlier mirror of the same disk is aborted first.
+ */
 int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigned port, bool sync,
-		 mirror_done_fn done, void *userdata);
+		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata);
 
+/*
+ * DATA: {"uuid","xml","disks":[{"target","bytes"}]}; -ENOENT no such domain,
+ * -ESRCH not running, else mirror_domain_parse()'s errors.
+ */
+int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+
+/*
+ * DATA: {"active":bool,"paused":bool,"disks":[{"target","job":bool,"ready":bool,
+ * "cur","end"}]}; -ENOENT when the domain is not defined here.
+ */
+int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+
+int mirror_cut(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+
+/*
+ * Planned stop for a switchover. SYNC mirror: ask the guest to shut down and
+ * wait SHUTDOWN_TIMEOUT_S (every write it acknowledged is on the backup
+ * already); otherwise, or in async mode, pause the vCPUs, wait until every job
+ * has copied everything (READY, cur == end), stop the jobs, and destroy.
+ * Fails, leaving the domain running, if the mirror cannot be drained.
+ */
+int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned shutdown_timeout_s,
+			mirror_done_fn done, void *userdata);
+
+int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);

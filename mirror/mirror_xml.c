@@ -290,3 +290,44 @@ out:
 	xmlFreeDoc(doc);
 	return r;
 }
+
+int mirror_xml_job_state(const char *live_xml, const char *target, bool *ret_job, bool *ret_ready)
+{
+	xmlDoc *doc = parse(live_xml);
+	xmlNode *root, *devices;
+	int r = -ENOENT;
+
+	if (!doc)
+		return -EINVAL;
+	*ret_job = *ret_ready = false;
+	root = xmlDocGetRootElement(doc);
+	devices = is(root, "domain") ? child(root, "devices") : NULL;
+	for (xmlNode *d = devices ? devices->children : NULL; d; d = d->next) {
+		xmlNode *mirror;
+		char *dev, *ready;
+		bool match;
+
+		if (!is(d, "disk"))
+			continue;
+		dev = attr(child(d, "target"), "dev");
+		match = dev && strcmp(dev, target) == 0;
+		free(dev);
+		if (!match)
+			continue;
+		mirror = child(d, "mirror");
+		*ret_job = mirror != NULL;
+		ready = mirror ? attr(mirror, "ready") : NULL;
+		*ret_ready = ready && strcmp(ready, "yes") == 0;
+		free(ready);
+		r = 0;
+		break;
+	}
+	xmlFreeDoc(doc);
+	return r;
+}
+
+bool mirror_xml_is_backup(const char *xml)
+{
+	/* Only mirror_xml_backup() writes these aliases. */
+	return xml && strstr(xml, "ua-hasvc-") != NULL;
+}

@@ -19,6 +19,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mirror_disk {
@@ -46,3 +47,13 @@ void mirror_domain_free(struct mirror_domain *dom);
 
 /* The backup's definition (malloc'd), or an error as mirror_domain_parse(). */
 int mirror_xml_backup(const char *primary_xml, char **ret_xml, char **ret_error);
+
+/*
+ * From a running domain's live XML: whether disk TARGET has a block copy job
+ * (*RET_JOB) and whether it reached READY (*RET_READY: every write since goes
+ * to both sides). -ENOENT: no such disk; -EINVAL: not a domain.
+ */
+int mirror_xml_job_state(const char *live_xml, const char *target, bool *ret_job, bool *ret_ready);
+
+/* True for a definition made by mirror_xml_backup() (a hasvc backup). */
+bool mirror_xml_is_backup(const char *xml);

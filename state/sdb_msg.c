@@ -272,6 +272,9 @@ struct apply_ctx {
 	uint64_t time;
 };
 
+static int event_insert(struct sdb *db, const struct apply_ctx *c, const char *node, const char *vm,
+			const char *kind, const char *message, const char *detail_text);
+
 static int apply_node_upsert(struct sdb *db, const struct apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -445,6 +448,7 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	const char *vm, *expect, *state, *desired, *admin, *reason, *primary, *backup, *mode;
+	const char *ev_node = NULL, *ev_message = NULL;
 	uint64_t expect_gen, bandwidth, gen, port;
 	bool has_gen, has_bw, has_port, clear_backup;
 	int r, rc;
@@ -475,6 +479,10 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 		r = field_u64(db, c->msg, "bandwidth_mib", false, INT64_MAX, &bandwidth, &has_bw);
 	if (r >= 0)
 		r = field_u64(db, c->msg, "nbd_port", false, 65535, &port, &has_port);
+	if (r >= 0)
+		r = STR_OPT(db, c->msg, "event_node", NAME_MAX_LEN, NULL, &ev_node);
+	if (r >= 0)
+		r = STR_OPT(db, c->msg, "event", TEXT_MAX_LEN, NULL, &ev_message);
 	if (r >= 0 && clear_backup && backup)
 		r = sdb__fail(db, -EINVAL, "both 'backup' and 'clear_backup'");
 	if (r < 0)
@@ -524,6 +532,9 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 	r = sdb__exec(db, s, "cannot update pair");
 	if (r == -EINVAL)
 		return sdb__fail(db, r, "pair '%s' would have the same primary and backup", vm);
+	/* The transition and its event are one change: no event for a refused one. */
+	if (r >= 0 && ev_message)
+		r = event_insert(db, c, ev_node, vm, "pair", ev_message, NULL);
 	return r;
 }
 
@@ -620,12 +631,34 @@ static int next_id(struct sdb *db, enum sdb__q counter, enum sdb__q prune, int64
 	return 0;
 }
 
-static int apply_event(struct sdb *db, const struct apply_ctx *c)
+/* Appends one event row, inside the caller's transaction. */
+static int event_insert(struct sdb *db, const struct apply_ctx *c, const char *node, const char *vm,
+			const char *kind, const char *message, const char *detail_text)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int64_t id;
+	int r;
+
+	r = next_id(db, SDB_Q_CLUSTER_EVENT_ID, SDB_Q_EVENTS_PRUNE, SDB_EVENTS_KEEP, &id);
+	if (r < 0)
+		return r;
+	r = sdb__stmt(db, SDB_Q_EVENT_INSERT, &s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, (int64_t)c->time);
+	sdb__bind_text(s, 3, node);
+	sdb__bind_text(s, 4, vm);
+	sdb__bind_text(s, 5, kind);
+	sdb__bind_text(s, 6, message);
+	sdb__bind_text(s, 7, detail_text);
+	return sdb__exec(db, s, "cannot append event");
+}
+
+static int apply_event(struct sdb *db, const struct apply_ctx *c)
+{
 	const char *node, *vm, *kind, *message, *detail_text = NULL;
 	json_object *detail;
-	int64_t id;
 	int r;
 
 	r = STR_OPT(db, c->msg, "node", NAME_MAX_LEN, NULL, &node);
@@ -650,20 +683,7 @@ static int apply_event(struct sdb *db, const struct apply_ctx *c)
 	r = sdb__begin(db);
 	if (r < 0)
 		return r;
-	r = next_id(db, SDB_Q_CLUSTER_EVENT_ID, SDB_Q_EVENTS_PRUNE, SDB_EVENTS_KEEP, &id);
-	if (r < 0)
-		return r;
-	r = sdb__stmt(db, SDB_Q_EVENT_INSERT, &s);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, (int64_t)c->time);
-	sdb__bind_text(s, 3, node);
-	sdb__bind_text(s, 4, vm);
-	sdb__bind_text(s, 5, kind);
-	sdb__bind_text(s, 6, message);
-	sdb__bind_text(s, 7, detail_text);
-	return sdb__exec(db, s, "cannot append event");
+	return event_insert(db, c, node, vm, kind, message, detail_text);
 }
 
 static int apply_fence_start(struct sdb *db, const struct apply_ctx *c)
@@ -1114,6 +1134,8 @@ int sdb_msg_pair_update(const struct sdb_pair_change *change, char **ret_buf, si
 			add_u64(m, "bandwidth_mib", change->bandwidth_mib);
 		if (change->nbd_port)
 			add_u64(m, "nbd_port", change->nbd_port);
+		add_str(m, "event_node", change->event_node);
+		add_str(m, "event", change->event);
 	}
 	return msg_finish(m, ret_buf, ret_len);
 }

@@ -91,6 +91,9 @@ struct sdb_pair_change {
 	bool set_bandwidth;
 	uint64_t bandwidth_mib;
 	unsigned nbd_port; /* 0 leaves it */
+	/* When set, an event (kind "pair") logged with the change, atomically. */
+	const char *event;
+	const char *event_node; /* the host that proposed it */
 };
 
 struct sdb_fence_start {

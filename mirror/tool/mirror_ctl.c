@@ -5,8 +5,9 @@
  * the lab tests drive the real module through it.
  *
  *   hasvc-mirror prepare PRIMARY_XML_FILE NBD_ADDR PORT SIZE...
- *   hasvc-mirror start VM NBD_HOST PORT sync|async
- *   hasvc-mirror promote VM
+ *   hasvc-mirror start VM NBD_HOST PORT sync|async [MIB/S]  (waits until READY)
+ *   hasvc-mirror jobs|inspect|cut|restart|teardown|promote VM
+ *   hasvc-mirror stop VM sync|async TIMEOUT_S
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +18,53 @@
 #include "mirror.h"
 
 static qb_loop_t *loop;
+static struct mirror *m;
 static int result = -1;
+static const char *waiting_vm;
 
-static void done(void *userdata, int r, const char *message)
+static void done(void *userdata, int r, const char *message, json_object *data)
 {
 	fprintf(r < 0 ? stderr : stdout, "%s\n", message);
+	if (data)
+		printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN));
 	result = r;
 	qb_loop_stop(loop);
+}
+
+static void poll_jobs(void *data);
+
+/* After start: poll until every disk is READY, as hasvcd does. */
+static void jobs_seen(void *userdata, int r, const char *message, json_object *data)
+{
+	json_object *disks = json_object_object_get(data, "disks");
+	size_t ready = 0, n = json_object_array_length(disks);
+	qb_loop_timer_handle t;
+
+	for (size_t i = 0; i < n; i++)
+		ready += json_object_get_boolean(
+		    json_object_object_get(json_object_array_get_idx(disks, i), "ready"));
+	if (r < 0 || (n > 0 && ready == n)) {
+		done(NULL, r, message, NULL);
+		return;
+	}
+	qb_loop_timer_add(loop, QB_LOOP_MED, 100 * 1000000ULL, NULL, poll_jobs, &t);
+}
+
+static void poll_jobs(void *data)
+{
+	if (mirror_jobs(m, waiting_vm, jobs_seen, NULL) < 0)
+		qb_loop_stop(loop);
+}
+
+static void started(void *userdata, int r, const char *message, json_object *data)
+{
+	fprintf(r < 0 ? stderr : stdout, "%s\n", message);
+	if (r < 0) {
+		result = r;
+		qb_loop_stop(loop);
+		return;
+	}
+	poll_jobs(NULL);
 }
 
 static char *slurp(const char *path)
@@ -44,7 +85,6 @@ static char *slurp(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct mirror *m = NULL;
 	int r = -1;
 
 	loop = qb_loop_create();
@@ -63,14 +103,31 @@ int main(int argc, char **argv)
 						  NULL);
 		free(xml);
 		free(sizes);
-	} else if (argc == 6 && strcmp(argv[1], "start") == 0) {
+	} else if ((argc == 6 || argc == 7) && strcmp(argv[1], "start") == 0) {
+		waiting_vm = argv[2];
 		r = mirror_start(m, argv[2], argv[3], (unsigned)atoi(argv[4]),
-				 strcmp(argv[5], "sync") == 0, done, NULL);
-	} else if (argc == 3 && strcmp(argv[1], "promote") == 0) {
-		r = mirror_promote(m, argv[2], done, NULL);
-	} else {
-		fprintf(stderr, "usage: hasvc-mirror prepare XMLFILE ADDR PORT SIZE... | start VM HOST PORT "
-				"sync|async | promote VM\n");
+				 strcmp(argv[5], "sync") == 0,
+				 argc == 7 ? strtoull(argv[6], NULL, 10) : 0, started, NULL);
+	} else if (argc == 5 && strcmp(argv[1], "stop") == 0) {
+		r = mirror_stop_primary(m, argv[2], strcmp(argv[3], "sync") == 0,
+					(unsigned)atoi(argv[4]), done, NULL);
+	} else if (argc == 3) {
+		static const struct {
+			const char *name;
+			int (*fn)(struct mirror *, const char *, mirror_done_fn, void *);
+		} ops[] = {
+			{"promote", mirror_promote}, {"jobs", mirror_jobs},
+			{"inspect", mirror_inspect}, {"cut", mirror_cut},
+			{"restart", mirror_restart}, {"teardown", mirror_teardown},
+		};
+		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+			if (strcmp(argv[1], ops[i].name) == 0)
+				r = ops[i].fn(m, argv[2], done, NULL);
+	}
+	if (r == -1 && result == -1 && !waiting_vm && argc >= 2 && strcmp(argv[1], "prepare") != 0) {
+		fprintf(stderr, "usage: hasvc-mirror prepare XMLFILE ADDR PORT SIZE... | start VM HOST "
+				"PORT sync|async [MIB/S] | stop VM sync|async TIMEOUT_S | "
+				"promote|jobs|inspect|cut|restart|teardown VM\n");
 		return 2;
 	}
 	if (r == 0)

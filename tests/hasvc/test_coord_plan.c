@@ -23,7 +23,7 @@ static int idx(const char *n)
 static bool online(void *ud, const char *n) { return up[idx(n)]; }
 static bool accepts(void *ud, const char *n) { return up[idx(n)] && !closed[idx(n)]; }
 
-static const struct hs_plan_nodes nodes = {online, accepts, names, 3, NULL};
+static const struct hs_plan_nodes nodes = {online, accepts, names, 3, false, NULL};
 
 static void all_up(void)
 {
@@ -121,6 +121,35 @@ Test(coord_plan, lost_unsynced_restarts_when_its_host_returns)
 	up[0] = true;
 	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
 	cr_assert_eq(steps[0].event, HS_EV_HOST_RETURNED);
+}
+
+Test(coord_plan, fencing_ends_when_the_primary_returns_unfenced)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_FENCING}};
+	struct hs_plan_step steps[2];
+
+	up[0] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 0, "waits for the fence");
+	up[0] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_HOST_RETURNED);
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_FENCING, steps[0].event)->next, HS_PAIR_IN_SYNC);
+}
+
+Test(coord_plan, old_host_policy_waits_for_the_previous_host)
+{
+	struct hs_plan_nodes wait = nodes;
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED}};
+	struct hs_plan_step steps[2];
+
+	wait.old_host_only = true;
+	up[0] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &wait, steps, 2), 0, "node3 is not the old host");
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1, "any: node3 at once");
+	cr_assert_str_eq(steps[0].new_backup, "node3");
+	up[0] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &wait, steps, 2), 1);
+	cr_assert_str_eq(steps[0].new_backup, "node1");
 }
 
 Test(coord_plan, reports_the_count_beyond_max)

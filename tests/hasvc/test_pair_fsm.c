@@ -40,12 +40,13 @@ Test(pair_fsm, primary_lost_promotes_only_synced_pairs)
 			cr_assert_neq(t->next, HS_PAIR_PROMOTING);
 		}
 	}
-	/* The only way into promoting is a verified fence or a switchover. */
+	/* The only ways into promoting: a verified fence, or a stopped and drained primary. */
 	for (int s = 0; s < HS_PAIR_STATE_MAX; s++)
 		for (int e = 0; e < HS_EV_MAX; e++) {
 			const struct hs_pair_transition *t = hs_pair_fsm_lookup(s, e);
 			if (t && t->next == HS_PAIR_PROMOTING)
-				cr_assert(s == HS_PAIR_FENCING && e == HS_EV_FENCED,
+				cr_assert((s == HS_PAIR_FENCING && e == HS_EV_FENCED) ||
+					  (s == HS_PAIR_SWITCHING_OVER && e == HS_EV_PRIMARY_STOPPED),
 					  "%s + %s leads to promoting", hs_pair_state_name(s),
 					  hs_pair_event_name(e));
 		}

@@ -33,17 +33,23 @@ lab exec node2 "$M" prepare "$labdir/vm1.xml" 10.77.0.12 10809 "$size"
 [ "$(lab exec node2 virsh domstate vm1)" = paused ] || fail "backup not paused"
 lab exec node2 qemu-img info -U /var/lib/libvirt/images/vm1.qcow2 | grep -q "virtual size: 256 MiB" || fail "backup image size"
 
-note "a second prepare is refused and leaves the first intact"
+note "a running guest is never replaced by a backup: prepare on node1 is refused"
 set +e
-out=$(lab exec node2 "$M" prepare "$labdir/vm1.xml" 10.77.0.12 10810 "$size" 2>&1); rc=$?
+out=$(lab exec node1 "$M" prepare "$labdir/vm1.xml" 10.77.0.11 10809 "$size" 2>&1); rc=$?
 set -e
-[ $rc -ne 0 ] && echo "$out" | grep -q "already defined" || fail "double prepare: $out"
-[ "$(lab exec node2 virsh domstate vm1)" = paused ] || fail "first backup disturbed"
+[ $rc -ne 0 ] && echo "$out" | grep -q "is running on this host" || fail "running VM replaced: $out"
+[ "$(lab exec node1 virsh domstate vm1)" = running ] || fail "primary disturbed"
+
+note "a second prepare replaces the old paused backup (re-protection), on a new port"
+lab exec node2 "$M" prepare "$labdir/vm1.xml" 10.77.0.12 10810 "$size"
+[ "$(lab exec node2 virsh domstate vm1)" = paused ] || fail "backup not paused after re-prepare"
+lab exec node2 "$M" prepare "$labdir/vm1.xml" 10.77.0.12 10809 "$size"
 
 note "start the mirror on node1 (sync) and wait for in-sync"
 t0=$(now_ms)
 lab exec node1 "$M" start vm1 10.77.0.12 10809 sync
 note "in sync after $(($(now_ms) - t0)) ms"
+lab exec node1 "$M" jobs vm1 | grep -q '"ready":true' || fail "jobs do not say ready"
 hmp node1 virtio-disk0 "write -P 0x77 100M 1M" >/dev/null
 lab exec node1 qemu-io -f raw -r -c 'read -P 0x77 100M 1M' -c 'read -P 0x33 0 64M' \
 	nbd://10.77.0.12:10809/vda >/dev/null || fail "acknowledged write missing on the backup"

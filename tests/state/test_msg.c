@@ -431,3 +431,27 @@ Test(msg, pair_spec_refusals)
 	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"nbd_port\":70000}"));
 }
+
+/* A transition and its event are one change: a refused one logs nothing. */
+Test(msg, pair_update_logs_its_event)
+{
+	struct sdb_pair_change go = {.vm = "vm1", .expect_state = "creating", .state = "initial-sync",
+				     .event = "creating -> initial-sync (backup-prepared)",
+				     .event_node = "node2"};
+	json_object *events = NULL, *last;
+	uint64_t before;
+
+	test_populate(db);
+	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
+	before = json_object_array_length(events);
+	json_object_put(events);
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &go), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
+	cr_assert_eq(json_object_array_length(events), before + 1);
+	last = json_object_array_get_idx(events, before);
+	cr_assert_str_eq(str_of(last, "message"), go.event);
+	cr_assert_str_eq(str_of(last, "vm"), "vm1");
+	cr_assert_str_eq(str_of(last, "node"), "node2");
+	json_object_put(events);
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &go));
+}
