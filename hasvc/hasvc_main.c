@@ -18,12 +18,6 @@
 #include "hs_cli.h"
 #include "hs_util.h"
 
-struct cli_options {
-	const char *socket;
-	bool json;
-	const char *since; /* events --since */
-};
-
 struct command {
 	const char *noun;
 	const char *verb; /* NULL: the noun alone */
@@ -290,6 +284,14 @@ static const struct command commands[] = {
 	{"fence", "check", cmd_fence_check, "run 'monitor' on every fence device [--json]"},
 	{"fence", "log", cmd_fence_log, "every fence attempt, newest first [--json]"},
 	{"fence", NULL, cmd_fence, "NODE: power NODE off through its fence devices and verify"},
+	{"pair", "create", hs_cli_pair_create,
+	 "VM --backup NODE [--mode sync|async] [--bandwidth MIB/S] [--wait]: protect VM (run it "
+	 "on the VM's host)"},
+	{"pair", "delete", hs_cli_pair_delete, "VM [--wait]: stop protecting VM, remove its backup"},
+	{"switchover", NULL, hs_cli_switchover,
+	 "VM [--wait]: move VM to its backup host, no data lost, roles reversed"},
+	{"node", "maintenance", hs_cli_node_maintenance,
+	 "NODE on|off [--wait]: move NODE's VMs away and take no backups there / take them again"},
 };
 
 static void usage(FILE *out)
@@ -301,6 +303,8 @@ static void usage(FILE *out)
 			 commands[i].verb ? commands[i].verb : "");
 		fprintf(out, "  %-22s %s\n", name, commands[i].help);
 	}
+	fprintf(out, "\n--wait follows the operation until it is over (--timeout SECONDS, default "
+		     "900) and prints each state it passes.\n");
 	fprintf(out, "\nThe daemon's socket is --socket, else $HASVC_SOCKET, else %s.\n",
 		HS_CLI_DEFAULT_SOCKET);
 }
@@ -311,6 +315,11 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
 		{"since", required_argument, NULL, 'S'},
+		{"backup", required_argument, NULL, 'b'},
+		{"mode", required_argument, NULL, 'm'},
+		{"bandwidth", required_argument, NULL, 'B'},
+		{"wait", no_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -346,13 +355,25 @@ int main(int argc, char **argv)
 		if (cmd->verb && (!verb || strcmp(cmd->verb, verb) != 0))
 			continue;
 		rest = optind + (cmd->verb ? 2 : 1);
-		optind = rest;
-		/* Options after the command. */
+		/*
+		 * Options after the command, anywhere among its words. getopt keeps
+		 * the "+" (stop at the first word) of the first scan unless it
+		 * starts afresh (optind 0), so the rest is scanned as a new vector.
+		 */
+		argv[rest - 1] = argv[0];
+		argc -= rest - 1;
+		argv += rest - 1;
+		optind = 0;
 		while ((c = getopt_long(argc, argv, "s:jh", options, NULL)) != -1) {
 			switch (c) {
 			case 's': o.socket = optarg; break;
 			case 'j': o.json = true; break;
 			case 'S': o.since = optarg; break;
+			case 'b': o.backup = optarg; break;
+			case 'm': o.mode = optarg; break;
+			case 'B': o.bandwidth = optarg; break;
+			case 'w': o.wait = true; break;
+			case 't': o.timeout = optarg; break;
 			case 'h': usage(stdout); return HS_EXIT_OK;
 			default: fprintf(stderr, "hasvc: see 'hasvc --help'\n"); return HS_EXIT_USAGE;
 			}

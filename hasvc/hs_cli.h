@@ -10,6 +10,19 @@
 
 #define HS_CLI_DEFAULT_SOCKET "/run/hasvc/hasvcd.sock"
 
+#include <stdbool.h>
+
+struct cli_options {
+	const char *socket;
+	bool json;
+	const char *since;     /* events --since */
+	const char *backup;    /* pair create --backup */
+	const char *mode;      /* pair create --mode */
+	const char *bandwidth; /* pair create --bandwidth (MiB/s) */
+	bool wait;             /* follow the operation until it is over */
+	const char *timeout;   /* --wait limit, seconds */
+};
+
 enum hs_exit {
 	HS_EXIT_OK = 0,
 	HS_EXIT_ERROR = 1,       /* the request failed for another reason */
@@ -37,3 +50,9 @@ void hs_cli_print_json(json_object *obj);
 json_object *hs_json_get(json_object *obj, const char *key);
 /* OBJ[KEY] as text ("-" when missing or null); valid while OBJ lives. */
 const char *hs_json_str(json_object *obj, const char *key);
+
+/* Pair and node operations (hs_cli_pairs.c); ARGV holds the words after the command. */
+int hs_cli_pair_create(const struct cli_options *o, int argc, char **argv);
+int hs_cli_pair_delete(const struct cli_options *o, int argc, char **argv);
+int hs_cli_switchover(const struct cli_options *o, int argc, char **argv);
+int hs_cli_node_maintenance(const struct cli_options *o, int argc, char **argv);

@@ -57,6 +57,7 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("log_level", log_level),
 	DAEMON_KEY("fence_lost_hosts", fence_lost_hosts),
 	DAEMON_KEY("reprotect", reprotect),
+	DAEMON_KEY("libvirt_uri", libvirt_uri),
 	{SECTION_DAEMON, "nbd_port_base", KEY_UINT, offsetof(struct hs_config, nbd_port_base), 0,
 	 65000},
 	{SECTION_DAEMON, "shutdown_timeout", KEY_UINT, offsetof(struct hs_config, shutdown_timeout_s),
@@ -472,6 +473,7 @@ void hs_config_free(struct hs_config *c)
 	free(c->log_level);
 	free(c->fence_lost_hosts);
 	free(c->reprotect);
+	free(c->libvirt_uri);
 	free(c);
 }
 

@@ -48,6 +48,7 @@ struct hs_config {
 	char *fence_agent_dir; /* where agents named without a path are found */
 	char *log_level;       /* error, warning, info, debug */
 	char *fence_lost_hosts; /* "with-primaries" (default) or "always" */
+	char *libvirt_uri;      /* NULL: qemu:///system */
 	char *reprotect;        /* new backup after a failover: "any" host at once, or "old-host" */
 	unsigned nbd_port_base; /* first TCP port of the backups' NBD exports on a host */
 	unsigned shutdown_timeout_s; /* switchover: how long the guest gets to shut down; 0 pauses */

@@ -20,6 +20,7 @@
 
 #include "hs_daemon.h"
 #include "hs_coord.h"
+#include "hs_pairs.h"
 #include "hs_fencing.h"
 #include "hs_state.h"
 #include "sdb_repl.h"
@@ -60,7 +61,8 @@ static int32_t signal_stop(int32_t sig, void *data)
  * The daemon's one periodic timer, every CRON_MS:
  *   - state: re-send changes corosync refused with TRY_AGAIN; the coordinator
  *     records membership in the replicated nodes table;
- *   - coordinator: fence hosts that were lost (and retry failed fences).
+ *   - coordinator: fence hosts that were lost (and retry failed fences);
+ *   - pairs: every host's duties, the coordinator's plan (hs_pairs.h).
  */
 static void cron(void *data)
 {
@@ -68,6 +70,7 @@ static void cron(void *data)
 
 	hs_state_cron(d);
 	hs_coord_cron(d->coord);
+	hs_pairs_cron(d->pairs);
 	qb_loop_timer_add(d->loop, QB_LOOP_LOW, CRON_MS * 1000000ULL, d, cron, &d->cron);
 }
 
@@ -141,6 +144,11 @@ int hs_daemon_run(const char *config_path)
 	r = hs_coord_new(&d, &d.coord);
 	if (r < 0)
 		goto out_free;
+	r = hs_pairs_new(&d, &d.pairs);
+	if (r < 0) {
+		qb_log(LOG_ERR, "cannot start the libvirt thread: %s", strerror(-r));
+		goto out_free;
+	}
 	r = hs_web_new(&d, &d.web);
 	if (r < 0)
 		goto out_free; /* hs_web logged why */
@@ -156,6 +164,7 @@ out_free:
 	hs_coord_free(d.coord);
 	hs_fencing_free(d.fencing);
 	hs_web_free(d.web);
+	hs_pairs_free(d.pairs);
 	hs_cluster_free(d.cluster);
 	hs_state_close(&d);
 	if (d.loop)

@@ -29,6 +29,7 @@ struct hs_daemon {
 	struct hs_outbox *outbox; /* changes waiting for a sync round to end */
 	struct hs_fencing *fencing;
 	struct hs_coord *coord;
+	struct hs_pairs *pairs;  /* pair duties, the plan, admin operations */
 	qb_loop_timer_handle cron;
 	uint64_t started_usec; /* CLOCK_REALTIME */
 };

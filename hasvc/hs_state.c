@@ -123,7 +123,7 @@ static void repl_applied(void *userdata, uint32_t sender, json_object *msg, int 
 		       sender);
 	} else if (sdb_apply_refused(result)) {
 		qb_log(LOG_INFO, "change %s from nodeid %u refused on every node: %s", type, sender,
-		       strerror(-result));
+		       sdb_errmsg(d->db));
 	} else {
 		qb_log(LOG_ERR, "cannot apply %s from nodeid %u here: %s (%s); asking for a copy",
 		       type, sender, strerror(-result), sdb_errmsg(d->db));

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +34,14 @@ static inline void hs__closep(int *fd)
 		close(*fd);
 }
 
+/* json-c objects: one reference dropped at scope end (json_object_put(NULL) is a no-op). */
+static inline void hs__json_putp(json_object **o)
+{
+	json_object_put(*o);
+}
+
 #define _cleanup_free_ __attribute__((cleanup(hs__freep)))
+#define _cleanup_json_ __attribute__((cleanup(hs__json_putp)))
 #define _cleanup_fclose_ __attribute__((cleanup(hs__fclosep)))
 #define _cleanup_close_ __attribute__((cleanup(hs__closep)))
 

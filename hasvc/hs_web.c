@@ -28,6 +28,7 @@
 
 #include "hs_daemon.h"
 #include "hs_fencing.h"
+#include "hs_pairs.h"
 #include "hs_state.h"
 #include "sdb.h"
 #include "hs_util.h"
@@ -72,6 +73,7 @@ struct request {
 	bool suspended;
 	unsigned deferred_status;
 	json_object *deferred; /* queued at the next call of the access handler */
+	bool in_handler;       /* an operation answering now is answered directly */
 };
 
 struct route {
@@ -300,6 +302,9 @@ static int post_fence_check(struct hs_web *web, struct MHD_Connection *c, const 
 	return MHD_YES;
 }
 
+static int post_node_maintenance(struct hs_web *web, struct MHD_Connection *c, const char *node,
+				 struct request *req);
+
 /* POST /v1/nodes/NODE/fence: answered when the fence is over (verified or not). */
 static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const char *path,
 			    struct request *req)
@@ -308,11 +313,14 @@ static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const 
 	const char *slash = strchr(path, '/');
 	int r;
 
-	if (!slash || strcmp(slash, "/fence") != 0 || (size_t)(slash - path) >= sizeof(node))
+	if (!slash || (strcmp(slash, "/fence") != 0 && strcmp(slash, "/maintenance") != 0) ||
+	    (size_t)(slash - path) >= sizeof(node))
 		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path /v1/nodes/%s",
 				   path);
 	memcpy(node, path, (size_t)(slash - path));
 	node[slash - path] = '\0';
+	if (strcmp(slash, "/maintenance") == 0)
+		return post_node_maintenance(web, c, node, req);
 	r = hs_fencing_start(web->daemon->fencing, node, "admin request", fence_done, req);
 	switch (r) {
 	case 0:
@@ -342,6 +350,98 @@ static const struct {
 	{"app.js", "text/javascript; charset=utf-8"},
 	{"style.css", "text/css; charset=utf-8"},
 };
+
+/*
+ * The answer of an hs_pairs operation: given while the handler still runs,
+ * it is queued directly; later, the suspended connection is resumed with it.
+ */
+static void op_reply(void *userdata, unsigned status, json_object *body)
+{
+	struct request *req = userdata;
+
+	if (req->in_handler) {
+		req->deferred = body;
+		req->deferred_status = status;
+		return;
+	}
+	answer_later(req, status, body);
+}
+
+/* Runs OP (which answers through op_reply) and queues or waits for its answer. */
+#define RUN_OP(c, req, call)                                                                      \
+	({                                                                                         \
+		int _ok;                                                                           \
+		(req)->in_handler = true;                                                          \
+		call;                                                                              \
+		(req)->in_handler = false;                                                         \
+		if ((req)->deferred) {                                                             \
+			_ok = queue_json(c, (req)->deferred_status, TAKE_PTR((req)->deferred));    \
+		} else {                                                                           \
+			(req)->suspended = true;                                                   \
+			MHD_suspend_connection(c);                                                 \
+			_ok = MHD_YES;                                                             \
+		}                                                                                  \
+		_ok;                                                                               \
+	})
+
+/* The request body as JSON, or NULL (an empty body is an empty object). */
+static json_object *body_json(struct request *req)
+{
+	if (!req->body || req->len == 0)
+		return json_object_new_object();
+	return json_tokener_parse(req->body);
+}
+
+/* POST /v1/pairs {"vm","backup","mode","bandwidth_mib"} */
+static int post_pairs(struct hs_web *web, struct MHD_Connection *c, const char *name,
+		      struct request *req)
+{
+	_cleanup_json_ json_object *body = body_json(req);
+
+	if (!body)
+		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_request",
+				   "the request body is not JSON");
+	return RUN_OP(c, req, hs_pairs_create(web->daemon->pairs, body, op_reply, req));
+}
+
+/* DELETE /v1/pairs/VM */
+static int delete_pair(struct hs_web *web, struct MHD_Connection *c, const char *vm,
+		       struct request *req)
+{
+	if (!vm || !*vm || strchr(vm, '/'))
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "DELETE /v1/pairs/VM");
+	return RUN_OP(c, req, hs_pairs_delete(web->daemon->pairs, vm, op_reply, req));
+}
+
+/* POST /v1/pairs/VM/switchover */
+static int post_pair_action(struct hs_web *web, struct MHD_Connection *c, const char *path,
+			    struct request *req)
+{
+	char vm[65];
+	const char *slash = path ? strchr(path, '/') : NULL;
+
+	if (!slash || strcmp(slash, "/switchover") != 0 || (size_t)(slash - path) >= sizeof(vm))
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path /v1/pairs/%s",
+				   path ? path : "");
+	memcpy(vm, path, (size_t)(slash - path));
+	vm[slash - path] = '\0';
+	return RUN_OP(c, req, hs_pairs_switchover(web->daemon->pairs, vm, op_reply, req));
+}
+
+/* POST /v1/nodes/NODE/maintenance {"on": true|false} */
+static int post_node_maintenance(struct hs_web *web, struct MHD_Connection *c, const char *node,
+				 struct request *req)
+{
+	_cleanup_json_ json_object *body = body_json(req);
+	json_object *on;
+
+	if (!body || !json_object_object_get_ex(body, "on", &on) ||
+	    !json_object_is_type(on, json_type_boolean))
+		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_request",
+				   "the body must be {\"on\": true} or {\"on\": false}");
+	return RUN_OP(c, req, hs_pairs_maintenance(web->daemon->pairs, node,
+						   json_object_get_boolean(on), op_reply, req));
+}
 
 /* The dashboard's files: a fixed list, so no name from the URL reaches open(). */
 static int get_static(struct hs_web *web, struct MHD_Connection *c, const char *name,
@@ -377,6 +477,9 @@ static const struct route routes[] = {
 	{"POST", "/v1/nodes/", post_node_action, true},
 	{"GET", "/v1/pairs", get_pairs, false},
 	{"GET", "/v1/pairs/", get_pair, false},
+	{"POST", "/v1/pairs", post_pairs, true},
+	{"POST", "/v1/pairs/", post_pair_action, true},
+	{"DELETE", "/v1/pairs/", delete_pair, true},
 	{"GET", "/v1/events", get_events, false},
 	{"GET", "/v1/fence-log", get_fence_log, false},
 	{"POST", "/v1/fence/check", post_fence_check, true},

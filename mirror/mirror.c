@@ -64,6 +64,7 @@ struct request {
 	char *host;     /* NBD address */
 	unsigned port;
 	bool sync;
+	bool fresh;     /* OP_PREPARE: a new pair, nothing of that name may exist */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
 	mirror_done_fn done;
@@ -184,6 +185,26 @@ static int format_node(struct request *r, virDomainPtr dom, const char *file, ch
 	return found;
 }
 
+/* mkdir -p of FILE's directory: the backup host may never have held an image there. */
+static int parent_dir_create(struct request *r, const char *file)
+{
+	char *dir = strdup(file), *slash;
+	int ret = 0;
+
+	if (!dir)
+		return say(r, -ENOMEM, "out of memory");
+	for (slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			ret = say(r, -errno, "cannot create %s for %s: %s", dir, file, strerror(errno));
+			break;
+		}
+		*slash = '/';
+	}
+	free(dir);
+	return ret;
+}
+
 static int image_create(struct request *r, const struct mirror_disk *d, uint64_t bytes)
 {
 	char size[32];
@@ -192,6 +213,8 @@ static int image_create(struct request *r, const struct mirror_disk *d, uint64_t
 	int status;
 
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)bytes);
+	if (parent_dir_create(r, d->source) < 0)
+		return r->result;
 	if (posix_spawnp(&pid, "qemu-img", NULL, NULL, argv, environ) != 0)
 		return say(r, -ENOENT, "cannot run qemu-img to create %s", d->source);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -249,6 +272,18 @@ static void op_prepare(struct mirror *m, struct request *r)
 	if (connection(m, r) < 0)
 		goto out;
 	d = virDomainLookupByName(m->conn, dom->name);
+	if (d && r->fresh) {
+		say(r, -EEXIST, "a domain named %s is already defined on this host", dom->name);
+		goto out;
+	}
+	for (size_t i = 0; r->fresh && i < dom->n_disks; i++) {
+		struct stat st;
+		if (stat(dom->disks[i].source, &st) == 0) {
+			say(r, -EEXIST, "%s exists on this host already; refusing to overwrite it",
+			    dom->disks[i].source);
+			goto out;
+		}
+	}
 	if (d && make_room(r, d, dom->name) < 0)
 		goto out;
 	if (d) {
@@ -884,8 +919,8 @@ static struct request *request_new(enum op op, mirror_done_fn done, void *userda
 }
 
 int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
-			  size_t n_disks, const char *nbd_addr, unsigned port, mirror_done_fn done,
-			  void *userdata)
+			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
+			  mirror_done_fn done, void *userdata)
 {
 	struct request *r = request_new(OP_PREPARE, done, userdata);
 
@@ -894,6 +929,7 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 	r->xml = strdup(primary_xml);
 	r->host = strdup(nbd_addr);
 	r->port = port;
+	r->fresh = fresh;
 	r->n_disks = n_disks;
 	r->disk_bytes = calloc(n_disks ? n_disks : 1, sizeof(*disk_bytes));
 	if (!r->xml || !r->host || !r->disk_bytes) {

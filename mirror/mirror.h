@@ -55,10 +55,13 @@ void mirror_free(struct mirror *m);
  * PRIMARY_XML: the primary's inactive domain XML. DISK_BYTES[i]: the virtual
  * size of its i-th mirrored disk (mirror_domain_parse order). The exports
  * are named after the disk targets ("vda") on NBD_ADDR:PORT.
+ * FRESH (a new pair): refuse (-EEXIST) when a domain of that name or any of
+ * its image files exists here already: it belongs to someone else. Otherwise
+ * an old paused backup is replaced and existing images are reused.
  */
 int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
-			  size_t n_disks, const char *nbd_addr, unsigned port, mirror_done_fn done,
-			  void *userdata);
+			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
+			  mirror_done_fn done, void *userdata);
 
 /*
  * SYNC: writes complete only once on the backup too (write-blocking mirror).

@@ -99,8 +99,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; sizes && i < n; i++)
 			sizes[i] = strtoull(argv[5 + i], NULL, 10);
 		if (xml && sizes)
-			r = mirror_backup_prepare(m, xml, sizes, n, argv[3], (unsigned)atoi(argv[4]), done,
-						  NULL);
+			r = mirror_backup_prepare(m, xml, sizes, n, argv[3], (unsigned)atoi(argv[4]),
+						  getenv("HASVC_MIRROR_FRESH") != NULL, done, NULL);
 		free(xml);
 		free(sizes);
 	} else if ((argc == 6 || argc == 7) && strcmp(argv[1], "start") == 0) {

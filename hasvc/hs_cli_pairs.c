@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_cli_pairs: the CLI's pair and node operations. Each sends one request;
+ * with --wait it then follows the pair through the API (never the database)
+ * until the operation is over, printing every state it passes, so a script
+ * or an operator at 3 a.m. sees where it stands and why it stopped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hs_cli.h"
+#include "hs_util.h"
+
+#define POLL_MS 500
+#define DEFAULT_TIMEOUT_S 900
+
+static unsigned timeout_s(const struct cli_options *o)
+{
+	return o->timeout ? (unsigned)strtoul(o->timeout, NULL, 10) : DEFAULT_TIMEOUT_S;
+}
+
+/* The pair of VM, or NULL when it is gone (*ret_exit says how the request went). */
+static json_object *pair_get(const struct cli_options *o, const char *vm, int *ret_exit)
+{
+	json_object *answer = NULL;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/pairs/%s", vm);
+	*ret_exit = hs_cli_request(o->socket, "GET", path, NULL, &answer);
+	return answer;
+}
+
+/* The newest event about VM: why a pair went away. */
+static void print_last_event(const struct cli_options *o, const char *vm)
+{
+	json_object *answer = NULL, *list;
+	const char *found = NULL;
+
+	if (hs_cli_request(o->socket, "GET", "/v1/events?limit=10000", NULL, &answer) != HS_EXIT_OK)
+		return;
+	list = hs_json_get(answer, "events");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *e = json_object_array_get_idx(list, i);
+		if (strcmp(hs_json_str(e, "vm"), vm) == 0)
+			found = hs_json_str(e, "message");
+	}
+	if (found)
+		fprintf(stderr, "hasvc: %s: %s\n", vm, found);
+	json_object_put(answer);
+}
+
+enum wait_verdict { WAIT_ON, WAIT_DONE, WAIT_FAILED };
+
+/*
+ * Polls the pair of VM until JUDGE says done or failed (or the pair is gone:
+ * GONE_OK says whether that is success). Prints each new state.
+ */
+static int wait_pair(const struct cli_options *o, const char *vm, bool gone_ok,
+		     enum wait_verdict (*judge)(json_object *pair, const char *arg), const char *arg)
+{
+	time_t deadline = time(NULL) + timeout_s(o);
+	char last[64] = "", pct[32];
+	int r;
+
+	for (;;) {
+		json_object *pair = pair_get(o, vm, &r);
+		enum wait_verdict v;
+
+		if (r == HS_EXIT_NOT_FOUND) {
+			if (gone_ok) {
+				fprintf(stderr, "%s: unpaired\n", vm);
+				return HS_EXIT_OK;
+			}
+			print_last_event(o, vm);
+			return HS_EXIT_REFUSED;
+		}
+		if (r != HS_EXIT_OK)
+			return r;
+		if (strcmp(last, hs_json_str(pair, "state")) != 0) {
+			snprintf(last, sizeof(last), "%s", hs_json_str(pair, "state"));
+			pct[0] = '\0';
+			fprintf(stderr, "%s: %s (primary %s, backup %s)%s%s\n", vm, last,
+				hs_json_str(pair, "primary"), hs_json_str(pair, "backup"),
+				hs_json_get(pair, "reason") ? ": " : "",
+				hs_json_get(pair, "reason") ? hs_json_str(pair, "reason") : "");
+		} else if (strcmp(last, "initial-sync") == 0) {
+			uint64_t done = (uint64_t)json_object_get_int64(hs_json_get(pair, "bytes_done"));
+			uint64_t total = (uint64_t)json_object_get_int64(hs_json_get(pair, "bytes_total"));
+			char now[32];
+			snprintf(now, sizeof(now), "%llu%%",
+				 total ? (unsigned long long)(done * 100 / total) : 0ULL);
+			if (strcmp(now, pct) != 0)
+				fprintf(stderr, "%s: initial sync %s\n", vm, now);
+			snprintf(pct, sizeof(pct), "%s", now);
+		}
+		v = judge(pair, arg);
+		if (v != WAIT_ON) {
+			if (o->json)
+				hs_cli_print_json(pair);
+			json_object_put(pair);
+			return v == WAIT_DONE ? HS_EXIT_OK : HS_EXIT_ERROR;
+		}
+		json_object_put(pair);
+		if (time(NULL) >= deadline) {
+			fprintf(stderr, "hasvc: %s: still %s after %u s; it goes on in the background\n",
+				vm, last, timeout_s(o));
+			return HS_EXIT_ERROR;
+		}
+		usleep(POLL_MS * 1000);
+	}
+}
+
+/* Protected (in sync) with primary ARG (NULL: any). */
+static enum wait_verdict judge_in_sync(json_object *pair, const char *primary)
+{
+	const char *state = hs_json_str(pair, "state");
+
+	if (strcmp(state, "in-sync") == 0 &&
+	    (!primary || strcmp(hs_json_str(pair, "primary"), primary) == 0))
+		return WAIT_DONE;
+	if (strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0 ||
+	    strcmp(state, "deleting") == 0)
+		return WAIT_FAILED;
+	/* degraded after a switchover attempt: it was rolled back */
+	if (strcmp(state, "degraded") == 0 && primary &&
+	    strcmp(hs_json_str(pair, "primary"), primary) != 0)
+		return WAIT_FAILED;
+	return WAIT_ON;
+}
+
+static enum wait_verdict judge_gone(json_object *pair, const char *arg)
+{
+	return WAIT_ON;
+}
+
+/* Sends METHOD PATH with BODY (taken); prints the answer's message. */
+static int send_op(const struct cli_options *o, const char *method, const char *path,
+		   json_object *body, json_object **ret_answer)
+{
+	json_object *answer = NULL;
+	int r = hs_cli_request(o->socket, method, path, body, &answer);
+
+	json_object_put(body);
+	if (r != HS_EXIT_OK)
+		return r;
+	if (!o->wait && o->json)
+		hs_cli_print_json(answer);
+	else if (hs_json_get(answer, "message"))
+		fprintf(stderr, "%s\n", hs_json_str(answer, "message"));
+	if (ret_answer)
+		*ret_answer = answer;
+	else
+		json_object_put(answer);
+	return HS_EXIT_OK;
+}
+
+int hs_cli_pair_create(const struct cli_options *o, int argc, char **argv)
+{
+	json_object *body;
+	char *end = NULL;
+	int r;
+
+	if (argc < 1 || !o->backup) {
+		fprintf(stderr, "hasvc: usage: hasvc pair create VM --backup NODE [--mode sync|async] "
+				"[--bandwidth MIB/S] [--wait]\n");
+		return HS_EXIT_USAGE;
+	}
+	body = json_object_new_object();
+	json_object_object_add(body, "vm", json_object_new_string(argv[0]));
+	json_object_object_add(body, "backup", json_object_new_string(o->backup));
+	if (o->mode)
+		json_object_object_add(body, "mode", json_object_new_string(o->mode));
+	if (o->bandwidth) {
+		errno = 0;
+		long long bw = strtoll(o->bandwidth, &end, 10);
+		if (errno || !*o->bandwidth || *end || bw < 0) {
+			fprintf(stderr, "hasvc: --bandwidth must be a whole number of MiB/s, not '%s'\n",
+				o->bandwidth);
+			json_object_put(body);
+			return HS_EXIT_USAGE;
+		}
+		json_object_object_add(body, "bandwidth_mib", json_object_new_int64(bw));
+	}
+	r = send_op(o, "POST", "/v1/pairs", body, NULL);
+	if (r != HS_EXIT_OK || !o->wait)
+		return r;
+	return wait_pair(o, argv[0], false, judge_in_sync, NULL);
+}
+
+int hs_cli_pair_delete(const struct cli_options *o, int argc, char **argv)
+{
+	char path[128];
+	int r;
+
+	if (argc < 1) {
+		fprintf(stderr, "hasvc: usage: hasvc pair delete VM [--wait]\n");
+		return HS_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/pairs/%s", argv[0]);
+	r = send_op(o, "DELETE", path, NULL, NULL);
+	if (r != HS_EXIT_OK || !o->wait)
+		return r;
+	return wait_pair(o, argv[0], true, judge_gone, NULL);
+}
+
+int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
+{
+	json_object *pair;
+	char path[128], target[65];
+	int r;
+
+	if (argc < 1) {
+		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--wait]\n");
+		return HS_EXIT_USAGE;
+	}
+	pair = pair_get(o, argv[0], &r);
+	if (r != HS_EXIT_OK)
+		return r;
+	snprintf(target, sizeof(target), "%s", hs_json_str(pair, "backup"));
+	json_object_put(pair);
+	snprintf(path, sizeof(path), "/v1/pairs/%s/switchover", argv[0]);
+	r = send_op(o, "POST", path, NULL, NULL);
+	if (r != HS_EXIT_OK || !o->wait)
+		return r;
+	/* Over when the VM runs on the other host and is protected again. */
+	return wait_pair(o, argv[0], false, judge_in_sync, target);
+}
+
+/* Maintenance is over when NODE runs no primary that could move. */
+static int wait_node_empty(const struct cli_options *o, const char *node)
+{
+	time_t deadline = time(NULL) + timeout_s(o);
+	size_t last = (size_t)-1;
+
+	for (;;) {
+		json_object *answer = NULL, *list;
+		size_t left = 0, stuck = 0;
+		int r = hs_cli_request(o->socket, "GET", "/v1/pairs", NULL, &answer);
+
+		if (r != HS_EXIT_OK)
+			return r;
+		list = hs_json_get(answer, "pairs");
+		for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+			json_object *p = json_object_array_get_idx(list, i);
+			const char *state = hs_json_str(p, "state");
+			if (strcmp(hs_json_str(p, "primary"), node) != 0)
+				continue;
+			left++;
+			if (strcmp(state, "degraded") == 0 || strcmp(state, "unprotected") == 0 ||
+			    strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0) {
+				stuck++;
+				if (last == (size_t)-1)
+					fprintf(stderr, "%s: cannot move, it is %s\n",
+						hs_json_str(p, "vm"), state);
+			}
+		}
+		json_object_put(answer);
+		if (left != last)
+			fprintf(stderr, "%s: %zu VM(s) still run here\n", node, left);
+		last = left;
+		if (left == stuck)
+			return stuck ? HS_EXIT_ERROR : HS_EXIT_OK;
+		if (time(NULL) >= deadline)
+			return HS_EXIT_ERROR;
+		usleep(POLL_MS * 1000);
+	}
+}
+
+int hs_cli_node_maintenance(const struct cli_options *o, int argc, char **argv)
+{
+	json_object *body;
+	char path[128];
+	bool on;
+	int r;
+
+	if (argc < 2 || (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0)) {
+		fprintf(stderr, "hasvc: usage: hasvc node maintenance NODE on|off [--wait]\n");
+		return HS_EXIT_USAGE;
+	}
+	on = strcmp(argv[1], "on") == 0;
+	body = json_object_new_object();
+	json_object_object_add(body, "on", json_object_new_boolean(on));
+	snprintf(path, sizeof(path), "/v1/nodes/%s/maintenance", argv[0]);
+	r = send_op(o, "POST", path, body, NULL);
+	if (r != HS_EXIT_OK)
+		return r;
+	fprintf(stderr, "%s: %s\n", argv[0], on ? "in maintenance" : "out of maintenance");
+	if (!o->wait || !on)
+		return HS_EXIT_OK;
+	return wait_node_empty(o, argv[0]);
+}
