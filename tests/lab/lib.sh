@@ -82,3 +82,53 @@ node_state_is() { [ "$(node_state "$1" "$2")" = "$3" ]; }
 event_count() { lab exec "$1" hasvc events --json | jq --arg t "$2" '[.events[] | select(.message | contains($t))] | length'; }
 # event_count_above NODE TEXT N: more than N such events.
 event_count_above() { [ "$(event_count "$1" "$2")" -gt "$3" ]; }
+
+# --- pairs ------------------------------------------------------------------
+
+# pair_json SEEN_FROM VM / pair_field SEEN_FROM VM FIELD / pair_state_is SEEN_FROM VM STATE
+pair_json() { lab exec "$1" hasvc pair show "$2" --json; }
+pair_field() { pair_json "$1" "$2" | jq -r ".$3"; }
+pair_state_is() { [ "$(pair_field "$1" "$2" state)" = "$3" ]; }
+pair_state_not() { [ "$(pair_field "$1" "$2" state)" != "$3" ]; }
+pair_gone() { ! lab exec "$1" hasvc pair show "$2" >/dev/null 2>&1; }
+# domstate NODE VM: libvirt's word for the domain on NODE ("running", "paused", "shut off", "-").
+domstate() { lab exec "$1" virsh domstate "$2" 2>/dev/null || echo -; }
+domstate_is() { [ "$(domstate "$1" "$2")" = "$3" ]; }
+
+# The qemu-io device path of a VM's first disk: the primary's own alias, or
+# the backup's user alias once a backup became the primary.
+disk_dev() {
+	if lab exec "$1" virsh dumpxml "$2" | grep -q "ua-hasvc-vda"; then
+		echo /machine/peripheral/ua-hasvc-vda/virtio-backend
+	else
+		echo /machine/peripheral/virtio-disk0/virtio-backend
+	fi
+}
+# qio NODE VM "CMD": one qemu-io command through VM's block layer (HMP), checked.
+qio() {
+	local out
+	out=$(lab exec "$1" virsh qemu-monitor-command "$2" --hmp "qemu-io -d $(disk_dev "$1" "$2") \"$3\"")
+	! echo "$out" | grep -qiE "fail|error|pattern verification" || { echo "$out" >&2; return 1; }
+}
+# write_blocks NODE VM FIRST LAST: 1 MiB blocks FIRST..LAST at (64 + i) MiB,
+# pattern i & 0xff, each acknowledged before the next.
+write_blocks() {
+	local i
+	for i in $(seq "$3" "$4"); do qio "$1" "$2" "write -P $((i & 0xff)) $((64 + i))M 1M"; done
+}
+# verify_blocks NODE VM FIRST LAST: every block is on VM's disk on NODE
+# (qemu-io prints its reads into the QEMU log, where a mismatch shows).
+verify_blocks() {
+	local i log=/var/log/libvirt/qemu/$2.log bad reads dev
+	bad=$(lab exec "$1" grep -c 'Pattern verification failed' "$log" || true)
+	reads=$(lab exec "$1" grep -c '^read 1048576/1048576' "$log" || true)
+	dev=$(disk_dev "$1" "$2")
+	for i in $(seq "$3" "$4"); do
+		lab exec "$1" virsh qemu-monitor-command "$2" --hmp \
+			"qemu-io -d $dev \"read -P $((i & 0xff)) $((64 + i))M 1M\"" >/dev/null
+	done
+	[ "$(lab exec "$1" grep -c 'Pattern verification failed' "$log" || true)" = "$bad" ] ||
+		fail "a block written on the primary differs on $1"
+	[ "$(lab exec "$1" grep -c '^read 1048576/1048576' "$log" || true)" = $((reads + $4 - $3 + 1)) ] ||
+		fail "not every read of blocks $3..$4 ran on $1"
+}
