@@ -92,7 +92,11 @@ pair_state_is() { [ "$(pair_field "$1" "$2" state)" = "$3" ]; }
 pair_state_not() { [ "$(pair_field "$1" "$2" state)" != "$3" ]; }
 pair_gone() { ! lab exec "$1" hasvc pair show "$2" >/dev/null 2>&1; }
 # domstate NODE VM: libvirt's word for the domain on NODE ("running", "paused", "shut off", "-").
-domstate() { lab exec "$1" virsh domstate "$2" 2>/dev/null || echo -; }
+domstate() {
+	local s
+	s=$(lab exec "$1" virsh domstate "$2" 2>/dev/null | head -1) || true
+	echo "${s:--}"
+}
 domstate_is() { [ "$(domstate "$1" "$2")" = "$3" ]; }
 
 # The qemu-io device path of a VM's first disk: the primary's own alias, or
