@@ -34,22 +34,26 @@ static json_object *pair_get(const struct cli_options *o, const char *vm, int *r
 	return answer;
 }
 
-/* The newest event about VM: why a pair went away. */
-static void print_last_event(const struct cli_options *o, const char *vm)
+/* The last events about VM: why a pair went away. */
+static void print_last_events(const struct cli_options *o, const char *vm)
 {
 	json_object *answer = NULL, *list;
-	const char *found = NULL;
+	const char *found[3] = {NULL, NULL, NULL};
 
 	if (hs_cli_request(o->socket, "GET", "/v1/events?limit=10000", NULL, &answer) != HS_EXIT_OK)
 		return;
 	list = hs_json_get(answer, "events");
 	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
 		json_object *e = json_object_array_get_idx(list, i);
-		if (strcmp(hs_json_str(e, "vm"), vm) == 0)
-			found = hs_json_str(e, "message");
+		if (strcmp(hs_json_str(e, "vm"), vm) == 0) {
+			found[0] = found[1];
+			found[1] = found[2];
+			found[2] = hs_json_str(e, "message");
+		}
 	}
-	if (found)
-		fprintf(stderr, "hasvc: %s: %s\n", vm, found);
+	for (size_t i = 0; i < ARRAY_SIZE(found); i++)
+		if (found[i])
+			fprintf(stderr, "hasvc: %s: %s\n", vm, found[i]);
 	json_object_put(answer);
 }
 
@@ -75,7 +79,7 @@ static int wait_pair(const struct cli_options *o, const char *vm, bool gone_ok,
 				fprintf(stderr, "%s: unpaired\n", vm);
 				return HS_EXIT_OK;
 			}
-			print_last_event(o, vm);
+			print_last_events(o, vm);
 			return HS_EXIT_REFUSED;
 		}
 		if (r != HS_EXIT_OK)

@@ -655,9 +655,13 @@ static void op_teardown(struct mirror *m, struct request *r)
 		return;
 	}
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
-	if (!mirror_xml_is_backup(xml) || virDomainGetState(d, &state, &reason, 0) < 0 ||
-	    state == VIR_DOMAIN_RUNNING) {
-		say(r, -EEXIST, "%s on this host is not a paused backup; left alone", r->vm);
+	if (virDomainGetState(d, &state, &reason, 0) < 0) {
+		say(r, -EIO, "cannot read the state of %s: %s", r->vm, virt_error());
+		goto out;
+	}
+	/* Not ours, or a guest that runs: nothing of the backup is here to remove. */
+	if (!mirror_xml_is_backup(xml) || state == VIR_DOMAIN_RUNNING) {
+		say(r, 0, "%s on this host is not a hasvc backup; left alone", r->vm);
 		goto out;
 	}
 	if (mirror_domain_parse(xml, &dom, &error) < 0) {

@@ -77,3 +77,17 @@ Test(pair_fsm, every_state_but_deleting_can_be_left)
 		cr_assert(out || s == HS_PAIR_DELETING, "%s is a dead end", hs_pair_state_name(s));
 	}
 }
+
+/* Only the admin removes a pair: no host loss or failure leads to deleting. */
+Test(pair_fsm, losing_a_host_never_deletes_a_pair)
+{
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++)
+		for (int e = 0; e < HS_EV_MAX; e++) {
+			const struct hs_pair_transition *t = hs_pair_fsm_lookup(s, e);
+			if (t && t->next == HS_PAIR_DELETING && s != HS_PAIR_DELETING)
+				cr_assert(e == HS_EV_DELETE ||
+						  (s == HS_PAIR_CREATING && e == HS_EV_PREPARE_FAILED),
+					  "%s + %s deletes the pair", hs_pair_state_name(s),
+					  hs_pair_event_name(e));
+		}
+}

@@ -5,6 +5,7 @@
 # state (equal digests); a daemon killed with SIGKILL, and a host that
 # crashed, catch up after they return; a partitioned host has no quorum and
 # its writes are refused with a clear error, and it converges after the heal.
+# A pair created on node1 is seen alike everywhere.
 source "$(dirname "$0")/lib.sh"
 
 lab up --hosts 3
@@ -13,6 +14,15 @@ for n in $all; do wait_for 30 "$n online" node_online node1 "$n"; done
 wait_for 20 "equal digests on every node" digests_equal $all
 wait_for 10 "node rows recorded" bash -c "[ \$(\"$LAB_CMD\" exec node3 hasvc events --json | jq '.events | length') -ge 3 ]"
 note "digest $(digest node1)"
+
+note "a pair created on node1 is visible on node2 and node3, digests equal"
+lab vm-create node1 vm1 128M
+lab exec node1 hasvc pair create vm1 --backup node2 --wait --timeout 120
+for n in node2 node3; do
+	[ "$(pair_field $n vm1 primary)/$(pair_field $n vm1 backup)/$(pair_field $n vm1 state)" = node1/node2/in-sync ] ||
+		fail "$n sees $(pair_json $n vm1 | jq -c '{primary, backup, state}')"
+done
+wait_for 20 "equal digests with the pair" digests_equal $all
 
 note "SIGKILL hasvcd on node2; change state meanwhile; restart it"
 pid=$(lab exec node2 cat /run/hasvcd.lab.pid)
@@ -35,18 +45,25 @@ lab boot node2
 wait_for 30 "node2 back after boot" node_online node1 node2
 wait_for 20 "equal digests after node2 boot" digests_equal $all
 
-note "partition node1: no quorum, writes refused; majority continues"
-lab partition node1
-wait_for 15 "node1 without quorum" not_quorate node1
+# node3 runs no primary, so the majority does not fence it (with-primaries).
+note "partition node3: no quorum, writes refused; majority continues"
+lab partition node3
+wait_for 15 "node3 without quorum" not_quorate node3
 set +e
-out=$(lab exec node1 hasvc fence node3 2>&1)
+out=$(lab exec node3 hasvc fence node1 2>&1)
 rc=$?
 set -e
 [ $rc -eq 6 ] || fail "a write without quorum exited $rc, want 6 (no quorum): $out"
 echo "$out" | grep -q "no quorum" || fail "refusal does not say why: $out"
-wait_for 15 "node2 records node1 offline" event_count_above node2 "node node1 is offline" 0
-[ "$(event_count node1 "node node1 is offline")" -eq 0 ] || fail "the minority wrote to the cluster state"
-lab heal node1
-wait_for 30 "node1 back" node_online node2 node1
+set +e
+out=$(lab exec node3 hasvc pair delete vm1 2>&1)
+rc=$?
+set -e
+[ $rc -eq 6 ] || fail "a pair change without quorum exited $rc, want 6: $out"
+wait_for 15 "node1 records node3 offline" event_count_above node1 "node node3 is offline" 0
+[ "$(event_count node3 "node node3 is offline")" -eq 0 ] || fail "the minority wrote to the cluster state"
+lab heal node3
+wait_for 30 "node3 back" node_online node1 node3
 wait_for 30 "equal digests after heal" digests_equal $all
+pair_json node3 vm1 >/dev/null || fail "the pair is gone"
 note "PASS"
