@@ -123,8 +123,8 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 {
 	struct create *c = userdata;
 	struct hs_daemon *d = c->p->d;
-	json_object *disks = json_object_object_get(data, "disks"), *row = NULL;
-	size_t n = json_object_array_length(disks);
+	json_object *disks = data ? json_object_object_get(data, "disks") : NULL, *row = NULL;
+	size_t n = disks ? json_object_array_length(disks) : 0;
 	struct sdb_disk_spec spec[64];
 	uint64_t sizes[64];
 	char *buf = NULL;

@@ -60,13 +60,20 @@ static void task_free(struct task *t)
 	free(t);
 }
 
-/* A new generation of the pair: what was done for the old one no longer counts. */
+/*
+ * A new generation of the pair: what was done for the old one no longer
+ * counts. The change time tells a pair deleted and created again (both at
+ * generation 1) from the old one.
+ */
 static void task_sync(struct task *t, const struct pair_view *v)
 {
-	if (t->generation == v->generation && t->state == v->state)
+	if (t->generation == v->generation && t->state == v->state &&
+	    t->changed_usec == v->changed_usec)
 		return;
 	t->generation = v->generation;
 	t->state = v->state;
+	t->changed_usec = v->changed_usec;
+	t->proposed_gen = 0; /* what was proposed landed (or lost): the pair moved */
 	t->done = false;
 	t->mirror_started = false;
 	t->next_usec = 0;
@@ -412,7 +419,7 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct pair_view
 		      const char *message, json_object *data)
 {
 	json_object *disks = data ? json_object_object_get(data, "disks") : NULL;
-	size_t n = json_object_array_length(disks), ready = 0;
+	size_t n = disks ? json_object_array_length(disks) : 0, ready = 0;
 	struct sdb_disk_spec spec[64];
 	uint64_t done = 0, total = 0, now = hs_now_usec(CLOCK_REALTIME);
 	char *buf = NULL;

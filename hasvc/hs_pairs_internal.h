@@ -26,6 +26,7 @@ struct task {
 	char *vm;
 	uint64_t generation;     /* the pair generation the fields below are about */
 	enum hs_pair_state state;
+	uint64_t changed_usec;   /* with generation: which incarnation of the pair */
 	bool running;            /* a mirror/ request is in flight */
 	bool done;               /* this generation's duty is over */
 	bool mirror_started;     /* initial-sync: the block copy runs */

@@ -36,8 +36,8 @@ static void poll_jobs(void *data);
 /* After start: poll until every disk is READY, as hasvcd does. */
 static void jobs_seen(void *userdata, int r, const char *message, json_object *data)
 {
-	json_object *disks = json_object_object_get(data, "disks");
-	size_t ready = 0, n = json_object_array_length(disks);
+	json_object *disks = data ? json_object_object_get(data, "disks") : NULL;
+	size_t ready = 0, n = disks ? json_object_array_length(disks) : 0;
 	qb_loop_timer_handle t;
 
 	for (size_t i = 0; i < n; i++)
