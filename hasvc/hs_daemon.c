@@ -74,6 +74,25 @@ static void cron(void *data)
 	qb_loop_timer_add(d->loop, QB_LOOP_LOW, CRON_MS * 1000000ULL, d, cron, &d->cron);
 }
 
+static void kicked(void *data)
+{
+	struct hs_daemon *d = data;
+
+	d->kick_pending = false;
+	hs_coord_cron(d->coord);
+	hs_pairs_cron(d->pairs);
+}
+
+void hs_daemon_kick(struct hs_daemon *d)
+{
+	qb_loop_timer_handle t;
+
+	if (d->kick_pending || !d->pairs || !d->coord)
+		return;
+	if (qb_loop_timer_add(d->loop, QB_LOOP_MED, 0, d, kicked, &t) == 0)
+		d->kick_pending = true;
+}
+
 static void cluster_confchg(void *userdata, const uint32_t *members, size_t n)
 {
 	struct hs_daemon *d = userdata;
@@ -97,6 +116,7 @@ static void cluster_changed(void *userdata, const struct hs_cluster_view *view)
 {
 	qb_log(LOG_DEBUG, "cluster view: joined=%d quorate=%d coordinator=%u ring=%llu",
 	       view->joined, view->quorate, view->coordinator, (unsigned long long)view->ring_id);
+	hs_daemon_kick(userdata);
 }
 
 int hs_daemon_run(const char *config_path)

@@ -31,7 +31,15 @@ struct hs_daemon {
 	struct hs_coord *coord;
 	struct hs_pairs *pairs;  /* pair duties, the plan, admin operations */
 	qb_loop_timer_handle cron;
+	bool kick_pending;
 	uint64_t started_usec; /* CLOCK_REALTIME */
 };
 
 int hs_daemon_run(const char *config_path);
+
+/*
+ * Runs the coordinator's and the pairs' rounds soon, once, instead of at the
+ * next cron tick: called when a change that may call for action was applied
+ * or a membership changed, so a failover does not wait for the timer.
+ */
+void hs_daemon_kick(struct hs_daemon *d);

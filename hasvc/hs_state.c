@@ -102,6 +102,8 @@ static int repl_send(void *userdata, const void *buf, size_t len)
 static void repl_synced(void *userdata)
 {
 	struct hs_daemon *d = userdata;
+
+	hs_daemon_kick(d);
 	uint64_t version = 0;
 	char digest[65] = "";
 
@@ -118,6 +120,9 @@ static void repl_applied(void *userdata, uint32_t sender, json_object *msg, int 
 
 	if (result == 0) {
 		qb_log(LOG_DEBUG, "applied %s from nodeid %u", type, sender);
+		/* A pair or a node moved: whoever acts next should not wait for the cron. */
+		if (strcmp(type, "pair_progress") != 0 && strcmp(type, "event") != 0)
+			hs_daemon_kick(d);
 	} else if (result == -ECANCELED) {
 		qb_log(LOG_INFO, "change %s from nodeid %u dropped by a membership change", type,
 		       sender);
