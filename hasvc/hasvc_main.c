@@ -285,13 +285,13 @@ static const struct command commands[] = {
 	{"fence", "log", cmd_fence_log, "every fence attempt, newest first [--json]"},
 	{"fence", NULL, cmd_fence, "NODE: power NODE off through its fence devices and verify"},
 	{"pair", "create", hs_cli_pair_create,
-	 "VM --backup NODE [--mode sync|async] [--bandwidth MIB/S] [--wait]: protect VM (run it "
-	 "on the VM's host)"},
-	{"pair", "delete", hs_cli_pair_delete, "VM [--wait]: stop protecting VM, remove its backup"},
+	 "VM --backup NODE [--mode sync|async] [--bandwidth MIB/S] [--no-wait]: protect VM "
+	 "(run it on the VM's host)"},
+	{"pair", "delete", hs_cli_pair_delete, "VM [--no-wait]: stop protecting VM, remove its backup"},
 	{"switchover", NULL, hs_cli_switchover,
-	 "VM [--wait]: move VM to its backup host, no data lost, roles reversed"},
+	 "VM [--no-wait]: move VM to its backup host, no data lost, roles reversed"},
 	{"node", "maintenance", hs_cli_node_maintenance,
-	 "NODE on|off [--wait]: move NODE's VMs away and take no backups there / take them again"},
+	 "NODE on|off [--no-wait]: move NODE's VMs away, take no backups there / take them again"},
 };
 
 static void usage(FILE *out)
@@ -303,8 +303,9 @@ static void usage(FILE *out)
 			 commands[i].verb ? commands[i].verb : "");
 		fprintf(out, "  %-22s %s\n", name, commands[i].help);
 	}
-	fprintf(out, "\n--wait follows the operation until it is over (--timeout SECONDS, default "
-		     "900) and prints each state it passes.\n");
+	fprintf(out, "\nOperations follow their progress until they are over (--timeout SECONDS, "
+		     "default 900),\nprinting each state the pair passes; --no-wait returns once the "
+		     "request is accepted.\n");
 	fprintf(out, "\nThe daemon's socket is --socket, else $HASVC_SOCKET, else %s.\n",
 		HS_CLI_DEFAULT_SOCKET);
 }
@@ -319,6 +320,7 @@ int main(int argc, char **argv)
 		{"mode", required_argument, NULL, 'm'},
 		{"bandwidth", required_argument, NULL, 'B'},
 		{"wait", no_argument, NULL, 'w'},
+		{"no-wait", no_argument, NULL, 'W'},
 		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -373,6 +375,7 @@ int main(int argc, char **argv)
 			case 'm': o.mode = optarg; break;
 			case 'B': o.bandwidth = optarg; break;
 			case 'w': o.wait = true; break;
+			case 'W': o.no_wait = true; break;
 			case 't': o.timeout = optarg; break;
 			case 'h': usage(stdout); return HS_EXIT_OK;
 			default: fprintf(stderr, "hasvc: see 'hasvc --help'\n"); return HS_EXIT_USAGE;

@@ -19,7 +19,8 @@ struct cli_options {
 	const char *backup;    /* pair create --backup */
 	const char *mode;      /* pair create --mode */
 	const char *bandwidth; /* pair create --bandwidth (MiB/s) */
-	bool wait;             /* follow the operation until it is over */
+	bool wait;             /* --wait: the default, kept for scripts that say it */
+	bool no_wait;          /* return once the request is accepted */
 	const char *timeout;   /* --wait limit, seconds */
 };
 

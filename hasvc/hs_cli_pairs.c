@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * hs_cli_pairs: the CLI's pair and node operations. Each sends one request;
- * with --wait it then follows the pair through the API (never the database)
+ * unless --no-wait it then follows the pair through the API (never the database)
  * until the operation is over, printing every state it passes, so a script
  * or an operator at 3 a.m. sees where it stands and why it stopped.
  */
@@ -94,11 +94,15 @@ static int wait_pair(const struct cli_options *o, const char *vm, bool gone_ok,
 		} else if (strcmp(last, "initial-sync") == 0) {
 			uint64_t done = (uint64_t)json_object_get_int64(hs_json_get(pair, "bytes_done"));
 			uint64_t total = (uint64_t)json_object_get_int64(hs_json_get(pair, "bytes_total"));
-			char now[32];
-			snprintf(now, sizeof(now), "%llu%%",
-				 total ? (unsigned long long)(done * 100 / total) : 0ULL);
+			unsigned p = total ? (unsigned)(done * 100 / total) : 0;
+			char now[32], bar[21];
+			snprintf(now, sizeof(now), "%u%%", p);
+			for (unsigned i = 0; i < 20; i++)
+				bar[i] = i < p / 5 ? '#' : '.';
+			bar[20] = '\0';
 			if (strcmp(now, pct) != 0)
-				fprintf(stderr, "%s: initial sync %s\n", vm, now);
+				fprintf(stderr, "%s: initial sync [%s] %s of %llu MiB\n", vm, bar, now,
+					(unsigned long long)(total >> 20));
 			snprintf(pct, sizeof(pct), "%s", now);
 		}
 		v = judge(pair, arg);
@@ -151,7 +155,7 @@ static int send_op(const struct cli_options *o, const char *method, const char *
 	json_object_put(body);
 	if (r != HS_EXIT_OK)
 		return r;
-	if (!o->wait && o->json)
+	if (o->no_wait && o->json)
 		hs_cli_print_json(answer);
 	else if (hs_json_get(answer, "message"))
 		fprintf(stderr, "%s\n", hs_json_str(answer, "message"));
@@ -170,7 +174,7 @@ int hs_cli_pair_create(const struct cli_options *o, int argc, char **argv)
 
 	if (argc < 1 || !o->backup) {
 		fprintf(stderr, "hasvc: usage: hasvc pair create VM --backup NODE [--mode sync|async] "
-				"[--bandwidth MIB/S] [--wait]\n");
+				"[--bandwidth MIB/S] [--no-wait]\n");
 		return HS_EXIT_USAGE;
 	}
 	body = json_object_new_object();
@@ -190,7 +194,7 @@ int hs_cli_pair_create(const struct cli_options *o, int argc, char **argv)
 		json_object_object_add(body, "bandwidth_mib", json_object_new_int64(bw));
 	}
 	r = send_op(o, "POST", "/v1/pairs", body, NULL);
-	if (r != HS_EXIT_OK || !o->wait)
+	if (r != HS_EXIT_OK || o->no_wait)
 		return r;
 	return wait_pair(o, argv[0], false, judge_in_sync, NULL);
 }
@@ -201,12 +205,12 @@ int hs_cli_pair_delete(const struct cli_options *o, int argc, char **argv)
 	int r;
 
 	if (argc < 1) {
-		fprintf(stderr, "hasvc: usage: hasvc pair delete VM [--wait]\n");
+		fprintf(stderr, "hasvc: usage: hasvc pair delete VM [--no-wait]\n");
 		return HS_EXIT_USAGE;
 	}
 	snprintf(path, sizeof(path), "/v1/pairs/%s", argv[0]);
 	r = send_op(o, "DELETE", path, NULL, NULL);
-	if (r != HS_EXIT_OK || !o->wait)
+	if (r != HS_EXIT_OK || o->no_wait)
 		return r;
 	return wait_pair(o, argv[0], true, judge_gone, NULL);
 }
@@ -218,7 +222,7 @@ int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
 	int r;
 
 	if (argc < 1) {
-		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--wait]\n");
+		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--no-wait]\n");
 		return HS_EXIT_USAGE;
 	}
 	pair = pair_get(o, argv[0], &r);
@@ -228,7 +232,7 @@ int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
 	json_object_put(pair);
 	snprintf(path, sizeof(path), "/v1/pairs/%s/switchover", argv[0]);
 	r = send_op(o, "POST", path, NULL, NULL);
-	if (r != HS_EXIT_OK || !o->wait)
+	if (r != HS_EXIT_OK || o->no_wait)
 		return r;
 	/* Over when the VM runs on the other host and is protected again. */
 	return wait_pair(o, argv[0], false, judge_in_sync, target);
@@ -282,7 +286,7 @@ int hs_cli_node_maintenance(const struct cli_options *o, int argc, char **argv)
 	int r;
 
 	if (argc < 2 || (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0)) {
-		fprintf(stderr, "hasvc: usage: hasvc node maintenance NODE on|off [--wait]\n");
+		fprintf(stderr, "hasvc: usage: hasvc node maintenance NODE on|off [--no-wait]\n");
 		return HS_EXIT_USAGE;
 	}
 	on = strcmp(argv[1], "on") == 0;
@@ -293,7 +297,7 @@ int hs_cli_node_maintenance(const struct cli_options *o, int argc, char **argv)
 	if (r != HS_EXIT_OK)
 		return r;
 	fprintf(stderr, "%s: %s\n", argv[0], on ? "in maintenance" : "out of maintenance");
-	if (!o->wait || !on)
+	if (o->no_wait || !on)
 		return HS_EXIT_OK;
 	return wait_node_empty(o, argv[0]);
 }

@@ -14,7 +14,7 @@ lab vm-create node1 vm1 1G
 qio node1 vm1 "write -P 0x5a 0 96M"
 
 note "pair vm1 node1 -> node2, throttled to 1 MiB/s"
-lab exec node1 hasvc pair create vm1 --backup node2 --bandwidth 1
+lab exec node1 hasvc pair create vm1 --backup node2 --bandwidth 1 --no-wait
 wait_for 60 "initial sync running" pair_state_is node1 vm1 initial-sync
 sleep 3
 done_bytes=$(pair_field node1 vm1 bytes_done)
