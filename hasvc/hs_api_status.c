@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hs_daemon.h"
+#include "hs_pair_fsm.h"
 #include "hs_state.h"
 #include "sdb.h"
 #include "hs_util.h"
@@ -111,6 +112,74 @@ json_object *hs_api_status_json(struct hs_daemon *d)
 	return o;
 }
 
+/* Transitions counted from the kept event log (see docs/api.md). */
+static const struct {
+	const char *name, *help, *text;
+} transition_metrics[] = {
+	{"hasvc_failovers", "Backups promoted after their primary's host was fenced.",
+	 "fencing -> promoting (fenced)"},
+	{"hasvc_switchovers", "Planned switchovers that stopped the primary.",
+	 "(primary-stopped)"},
+	{"hasvc_promotion_refusals", "Primaries lost before their backup was in sync: not promoted.",
+	 "-> lost-unsynced (primary-lost)"},
+	{"hasvc_mirror_failures", "Mirrors cut: backup lost or block job failed.",
+	 "-> degraded (mirror-failed)"},
+};
+
+static void pair_metrics(FILE *f, struct hs_daemon *d)
+{
+	_cleanup_json_ json_object *pairs = NULL;
+	size_t n, count[HS_PAIR_STATE_MAX] = {0};
+
+	if (!d->db || sdb_pairs_list(d->db, &pairs) < 0)
+		return;
+	n = json_object_array_length(pairs);
+	fprintf(f, "# HELP hasvc_pair_info One series per pair: its roles, mode and state.\n"
+		   "# TYPE hasvc_pair_info gauge\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(pairs, i), *v;
+		enum hs_pair_state st;
+		const char *backup = json_object_object_get_ex(p, "backup", &v) && v
+					     ? json_object_get_string(v) : "";
+
+		if (hs_pair_state_from_name(json_object_get_string(json_object_object_get(p, "state")),
+					    &st) == 0)
+			count[st]++;
+		fprintf(f, "hasvc_pair_info{vm=\"%s\",primary=\"%s\",backup=\"%s\",mode=\"%s\","
+			   "state=\"%s\"} 1\n",
+			json_object_get_string(json_object_object_get(p, "vm")),
+			json_object_get_string(json_object_object_get(p, "primary")), backup,
+			json_object_get_string(json_object_object_get(p, "mode")),
+			json_object_get_string(json_object_object_get(p, "state")));
+	}
+	fprintf(f, "# HELP hasvc_pairs Pairs in each state.\n# TYPE hasvc_pairs gauge\n");
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++)
+		fprintf(f, "hasvc_pairs{state=\"%s\"} %zu\n", hs_pair_state_name(s), count[s]);
+	fprintf(f, "# HELP hasvc_pair_sync_done_bytes Bytes the initial sync has copied.\n"
+		   "# TYPE hasvc_pair_sync_done_bytes gauge\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(pairs, i);
+		fprintf(f, "hasvc_pair_sync_done_bytes{vm=\"%s\"} %lld\n",
+			json_object_get_string(json_object_object_get(p, "vm")),
+			(long long)json_object_get_int64(json_object_object_get(p, "bytes_done")));
+	}
+	fprintf(f, "# HELP hasvc_pair_sync_total_bytes Bytes the initial sync has to copy.\n"
+		   "# TYPE hasvc_pair_sync_total_bytes gauge\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(pairs, i);
+		fprintf(f, "hasvc_pair_sync_total_bytes{vm=\"%s\"} %lld\n",
+			json_object_get_string(json_object_object_get(p, "vm")),
+			(long long)json_object_get_int64(json_object_object_get(p, "bytes_total")));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(transition_metrics); i++) {
+		uint64_t c = 0;
+		sdb_events_count(d->db, "pair", transition_metrics[i].text, &c);
+		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", transition_metrics[i].name,
+			transition_metrics[i].help, transition_metrics[i].name,
+			transition_metrics[i].name, (unsigned long long)c);
+	}
+}
+
 char *hs_api_metrics_text(struct hs_daemon *d)
 {
 	struct hs_cluster_view v;
@@ -162,6 +231,7 @@ char *hs_api_metrics_text(struct hs_daemon *d)
 			   "hasvc_fences{result=\"running\"} %lu\n",
 			ok, failed, running);
 	}
+	pair_metrics(f, d);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -293,6 +293,23 @@ int sdb_pairs_list_by_node(struct sdb *db, const char *node, json_object **ret)
 	return sdb__rows_json(db, s, pair_cols, ARRAY_SIZE(pair_cols), sdb__pair_extend, ret);
 }
 
+int sdb_events_count(struct sdb *db, const char *kind, const char *text, uint64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	r = sdb__stmt(db, SDB_Q_EVENTS_COUNT, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, kind);
+	sdb__bind_text(s, 2, text);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return sdb__fail_sqlite(db, rc, "cannot count events");
+	*ret = (uint64_t)sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;

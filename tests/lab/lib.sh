@@ -102,7 +102,10 @@ domstate_is() { [ "$(domstate "$1" "$2")" = "$3" ]; }
 # The qemu-io device path of a VM's first disk: the primary's own alias, or
 # the backup's user alias once a backup became the primary.
 disk_dev() {
-	if lab exec "$1" virsh dumpxml "$2" | grep -q "ua-hasvc-vda"; then
+	# (not "| grep -q": with pipefail, virsh's SIGPIPE would read as no match)
+	local xml
+	xml=$(lab exec "$1" virsh dumpxml "$2")
+	if [[ $xml == *ua-hasvc-vda* ]]; then
 		echo /machine/peripheral/ua-hasvc-vda/virtio-backend
 	else
 		echo /machine/peripheral/virtio-disk0/virtio-backend

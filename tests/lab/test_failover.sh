@@ -57,6 +57,14 @@ port=$(pair_field node2 vm1 nbd_port)
 lab exec node3 qemu-io -f raw -r -c "read -P 40 $((64 + 40))M 1M" -c "read -P 1 65M 1M" \
 	"nbd://10.77.0.13:$port/vda" >/dev/null || fail "a write after re-protection is missing on node3"
 
+note "metrics count the failover and show the pair (promtool-clean)"
+metrics=$(lab exec node3 curl -sf --unix-socket /run/hasvc/hasvcd.sock http://hasvc/metrics)
+echo "$metrics" | promtool check metrics || fail "promtool rejects /metrics with pairs"
+echo "$metrics" | grep -qx 'hasvc_failovers 1' || fail "hasvc_failovers is not 1: $(echo "$metrics" | grep failovers)"
+echo "$metrics" | grep -qx 'hasvc_pairs{state="in-sync"} 1' || fail "no in-sync pair in the metrics"
+echo "$metrics" | grep -q '^hasvc_pair_info{vm="vm1",primary="node2",backup="node3",mode="sync",state="in-sync"} 1$' ||
+	fail "hasvc_pair_info: $(echo "$metrics" | grep pair_info)"
+
 note "node1 returns: vm1 stays off there"
 lab boot node1
 wait_for 60 "node1 online" node_online node2 node1
