@@ -86,7 +86,7 @@ static void tasks_sweep(struct hs_pairs *p)
 
 	while (*pp) {
 		struct task *t = *pp;
-		if (!t->seen && !t->running) {
+		if (!t->seen && !t->running && !t->urgent_running) {
 			*pp = t->next;
 			task_free(t);
 		} else {
@@ -291,9 +291,18 @@ struct pending {
 	char *vm;
 	uint64_t generation;
 	enum hs_pair_state state;
+	bool urgent; /* counted in task.urgent_running, not task.running */
 	void (*then)(struct hs_pairs *p, struct task *t, const struct pair_view *v, int result,
 		     const char *message, json_object *data);
 };
+
+static void task_request_ended(struct task *t, const struct pending *pe)
+{
+	if (pe->urgent)
+		t->urgent_running = false;
+	else
+		t->running = false;
+}
 
 /* Runs the continuation only when the pair is still where the request found it. */
 static void request_done(void *userdata, int result, const char *message, json_object *data)
@@ -305,7 +314,7 @@ static void request_done(void *userdata, int result, const char *message, json_o
 	struct pair_view v;
 
 	if (t)
-		t->running = false;
+		task_request_ended(t, pe);
 	if (result < 0)
 		qb_log(LOG_WARNING, "pair %s: %s", pe->vm, message);
 	else
@@ -340,7 +349,7 @@ static struct pending *pending_new(struct hs_pairs *p, struct task *t, const str
 static void pending_failed(struct task *t, struct pending *pe, const char *what, int r)
 {
 	qb_log(LOG_ERR, "pair %s: cannot %s: %s", pe->vm, what, strerror(-r));
-	t->running = false;
+	task_request_ended(t, pe);
 	t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
 	free(pe->vm);
 	free(pe);
@@ -542,10 +551,33 @@ static void cut(struct hs_pairs *p, struct task *t, const struct pair_view *v, i
 		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
 }
 
+/*
+ * Cuts the mirror of V, closing the connections to its backup's exports first.
+ * Urgent: it does not wait for a request in flight, which may itself be stuck
+ * behind a guest write waiting on the silent backup (mirror_cut).
+ */
+static void submit_cut(struct hs_pairs *p, struct task *t, const struct pair_view *v, void *then)
+{
+	bool running = t->running;
+	struct pending *pe = pending_new(p, t, v, then);
+	int r;
+
+	if (!pe)
+		return;
+	t->running = running;
+	pe->urgent = true;
+	t->urgent_running = true;
+	r = mirror_cut(p->mirror, v->vm,
+		       v->backup ? hs_pairs_replication_address(p->d, v->backup) : NULL, v->nbd_port,
+		       request_done, pe);
+	if (r < 0)
+		pending_failed(t, pe, "stop the mirror", r);
+}
+
 static void duty_cut(struct hs_pairs *p, struct task *t, const struct pair_view *v)
 {
 	if (!t->done)
-		submit_vm(p, t, v, mirror_cut, "stop the mirror", cut);
+		submit_cut(p, t, v, cut);
 }
 
 /* fencing, on the coordinator: promotion waits for a verified fence, nothing else */
@@ -647,7 +679,7 @@ static void delete_cut(struct hs_pairs *p, struct task *t, const struct pair_vie
 static void duty_delete_primary(struct hs_pairs *p, struct task *t, const struct pair_view *v)
 {
 	if (!t->done && (!v->desired || strcmp(v->desired, "deleted") != 0))
-		submit_vm(p, t, v, mirror_cut, "stop the mirror", delete_cut);
+		submit_cut(p, t, v, delete_cut);
 }
 
 static void pair_remove(struct hs_pairs *p, const struct pair_view *v, const char *how)
@@ -702,20 +734,21 @@ struct duty {
 	enum hs_pair_state state;
 	enum hs_pair_actor actor;
 	void (*run)(struct hs_pairs *p, struct task *t, const struct pair_view *v);
+	bool urgent; /* runs even while another request of the VM is in flight */
 };
 
 /* What each state asks of whom, while the pair is in it. */
 static const struct duty duties[] = {
-	{HS_PAIR_CREATING, HS_ACTOR_BACKUP, duty_prepare},
-	{HS_PAIR_INITIAL_SYNC, HS_ACTOR_PRIMARY, duty_mirror},
-	{HS_PAIR_IN_SYNC, HS_ACTOR_PRIMARY, duty_mirror},
-	{HS_PAIR_DEGRADED, HS_ACTOR_PRIMARY, duty_cut},
-	{HS_PAIR_FENCING, HS_ACTOR_COORDINATOR, duty_await_fence},
-	{HS_PAIR_PROMOTING, HS_ACTOR_BACKUP, duty_promote},
-	{HS_PAIR_SWITCHING_OVER, HS_ACTOR_PRIMARY, duty_stop_primary},
-	{HS_PAIR_DELETING, HS_ACTOR_PRIMARY, duty_delete_primary},
-	{HS_PAIR_DELETING, HS_ACTOR_BACKUP, duty_delete_backup},
-	{HS_PAIR_DELETING, HS_ACTOR_COORDINATOR, duty_delete_orphan},
+	{HS_PAIR_CREATING, HS_ACTOR_BACKUP, duty_prepare, false},
+	{HS_PAIR_INITIAL_SYNC, HS_ACTOR_PRIMARY, duty_mirror, false},
+	{HS_PAIR_IN_SYNC, HS_ACTOR_PRIMARY, duty_mirror, false},
+	{HS_PAIR_DEGRADED, HS_ACTOR_PRIMARY, duty_cut, true},
+	{HS_PAIR_FENCING, HS_ACTOR_COORDINATOR, duty_await_fence, false},
+	{HS_PAIR_PROMOTING, HS_ACTOR_BACKUP, duty_promote, false},
+	{HS_PAIR_SWITCHING_OVER, HS_ACTOR_PRIMARY, duty_stop_primary, false},
+	{HS_PAIR_DELETING, HS_ACTOR_PRIMARY, duty_delete_primary, false},
+	{HS_PAIR_DELETING, HS_ACTOR_BACKUP, duty_delete_backup, false},
+	{HS_PAIR_DELETING, HS_ACTOR_COORDINATOR, duty_delete_orphan, false},
 };
 
 static bool acts_as(struct hs_pairs *p, enum hs_pair_actor actor, const struct pair_view *v)
@@ -737,11 +770,12 @@ static void run_duties(struct hs_pairs *p, const struct pair_view *v)
 		return;
 	t->seen = true;
 	task_sync(t, v);
-	if (t->running || now < t->next_usec)
-		return;
 	for (size_t i = 0; i < ARRAY_SIZE(duties); i++)
 		if (duties[i].state == v->state && acts_as(p, duties[i].actor, v)) {
-			duties[i].run(p, t, v);
+			bool busy = duties[i].urgent ? t->urgent_running : t->running;
+
+			if (!busy && now >= t->next_usec)
+				duties[i].run(p, t, v);
 			return;
 		}
 }

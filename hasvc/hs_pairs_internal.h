@@ -28,6 +28,7 @@ struct task {
 	enum hs_pair_state state;
 	uint64_t changed_usec;   /* with generation: which incarnation of the pair */
 	bool running;            /* a mirror/ request is in flight */
+	bool urgent_running;     /* the cut is in flight (it may overtake the above) */
 	bool done;               /* this generation's duty is over */
 	bool mirror_started;     /* initial-sync: the block copy runs */
 	bool seen;               /* the pair still exists (sweep) */

@@ -35,6 +35,7 @@
 #include <libvirt/virterror.h>
 
 #include "mirror.h"
+#include "mirror_sockets.h"
 #include "mirror_xml.h"
 
 #define DRAIN_TIMEOUT_S 120
@@ -63,6 +64,7 @@ struct request {
 	char *vm;       /* OP_START, OP_PROMOTE */
 	char *host;     /* NBD address */
 	unsigned port;
+	char *note;     /* OP_CUT: what closing the connections did */
 	bool sync;
 	bool fresh;     /* OP_PREPARE: a new pair, nothing of that name may exist */
 	uint64_t bandwidth_mib;
@@ -96,6 +98,7 @@ static void request_free(struct request *r)
 	free(r->disk_bytes);
 	free(r->vm);
 	free(r->host);
+	free(r->note);
 	json_object_put(r->data);
 	free(r);
 }
@@ -531,17 +534,40 @@ static void op_jobs(struct mirror *m, struct request *r)
 	mirror_domain_free(dom);
 }
 
+/*
+ * Closes VM's connections to its NBD exports on HOST:PORT, so that requests in
+ * flight to a silent backup fail now instead of after minutes of TCP
+ * retransmission (mirror_sockets.c). Returns a note for the result message.
+ */
+static const char *connections_close(const char *vm, const char *host, unsigned port,
+				     char *note, size_t size)
+{
+	unsigned closed = 0;
+	pid_t pid;
+	int r = mirror_sockets_qemu_pid(vm, &pid);
+
+	if (r >= 0)
+		r = mirror_sockets_shutdown(pid, host, port, &closed);
+	if (r < 0)
+		snprintf(note, size, "; could not close its connections to %s:%u: %s", host, port,
+			 strerror(-r));
+	else
+		snprintf(note, size, "; %u connection(s) to %s:%u closed", closed, host, port);
+	return note;
+}
+
 static void op_cut(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
-	struct mirror_domain *dom = live_domain(m, r, &d);
+	struct mirror_domain *dom;
 
+	dom = live_domain(m, r, &d);
 	if (!dom)
 		return;
 	/* ASYNC: do not wait for requests in flight to a backup that may be gone. */
 	if (virDomainIsActive(d) == 1)
 		jobs_abort(d, dom, VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC);
-	say(r, 0, "%s: mirror stopped", r->vm);
+	say(r, 0, "%s: mirror stopped%s", r->vm, r->note ? r->note : "");
 	virDomainFree(d);
 	mirror_domain_free(dom);
 }
@@ -998,9 +1024,28 @@ int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *use
 	return submit_vm(m, OP_JOBS, vm, done, userdata, NULL);
 }
 
-int mirror_cut(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+	       mirror_done_fn done, void *userdata)
 {
-	return submit_vm(m, OP_CUT, vm, done, userdata, NULL);
+	struct request *r = NULL;
+	int ret = submit_vm(m, OP_CUT, vm, done, userdata, &r);
+
+	char note[256];
+
+	if (ret < 0)
+		return ret;
+	/*
+	 * Here, in the caller's thread, not queued: the mirror thread may be
+	 * stuck in a libvirt call that waits for the very request in flight to
+	 * the silent backup (anything taking the domain's job lock does). It is
+	 * only /proc reads and two syscalls per socket.
+	 */
+	if (nbd_host && port &&
+	    !(r->note = strdup(connections_close(vm, nbd_host, port, note, sizeof(note))))) {
+		request_free(r);
+		return -ENOMEM;
+	}
+	return submit(m, r);
 }
 
 int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned shutdown_timeout_s,

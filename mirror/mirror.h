@@ -83,7 +83,15 @@ int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *
  */
 int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 
-int mirror_cut(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+/*
+ * Stops the block jobs of VM at once. NBD_HOST:PORT (optional) is where the
+ * backup's exports were: QEMU's TCP connections to it are shut down first,
+ * in the caller's thread (mirror_sockets), so guest writes waiting on a
+ * silent backup complete from the source alone instead of waiting minutes
+ * for TCP to give up; then the jobs are aborted on the mirror thread.
+ */
+int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+	       mirror_done_fn done, void *userdata);
 
 /*
  * Planned stop for a switchover. SYNC mirror: ask the guest to shut down and

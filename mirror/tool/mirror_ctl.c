@@ -6,7 +6,8 @@
  *
  *   hasvc-mirror prepare PRIMARY_XML_FILE NBD_ADDR PORT SIZE...
  *   hasvc-mirror start VM NBD_HOST PORT sync|async [MIB/S]  (waits until READY)
- *   hasvc-mirror jobs|inspect|cut|restart|teardown|promote VM
+ *   hasvc-mirror jobs|inspect|restart|teardown|promote VM
+ *   hasvc-mirror cut VM [NBD_HOST PORT]
  *   hasvc-mirror stop VM sync|async TIMEOUT_S
  */
 #include <stdio.h>
@@ -111,13 +112,16 @@ int main(int argc, char **argv)
 	} else if (argc == 5 && strcmp(argv[1], "stop") == 0) {
 		r = mirror_stop_primary(m, argv[2], strcmp(argv[3], "sync") == 0,
 					(unsigned)atoi(argv[4]), done, NULL);
+	} else if ((argc == 3 || argc == 5) && strcmp(argv[1], "cut") == 0) {
+		r = mirror_cut(m, argv[2], argc == 5 ? argv[3] : NULL,
+			       argc == 5 ? (unsigned)atoi(argv[4]) : 0, done, NULL);
 	} else if (argc == 3) {
 		static const struct {
 			const char *name;
 			int (*fn)(struct mirror *, const char *, mirror_done_fn, void *);
 		} ops[] = {
 			{"promote", mirror_promote}, {"jobs", mirror_jobs},
-			{"inspect", mirror_inspect}, {"cut", mirror_cut},
+			{"inspect", mirror_inspect},
 			{"restart", mirror_restart}, {"teardown", mirror_teardown},
 		};
 		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror_sockets: close a QEMU's TCP connections to a backup that went silent.
+ *
+ * Why. In sync mode a guest write waits until the NBD target acknowledged it.
+ * When the backup host is cut off without a reset (a partition, a frozen
+ * host), the kernel keeps retransmitting for minutes and QEMU 7.2's NBD
+ * client has no I/O timeout, so the guest stalls. Aborting the block job does
+ * not help: the job waits for the request in flight. What does help is making
+ * the socket fail: QEMU's NBD client then fails its requests, the mirror job
+ * stops with an error, and the guest write completes from the source.
+ *
+ * How. `ss -K` (sock_diag destroy) needs CONFIG_INET_DIAG_DESTROY, which many
+ * kernels lack. Instead we take a duplicate of QEMU's own socket with
+ * pidfd_getfd(2) (Linux 5.6, needs ptrace rights over QEMU: root has them)
+ * and shutdown(2) it: shutdown acts on the socket, not on the descriptor, so
+ * QEMU sees EOF and EPIPE at once.
+ *
+ * Which sockets. The QEMU process is the one in our network namespace whose
+ * command line names the domain (`-name guest=VM,...`), which is how libvirt
+ * starts every QEMU. Its sockets are matched by inode against the TCP tables
+ * of its network namespace (/proc/PID/net/tcp and tcp6), keeping those whose
+ * remote end is HOST:PORT.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mirror_sockets.h"
+
+#define INODES_MAX 64
+
+struct peer {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	unsigned port;
+};
+
+static int peer_resolve(const char *host, unsigned port, struct peer *ret)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	struct peer p = {.port = port};
+	int r;
+
+	if (inet_pton(AF_INET, host, &p.addr.v4) == 1) {
+		p.family = AF_INET;
+	} else if (inet_pton(AF_INET6, host, &p.addr.v6) == 1) {
+		p.family = AF_INET6;
+	} else {
+		r = getaddrinfo(host, NULL, &hints, &res);
+		if (r != 0 || !res)
+			return -EHOSTUNREACH;
+		p.family = res->ai_family;
+		if (p.family == AF_INET)
+			p.addr.v4 = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		else
+			p.addr.v6 = ((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+		freeaddrinfo(res);
+	}
+	*ret = p;
+	return 0;
+}
+
+/*
+ * One line of /proc/net/tcp{,6}: "sl local rem st ... inode". The kernel prints
+ * each 32-bit word of the address as a native-endian hex number, so a parsed
+ * word equals the same word of the address in memory; the port is in host order.
+ */
+static bool tcp_line_matches(const char *line, const struct peer *p, unsigned long *ret_inode)
+{
+	char rem[64];
+	unsigned port, words[4];
+	unsigned long inode;
+	char *colon;
+
+	if (sscanf(line, "%*s %*s %63s %*s %*s %*s %*s %*s %*s %lu", rem, &inode) != 2)
+		return false;
+	colon = strchr(rem, ':');
+	if (!colon || sscanf(colon + 1, "%x", &port) != 1 || port != p->port)
+		return false;
+	*colon = '\0';
+	if (p->family == AF_INET) {
+		if (strlen(rem) != 8 || sscanf(rem, "%8x", &words[0]) != 1 ||
+		    words[0] != p->addr.v4.s_addr)
+			return false;
+	} else {
+		uint32_t want[4];
+
+		if (strlen(rem) != 32 ||
+		    sscanf(rem, "%8x%8x%8x%8x", &words[0], &words[1], &words[2], &words[3]) != 4)
+			return false;
+		memcpy(want, &p->addr.v6, sizeof(want));
+		for (int i = 0; i < 4; i++)
+			if (words[i] != want[i])
+				return false;
+	}
+	*ret_inode = inode;
+	return inode != 0;
+}
+
+/* The inodes of PID's network namespace's TCP sockets whose remote end is P. */
+static size_t peer_inodes(pid_t pid, const struct peer *p, unsigned long *inodes, size_t max)
+{
+	const char *table = p->family == AF_INET ? "tcp" : "tcp6";
+	char path[64], line[512];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, table);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f))
+		if (tcp_line_matches(line, p, &inodes[n]))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static bool inode_listed(unsigned long inode, const unsigned long *inodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (inodes[i] == inode)
+			return true;
+	return false;
+}
+
+/* shutdown() the socket behind PID's descriptor FD, through a duplicate of it. */
+static int fd_shutdown(int pidfd, int fd)
+{
+	int dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	int r = 0;
+
+	if (dup < 0)
+		return -errno;
+	if (shutdown(dup, SHUT_RDWR) < 0 && errno != ENOTCONN)
+		r = -errno;
+	close(dup);
+	return r;
+}
+
+int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned *ret_closed)
+{
+	unsigned long inodes[INODES_MAX];
+	char path[64], link[64];
+	struct dirent *e;
+	struct peer peer;
+	unsigned closed = 0;
+	int pidfd = -1, r;
+	size_t n;
+	DIR *dir = NULL;
+
+	r = peer_resolve(host, port, &peer);
+	if (r < 0)
+		return r;
+	n = peer_inodes(pid, &peer, inodes, INODES_MAX);
+	if (n == 0)
+		goto out;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir) {
+		r = -errno;
+		goto out;
+	}
+	while ((e = readdir(dir))) {
+		unsigned long inode;
+		char fdpath[320];
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, e->d_name);
+		len = readlink(fdpath, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inode) != 1 || !inode_listed(inode, inodes, n))
+			continue;
+		fd = atoi(e->d_name);
+		r = fd_shutdown(pidfd, fd);
+		if (r < 0)
+			goto out;
+		closed++;
+	}
+out:
+	if (dir)
+		closedir(dir);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (r >= 0 && ret_closed)
+		*ret_closed = closed;
+	return r < 0 ? r : 0;
+}
+
+/* True when PID's network namespace is ours. */
+static bool same_netns(pid_t pid)
+{
+	struct stat mine, theirs;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return stat("/proc/self/ns/net", &mine) == 0 && stat(path, &theirs) == 0 &&
+	       mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+}
+
+/* True when PID's command line has an argument "guest=VM" or starting "guest=VM,". */
+static bool cmdline_names_guest(pid_t pid, const char *vm)
+{
+	char path[64], buf[8192];
+	size_t vm_len = strlen(vm), len;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	for (size_t i = 0; i < len && !found; i += strlen(buf + i) + 1) {
+		const char *arg = buf + i;
+
+		found = strncmp(arg, "guest=", 6) == 0 && strncmp(arg + 6, vm, vm_len) == 0 &&
+			(arg[6 + vm_len] == '\0' || arg[6 + vm_len] == ',');
+	}
+	return found;
+}
+
+int mirror_sockets_qemu_pid(const char *vm, pid_t *ret_pid)
+{
+	struct dirent *e;
+	pid_t found = 0;
+	DIR *dir;
+
+	if (strchr(vm, ','))
+		return -EINVAL; /* QEMU would have escaped it as ",,": not worth matching */
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir)) && !found) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		if (cmdline_names_guest((pid_t)pid, vm) && same_netns((pid_t)pid))
+			found = (pid_t)pid;
+	}
+	closedir(dir);
+	if (!found)
+		return -ESRCH;
+	*ret_pid = found;
+	return 0;
+}
