@@ -1,0 +1,282 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# faults/lib.sh: what every fault-injection scenario shares. Sourced, not run.
+#
+# A scenario sets up a pair, starts the WRITER and the SAMPLER, injects its
+# fault, waits for the cluster to settle, and calls the CHECKS:
+#
+#   writer   writes numbered 1 MiB blocks (block i at (64 + i) MiB, pattern
+#            i & 0xff) through HMP qemu-io into the VM wherever it runs, and
+#            records block i as acknowledged only when QEMU's log says the
+#            write completed ("wrote 1048576/1048576 bytes at offset ...").
+#   sampler  polls `virsh domstate` of the VM on every host, recording when
+#            each call started and ended and what it said.
+#   checks   no acknowledged block missing on the running copy (read back
+#            through its block layer) nor on its backup once in sync (read
+#            over NBD); never two running copies; never a promotion from a
+#            state that was not in-sync; the pair back in sync, or in the
+#            state the scenario names.
+#
+# Each scenario runs HASVC_FAULTS_COUNT rounds (default 1; `make faults`
+# runs more), each round on a fresh lab.
+source "$(dirname "${BASH_SOURCE[0]}")/../lab/lib.sh"
+
+FAULTS_COUNT=${HASVC_FAULTS_COUNT:-1}
+FAULT_DIR=/var/lib/hasvc-lab/$HASVC_LAB.faults
+BLOCKS_MAX=180 # 1 MiB blocks from 65 MiB: what a 256 MiB disk holds
+WRITER_PID="" SAMPLER_PID=""
+
+faults_teardown() {
+	local rc=$?
+	[ -z "$WRITER_PID" ] || kill "$WRITER_PID" 2>/dev/null || true
+	[ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null || true
+	wait 2>/dev/null || true
+	[ $rc -eq 0 ] || [ -z "${HASVC_LAB_KEEP:-}" ] || { echo "keeping $FAULT_DIR" >&2; return; }
+	rm -rf "$FAULT_DIR"
+	(exit $rc)
+	lab_teardown
+}
+trap faults_teardown EXIT
+
+# nodes: the lab's hosts.
+nodes() { local i; for i in $(seq "$(cat "/var/lib/hasvc-lab/$HASVC_LAB/hosts")"); do echo "node$i"; done; }
+
+# runner VM: the host where VM runs now (empty if none).
+runner() {
+	local n
+	for n in $(nodes); do
+		[ "$(domstate "$n" "$1")" = running ] && { echo "$n"; return 0; }
+	done
+	return 0
+}
+
+# --- the writer ------------------------------------------------------------
+
+# acked_write NODE VM I: writes block I on NODE; true only when QEMU logged its completion.
+acked_write() {
+	local node=$1 vm=$2 i=$3 off dev
+	off=$(((64 + i) * 1048576))
+	dev=$(disk_dev "$node" "$vm" 2>/dev/null) || return 1
+	timeout 120 "$LAB_CMD" exec "$node" virsh qemu-monitor-command "$vm" --hmp \
+		"qemu-io -d $dev \"write -P $((i & 0xff)) $off 1M\"" >/dev/null 2>&1 || return 1
+	"$LAB_CMD" exec "$node" grep -q "^wrote 1048576/1048576 bytes at offset $off$" \
+		"/var/log/libvirt/qemu/$vm.log" 2>/dev/null
+}
+
+# writer_start VM [PAUSE_S]: the background writer; acknowledged blocks go to
+# $FAULT_DIR/acked, one "I NODE ACK_MS" a line.
+writer_start() {
+	local vm=$1 pause=${2:-0.2}
+	mkdir -p "$FAULT_DIR"
+	: >"$FAULT_DIR/acked"
+	rm -f "$FAULT_DIR/writer.stop"
+	(
+		trap - EXIT
+		i=1 node=""
+		while [ $i -le $BLOCKS_MAX ] && [ ! -e "$FAULT_DIR/writer.stop" ]; do
+			[ -n "$node" ] || node=$(runner "$vm")
+			if [ -n "$node" ] && acked_write "$node" "$vm" $i; then
+				echo "$i $node $(now_ms)" >>"$FAULT_DIR/acked"
+				i=$((i + 1))
+			else
+				node="" # it moved, stopped, or the write failed: find it again
+			fi
+			sleep "$pause"
+		done
+	) >/dev/null 2>&1 &
+	WRITER_PID=$!
+}
+writer_stop() {
+	[ -n "$WRITER_PID" ] || return 0
+	touch "$FAULT_DIR/writer.stop"
+	wait "$WRITER_PID" 2>/dev/null || true
+	WRITER_PID=""
+	note "writer: $(wc -l <"$FAULT_DIR/acked") blocks acknowledged ($(awk '{print $2}' "$FAULT_DIR/acked" | sort | uniq -c | tr '\n' ' '))"
+}
+acked_count() { wc -l <"$FAULT_DIR/acked"; }
+# wait_acked N: the writer has N more acknowledged blocks than now.
+wait_more_acked() {
+	local want=$(($(acked_count) + $1))
+	wait_for "${2:-60}" "$1 more acknowledged writes" bash -c "[ \$(wc -l <'$FAULT_DIR/acked') -ge $want ]"
+}
+
+# --- the sampler -----------------------------------------------------------
+
+# sampler_start VM: "START_MS END_MS NODE STATE" lines in $FAULT_DIR/samples.
+sampler_start() {
+	local vm=$1
+	mkdir -p "$FAULT_DIR"
+	: >"$FAULT_DIR/samples"
+	(
+		trap - EXIT
+		while true; do
+			for n in $(nodes); do
+				s=$(now_ms)
+				st=$(timeout 10 "$LAB_CMD" exec "$n" virsh domstate "$vm" 2>/dev/null | head -1) || st=-
+				echo "$s $(now_ms) $n ${st// /_}" >>"$FAULT_DIR/samples"
+			done
+			sleep 0.1
+		done
+	) >/dev/null 2>&1 &
+	SAMPLER_PID=$!
+}
+sampler_stop() {
+	[ -n "$SAMPLER_PID" ] || return 0
+	kill "$SAMPLER_PID" 2>/dev/null || true
+	wait "$SAMPLER_PID" 2>/dev/null || true
+	SAMPLER_PID=""
+}
+
+# --- the checks ------------------------------------------------------------
+
+# check_one_runner: never two running copies. A scenario moves a VM at most
+# once, so a copy on X seen running (call ended at e1), then one on Y (call
+# started after e1, ended at e2), then X again (call started after e2) means
+# X and Y ran at the same time: a move X -> Y -> X would be two moves.
+check_one_runner() {
+	local verdict
+	verdict=$(awk '$4 == "running" { n++; s[n] = $1; e[n] = $2; h[n] = $3
+			if (!(h[n] in emin) || $2 < emin[h[n]]) emin[h[n]] = $2
+			if (!(h[n] in smax) || $1 > smax[h[n]]) smax[h[n]] = $1 }
+		END {
+			for (x in emin) {
+				# the first other copy seen wholly after X was first seen running
+				best = -1
+				for (j = 1; j <= n; j++)
+					if (h[j] != x && s[j] > emin[x] && (best < 0 || e[j] < e[best])) best = j
+				if (best > 0 && smax[x] > e[best]) {
+					printf "%s seen running until %d, %s from %d to %d, %s again from %d\n", x, emin[x], h[best], s[best], e[best], x, smax[x]
+					exit
+				}
+			}
+		}' "$FAULT_DIR/samples")
+	[ -z "$verdict" ] || fail "two running copies: $verdict"
+	note "never two running copies ($(wc -l <"$FAULT_DIR/samples") samples)"
+}
+
+# check_blocks_on_runner VM: every acknowledged block is on the running copy.
+check_blocks_on_runner() {
+	local vm=$1 node log dev bad reads i count=0
+	node=$(runner "$vm")
+	[ -n "$node" ] || fail "$vm runs nowhere"
+	log=/var/log/libvirt/qemu/$vm.log
+	dev=$(disk_dev "$node" "$vm")
+	bad=$(lab exec "$node" grep -c 'Pattern verification failed' "$log" || true)
+	reads=$(lab exec "$node" grep -c '^read 1048576/1048576' "$log" || true)
+	for i in $(awk '{print $1}' "$FAULT_DIR/acked"); do
+		lab exec "$node" virsh qemu-monitor-command "$vm" --hmp \
+			"qemu-io -d $dev \"read -P $((i & 0xff)) $((64 + i))M 1M\"" >/dev/null
+		count=$((count + 1))
+	done
+	[ "$(lab exec "$node" grep -c 'Pattern verification failed' "$log" || true)" = "$bad" ] ||
+		fail "an acknowledged block differs on $node, where $vm runs"
+	[ "$(lab exec "$node" grep -c '^read 1048576/1048576' "$log" || true)" = $((reads + count)) ] ||
+		fail "not every read ran on $node"
+	note "all $count acknowledged blocks are on $node, where $vm runs"
+}
+
+# report_loss_on_runner VM SINCE_MS: async mode may lose the last writes:
+# reads every acknowledged block on the running copy and reports how many are
+# missing and how long before SINCE_MS (the fault) the oldest was acknowledged.
+report_loss_on_runner() {
+	local vm=$1 since=$2 node i ms missing=0 oldest="" image
+	node=$(runner "$vm")
+	[ -n "$node" ] || fail "$vm runs nowhere"
+	image=$(lab exec "$node" virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
+	while read -r i _ ms; do
+		if ! lab exec "$node" qemu-io -f qcow2 -U -r -c "read -P $((i & 0xff)) $((64 + i))M 1M" \
+			"$image" >/dev/null 2>&1; then
+			missing=$((missing + 1))
+			[ -n "$oldest" ] || oldest=$ms
+		fi
+	done <"$FAULT_DIR/acked"
+	note "async data loss window: $missing of $(acked_count) acknowledged 1 MiB blocks missing on $node" \
+		"$([ -z "$oldest" ] || echo "(oldest acknowledged $((since - oldest)) ms before the fault)")"
+	echo "$missing" >"$FAULT_DIR/loss"
+}
+
+# check_blocks_on_backup VM: the same, over NBD, on the in-sync backup.
+check_blocks_on_backup() {
+	local vm=$1 backup port i count=0 node
+	node=$(runner "$vm")
+	backup=$(pair_field "$node" "$vm" backup)
+	port=$(pair_field "$node" "$vm" nbd_port)
+	for i in $(awk '{print $1}' "$FAULT_DIR/acked"); do
+		lab exec "$backup" qemu-io -f raw -r -c "read -P $((i & 0xff)) $((64 + i))M 1M" \
+			"nbd://10.77.0.1${backup#node}:$port/vda" >/dev/null ||
+			fail "acknowledged block $i is not on the backup on $backup"
+		count=$((count + 1))
+	done
+	note "all $count acknowledged blocks are on the backup on $backup (read over NBD)"
+}
+
+# check_no_unsynced_promotion NODE VM: the event log never shows a backup
+# promoted (or sent to fencing) from a state where it was not in sync.
+check_no_unsynced_promotion() {
+	local bad
+	bad=$(lab exec "$1" hasvc events --json |
+		jq -r --arg vm "$2" '.events[] | select(.message | test("^" + $vm + ": (creating|initial-sync|degraded|lost-unsynced) -> (fencing|promoting)")) | .message')
+	[ -z "$bad" ] || fail "a backup not in sync was on its way to promotion: $bad"
+}
+
+# pair_settled SEEN_FROM VM STATE: the pair is in STATE with the VM running somewhere.
+pair_settled() { pair_state_is "$1" "$2" "$3" && [ -n "$(runner "$2")" ]; }
+
+# scenario_begin VM [MODE [PRIMARY [BACKUP]]]: a fresh lab (HOSTS hosts, 3;
+# LAB_UP_ARGS for `lab up`), VM on PRIMARY (node1) paired with BACKUP
+# (node2), in sync. SETUP_BACKUP, if set, is run first (e.g. a small disk).
+scenario_begin() {
+	local vm=$1 mode=${2:-sync} primary=${3:-node1} backup=${4:-node2}
+	# shellcheck disable=SC2086
+	lab up --hosts "${HOSTS:-3}" ${LAB_UP_ARGS:-}
+	wait_for 30 "quorum" quorate "$primary"
+	for n in $(nodes); do wait_for 30 "$n online" node_online "$primary" "$n"; done
+	[ -z "${SETUP_BACKUP:-}" ] || "$SETUP_BACKUP" "$backup"
+	lab vm-create "$primary" "$vm" 256M >/dev/null
+	lab exec "$primary" hasvc pair create "$vm" --backup "$backup" --mode "$mode" --timeout 120 >/dev/null
+	pair_state_is "$primary" "$vm" in-sync || fail "$vm not in sync after pair create"
+}
+
+# faults_start VM [PAUSE_S]: the sampler and the writer running, 5 writes acknowledged.
+faults_start() {
+	sampler_start "$1"
+	writer_start "$1" "${2:-0.2}"
+	wait_more_acked 5
+}
+
+# faults_stop SEEN_FROM VM: stops the helpers; checks what holds in every
+# scenario (no unsynced promotion, one runner, every block where VM runs).
+faults_stop() {
+	writer_stop
+	sampler_stop
+	check_no_unsynced_promotion "$1" "$2"
+	check_one_runner
+	check_blocks_on_runner "$2"
+}
+
+# faults_finish SEEN_FROM VM: waits until VM is protected again and written
+# to, then faults_stop and the backup check.
+faults_finish() {
+	wait_for 240 "$2 protected again" pair_settled "$1" "$2" in-sync
+	wait_more_acked 3 60
+	faults_stop "$1" "$2"
+	check_blocks_on_backup "$2"
+}
+
+# round_end: stop the background work; the next round starts from a fresh lab.
+round_end() {
+	writer_stop
+	sampler_stop
+	lab down >/dev/null 2>&1 || true
+}
+
+# rounds FN: runs FN once per round.
+rounds() {
+	local r
+	for r in $(seq "$FAULTS_COUNT"); do
+		note "round $r of $FAULTS_COUNT"
+		"$1"
+		round_end
+	done
+	note "PASS"
+}
