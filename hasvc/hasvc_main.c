@@ -54,6 +54,11 @@ static void print_nodes(json_object *answer)
 		       hs_json_str(n, "state"),
 		       age((uint64_t)json_object_get_int64(hs_json_get(n, "changed_usec")), buf,
 			   sizeof(buf)));
+		if (strcmp(hs_json_str(n, "state"), "offline") == 0 &&
+		    json_object_get_boolean(hs_json_get(n, "host_up")))
+			printf("  %s: the host is up but hasvcd is not running there: its VMs run "
+			       "unmanaged (nothing is failed over for that)\n",
+			       hs_json_str(n, "name"));
 		if (hs_json_get(n, "fence_message"))
 			printf("  %s: last fence %s: %s\n", hs_json_str(n, "name"),
 			       hs_json_str(n, "fence_result"), hs_json_str(n, "fence_message"));

@@ -53,6 +53,8 @@ static json_object *node_json(struct hs_daemon *d, const struct hs_node_view *n)
 	json_object_object_add(o, "name", json_object_new_string(n->name));
 	json_object_object_add(o, "nodeid", json_object_new_int64(n->nodeid));
 	json_object_object_add(o, "online", json_object_new_boolean(n->online));
+	/* offline but host_up: only hasvcd is missing there; its VMs still run */
+	json_object_object_add(o, "host_up", json_object_new_boolean(n->host_up));
 	json_object_object_add(o, "state", json_object_new_string(state));
 	json_object_object_add(o, "changed_usec", json_object_new_int64((int64_t)n->changed_usec));
 	/* Say why a node is fencing/fenced: the last fence log entry for it. */

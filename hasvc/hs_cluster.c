@@ -42,6 +42,8 @@ struct hs_cluster {
 
 	cpg_handle_t cpg;
 	bool cpg_connected;
+	uint32_t totem[HS_CLUSTER_MAX_NODES]; /* the corosync ring: hosts up, hasvcd or not */
+	size_t n_totem;
 	votequorum_handle_t vq;
 	bool vq_connected;
 	qb_loop_timer_handle reconnect_timer;
@@ -97,6 +99,14 @@ static const char *node_name(const struct hs_cluster *c, uint32_t nodeid)
 	return n ? n->name : "(unconfigured)";
 }
 
+static bool in_totem(const struct hs_cluster *c, uint32_t nodeid)
+{
+	for (size_t i = 0; i < c->n_totem; i++)
+		if (c->totem[i] == nodeid)
+			return true;
+	return false;
+}
+
 /* Recomputes the derived parts of the view and tells the daemon. */
 static void view_update(struct hs_cluster *c)
 {
@@ -109,6 +119,15 @@ static void view_update(struct hs_cluster *c)
 		v->quorate = false;
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		bool online = v->joined && is_member(c, v->nodes[i].nodeid);
+
+		/*
+		 * A hasvcd that stopped leaves the CPG group but not the ring:
+		 * its host and VMs still run. Only a host gone from the ring is
+		 * lost (fenced, failed over).
+		 */
+		v->nodes[i].host_up = online || (v->joined && in_totem(c, v->nodes[i].nodeid));
+		if (v->joined && !v->nodes[i].host_up)
+			v->nodes[i].host_lost = true;
 
 		if (online != v->nodes[i].online) {
 			v->nodes[i].online = online;
@@ -189,8 +208,13 @@ static void cpg_totem_confchg_cb(cpg_handle_t handle, struct cpg_ring_id ring_id
 	struct hs_cluster *c = NULL;
 
 	cpg_context_get(handle, (void **)&c);
-	if (c)
-		c->view.ring_id = ring_id.seq;
+	if (!c)
+		return;
+	c->view.ring_id = ring_id.seq;
+	c->n_totem = 0;
+	for (uint32_t i = 0; i < n_members && c->n_totem < HS_CLUSTER_MAX_NODES; i++)
+		c->totem[c->n_totem++] = members[i];
+	view_update(c);
 }
 
 static void vq_refresh_votes(struct hs_cluster *c)
@@ -234,6 +258,7 @@ static void cluster_disconnect(struct hs_cluster *c)
 		c->vq_connected = false;
 	}
 	c->n_members = 0;
+	c->n_totem = 0;
 	c->view.quorate = false;
 }
 

@@ -30,6 +30,7 @@ struct hs_node_view {
 	bool online;           /* a member of our CPG group now */
 	uint64_t changed_usec; /* CLOCK_REALTIME of the last online/offline change, 0 = never */
 	bool host_lost;        /* left with its corosync (host down or cut off), not just hasvcd */
+	bool host_up;          /* its corosync is in our totem ring, whether hasvcd runs there or not */
 };
 
 struct hs_cluster_view {

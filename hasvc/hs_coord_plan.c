@@ -2,8 +2,13 @@
 /*
  * hs_coord_plan: the coordinator's rules, one pair at a time.
  *
- *   primary host offline      -> primary-lost  (in-sync: fencing; others refuse promotion)
- *   backup host offline       -> backup-lost   (mirror cut, degraded)
+ *   primary host down         -> primary-lost  (in-sync: fencing; others refuse promotion)
+ *   backup host down          -> backup-lost   (mirror cut, degraded)
+ *
+ * "Down" is the host gone from the corosync ring. A host whose hasvcd alone
+ * stopped (crashed, restarting, upgraded) still runs its VMs and their mirrors:
+ * nothing is fenced or failed over for that; the host's own duties wait for
+ * its hasvcd to return.
  *   degraded, backup back     -> host-returned (resync onto the same host)
  *   lost-unsynced, primary back -> host-returned (restart the VM there)
  *   degraded/unprotected, no backup host usable -> reprotect onto another host
@@ -28,6 +33,14 @@ static bool node_online(const struct hs_plan_nodes *nodes, const char *name)
 	return name && nodes->online(nodes->userdata, name);
 }
 
+/* Lost means the host left the ring: a hasvcd restarting is not a host lost. */
+static bool host_up(const struct hs_plan_nodes *nodes, const char *name)
+{
+	if (!nodes->host_up)
+		return node_online(nodes, name);
+	return name && nodes->host_up(nodes->userdata, name);
+}
+
 static const char *choose_backup(const struct hs_pair_brief *p, const struct hs_plan_nodes *nodes)
 {
 	if (p->backup && strcmp(p->backup, p->primary) != 0 &&
@@ -46,8 +59,8 @@ static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
 					  const struct hs_plan_nodes *nodes,
 					  const char **ret_backup)
 {
-	bool primary_up = node_online(nodes, p->primary);
-	bool backup_up = node_online(nodes, p->backup);
+	bool primary_up = host_up(nodes, p->primary);
+	bool backup_up = host_up(nodes, p->backup);
 
 	*ret_backup = NULL;
 	if (!primary_up && hs_pair_fsm_lookup(p->state, HS_EV_PRIMARY_LOST))

@@ -30,7 +30,9 @@ struct hs_plan_step {
 
 /* Node facts the plan needs; callbacks so the caller keeps its own model. */
 struct hs_plan_nodes {
-	bool (*online)(void *userdata, const char *node);
+	bool (*online)(void *userdata, const char *node);  /* its hasvcd is a member */
+	/* its host is up (in the corosync ring), hasvcd or not; NULL: as online */
+	bool (*host_up)(void *userdata, const char *node);
 	bool (*accepts_backups)(void *userdata, const char *node); /* online, not in maintenance */
 	const char *const *names; /* every configured node, in a stable order */
 	size_t n_names;

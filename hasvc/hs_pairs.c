@@ -32,6 +32,7 @@
 #define PROGRESS_USEC (2000 * 1000ULL)      /* sync progress into the state */
 #define PROPOSAL_WAIT_USEC (5000 * 1000ULL) /* before proposing the same step again */
 #define RETRY_USEC (5000 * 1000ULL)         /* a failed duty that is retried */
+#define LIBVIRT_GRACE_USEC (60 * 1000 * 1000ULL) /* libvirtd away: retry a preparation this long */
 #define REPROTECT_DELAY_USEC (3000 * 1000ULL) /* a pair just degraded waits this long */
 
 /* --- tasks --------------------------------------------------------------- */
@@ -153,17 +154,32 @@ static bool is_coordinator(struct hs_pairs *p)
 	return v.quorate && v.coordinator == v.local_nodeid;
 }
 
+static const struct hs_node_view *node_view(const struct hs_cluster_view *v, const char *node)
+{
+	for (size_t i = 0; node && i < v->n_nodes; i++)
+		if (strcmp(v->nodes[i].name, node) == 0)
+			return &v->nodes[i];
+	return NULL;
+}
+
 bool hs_pairs_node_online(struct hs_daemon *d, const char *node)
 {
 	struct hs_cluster_view v;
+	const struct hs_node_view *n;
 
-	if (!node)
-		return false;
 	hs_cluster_view_get(d->cluster, &v);
-	for (size_t i = 0; i < v.n_nodes; i++)
-		if (strcmp(v.nodes[i].name, node) == 0)
-			return v.nodes[i].online;
-	return false;
+	n = node_view(&v, node);
+	return n && n->online;
+}
+
+bool hs_pairs_host_up(struct hs_daemon *d, const char *node)
+{
+	struct hs_cluster_view v;
+	const struct hs_node_view *n;
+
+	hs_cluster_view_get(d->cluster, &v);
+	n = node_view(&v, node);
+	return n && n->host_up;
 }
 
 const char *hs_pairs_node_state(struct hs_daemon *d, const char *node, char *buf, size_t len)
@@ -371,9 +387,27 @@ static void submit_vm(struct hs_pairs *p, struct task *t, const struct pair_view
 /* --- duties -------------------------------------------------------------- */
 
 /* creating, on the backup host */
+/*
+ * libvirtd restarting (an upgrade, a crash) is not a failed mirror or backup:
+ * QEMU and its block jobs live on without it. Such a request is tried again,
+ * (a job check, always; starting a mirror or preparing a backup, for
+ * LIBVIRT_GRACE_USEC after the pair entered its state, then it fails).
+ */
+static bool libvirtd_away(struct task *t, int result, const char *message)
+{
+	if (result != -ECONNREFUSED)
+		return false;
+	qb_log(LOG_WARNING, "pair %s: %s; trying again", t->vm, message);
+	t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
+	return true;
+}
+
 static void prepared(struct hs_pairs *p, struct task *t, const struct pair_view *v, int result,
 		     const char *message, json_object *data)
 {
+	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + LIBVIRT_GRACE_USEC &&
+	    libvirtd_away(t, result, message))
+		return;
 	t->done = true;
 	if (result >= 0)
 		hs_pairs_transition(p, v, HS_EV_BACKUP_PREPARED, NULL, "%s", message);
@@ -434,6 +468,8 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct pair_view
 	char *buf = NULL;
 	size_t len;
 
+	if (libvirtd_away(t, result, message))
+		return;
 	if (result < 0) {
 		mirror_failed(p, v, message);
 		return;
@@ -482,6 +518,9 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct pair_view
 static void mirror_started(struct hs_pairs *p, struct task *t, const struct pair_view *v,
 			   int result, const char *message, json_object *data)
 {
+	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + LIBVIRT_GRACE_USEC &&
+	    libvirtd_away(t, result, message))
+		return;
 	if (result < 0) {
 		t->done = true;
 		mirror_failed(p, v, message);
@@ -787,6 +826,11 @@ static bool plan_online(void *userdata, const char *node)
 	return hs_pairs_node_online(userdata, node);
 }
 
+static bool plan_host_up(void *userdata, const char *node)
+{
+	return hs_pairs_host_up(userdata, node);
+}
+
 static bool plan_accepts_backups(void *userdata, const char *node)
 {
 	char state[16];
@@ -882,6 +926,7 @@ static void run_plan(struct hs_pairs *p, struct pair_view *views, size_t n)
 	struct hs_plan_step steps[n ? 2 * n : 1];
 	struct hs_plan_nodes nodes = {
 		.online = plan_online,
+		.host_up = plan_host_up,
 		.accepts_backups = plan_accepts_backups,
 		.names = names,
 		.n_names = 0,

@@ -61,3 +61,5 @@ const char *hs_pairs_replication_address(struct hs_daemon *d, const char *host);
 /* The node row's state ("online", "maintenance", ...) into BUF; "" if unknown. */
 const char *hs_pairs_node_state(struct hs_daemon *d, const char *node, char *buf, size_t len);
 bool hs_pairs_node_online(struct hs_daemon *d, const char *node);
+/* NODE's host is in the corosync ring, whether its hasvcd runs or not. */
+bool hs_pairs_host_up(struct hs_daemon *d, const char *node);

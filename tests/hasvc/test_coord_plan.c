@@ -9,8 +9,9 @@
 #include "hs_coord_plan.h"
 
 static const char *const names[] = {"node1", "node2", "node3"};
-static bool up[3];
-static bool closed[3]; /* maintenance */
+static bool up[3];        /* hasvcd is a member */
+static bool host_down[3]; /* the host left the ring (up[] is false then too) */
+static bool closed[3];    /* maintenance */
 
 static int idx(const char *n)
 {
@@ -21,14 +22,18 @@ static int idx(const char *n)
 	return -1;
 }
 static bool online(void *ud, const char *n) { return up[idx(n)]; }
+static bool ring(void *ud, const char *n) { return !host_down[idx(n)]; }
 static bool accepts(void *ud, const char *n) { return up[idx(n)] && !closed[idx(n)]; }
 
-static const struct hs_plan_nodes nodes = {online, accepts, names, 3, false, NULL};
+/* Without host_up, "lost" is "hasvcd gone" (what most tests set up). */
+static const struct hs_plan_nodes nodes = {online, NULL, accepts, names, 3, false, NULL};
+static const struct hs_plan_nodes with_ring = {online, ring, accepts, names, 3, false, NULL};
 
 static void all_up(void)
 {
 	for (int i = 0; i < 3; i++) {
 		up[i] = true;
+		host_down[i] = false;
 		closed[i] = false;
 	}
 }
@@ -163,4 +168,35 @@ Test(coord_plan, reports_the_count_beyond_max)
 	up[0] = false;
 	cr_assert_eq(hs_coord_plan(pairs, 2, &nodes, steps, 1), 2);
 	cr_assert_eq(steps[0].pair, 0);
+}
+
+Test(coord_plan, a_stopped_hasvcd_is_not_a_lost_host)
+{
+	struct hs_pair_brief pairs[] = {
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
+		{"vm2", "node3", "node1", HS_PAIR_IN_SYNC},
+	};
+	struct hs_plan_step steps[4];
+
+	/* node1's hasvcd is gone, its host (and vm1, and vm2's backup) still run */
+	up[0] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 2, &with_ring, steps, 4), 0,
+		     "a restarting hasvcd must not fence its host or degrade its backups");
+
+	/* now the host itself leaves the ring: vm1 fails over, vm2 degrades */
+	host_down[0] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 2, &with_ring, steps, 4), 2);
+	cr_expect_eq(steps[0].event, HS_EV_PRIMARY_LOST);
+	cr_expect_eq(steps[1].event, HS_EV_BACKUP_LOST);
+}
+
+Test(coord_plan, no_new_backup_on_a_host_without_hasvcd)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_UNPROTECTED}};
+	struct hs_plan_step steps[2];
+
+	up[1] = false; /* node2's host is up, its hasvcd is not: it cannot prepare a backup */
+	cr_assert_eq(hs_coord_plan(pairs, 1, &with_ring, steps, 2), 1);
+	cr_expect_eq(steps[0].event, HS_EV_REPROTECT);
+	cr_expect_str_eq(steps[0].new_backup, "node3");
 }
