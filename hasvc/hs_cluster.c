@@ -44,6 +44,7 @@ struct hs_cluster {
 	bool cpg_connected;
 	uint32_t totem[HS_CLUSTER_MAX_NODES]; /* the corosync ring: hosts up, hasvcd or not */
 	size_t n_totem;
+	bool totem_known; /* a totem configuration arrived since we joined */
 	votequorum_handle_t vq;
 	bool vq_connected;
 	qb_loop_timer_handle reconnect_timer;
@@ -125,9 +126,13 @@ static void view_update(struct hs_cluster *c)
 		 * its host and VMs still run. Only a host gone from the ring is
 		 * lost (fenced, failed over).
 		 */
-		v->nodes[i].host_up = online || (v->joined && in_totem(c, v->nodes[i].nodeid));
-		if (v->joined && !v->nodes[i].host_up)
-			v->nodes[i].host_lost = true;
+		if (c->totem_known) {
+			v->nodes[i].host_up = online || in_totem(c, v->nodes[i].nodeid);
+			v->nodes[i].host_lost = v->joined && !v->nodes[i].host_up;
+		} else {
+			/* until the ring is known, trust the CPG leave reasons */
+			v->nodes[i].host_up = online || !v->nodes[i].host_lost;
+		}
 
 		if (online != v->nodes[i].online) {
 			v->nodes[i].online = online;
@@ -212,6 +217,7 @@ static void cpg_totem_confchg_cb(cpg_handle_t handle, struct cpg_ring_id ring_id
 		return;
 	c->view.ring_id = ring_id.seq;
 	c->n_totem = 0;
+	c->totem_known = true;
 	for (uint32_t i = 0; i < n_members && c->n_totem < HS_CLUSTER_MAX_NODES; i++)
 		c->totem[c->n_totem++] = members[i];
 	view_update(c);
@@ -259,6 +265,7 @@ static void cluster_disconnect(struct hs_cluster *c)
 	}
 	c->n_members = 0;
 	c->n_totem = 0;
+	c->totem_known = false;
 	c->view.quorate = false;
 }
 
