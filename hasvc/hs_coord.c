@@ -61,9 +61,15 @@ static bool runs_primaries(struct hs_daemon *d, const char *node)
 	if (sdb_pairs_list_by_node(d->db, node, &pairs) < 0)
 		return true; /* cannot tell: err on the side of fencing */
 	for (size_t i = 0; i < json_object_array_length(pairs); i++) {
-		json_object *p = json_object_array_get_idx(pairs, i), *primary;
+		json_object *p = json_object_array_get_idx(pairs, i), *primary, *backup, *state;
 		if (json_object_object_get_ex(p, "primary", &primary) &&
 		    strcmp(json_object_get_string(primary), node) == 0)
+			found = true;
+		/* a backup told to resume may run the VM now: as good as a primary */
+		if (json_object_object_get_ex(p, "backup", &backup) &&
+		    json_object_object_get_ex(p, "state", &state) &&
+		    strcmp(json_object_get_string(backup), node) == 0 &&
+		    strcmp(json_object_get_string(state), "promoting") == 0)
 			found = true;
 	}
 	json_object_put(pairs);
@@ -95,6 +101,8 @@ void hs_coord_cron(struct hs_coord *c)
 		      strcmp(d->config->fence_lost_hosts, "always") == 0;
 
 	hs_cluster_view_get(d->cluster, &v);
+	/* two nodes: a lost backup host holds its primary's writes until it is fenced */
+	always = always || v.n_nodes == 2;
 	if (!v.quorate || v.coordinator != v.local_nodeid)
 		return;
 	for (size_t i = 0; i < v.n_nodes; i++) {

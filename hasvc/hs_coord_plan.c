@@ -3,7 +3,8 @@
  * hs_coord_plan: the coordinator's rules, one pair at a time.
  *
  *   primary host down         -> primary-lost  (in-sync: fencing; others refuse promotion)
- *   backup host down          -> backup-lost   (mirror cut, degraded)
+ *   backup host down          -> backup-lost   (mirror cut, degraded); with two
+ *                               nodes only once it is fenced
  *
  * "Down" is the host gone from the corosync ring. A host whose hasvcd alone
  * stopped (crashed, restarting, upgraded) still runs its VMs and their mirrors:
@@ -14,6 +15,8 @@
  *   degraded/unprotected, no backup host usable -> reprotect onto another host
  *                               (unless old_host_only: then wait for it)
  *   fencing, primary back     -> host-returned (back in sync, nothing promoted)
+ *   promoting in a switchover, backup host down -> wait until it is fenced,
+ *                               then switchover-failed (the primary restarts)
  *
  * Losing the primary is looked at first: when both hosts are gone, what
  * matters is that the VM is down, and that the backup may not be promoted
@@ -65,9 +68,28 @@ static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
 	*ret_backup = NULL;
 	if (!primary_up && hs_pair_fsm_lookup(p->state, HS_EV_PRIMARY_LOST))
 		return HS_EV_PRIMARY_LOST;
+	/*
+	 * A switchover lost its backup host while promoting: the primary is
+	 * stopped, with every write. It may run again only once that host is
+	 * fenced (the backup may have resumed there); then the switchover fails
+	 * back onto the primary host.
+	 */
+	if (p->state == HS_PAIR_PROMOTING && p->switchover && p->backup && !backup_up)
+		return nodes->fenced && nodes->fenced(nodes->userdata, p->backup)
+			       ? HS_EV_SWITCHOVER_FAILED
+			       : HS_EV_MAX;
+	/*
+	 * Two nodes: both halves of a split keep quorum, and the other half may
+	 * be about to fence us and promote the backup. Cutting the mirror now
+	 * would acknowledge writes that backup never gets: keep them waiting
+	 * until the backup host is fenced (the lower nodeid wins that race).
+	 */
 	if (p->backup && !backup_up && p->state != HS_PAIR_DEGRADED &&
-	    hs_pair_fsm_lookup(p->state, HS_EV_BACKUP_LOST))
+	    hs_pair_fsm_lookup(p->state, HS_EV_BACKUP_LOST)) {
+		if (nodes->n_names == 2 && !(nodes->fenced && nodes->fenced(nodes->userdata, p->backup)))
+			return HS_EV_MAX;
 		return HS_EV_BACKUP_LOST;
+	}
 
 	switch (p->state) {
 	case HS_PAIR_FENCING:

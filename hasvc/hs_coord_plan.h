@@ -20,6 +20,7 @@ struct hs_pair_brief {
 	const char *primary;      /* host the VM runs (or ran) on */
 	const char *backup;       /* host of the backup; NULL when there is none */
 	enum hs_pair_state state;
+	bool switchover;          /* an admin switchover is under way */
 };
 
 struct hs_plan_step {
@@ -34,6 +35,7 @@ struct hs_plan_nodes {
 	/* its host is up (in the corosync ring), hasvcd or not; NULL: as online */
 	bool (*host_up)(void *userdata, const char *node);
 	bool (*accepts_backups)(void *userdata, const char *node); /* online, not in maintenance */
+	bool (*fenced)(void *userdata, const char *node); /* powered off, verified; NULL: never */
 	const char *const *names; /* every configured node, in a stable order */
 	size_t n_names;
 	bool old_host_only; /* re-protect only onto the pair's previous host */

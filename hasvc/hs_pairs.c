@@ -831,6 +831,13 @@ static bool plan_host_up(void *userdata, const char *node)
 	return hs_pairs_host_up(userdata, node);
 }
 
+static bool plan_fenced(void *userdata, const char *node)
+{
+	char state[16];
+
+	return strcmp(hs_pairs_node_state(userdata, node, state, sizeof(state)), "fenced") == 0;
+}
+
 static bool plan_accepts_backups(void *userdata, const char *node)
 {
 	char state[16];
@@ -888,11 +895,20 @@ static void plan_step(struct hs_pairs *p, const struct pair_view *v, const struc
 			    v->vm, v->primary);
 		break;
 	case HS_EV_BACKUP_LOST:
-		hs_pairs_transition(p, v, s->event, NULL,
-				    "%s (backup host) left the cluster; %s keeps running on %s, "
-				    "unprotected",
-				    v->backup, v->vm, v->primary);
+		if (row->next == HS_PAIR_ERROR)
+			hs_pairs_transition(p, v, s->event, NULL,
+					    "%s (backup host) left the cluster while promoting its "
+					    "backup, after %s was fenced: %s runs nowhere; its disks "
+					    "are on %s (data up to the fence) and %s",
+					    v->backup, v->primary, v->vm, v->primary, v->backup);
+		else
+			hs_pairs_transition(p, v, s->event, NULL,
+					    "%s (backup host) left the cluster; %s keeps running on %s, "
+					    "unprotected",
+					    v->backup, v->vm, v->primary);
 		break;
+	case HS_EV_SWITCHOVER_FAILED:
+		break; /* a RESTART_PRIMARY row: the primary host acts (above) */
 	case HS_EV_HOST_RETURNED:
 		if (v->state == HS_PAIR_FENCING) {
 			hs_pairs_transition(p, v, s->event, NULL,
@@ -928,6 +944,7 @@ static void run_plan(struct hs_pairs *p, struct pair_view *views, size_t n)
 		.online = plan_online,
 		.host_up = plan_host_up,
 		.accepts_backups = plan_accepts_backups,
+		.fenced = plan_fenced,
 		.names = names,
 		.n_names = 0,
 		.old_host_only = strcmp(cfg->reprotect, "old-host") == 0,
@@ -939,7 +956,8 @@ static void run_plan(struct hs_pairs *p, struct pair_view *views, size_t n)
 		names[nodes.n_names++] = cfg->nodes[i].name;
 	for (size_t i = 0; i < n; i++)
 		briefs[i] = (struct hs_pair_brief){views[i].vm, views[i].primary, views[i].backup,
-						   views[i].state};
+						   views[i].state,
+						   views[i].op && strcmp(views[i].op, "switchover") == 0};
 	n_steps = hs_coord_plan(briefs, n, &nodes, steps, ARRAY_SIZE(steps));
 	for (size_t i = 0; i < n_steps && i < ARRAY_SIZE(steps); i++)
 		plan_step(p, &views[steps[i].pair], &steps[i]);

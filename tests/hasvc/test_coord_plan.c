@@ -26,14 +26,21 @@ static bool ring(void *ud, const char *n) { return !host_down[idx(n)]; }
 static bool accepts(void *ud, const char *n) { return up[idx(n)] && !closed[idx(n)]; }
 
 /* Without host_up, "lost" is "hasvcd gone" (what most tests set up). */
-static const struct hs_plan_nodes nodes = {online, NULL, accepts, names, 3, false, NULL};
-static const struct hs_plan_nodes with_ring = {online, ring, accepts, names, 3, false, NULL};
+static bool fenced[3];
+static bool is_fenced(void *ud, const char *n) { return fenced[idx(n)]; }
+
+static const struct hs_plan_nodes nodes = {
+	.online = online, .accepts_backups = accepts, .names = names, .n_names = 3};
+static const struct hs_plan_nodes with_ring = {.online = online, .host_up = ring,
+					       .accepts_backups = accepts, .fenced = is_fenced,
+					       .names = names, .n_names = 3};
 
 static void all_up(void)
 {
 	for (int i = 0; i < 3; i++) {
 		up[i] = true;
 		host_down[i] = false;
+		fenced[i] = false;
 		closed[i] = false;
 	}
 }
@@ -43,8 +50,8 @@ TestSuite(coord_plan, .init = all_up);
 Test(coord_plan, healthy_cluster_needs_nothing)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
-		{"vm2", "node2", "node3", HS_PAIR_INITIAL_SYNC},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
+		{"vm2", "node2", "node3", HS_PAIR_INITIAL_SYNC, false},
 	};
 	struct hs_plan_step steps[4];
 	cr_assert_eq(hs_coord_plan(pairs, 2, &nodes, steps, 4), 0);
@@ -53,10 +60,10 @@ Test(coord_plan, healthy_cluster_needs_nothing)
 Test(coord_plan, lost_primary_fences_synced_and_refuses_unsynced)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
-		{"vm2", "node1", "node3", HS_PAIR_INITIAL_SYNC},
-		{"vm3", "node2", "node1", HS_PAIR_IN_SYNC},
-		{"vm4", "node1", "node2", HS_PAIR_DEGRADED},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
+		{"vm2", "node1", "node3", HS_PAIR_INITIAL_SYNC, false},
+		{"vm3", "node2", "node1", HS_PAIR_IN_SYNC, false},
+		{"vm4", "node1", "node2", HS_PAIR_DEGRADED, false},
 	};
 	struct hs_plan_step steps[8];
 
@@ -74,7 +81,7 @@ Test(coord_plan, lost_primary_fences_synced_and_refuses_unsynced)
 
 Test(coord_plan, both_hosts_lost_is_a_lost_primary)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_IN_SYNC}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false}};
 	struct hs_plan_step steps[2];
 
 	up[0] = up[1] = false;
@@ -84,7 +91,7 @@ Test(coord_plan, both_hosts_lost_is_a_lost_primary)
 
 Test(coord_plan, degraded_resyncs_when_its_backup_returns)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED, false}};
 	struct hs_plan_step steps[2];
 
 	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
@@ -93,7 +100,7 @@ Test(coord_plan, degraded_resyncs_when_its_backup_returns)
 
 Test(coord_plan, degraded_moves_its_backup_when_that_host_is_gone)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED, false}};
 	struct hs_plan_step steps[2];
 
 	up[1] = false;
@@ -104,7 +111,7 @@ Test(coord_plan, degraded_moves_its_backup_when_that_host_is_gone)
 
 Test(coord_plan, unprotected_prefers_its_old_host_and_skips_maintenance)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED, false}};
 	struct hs_plan_step steps[2];
 
 	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
@@ -118,7 +125,7 @@ Test(coord_plan, unprotected_prefers_its_old_host_and_skips_maintenance)
 
 Test(coord_plan, lost_unsynced_restarts_when_its_host_returns)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_LOST_UNSYNCED}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_LOST_UNSYNCED, false}};
 	struct hs_plan_step steps[2];
 
 	up[0] = false;
@@ -130,7 +137,7 @@ Test(coord_plan, lost_unsynced_restarts_when_its_host_returns)
 
 Test(coord_plan, fencing_ends_when_the_primary_returns_unfenced)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_FENCING}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_FENCING, false}};
 	struct hs_plan_step steps[2];
 
 	up[0] = false;
@@ -144,7 +151,7 @@ Test(coord_plan, fencing_ends_when_the_primary_returns_unfenced)
 Test(coord_plan, old_host_policy_waits_for_the_previous_host)
 {
 	struct hs_plan_nodes wait = nodes;
-	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED, false}};
 	struct hs_plan_step steps[2];
 
 	wait.old_host_only = true;
@@ -160,8 +167,8 @@ Test(coord_plan, old_host_policy_waits_for_the_previous_host)
 Test(coord_plan, reports_the_count_beyond_max)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
-		{"vm2", "node1", "node3", HS_PAIR_IN_SYNC},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
+		{"vm2", "node1", "node3", HS_PAIR_IN_SYNC, false},
 	};
 	struct hs_plan_step steps[1];
 
@@ -173,8 +180,8 @@ Test(coord_plan, reports_the_count_beyond_max)
 Test(coord_plan, a_stopped_hasvcd_is_not_a_lost_host)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC},
-		{"vm2", "node3", "node1", HS_PAIR_IN_SYNC},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
+		{"vm2", "node3", "node1", HS_PAIR_IN_SYNC, false},
 	};
 	struct hs_plan_step steps[4];
 
@@ -192,11 +199,52 @@ Test(coord_plan, a_stopped_hasvcd_is_not_a_lost_host)
 
 Test(coord_plan, no_new_backup_on_a_host_without_hasvcd)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_UNPROTECTED}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_UNPROTECTED, false}};
 	struct hs_plan_step steps[2];
 
 	up[1] = false; /* node2's host is up, its hasvcd is not: it cannot prepare a backup */
 	cr_assert_eq(hs_coord_plan(pairs, 1, &with_ring, steps, 2), 1);
 	cr_expect_eq(steps[0].event, HS_EV_REPROTECT);
 	cr_expect_str_eq(steps[0].new_backup, "node3");
+}
+
+Test(coord_plan, switchover_losing_its_backup_host_fails_back_only_after_the_fence)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_PROMOTING, true},
+					{"vm2", "node3", "node2", HS_PAIR_PROMOTING, false}};
+	struct hs_plan_step steps[4];
+
+	up[1] = false;
+	host_down[1] = true;
+	/* node2 may have resumed vm1 already: node1 must not start it yet */
+	cr_assert_eq(hs_coord_plan(pairs, 1, &with_ring, steps, 4), 0);
+	fenced[1] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &with_ring, steps, 4), 1);
+	cr_expect_eq(steps[0].event, HS_EV_SWITCHOVER_FAILED);
+	/* a failover's promotion losing its backup host too: nothing to fall back on */
+	cr_assert_eq(hs_coord_plan(pairs + 1, 1, &with_ring, steps, 4), 1);
+	cr_expect_eq(steps[0].event, HS_EV_BACKUP_LOST);
+}
+
+Test(coord_plan, two_nodes_hold_a_lost_backup_until_it_is_fenced)
+{
+	static const char *const two[] = {"node1", "node2"};
+	struct hs_plan_nodes pair_of_nodes = with_ring;
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_IN_SYNC, false}};
+	struct hs_plan_step steps[2];
+
+	pair_of_nodes.names = two;
+	pair_of_nodes.n_names = 2;
+	up[0] = false;
+	host_down[0] = true;
+	/* node1 may be fencing node2 right now to promote vm1: no write may be
+	 * acknowledged without it, so the mirror is not cut */
+	cr_assert_eq(hs_coord_plan(pairs, 1, &pair_of_nodes, steps, 2), 0);
+	fenced[0] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &pair_of_nodes, steps, 2), 1);
+	cr_expect_eq(steps[0].event, HS_EV_BACKUP_LOST);
+	/* three nodes: quorum already tells which side goes on */
+	fenced[0] = false;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &with_ring, steps, 2), 1);
+	cr_expect_eq(steps[0].event, HS_EV_BACKUP_LOST);
 }
