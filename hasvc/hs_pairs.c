@@ -885,7 +885,11 @@ static void plan_step(struct hs_pairs *p, const struct pair_view *v, const struc
 		}
 		if (now < v->changed_usec + REPROTECT_DELAY_USEC)
 			break;
-		hs_pairs_transition(p, v, s->event, NULL, "%s is back; a fresh backup goes there",
+		/* A fresh backup, a port chosen afresh: the recorded one may be the
+		 * very port whose clash failed the last attempt. */
+		if (row->next == HS_PAIR_CREATING && v->backup)
+			c.nbd_port = hs_pairs_free_port(p->d, v->backup, v->vm);
+		hs_pairs_transition(p, v, s->event, &c, "%s is back; a fresh backup goes there",
 				    v->backup);
 		break;
 	case HS_EV_REPROTECT:
