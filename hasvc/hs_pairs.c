@@ -34,6 +34,9 @@
 #define RETRY_USEC (5000 * 1000ULL)         /* a failed duty that is retried */
 #define LIBVIRT_GRACE_USEC (60 * 1000 * 1000ULL) /* libvirtd away: retry a preparation this long */
 #define REPROTECT_DELAY_USEC (3000 * 1000ULL) /* a pair just degraded waits this long */
+/* A port handed out stays claimed this long: its proposal is applied in
+ * milliseconds, and after that the state itself shows the port taken. */
+#define PORT_CLAIM_USEC (30 * 1000 * 1000ULL)
 
 /* --- tasks --------------------------------------------------------------- */
 
@@ -203,17 +206,32 @@ const char *hs_pairs_replication_address(struct hs_daemon *d, const char *host)
 	return n->replication_address ? n->replication_address : n->address;
 }
 
+static bool port_claimed(const struct hs_pairs *p, const char *host, const char *except_vm,
+			 unsigned port, uint64_t now)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(p->claims); i++) {
+		const struct port_claim *c = &p->claims[i];
+
+		if (c->port == port && now < c->usec + PORT_CLAIM_USEC &&
+		    strcmp(c->host, host) == 0 && strcmp(c->vm, except_vm ? except_vm : "") != 0)
+			return true;
+	}
+	return false;
+}
+
 unsigned hs_pairs_free_port(struct hs_daemon *d, const char *host, const char *except_vm)
 {
+	struct hs_pairs *p = d->pairs;
 	json_object *pairs = NULL;
 	unsigned port = d->config->nbd_port_base;
+	uint64_t now = hs_now_usec(CLOCK_MONOTONIC);
 	bool taken = true;
 
 	if (sdb_pairs_list_by_node(d->db, host, &pairs) < 0)
 		return 0;
 	while (taken && port < 65535) {
-		taken = false;
-		for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+		taken = port_claimed(p, host, except_vm, port, now);
+		for (size_t i = 0; !taken && i < json_object_array_length(pairs); i++) {
 			json_object *row = json_object_array_get_idx(pairs, i);
 			const char *backup = str_or_null(row, "backup");
 			if (backup && strcmp(backup, host) == 0 &&
@@ -225,6 +243,15 @@ unsigned hs_pairs_free_port(struct hs_daemon *d, const char *host, const char *e
 			port++;
 	}
 	json_object_put(pairs);
+	{
+		struct port_claim *c = &p->claims[p->next_claim];
+
+		p->next_claim = (p->next_claim + 1) % ARRAY_SIZE(p->claims);
+		snprintf(c->host, sizeof(c->host), "%s", host);
+		snprintf(c->vm, sizeof(c->vm), "%s", except_vm ? except_vm : "");
+		c->port = port;
+		c->usec = now;
+	}
 	return port;
 }
 
@@ -918,7 +945,11 @@ static void plan_step(struct hs_pairs *p, const struct pair_view *v, const struc
 		}
 		if (now < v->changed_usec + REPROTECT_DELAY_USEC)
 			break;
-		hs_pairs_transition(p, v, s->event, NULL, "%s is back; a fresh backup goes there",
+		/* A fresh backup, a port chosen afresh: the recorded one may be the
+		 * very port whose clash failed the last attempt. */
+		if (row->next == HS_PAIR_CREATING && v->backup)
+			c.nbd_port = hs_pairs_free_port(p->d, v->backup, v->vm);
+		hs_pairs_transition(p, v, s->event, &c, "%s is back; a fresh backup goes there",
 				    v->backup);
 		break;
 	case HS_EV_REPROTECT:

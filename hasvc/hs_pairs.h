@@ -53,8 +53,11 @@ void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pair
 
 /* --- shared by hs_pairs.c and hs_pair_ops.c ------------------------------ */
 
-/* The NBD port for a new backup on HOST: the first one above nbd_port_base
- * that no other pair backed up on HOST uses. */
+/* The NBD port for a new backup of EXCEPT_VM on HOST: the first one from
+ * nbd_port_base that no other pair backed up on HOST uses, in the state or in
+ * a proposal this host made moments ago (a burst of creates, or one plan round
+ * re-protecting several pairs onto HOST, is proposed before any is applied).
+ * The port is remembered as claimed: call it only for a port that is proposed. */
 unsigned hs_pairs_free_port(struct hs_daemon *d, const char *host, const char *except_vm);
 /* Where HOST's NBD exports listen (its replication_address, else address). */
 const char *hs_pairs_replication_address(struct hs_daemon *d, const char *host);

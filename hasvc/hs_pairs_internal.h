@@ -40,10 +40,20 @@ struct task {
 	char *failure;           /* switchover: why the stop failed */
 };
 
+/* An NBD port this host put into a proposal, which the state may not show yet. */
+struct port_claim {
+	char host[64];
+	char vm[65];
+	unsigned port;
+	uint64_t usec; /* when; a claim older than PORT_CLAIM_USEC is forgotten */
+};
+
 struct hs_pairs {
 	struct hs_daemon *d;
 	struct mirror *mirror;
 	struct task *tasks;
+	struct port_claim claims[64]; /* ring: hs_pairs_free_port() */
+	size_t next_claim;
 	char maintenance_noted[64][64]; /* pairs whose "cannot move" was logged */
 	size_t n_maintenance_noted;
 };
