@@ -520,6 +520,18 @@ static int jobs_read(struct request *r, virDomainPtr d, const struct mirror_doma
 	return 0;
 }
 
+/* After jobs_read: true when a mirrored disk has no block job any more. */
+static bool jobs_gone(struct request *r)
+{
+	json_object *disks = json_object_object_get(r->data, "disks");
+
+	for (size_t i = 0; disks && i < json_object_array_length(disks); i++)
+		if (!json_object_get_boolean(
+			json_object_object_get(json_object_array_get_idx(disks, i), "job")))
+			return true;
+	return false;
+}
+
 static void op_jobs(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
@@ -616,8 +628,16 @@ static void op_stop_primary(struct mirror *m, struct request *r)
 		goto out;
 	}
 	deadline = time(NULL) + DRAIN_TIMEOUT_S;
-	while (jobs_read(r, d, dom, NULL, &drained) == 0 && !drained && time(NULL) < deadline)
+	while (jobs_read(r, d, dom, NULL, &drained) == 0 && !drained && time(NULL) < deadline) {
+		/* a job that failed (its backup went away) never drains: do not wait for it */
+		if (jobs_gone(r)) {
+			virDomainResume(d);
+			say(r, -EPIPE, "the mirror of %s stopped before it drained (is the backup "
+				       "host gone?); %s keeps running", r->vm, r->vm);
+			goto out;
+		}
 		usleep(100000);
+	}
 	if (!drained) {
 		/* Roll back: the guest runs on, with its mirror. */
 		virDomainResume(d);

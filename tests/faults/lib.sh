@@ -28,6 +28,7 @@ WRITER_PID="" SAMPLER_PID=""
 
 faults_teardown() {
 	local rc=$?
+	set +e # errexit would end the trap at "(exit $rc)" below, before the lab goes
 	[ -z "$WRITER_PID" ] || kill "$WRITER_PID" 2>/dev/null || true
 	[ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null || true
 	wait 2>/dev/null || true
