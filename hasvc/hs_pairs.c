@@ -412,7 +412,8 @@ static void duty_prepare(struct hs_pairs *p, struct task *t, const struct pair_v
 		return;
 	r = mirror_backup_prepare(p->mirror, xml, bytes, n,
 				  hs_pairs_replication_address(p->d, p->d->self->name), v->nbd_port,
-				  v->generation == 1, request_done, pe);
+				  v->generation == 1, (uint64_t)p->d->config->memory_reserve_mib << 20,
+				  request_done, pe);
 	if (r < 0)
 		pending_failed(t, pe, "prepare the backup", r);
 }

@@ -35,6 +35,7 @@
 #include <libvirt/virterror.h>
 
 #include "mirror.h"
+#include "mirror_memory.h"
 #include "mirror_sockets.h"
 #include "mirror_xml.h"
 
@@ -67,6 +68,7 @@ struct request {
 	char *note;     /* OP_CUT: what closing the connections did */
 	bool sync;
 	bool fresh;     /* OP_PREPARE: a new pair, nothing of that name may exist */
+	uint64_t memory_reserve; /* OP_PREPARE: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
 	mirror_done_fn done;
@@ -287,6 +289,12 @@ static void op_prepare(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
+	/* Before anything is touched: an old backup is only replaced by one that fits. */
+	if (mirror_memory_check(m->conn, dom->name, dom->memory_bytes, r->memory_reserve,
+				r->message, sizeof(r->message)) < 0) {
+		r->result = -ENOMEM;
+		goto out;
+	}
 	if (d && make_room(r, d, dom->name) < 0)
 		goto out;
 	if (d) {
@@ -426,6 +434,68 @@ out:
 	mirror_domain_free(dom);
 }
 
+/*
+ * Appends to LIST the internal snapshots QEMU sees in the images of D that
+ * libvirt does not know (made with qemu-img snapshot or savevm behind its back).
+ */
+static void qemu_snapshots(virDomainPtr d, char *list, size_t size)
+{
+	char *reply = NULL;
+	json_object *parsed, *devices;
+
+	if (virDomainQemuMonitorCommand(d, "{\"execute\":\"query-block\"}", &reply, 0) < 0)
+		return;
+	parsed = json_tokener_parse(reply);
+	if (parsed && json_object_object_get_ex(parsed, "return", &devices)) {
+		for (size_t i = 0; i < json_object_array_length(devices); i++) {
+			json_object *dev = json_object_array_get_idx(devices, i), *inserted, *image,
+				    *snaps;
+			if (!json_object_object_get_ex(dev, "inserted", &inserted) ||
+			    !json_object_object_get_ex(inserted, "image", &image) ||
+			    !json_object_object_get_ex(image, "snapshots", &snaps))
+				continue;
+			for (size_t j = 0; j < json_object_array_length(snaps); j++) {
+				const char *name = json_object_get_string(json_object_object_get(
+				    json_object_array_get_idx(snaps, j), "name"));
+				size_t used = strlen(list);
+				if (name && !strstr(list, name))
+					snprintf(list + used, size - used, "%s%s", used ? ", " : "",
+						 name);
+			}
+		}
+	}
+	json_object_put(parsed);
+	free(reply);
+}
+
+/*
+ * A block copy takes the disks' current state only: snapshots (internal ones
+ * inside the qcow2, external ones as backing files) would not be on the
+ * backup, and a failover would lose them without a word. So a domain with
+ * snapshots is refused, naming them.
+ */
+static int snapshots_refuse(struct request *r, virDomainPtr d)
+{
+	virDomainSnapshotPtr *snaps = NULL;
+	int n = virDomainListAllSnapshots(d, &snaps, 0);
+	char list[256] = "";
+
+	for (int i = 0; i < n; i++) {
+		size_t used = strlen(list);
+		snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+			 virDomainSnapshotGetName(snaps[i]));
+		virDomainSnapshotFree(snaps[i]);
+	}
+	free(snaps);
+	qemu_snapshots(d, list, sizeof(list));
+	if (!list[0])
+		return 0;
+	return say(r, -ENOTSUP,
+		   "%s has snapshot(s) %s: the backup would not have them and a failover would "
+		   "lose them; delete them first (virsh snapshot-delete %s NAME)",
+		   r->vm, list, r->vm);
+}
+
 static void op_inspect(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
@@ -443,6 +513,8 @@ static void op_inspect(struct mirror *m, struct request *r)
 		say(r, -EINVAL, "%s is a transient domain; define it first (virsh define)", r->vm);
 		goto out;
 	}
+	if (snapshots_refuse(r, d) < 0)
+		goto out;
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
 	if (!xml) {
 		say(r, -EIO, "cannot read the definition of %s: %s", r->vm, virt_error());
@@ -950,12 +1022,13 @@ static struct request *request_new(enum op op, mirror_done_fn done, void *userda
 
 int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
-			  mirror_done_fn done, void *userdata)
+			  uint64_t memory_reserve, mirror_done_fn done, void *userdata)
 {
 	struct request *r = request_new(OP_PREPARE, done, userdata);
 
 	if (!r)
 		return -ENOMEM;
+	r->memory_reserve = memory_reserve;
 	r->xml = strdup(primary_xml);
 	r->host = strdup(nbd_addr);
 	r->port = port;
