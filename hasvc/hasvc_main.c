@@ -261,10 +261,10 @@ static int cmd_pair_list(const struct cli_options *o, int argc, char **argv)
 static void print_pair(json_object *p)
 {
 	printf("vm:       %s\nstate:    %s\nprimary:  %s\nbackup:   %s\nmode:     %s\n"
-	       "sync:     %s of %s bytes\nreason:   %s\n",
+	       "sync:     %s of %s bytes\nlag:      %s bytes\nreason:   %s\n",
 	       hs_json_str(p, "vm"), hs_json_str(p, "state"), hs_json_str(p, "primary"),
 	       hs_json_str(p, "backup"), hs_json_str(p, "mode"), hs_json_str(p, "bytes_done"),
-	       hs_json_str(p, "bytes_total"), hs_json_str(p, "reason"));
+	       hs_json_str(p, "bytes_total"), hs_json_str(p, "lag_bytes"), hs_json_str(p, "reason"));
 }
 
 static int cmd_pair_show(const struct cli_options *o, int argc, char **argv)

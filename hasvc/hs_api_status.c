@@ -128,6 +128,19 @@ static const struct {
 	 "-> degraded (mirror-failed)"},
 };
 
+/* One gauge NAME per pair, from the pair's numeric field KEY. */
+static void pair_gauge(FILE *f, json_object *pairs, const char *name, const char *key,
+		       const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+		json_object *p = json_object_array_get_idx(pairs, i);
+		fprintf(f, "%s{vm=\"%s\"} %lld\n", name,
+			json_object_get_string(json_object_object_get(p, "vm")),
+			(long long)json_object_get_int64(json_object_object_get(p, key)));
+	}
+}
+
 static void pair_metrics(FILE *f, struct hs_daemon *d)
 {
 	_cleanup_json_ json_object *pairs = NULL;
@@ -157,22 +170,12 @@ static void pair_metrics(FILE *f, struct hs_daemon *d)
 	fprintf(f, "# HELP hasvc_pairs Pairs in each state.\n# TYPE hasvc_pairs gauge\n");
 	for (int s = 0; s < HS_PAIR_STATE_MAX; s++)
 		fprintf(f, "hasvc_pairs{state=\"%s\"} %zu\n", hs_pair_state_name(s), count[s]);
-	fprintf(f, "# HELP hasvc_pair_sync_done_bytes Bytes the initial sync has copied.\n"
-		   "# TYPE hasvc_pair_sync_done_bytes gauge\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(pairs, i);
-		fprintf(f, "hasvc_pair_sync_done_bytes{vm=\"%s\"} %lld\n",
-			json_object_get_string(json_object_object_get(p, "vm")),
-			(long long)json_object_get_int64(json_object_object_get(p, "bytes_done")));
-	}
-	fprintf(f, "# HELP hasvc_pair_sync_total_bytes Bytes the initial sync has to copy.\n"
-		   "# TYPE hasvc_pair_sync_total_bytes gauge\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(pairs, i);
-		fprintf(f, "hasvc_pair_sync_total_bytes{vm=\"%s\"} %lld\n",
-			json_object_get_string(json_object_object_get(p, "vm")),
-			(long long)json_object_get_int64(json_object_object_get(p, "bytes_total")));
-	}
+	pair_gauge(f, pairs, "hasvc_pair_sync_done_bytes", "bytes_done",
+		   "Bytes the mirror has copied (initial sync progress, then the block job's).");
+	pair_gauge(f, pairs, "hasvc_pair_sync_total_bytes", "bytes_total",
+		   "Bytes the mirror has to copy (initial sync, then the block job's).");
+	pair_gauge(f, pairs, "hasvc_pair_lag_bytes", "lag_bytes",
+		   "Bytes written on the primary and not yet on the backup, as last reported.");
 	for (size_t i = 0; i < ARRAY_SIZE(transition_metrics); i++) {
 		uint64_t c = 0;
 		sdb_events_count(d->db, "pair", transition_metrics[i].text, &c);

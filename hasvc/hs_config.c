@@ -62,6 +62,8 @@ static const struct key_def key_table[] = {
 	 65000},
 	{SECTION_DAEMON, "shutdown_timeout", KEY_UINT, offsetof(struct hs_config, shutdown_timeout_s),
 	 0, 3600},
+	{SECTION_DAEMON, "memory_reserve", KEY_UINT, offsetof(struct hs_config, memory_reserve_mib),
+	 0, 1U << 30},
 	{SECTION_NODE, "nodeid", KEY_NODEID, offsetof(struct hs_config_node, nodeid), 0, 0},
 	{SECTION_NODE, "address", KEY_STRING, offsetof(struct hs_config_node, address), 0, 0},
 	{SECTION_NODE, "replication_address", KEY_STRING,

@@ -52,6 +52,7 @@ struct hs_config {
 	char *reprotect;        /* new backup after a failover: "any" host at once, or "old-host" */
 	unsigned nbd_port_base; /* first TCP port of the backups' NBD exports on a host */
 	unsigned shutdown_timeout_s; /* switchover: how long the guest gets to shut down; 0 pauses */
+	unsigned memory_reserve_mib; /* kept for the host: a backup that would eat into it is refused */
 	/* [node ...] */
 	struct hs_config_node *nodes;
 	size_t n_nodes;

@@ -29,7 +29,7 @@
 #include "sdb_repl.h"
 
 #define POLL_USEC (1000 * 1000ULL)          /* mirror jobs, while mirroring */
-#define PROGRESS_USEC (2000 * 1000ULL)      /* sync progress into the state */
+#define PROGRESS_USEC (2000 * 1000ULL)      /* sync progress, then lag, into the state */
 #define PROPOSAL_WAIT_USEC (5000 * 1000ULL) /* before proposing the same step again */
 #define RETRY_USEC (5000 * 1000ULL)         /* a failed duty that is retried */
 #define LIBVIRT_GRACE_USEC (60 * 1000 * 1000ULL) /* libvirtd away: retry a preparation this long */
@@ -473,7 +473,8 @@ static void duty_prepare(struct hs_pairs *p, struct task *t, const struct pair_v
 		return;
 	r = mirror_backup_prepare(p->mirror, xml, bytes, n,
 				  hs_pairs_replication_address(p->d, p->d->self->name), v->nbd_port,
-				  v->generation == 1, request_done, pe);
+				  v->generation == 1, (uint64_t)p->d->config->memory_reserve_mib << 20,
+				  request_done, pe);
 	if (r < 0)
 		pending_failed(t, pe, "prepare the backup", r);
 }
@@ -530,6 +531,21 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct pair_view
 		hs_pairs_transition(p, v, HS_EV_MIRROR_READY, NULL,
 				    "all %zu disk(s) copied to %s; every write now reaches both",
 				    n, v->backup);
+		return;
+	}
+	/*
+	 * In sync, what the state shows is the lag (end - cur: written on the
+	 * primary, not yet on the backup; async mode only, or a sync mirror
+	 * catching up). It is replicated when it changes, no more often than
+	 * the progress: a pair that keeps up costs no messages however much
+	 * its guest writes.
+	 */
+	if (v->state == HS_PAIR_IN_SYNC && now >= t->progress_usec + PROGRESS_USEC &&
+	    total - done != v->bytes_total - v->bytes_done) {
+		t->progress_usec = now;
+		buf = NULL;
+		propose(p, sdb_msg_pair_progress(v->vm, done, total, spec, n, &buf, &len), &buf, &len,
+			"mirror lag");
 		return;
 	}
 	if (v->state == HS_PAIR_INITIAL_SYNC && now >= t->progress_usec + PROGRESS_USEC &&

@@ -35,10 +35,13 @@
 #include <libvirt/virterror.h>
 
 #include "mirror.h"
+#include "mirror_memory.h"
 #include "mirror_sockets.h"
 #include "mirror_xml.h"
 
 #define DRAIN_TIMEOUT_S 120
+#define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
+#define COPY_GRANULARITY_SYNC (1U << 20)   /* block copy, sync mode: chunk size */
 #define MSG_MAX 512
 
 extern char **environ;
@@ -67,6 +70,7 @@ struct request {
 	char *note;     /* OP_CUT: what closing the connections did */
 	bool sync;
 	bool fresh;     /* OP_PREPARE: a new pair, nothing of that name may exist */
+	uint64_t memory_reserve; /* OP_PREPARE: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
 	mirror_done_fn done;
@@ -287,6 +291,12 @@ static void op_prepare(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
+	/* Before anything is touched: an old backup is only replaced by one that fits. */
+	if (mirror_memory_check(m->conn, dom->name, dom->memory_bytes, r->memory_reserve,
+				r->message, sizeof(r->message)) < 0) {
+		r->result = -ENOMEM;
+		goto out;
+	}
 	if (d && make_room(r, d, dom->name) < 0)
 		goto out;
 	if (d) {
@@ -392,11 +402,27 @@ static void op_start(struct mirror *m, struct request *r)
 	virDomainPtr d = NULL;
 	struct mirror_domain *dom = live_domain(m, r, &d);
 	unsigned flags = VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB;
-	virTypedParameter bw = {
-		.field = VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
-		.type = VIR_TYPED_PARAM_ULLONG,
-		.value.ul = r->bandwidth_mib << 20,
+	/*
+	 * QEMU's defaults (16 MiB in flight, the image's cluster size as
+	 * granularity: 64 KiB chunks) copied a 1 GiB disk at 0.6 of qemu-img
+	 * convert's rate; 64 MiB and 1 MiB chunks at 1.1 of it (bench/sync-
+	 * throughput, docs/performance.md). A coarse granularity makes a small write dirty a whole
+	 * chunk, which the async mirror copies again; the sync mirror copies
+	 * writes as they are made, so only it gets the coarse one.
+	 */
+	virTypedParameter params[3] = {
+		{.field = VIR_DOMAIN_BLOCK_COPY_GRANULARITY,
+		 .type = VIR_TYPED_PARAM_UINT,
+		 .value.ui = COPY_GRANULARITY_SYNC},
+		{.field = VIR_DOMAIN_BLOCK_COPY_BUF_SIZE,
+		 .type = VIR_TYPED_PARAM_ULLONG,
+		 .value.ul = COPY_BUF_BYTES},
+		{.field = VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
+		 .type = VIR_TYPED_PARAM_ULLONG,
+		 .value.ul = r->bandwidth_mib << 20},
 	};
+	virTypedParameter *param = r->sync ? params : params + 1; /* async: no granularity */
+	int n_params = r->sync ? 2 : 1;
 	char dest[512];
 
 	if (!dom)
@@ -410,8 +436,8 @@ static void op_start(struct mirror *m, struct request *r)
 			 "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
 			 "<source protocol='nbd' name='%s'><host name='%s' port='%u'/></source></disk>",
 			 dom->disks[i].target, r->host, r->port);
-		if (virDomainBlockCopy(d, dom->disks[i].target, dest, r->bandwidth_mib ? &bw : NULL,
-				       r->bandwidth_mib ? 1 : 0, flags) < 0) {
+		if (virDomainBlockCopy(d, dom->disks[i].target, dest, param,
+				       n_params + (r->bandwidth_mib ? 1 : 0), flags) < 0) {
 			say(r, -EIO, "cannot mirror disk %s of %s to %s:%u: %s",
 			    dom->disks[i].target, r->vm, r->host, r->port, virt_error());
 			jobs_abort(d, dom, 0);
@@ -424,6 +450,68 @@ static void op_start(struct mirror *m, struct request *r)
 out:
 	virDomainFree(d);
 	mirror_domain_free(dom);
+}
+
+/*
+ * Appends to LIST the internal snapshots QEMU sees in the images of D that
+ * libvirt does not know (made with qemu-img snapshot or savevm behind its back).
+ */
+static void qemu_snapshots(virDomainPtr d, char *list, size_t size)
+{
+	char *reply = NULL;
+	json_object *parsed, *devices;
+
+	if (virDomainQemuMonitorCommand(d, "{\"execute\":\"query-block\"}", &reply, 0) < 0)
+		return;
+	parsed = json_tokener_parse(reply);
+	if (parsed && json_object_object_get_ex(parsed, "return", &devices)) {
+		for (size_t i = 0; i < json_object_array_length(devices); i++) {
+			json_object *dev = json_object_array_get_idx(devices, i), *inserted, *image,
+				    *snaps;
+			if (!json_object_object_get_ex(dev, "inserted", &inserted) ||
+			    !json_object_object_get_ex(inserted, "image", &image) ||
+			    !json_object_object_get_ex(image, "snapshots", &snaps))
+				continue;
+			for (size_t j = 0; j < json_object_array_length(snaps); j++) {
+				const char *name = json_object_get_string(json_object_object_get(
+				    json_object_array_get_idx(snaps, j), "name"));
+				size_t used = strlen(list);
+				if (name && !strstr(list, name))
+					snprintf(list + used, size - used, "%s%s", used ? ", " : "",
+						 name);
+			}
+		}
+	}
+	json_object_put(parsed);
+	free(reply);
+}
+
+/*
+ * A block copy takes the disks' current state only: snapshots (internal ones
+ * inside the qcow2, external ones as backing files) would not be on the
+ * backup, and a failover would lose them without a word. So a domain with
+ * snapshots is refused, naming them.
+ */
+static int snapshots_refuse(struct request *r, virDomainPtr d)
+{
+	virDomainSnapshotPtr *snaps = NULL;
+	int n = virDomainListAllSnapshots(d, &snaps, 0);
+	char list[256] = "";
+
+	for (int i = 0; i < n; i++) {
+		size_t used = strlen(list);
+		snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+			 virDomainSnapshotGetName(snaps[i]));
+		virDomainSnapshotFree(snaps[i]);
+	}
+	free(snaps);
+	qemu_snapshots(d, list, sizeof(list));
+	if (!list[0])
+		return 0;
+	return say(r, -ENOTSUP,
+		   "%s has snapshot(s) %s: the backup would not have them and a failover would "
+		   "lose them; delete them first (virsh snapshot-delete %s NAME)",
+		   r->vm, list, r->vm);
 }
 
 static void op_inspect(struct mirror *m, struct request *r)
@@ -443,6 +531,8 @@ static void op_inspect(struct mirror *m, struct request *r)
 		say(r, -EINVAL, "%s is a transient domain; define it first (virsh define)", r->vm);
 		goto out;
 	}
+	if (snapshots_refuse(r, d) < 0)
+		goto out;
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
 	if (!xml) {
 		say(r, -EIO, "cannot read the definition of %s: %s", r->vm, virt_error());
@@ -970,12 +1060,13 @@ static struct request *request_new(enum op op, mirror_done_fn done, void *userda
 
 int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
-			  mirror_done_fn done, void *userdata)
+			  uint64_t memory_reserve, mirror_done_fn done, void *userdata)
 {
 	struct request *r = request_new(OP_PREPARE, done, userdata);
 
 	if (!r)
 		return -ENOMEM;
+	r->memory_reserve = memory_reserve;
 	r->xml = strdup(primary_xml);
 	r->host = strdup(nbd_addr);
 	r->port = port;

@@ -16,6 +16,7 @@
  *                          (mirror_xml_backup), create missing images of the
  *                          same virtual size, start it paused, export every
  *                          mirrored disk over NBD (writable, writethrough);
+ *                          refused when the host lacks the VM's memory;
  *   mirror_start           on the primary host: block copy every mirrored
  *                          disk into the backup's exports (returns once the
  *                          jobs run; mirror_jobs tells when they are READY);
@@ -58,10 +59,13 @@ void mirror_free(struct mirror *m);
  * FRESH (a new pair): refuse (-EEXIST) when a domain of that name or any of
  * its image files exists here already: it belongs to someone else. Otherwise
  * an old paused backup is replaced and existing images are reused.
+ * -ENOMEM (nothing touched) when this host's available memory, less the
+ * memory of the other backups here and MEMORY_RESERVE bytes, is below the
+ * VM's <memory> (mirror_memory.c).
  */
 int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
-			  mirror_done_fn done, void *userdata);
+			  uint64_t memory_reserve, mirror_done_fn done, void *userdata);
 
 /*
  * SYNC: writes complete only once on the backup too (write-blocking mirror).

@@ -151,6 +151,47 @@ out:
 	return r;
 }
 
+/*
+ * <memory unit=U>N</memory> in bytes. libvirt writes KiB, but a definition
+ * may carry any unit its schema allows (b, k/KiB, KB, M/MiB, MB, G/GiB, GB, T/TiB, TB).
+ */
+static int memory_parse(xmlNode *memory, uint64_t *ret)
+{
+	static const struct {
+		const char *unit;
+		uint64_t scale;
+	} units[] = {
+		{"b", 1},	{"bytes", 1},		{"KB", 1000},	      {"k", 1024},
+		{"KiB", 1024},	{"MB", 1000000},	{"M", 1 << 20},	      {"MiB", 1 << 20},
+		{"GB", 1000000000}, {"G", 1 << 30},	{"GiB", 1 << 30},     {"TB", 1000000000000},
+		{"T", 1ULL << 40},  {"TiB", 1ULL << 40},
+	};
+	char *unit = attr(memory, "unit"), *text = text_of(memory), *end;
+	uint64_t scale = 0, n;
+	int r = -EINVAL;
+
+	if (!memory) {
+		*ret = 0;
+		r = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(unit ? unit : "KiB", units[i].unit) == 0)
+			scale = units[i].scale;
+	if (!text || !scale)
+		goto out;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || end == text || *end || n > UINT64_MAX / scale)
+		goto out;
+	*ret = n * scale;
+	r = 0;
+out:
+	free(unit);
+	free(text);
+	return r;
+}
+
 static int domain_walk(xmlDoc *doc, struct mirror_domain **ret, char **ret_error)
 {
 	xmlNode *root = xmlDocGetRootElement(doc), *devices;
@@ -166,6 +207,10 @@ static int domain_walk(xmlDoc *doc, struct mirror_domain **ret, char **ret_error
 	dom->uuid = text_of(child(root, "uuid"));
 	if (!dom->name) {
 		r = fail(ret_error, -EINVAL, "domain definition has no <name>");
+		goto out_free;
+	}
+	if (memory_parse(child(root, "memory"), &dom->memory_bytes) < 0) {
+		r = fail(ret_error, -EINVAL, "the <memory> of %s is not a size", dom->name);
 		goto out_free;
 	}
 	devices = child(root, "devices");

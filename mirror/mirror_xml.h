@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mirror_disk {
 	char *target; /* "vda" */
@@ -32,6 +33,7 @@ struct mirror_disk {
 struct mirror_domain {
 	char *name;
 	char *uuid;
+	uint64_t memory_bytes; /* <memory>: what the guest may use, so what its backup needs */
 	struct mirror_disk *disks; /* the mirrored disks, in XML order */
 	size_t n_disks;
 	size_t n_left_alone; /* network, shareable, removable */
@@ -40,7 +42,8 @@ struct mirror_domain {
 /*
  * Parses the primary's domain XML. -EINVAL for XML that is not a domain,
  * -EMEDIUMTYPE for a disk that cannot be mirrored, -ENODEV for a domain with
- * no local disk; *ret_error then says which disk and why.
+ * no local disk; *ret_error then says which disk and why. -EINVAL also for a
+ * <memory> that is not a size (a missing one reads as 0).
  */
 int mirror_domain_parse(const char *xml, struct mirror_domain **ret, char **ret_error);
 void mirror_domain_free(struct mirror_domain *dom);

@@ -187,7 +187,28 @@ int sdb_nodes_list(struct sdb *db, json_object **ret)
 	return sdb__rows_json(db, s, node_cols, ARRAY_SIZE(node_cols), NULL, ret);
 }
 
-/* Adds "disks" and "operation" to a pair object. */
+/*
+ * "lag_bytes", per disk and for the pair: what the backup lacks of what the
+ * primary wrote (job end - cur, as last reported): the rest of the initial
+ * sync, then, in async mode, the writes not copied yet.
+ */
+static void lag_add(json_object *pair, json_object *disks)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		json_object *d = json_object_array_get_idx(disks, i);
+		int64_t lag = json_object_get_int64(json_object_object_get(d, "bytes_total")) -
+			      json_object_get_int64(json_object_object_get(d, "bytes_done"));
+
+		lag = lag > 0 ? lag : 0;
+		sum += lag;
+		json_object_object_add(d, "lag_bytes", json_object_new_int64(lag));
+	}
+	json_object_object_add(pair, "lag_bytes", json_object_new_int64(sum));
+}
+
+/* Adds "disks" (with their lag) and "operation" to a pair object. */
 static int sdb__pair_extend(struct sdb *db, json_object *pair)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -204,6 +225,7 @@ static int sdb__pair_extend(struct sdb *db, json_object *pair)
 	if (r < 0)
 		return r;
 	json_object_object_add(pair, "disks", disks);
+	lag_add(pair, disks);
 
 	r = sdb__stmt(db, SDB_Q_OP_GET, &s);
 	if (r < 0)

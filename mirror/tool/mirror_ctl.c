@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 			sizes[i] = strtoull(argv[5 + i], NULL, 10);
 		if (xml && sizes)
 			r = mirror_backup_prepare(m, xml, sizes, n, argv[3], (unsigned)atoi(argv[4]),
-						  getenv("HASVC_MIRROR_FRESH") != NULL, done, NULL);
+						  getenv("HASVC_MIRROR_FRESH") != NULL, 0, done, NULL);
 		free(xml);
 		free(sizes);
 	} else if ((argc == 6 || argc == 7) && strcmp(argv[1], "start") == 0) {

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,35 @@ Test(mirror_xml, local_disks_are_mirrored_others_left_alone)
 	cr_assert_str_eq(dom->disks[0].format, "qcow2");
 	cr_assert_str_eq(dom->disks[0].alias, "ua-hasvc-vda");
 	cr_assert_str_eq(dom->disks[1].format, "raw");
+	cr_assert_eq(dom->memory_bytes, 128ULL << 20);
 	mirror_domain_free(dom);
+}
+
+/* The backup host checks its free memory against this: every unit counts. */
+Test(mirror_xml, memory_in_any_unit)
+{
+	static const struct {
+		const char *memory;
+		uint64_t bytes;
+	} cases[] = {
+		{"<memory unit='KiB'>131072</memory>", 128ULL << 20},
+		{"<memory>1024</memory>", 1ULL << 20},
+		{"<memory unit='GiB'>4</memory>", 4ULL << 30},
+		{"<memory unit='MB'>500</memory>", 500000000ULL},
+		{"<memory unit='b'>4096</memory>", 4096},
+		{"", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mirror_domain *dom = NULL;
+		char *error = NULL, xml[512];
+
+		snprintf(xml, sizeof(xml), "<domain><name>vm1</name>%s<devices>%s</devices></domain>",
+			 cases[i].memory, FILE_DISK("vda", "raw"));
+		cr_assert_eq(mirror_domain_parse(xml, &dom, &error), 0, "case %zu: %s", i, error);
+		cr_assert_eq(dom->memory_bytes, cases[i].bytes, "case %zu", i);
+		mirror_domain_free(dom);
+	}
 }
 
 static const struct {
@@ -64,6 +93,9 @@ static const struct {
 	{DOMAIN("<disk type='network' device='disk'><source protocol='nbd' name='x'/>"
 		"<target dev='vda' bus='virtio'/></disk>"),
 	 -ENODEV, "vm1 has no local disk to protect"},
+	{"<domain><name>vm1</name><memory unit='parsecs'>1</memory><devices>" FILE_DISK("vda", "raw")
+	 "</devices></domain>",
+	 -EINVAL, "the <memory> of vm1 is not a size"},
 	{"<network><name>default</name></network>", -EINVAL, "not a libvirt domain definition"},
 	{"<domain", -EINVAL, "domain XML does not parse"},
 };
