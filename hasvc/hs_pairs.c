@@ -80,6 +80,7 @@ static void task_sync(struct task *t, const struct pair_view *v)
 	t->proposed_gen = 0; /* what was proposed landed (or lost): the pair moved */
 	t->done = false;
 	t->mirror_started = false;
+	t->cut_sent = false;
 	t->next_usec = 0;
 }
 
@@ -662,6 +663,26 @@ static void duty_cut(struct hs_pairs *p, struct task *t, const struct pair_view 
 		submit_cut(p, t, v, cut);
 }
 
+static void cut_during_switchover(struct hs_pairs *p, struct task *t, const struct pair_view *v,
+				  int result, const char *message, json_object *data)
+{
+	/* the stop in flight sees its jobs fail, resumes the guest and reports */
+}
+
+/*
+ * switching-over, on the primary host, beside the stop: if the backup host
+ * leaves the ring, the stop's drain would wait on a write stuck on it (the
+ * guest paused meanwhile). Closing the connections fails that write and the
+ * jobs at once: the stop gives up, the guest runs on, the switchover rolls back.
+ */
+static void duty_switchover_watch(struct hs_pairs *p, struct task *t, const struct pair_view *v)
+{
+	if (t->cut_sent || !v->backup || hs_pairs_host_up(p->d, v->backup))
+		return;
+	t->cut_sent = true;
+	submit_cut(p, t, v, cut_during_switchover);
+}
+
 /* fencing, on the coordinator: promotion waits for a verified fence, nothing else */
 static void duty_await_fence(struct hs_pairs *p, struct task *t, const struct pair_view *v)
 {
@@ -828,6 +849,7 @@ static const struct duty duties[] = {
 	{HS_PAIR_FENCING, HS_ACTOR_COORDINATOR, duty_await_fence, false},
 	{HS_PAIR_PROMOTING, HS_ACTOR_BACKUP, duty_promote, false},
 	{HS_PAIR_SWITCHING_OVER, HS_ACTOR_PRIMARY, duty_stop_primary, false},
+	{HS_PAIR_SWITCHING_OVER, HS_ACTOR_PRIMARY, duty_switchover_watch, true},
 	{HS_PAIR_DELETING, HS_ACTOR_PRIMARY, duty_delete_primary, false},
 	{HS_PAIR_DELETING, HS_ACTOR_BACKUP, duty_delete_backup, false},
 	{HS_PAIR_DELETING, HS_ACTOR_COORDINATOR, duty_delete_orphan, false},
@@ -852,13 +874,13 @@ static void run_duties(struct hs_pairs *p, const struct pair_view *v)
 		return;
 	t->seen = true;
 	task_sync(t, v);
+	/* every row of the state that falls to this host (an urgent one beside a slow one) */
 	for (size_t i = 0; i < ARRAY_SIZE(duties); i++)
 		if (duties[i].state == v->state && acts_as(p, duties[i].actor, v)) {
 			bool busy = duties[i].urgent ? t->urgent_running : t->running;
 
 			if (!busy && now >= t->next_usec)
 				duties[i].run(p, t, v);
-			return;
 		}
 }
 

@@ -31,6 +31,7 @@ struct task {
 	bool urgent_running;     /* the cut is in flight (it may overtake the above) */
 	bool done;               /* this generation's duty is over */
 	bool mirror_started;     /* initial-sync: the block copy runs */
+	bool cut_sent;           /* switching-over: the mirror was cut, the backup left */
 	bool seen;               /* the pair still exists (sweep) */
 	uint64_t next_usec;      /* not before (polling, retry) */
 	uint64_t proposed_gen;   /* a transition from this generation is in flight */
