@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 #include <qb/qblog.h>
 
+#include "hs_api_body.h"
 #include "hs_daemon.h"
 #include "hs_fencing.h"
 #include "hs_pairs.h"
@@ -131,6 +132,36 @@ static int queue_error(struct MHD_Connection *c, unsigned status, const char *er
 	json_object_object_add(obj, "error", json_object_new_string(error));
 	json_object_object_add(obj, "message", json_object_new_string(msg ? msg : error));
 	return queue_json(c, status, obj);
+}
+
+/*
+ * The request body checked against FIELDS (hs_api_body): true with *ret set,
+ * or false with the 400 already queued in *ret_ok, naming the field.
+ */
+static bool body_parse(struct MHD_Connection *c, struct request *req,
+		       const struct hs_body_field *fields, size_t n_fields, json_object **ret,
+		       int *ret_ok)
+{
+	struct hs_body_error err;
+	json_object *obj;
+
+	if (hs_api_body_parse(req->body, req->len, fields, n_fields, ret, &err) == 0)
+		return true;
+	obj = json_object_new_object();
+	json_object_object_add(obj, "error", json_object_new_string("bad_request"));
+	json_object_object_add(obj, "message", json_object_new_string(err.message));
+	if (err.field[0])
+		json_object_object_add(obj, "field", json_object_new_string(err.field));
+	*ret_ok = queue_json(c, MHD_HTTP_BAD_REQUEST, obj);
+	return false;
+}
+
+/* For the writes that take no body: nothing, or {}. */
+static bool body_is_empty(struct MHD_Connection *c, struct request *req, int *ret_ok)
+{
+	_cleanup_json_ json_object *body = NULL;
+
+	return body_parse(c, req, NULL, 0, &body, ret_ok);
 }
 
 /* --- handlers ----------------------------------------------------------- */
@@ -290,8 +321,11 @@ static void fence_check_done(void *userdata, json_object *report)
 static int post_fence_check(struct hs_web *web, struct MHD_Connection *c, const char *name,
 			    struct request *req)
 {
-	int r = hs_fencing_check(web->daemon->fencing, fence_check_done, req);
+	int r, ok;
 
+	if (!body_is_empty(c, req, &ok))
+		return ok;
+	r = hs_fencing_check(web->daemon->fencing, fence_check_done, req);
 	if (r == -ENODEV)
 		return queue_error(c, MHD_HTTP_CONFLICT, "refused",
 				   "no fence device is configured ([fence NAME] in hasvc.conf)");
@@ -311,7 +345,7 @@ static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const 
 {
 	char node[65];
 	const char *slash = strchr(path, '/');
-	int r;
+	int r, ok;
 
 	if (!slash || (strcmp(slash, "/fence") != 0 && strcmp(slash, "/maintenance") != 0) ||
 	    (size_t)(slash - path) >= sizeof(node))
@@ -321,6 +355,8 @@ static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const 
 	node[slash - path] = '\0';
 	if (strcmp(slash, "/maintenance") == 0)
 		return post_node_maintenance(web, c, node, req);
+	if (!body_is_empty(c, req, &ok))
+		return ok;
 	r = hs_fencing_start(web->daemon->fencing, node, "admin request", fence_done, req);
 	switch (r) {
 	case 0:
@@ -384,23 +420,26 @@ static void op_reply(void *userdata, unsigned status, json_object *body)
 		_ok;                                                                               \
 	})
 
-/* The request body as JSON, or NULL (an empty body is an empty object). */
-static json_object *body_json(struct request *req)
-{
-	if (!req->body || req->len == 0)
-		return json_object_new_object();
-	return json_tokener_parse(req->body);
-}
+static const struct hs_body_field pair_create_fields[] = {
+	{"vm", HS_BODY_STRING, true},
+	{"backup", HS_BODY_STRING, true},
+	{"mode", HS_BODY_STRING, false},
+	{"bandwidth_mib", HS_BODY_INT, false},
+};
+
+static const struct hs_body_field maintenance_fields[] = {
+	{"on", HS_BODY_BOOL, true},
+};
 
 /* POST /v1/pairs {"vm","backup","mode","bandwidth_mib"} */
 static int post_pairs(struct hs_web *web, struct MHD_Connection *c, const char *name,
 		      struct request *req)
 {
-	_cleanup_json_ json_object *body = body_json(req);
+	_cleanup_json_ json_object *body = NULL;
+	int ok;
 
-	if (!body)
-		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_request",
-				   "the request body is not JSON");
+	if (!body_parse(c, req, pair_create_fields, ARRAY_SIZE(pair_create_fields), &body, &ok))
+		return ok;
 	return RUN_OP(c, req, hs_pairs_create(web->daemon->pairs, body, op_reply, req));
 }
 
@@ -408,8 +447,12 @@ static int post_pairs(struct hs_web *web, struct MHD_Connection *c, const char *
 static int delete_pair(struct hs_web *web, struct MHD_Connection *c, const char *vm,
 		       struct request *req)
 {
+	int ok;
+
 	if (!vm || !*vm || strchr(vm, '/'))
 		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "DELETE /v1/pairs/VM");
+	if (!body_is_empty(c, req, &ok))
+		return ok;
 	return RUN_OP(c, req, hs_pairs_delete(web->daemon->pairs, vm, op_reply, req));
 }
 
@@ -419,10 +462,13 @@ static int post_pair_action(struct hs_web *web, struct MHD_Connection *c, const 
 {
 	char vm[65];
 	const char *slash = path ? strchr(path, '/') : NULL;
+	int ok;
 
 	if (!slash || strcmp(slash, "/switchover") != 0 || (size_t)(slash - path) >= sizeof(vm))
 		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path /v1/pairs/%s",
 				   path ? path : "");
+	if (!body_is_empty(c, req, &ok))
+		return ok;
 	memcpy(vm, path, (size_t)(slash - path));
 	vm[slash - path] = '\0';
 	return RUN_OP(c, req, hs_pairs_switchover(web->daemon->pairs, vm, op_reply, req));
@@ -432,15 +478,15 @@ static int post_pair_action(struct hs_web *web, struct MHD_Connection *c, const 
 static int post_node_maintenance(struct hs_web *web, struct MHD_Connection *c, const char *node,
 				 struct request *req)
 {
-	_cleanup_json_ json_object *body = body_json(req);
-	json_object *on;
+	_cleanup_json_ json_object *body = NULL;
+	int ok;
 
-	if (!body || !json_object_object_get_ex(body, "on", &on) ||
-	    !json_object_is_type(on, json_type_boolean))
-		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_request",
-				   "the body must be {\"on\": true} or {\"on\": false}");
-	return RUN_OP(c, req, hs_pairs_maintenance(web->daemon->pairs, node,
-						   json_object_get_boolean(on), op_reply, req));
+	if (!body_parse(c, req, maintenance_fields, ARRAY_SIZE(maintenance_fields), &body, &ok))
+		return ok;
+	return RUN_OP(c, req,
+		      hs_pairs_maintenance(web->daemon->pairs, node,
+					   json_object_get_boolean(json_object_object_get(body, "on")),
+					   op_reply, req));
 }
 
 /* The dashboard's files: a fixed list, so no name from the URL reaches open(). */

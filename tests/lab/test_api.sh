@@ -50,6 +50,30 @@ req 413 too_large "${A[@]}" -X POST --data-binary "@/var/lib/hasvc-lab/$HASVC_LA
 req 404 not_found "${A[@]}" -X POST "$url/v1/nodes/node9/fence"
 req 409 refused "${A[@]}" -X POST "$url/v1/nodes/node1/fence"
 req 404 not_found "${A[@]}" -X POST "$url/v1/nodes/node3/reboot"
+# Bodies that are not exactly what the endpoint takes change nothing: 400, field named.
+# bad_body FIELD CURL_ARGS...: a 400 bad_request whose "field" is FIELD ("" for none).
+bad_body() {
+	local field=$1
+	shift
+	req 400 bad_request "$@"
+	[ "$(jq -r '.field // ""' <<<"$body")" = "$field" ] || fail "$* -> field '$(jq -r .field <<<"$body")', want '$field'"
+}
+J=(-H "Content-Type: application/json")
+bad_body bakup "${A[@]}" "${J[@]}" -d '{"vm":"vm1","bakup":"node2"}' "$url/v1/pairs"
+bad_body vm "${A[@]}" "${J[@]}" -d '{"vm":["vm1"],"backup":"node2"}' "$url/v1/pairs"
+bad_body bandwidth_mib "${A[@]}" "${J[@]}" -d '{"vm":"vm1","backup":"node2","bandwidth_mib":"50"}' "$url/v1/pairs"
+bad_body backup "${A[@]}" "${J[@]}" -d '{"vm":"vm1","backup":null}' "$url/v1/pairs"
+bad_body backup "${A[@]}" "${J[@]}" -d '{"vm":"vm1"}' "$url/v1/pairs"
+bad_body "" "${A[@]}" "${J[@]}" -d '{"vm":"vm1",' "$url/v1/pairs"
+bad_body "" "${A[@]}" "${J[@]}" -d '{"vm":"vm1","backup":"node2"} trailing' "$url/v1/pairs"
+bad_body "" "${A[@]}" "${J[@]}" -d '["vm1","node2"]' "$url/v1/pairs"
+bad_body on "${A[@]}" "${J[@]}" -d '{"on":"yes"}' "$url/v1/nodes/node3/maintenance"
+bad_body force "${A[@]}" "${J[@]}" -d '{"on":true,"force":true}' "$url/v1/nodes/node3/maintenance"
+bad_body "" "${A[@]}" "${J[@]}" -d 'on' "$url/v1/nodes/node3/maintenance"
+bad_body now "${A[@]}" "${J[@]}" -d '{"now":true}' "$url/v1/nodes/node3/fence"
+bad_body force "${A[@]}" "${J[@]}" -d '{"force":true}' "$url/v1/pairs/vm1/switchover"
+bad_body force "${A[@]}" "${J[@]}" -X DELETE -d '{"force":true}' "$url/v1/pairs/vm1"
+bad_body verbose "${A[@]}" "${J[@]}" -d '{"verbose":1}' "$url/v1/fence/check"
 req 200 "" "$url/"
 lab exec node2 curl -sf "$url/" | grep -q "<title>hasvc</title>" || fail "dashboard page not served"
 req 200 "" "${R[@]}" "$url/metrics"
