@@ -34,6 +34,7 @@
 #include "sdb.h"
 #include "hs_util.h"
 #include "hs_web.h"
+#include "hs_web_stream.h"
 
 #define MAX_BODY (64 * 1024)
 #define HOUSEKEEPING_MS 500
@@ -62,6 +63,7 @@ struct hs_web {
 	qb_loop_timer_handle timer;
 	struct token tokens[MAX_TOKENS];
 	size_t n_tokens;
+	struct hs_event_streams streams;
 };
 
 struct request {
@@ -83,6 +85,12 @@ struct route {
 	int (*handler)(struct hs_web *web, struct MHD_Connection *c, const char *name,
 		       struct request *req);
 	bool needs_admin;
+	/*
+	 * The token may also come as ?token= (TCP only): a browser's EventSource
+	 * cannot send an Authorization header. Only on a read-only stream, since
+	 * a URL ends up in logs and history.
+	 */
+	bool token_in_query;
 };
 
 static int queue_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -271,6 +279,42 @@ static int get_events(struct hs_web *web, struct MHD_Connection *c, const char *
 				   "since and limit must be whole numbers (limit 1 to 10000)");
 	r = sdb_events_list(web->daemon->db, since, (unsigned)limit, &list);
 	return queue_list(web, c, "events", r, list);
+}
+
+/*
+ * GET /v1/events/stream: Server-Sent Events from ?since=ID, or from the
+ * Last-Event-ID header a reconnecting EventSource sends (it wins).
+ */
+static int get_event_stream(struct hs_web *web, struct MHD_Connection *c, const char *name,
+			    struct request *req)
+{
+	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	struct MHD_Response *resp;
+	uint64_t since;
+	char *end;
+	int r, ok;
+
+	if (query_uint(c, "since", 0, &since) < 0)
+		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_query",
+				   "since must be a whole number");
+	if (last && *last) {
+		errno = 0;
+		since = strtoull(last, &end, 10);
+		if (*last < '0' || *last > '9' || *end || errno)
+			return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_query",
+					   "Last-Event-ID must be a whole number");
+	}
+	r = hs_event_stream_new(&web->streams, web->daemon->db, c, since, &resp);
+	if (r == -EBUSY)
+		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+				   "too many event streams are open; poll /v1/events instead");
+	if (r < 0)
+		return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ok;
 }
 
 static int get_fence_log(struct hs_web *web, struct MHD_Connection *c, const char *name,
@@ -517,21 +561,23 @@ static int get_static(struct hs_web *web, struct MHD_Connection *c, const char *
 	return queue_text(c, MHD_HTTP_OK, static_files[i].type, data, len);
 }
 
+/* {method, path, handler, needs_admin, token_in_query} */
 static const struct route routes[] = {
-	{"GET", "/v1/status", get_status, false},
-	{"GET", "/v1/nodes", get_nodes, false},
-	{"POST", "/v1/nodes/", post_node_action, true},
-	{"GET", "/v1/pairs", get_pairs, false},
-	{"GET", "/v1/pairs/", get_pair, false},
-	{"POST", "/v1/pairs", post_pairs, true},
-	{"POST", "/v1/pairs/", post_pair_action, true},
-	{"DELETE", "/v1/pairs/", delete_pair, true},
-	{"GET", "/v1/events", get_events, false},
-	{"GET", "/v1/fence-log", get_fence_log, false},
-	{"POST", "/v1/fence/check", post_fence_check, true},
-	{"GET", "/metrics", get_metrics, false},
-	{"GET", "/", get_static, false},
-	{"GET", "/static/", get_static, false},
+	{"GET", "/v1/status", get_status, false, false},
+	{"GET", "/v1/nodes", get_nodes, false, false},
+	{"POST", "/v1/nodes/", post_node_action, true, false},
+	{"GET", "/v1/pairs", get_pairs, false, false},
+	{"GET", "/v1/pairs/", get_pair, false, false},
+	{"POST", "/v1/pairs", post_pairs, true, false},
+	{"POST", "/v1/pairs/", post_pair_action, true, false},
+	{"DELETE", "/v1/pairs/", delete_pair, true, false},
+	{"GET", "/v1/events", get_events, false, false},
+	{"GET", "/v1/events/stream", get_event_stream, false, true},
+	{"GET", "/v1/fence-log", get_fence_log, false, false},
+	{"POST", "/v1/fence/check", post_fence_check, true, false},
+	{"GET", "/metrics", get_metrics, false, false},
+	{"GET", "/", get_static, false, false},
+	{"GET", "/static/", get_static, false, false},
 };
 
 /* --- routing and authorisation ------------------------------------------ */
@@ -584,13 +630,19 @@ static bool route_matches(const struct route *r, const char *url, const char **r
 	return false;
 }
 
-static enum token_role token_role(const struct hs_web *web, struct MHD_Connection *c)
+static enum token_role token_role(const struct hs_web *web, struct MHD_Connection *c,
+				  bool in_query)
 {
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 
-	if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+	if (auth && strncmp(auth, "Bearer ", 7) == 0)
+		auth += 7;
+	else if (!auth && in_query)
+		auth = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	else
 		return ROLE_NONE;
-	auth += 7;
+	if (!auth)
+		return ROLE_NONE;
 	for (size_t i = 0; i < web->n_tokens; i++)
 		if (strcmp(web->tokens[i].secret, auth) == 0)
 			return web->tokens[i].role;
@@ -629,7 +681,7 @@ static int dispatch(struct listener *l, struct MHD_Connection *c, const char *ur
 				   "'%s' is not a valid name (letters, digits, '-', '_', '.'; at most 64)",
 				   name);
 	if (l->needs_token && found->handler != get_static) {
-		enum token_role role = token_role(web, c);
+		enum token_role role = token_role(web, c, found->token_in_query);
 		if (role == ROLE_NONE)
 			return queue_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 					   "a valid bearer token is required");
@@ -707,6 +759,8 @@ static void housekeeping(void *data)
 {
 	struct hs_web *web = data;
 
+	/* idle event streams: keep-alives are due, closed clients are noticed */
+	hs_event_streams_wake(&web->streams, false);
 	if (web->unix_listener.mhd)
 		MHD_run(web->unix_listener.mhd);
 	if (web->tcp_listener.mhd)
@@ -921,6 +975,8 @@ void hs_web_free(struct hs_web *web)
 	if (!web)
 		return;
 	qb_loop_timer_del(web->daemon->loop, web->timer);
+	/* MHD must not be stopped with connections suspended */
+	hs_event_streams_wake(&web->streams, true);
 	listener_stop(web, &web->unix_listener);
 	listener_stop(web, &web->tcp_listener);
 	for (size_t i = 0; i < web->n_tokens; i++) {
@@ -928,4 +984,10 @@ void hs_web_free(struct hs_web *web)
 		free(web->tokens[i].name);
 	}
 	free(web);
+}
+
+void hs_web_changed(struct hs_web *web)
+{
+	if (web)
+		hs_event_streams_wake(&web->streams, false);
 }
