@@ -22,7 +22,7 @@ function token() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
     localStorage.setItem("hasvc-token", decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname);
+    history.replaceState(null, "", location.pathname + location.search);
   }
   return localStorage.getItem("hasvc-token") || "";
 }
@@ -60,7 +60,8 @@ function since(usec) {
 const STATE_CLASS = {
   "in-sync": "ok", online: "ok", "initial-sync": "warn", creating: "warn", degraded: "warn",
   unprotected: "warn", "switching-over": "warn", fencing: "bad", promoting: "warn",
-  "lost-unsynced": "bad", error: "bad", offline: "bad", deleting: "warn",
+  "lost-unsynced": "bad", error: "bad", offline: "bad", deleting: "warn", fenced: "bad",
+  maintenance: "warn",
 };
 
 function badge(text) {
