@@ -975,8 +975,15 @@ void hs_web_free(struct hs_web *web)
 	if (!web)
 		return;
 	qb_loop_timer_del(web->daemon->loop, web->timer);
-	/* MHD must not be stopped with connections suspended */
+	/*
+	 * MHD must not be stopped with connections suspended; one more run lets
+	 * the streams end their answer properly rather than be cut.
+	 */
 	hs_event_streams_wake(&web->streams, true);
+	if (web->unix_listener.mhd)
+		MHD_run(web->unix_listener.mhd);
+	if (web->tcp_listener.mhd)
+		MHD_run(web->tcp_listener.mhd);
 	listener_stop(web, &web->unix_listener);
 	listener_stop(web, &web->tcp_listener);
 	for (size_t i = 0; i < web->n_tokens; i++) {
