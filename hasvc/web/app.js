@@ -171,12 +171,17 @@ function openStream() {
     (t ? "&token=" + encodeURIComponent(t) : "");
   const es = new EventSource(url);
   const onEvent = (m) => {
-    drawEvents({ events: [JSON.parse(m.data)] });
+    const e = JSON.parse(m.data);
+    console.debug(`hasvc: event ${e.id} (${e.kind}) from the stream`);
+    drawEvents({ events: [e] });
     redrawSoon();
   };
   for (const kind of EVENT_KINDS) es.addEventListener(kind, onEvent);
   es.onmessage = onEvent;
-  es.onopen = () => { streaming = true; };
+  es.onopen = () => {
+    streaming = true;
+    console.info("hasvc: following the event stream");
+  };
   // EventSource reconnects by itself (with Last-Event-ID); poll meanwhile.
   es.onerror = () => { streaming = false; };
   stream = es;

@@ -4,7 +4,8 @@
 # The dashboard in a real browser: headless Chromium, run inside lab host
 # node3 (lab addresses are reachable only there), loads the page node3
 # serves over TCP with the lab's read token (#token=, as an operator would
-# open it). vm1 is paired node1 -> node2: the page shows it in-sync; node1
+# open it). vm1 is paired node1 -> node2: the page shows it in-sync, and an
+# event caused while it is open reaches it by the event stream; node1
 # crashes: after the failover the page shows vm1 with primary node2 and the
 # promotion in its event list. A screenshot of each is kept in the build dir.
 # The operation-duration histograms count that failover (promtool-clean).
@@ -21,7 +22,7 @@ wait_for 30 "node3 sees vm1 in-sync" pair_state_is node3 vm1 in-sync
 dir=/var/lib/hasvc-lab/$HASVC_LAB
 # ?stream=0: the page polls instead of following the event stream, because
 # Chromium's virtual time budget waits for every open request to finish and
-# the stream never does (test_api.sh checks the stream itself).
+# the stream never does (the stream is checked below, by the page's console).
 page="http://10.77.0.13:7480/?stream=0#token=lab-read-token"
 # browse WHAT CHROMIUM_ARGS...: one headless run in node3 with a profile of its
 # own; the virtual time budget lets the page run its fetches and redraw.
@@ -47,6 +48,21 @@ row=$(pair_row "$dom")
 shot_before=$HASVC_BUILD_DIR/dashboard-before.png
 browse shot-before --screenshot="$shot_before" >/dev/null
 [ -s "$shot_before" ] || fail "no screenshot at $shot_before"
+
+note "the page follows the event stream: an event caused now reaches it through the stream"
+# (no ?stream=0 here: the run is cut by timeout, the page says what it got on its console)
+rm -rf "$dir/chromium-live"
+(sleep 5 && lab exec node1 hasvc node maintenance node3 on >/dev/null) &
+cause=$!
+lab exec node3 timeout 12 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+	--user-data-dir="$dir/chromium-live" --enable-logging=stderr --v=0 \
+	"http://10.77.0.13:7480/#token=lab-read-token" >/dev/null 2>"$dir/chromium-live.log" || true
+wait "$cause" || fail "maintenance on node3 failed"
+grep -q '"hasvc: following the event stream"' "$dir/chromium-live.log" ||
+	fail "the page did not open the event stream: $(grep CONSOLE "$dir/chromium-live.log")"
+grep -q 'hasvc: event [0-9]* (maintenance) from the stream' "$dir/chromium-live.log" ||
+	fail "the maintenance event did not reach the page by the stream: $(grep CONSOLE "$dir/chromium-live.log")"
+lab exec node1 hasvc node maintenance node3 off >/dev/null
 
 note "crash node1, wait for the failover to node2"
 lab crash node1
