@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hs_daemon.h"
+#include "hs_op_durations.h"
 #include "hs_pair_fsm.h"
 #include "hs_state.h"
 #include "sdb.h"
@@ -141,6 +142,15 @@ static void pair_gauge(FILE *f, json_object *pairs, const char *name, const char
 	}
 }
 
+/* Pair transitions into D: in one walk, as an operation may span any two events. */
+static void pair_durations(struct hs_daemon *d, struct hs_op_durations *durations)
+{
+	_cleanup_json_ json_object *events = NULL;
+
+	if (sdb_events_list_kind(d->db, "pair", 0, SDB_EVENTS_KEEP, &events) == 0)
+		hs_op_durations_add_pair_events(durations, events);
+}
+
 static void pair_metrics(FILE *f, struct hs_daemon *d)
 {
 	_cleanup_json_ json_object *pairs = NULL;
@@ -194,6 +204,8 @@ char *hs_api_metrics_text(struct hs_daemon *d)
 
 	if (!f)
 		return NULL;
+	struct hs_op_durations durations = {0};
+
 	hs_cluster_view_get(d->cluster, &v);
 	fprintf(f, "# HELP hasvc_build_info hasvcd version.\n# TYPE hasvc_build_info gauge\n"
 		   "hasvc_build_info{version=\"%s\",node=\"%s\"} 1\n",
@@ -228,6 +240,7 @@ char *hs_api_metrics_text(struct hs_daemon *d)
 				else
 					failed++;
 			}
+			hs_op_durations_add_fence_log(&durations, log);
 		}
 		json_object_put(log);
 		fprintf(f, "# HELP hasvc_fences Fences in the replicated fence log, by result.\n"
@@ -237,6 +250,9 @@ char *hs_api_metrics_text(struct hs_daemon *d)
 			ok, failed, running);
 	}
 	pair_metrics(f, d);
+	if (d->db)
+		pair_durations(d, &durations);
+	hs_op_durations_write(f, &durations);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -26,6 +26,7 @@
 #include "hs_daemon.h"
 #include "hs_state.h"
 #include "hs_util.h"
+#include "hs_web.h"
 #include "sdb.h"
 #include "sdb_msg.h"
 #include "sdb_repl.h"
@@ -120,6 +121,7 @@ static void repl_applied(void *userdata, uint32_t sender, json_object *msg, int 
 
 	if (result == 0) {
 		qb_log(LOG_DEBUG, "applied %s from nodeid %u", type, sender);
+		hs_web_changed(d->web);
 		/* A pair or a node moved: whoever acts next should not wait for the cron. */
 		if (strcmp(type, "pair_progress") != 0 && strcmp(type, "event") != 0)
 			hs_daemon_kick(d);

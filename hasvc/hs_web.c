@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 #include <qb/qblog.h>
 
+#include "hs_api_body.h"
 #include "hs_daemon.h"
 #include "hs_fencing.h"
 #include "hs_pairs.h"
@@ -33,6 +34,7 @@
 #include "sdb.h"
 #include "hs_util.h"
 #include "hs_web.h"
+#include "hs_web_stream.h"
 
 #define MAX_BODY (64 * 1024)
 #define HOUSEKEEPING_MS 500
@@ -61,6 +63,7 @@ struct hs_web {
 	qb_loop_timer_handle timer;
 	struct token tokens[MAX_TOKENS];
 	size_t n_tokens;
+	struct hs_event_streams streams;
 };
 
 struct request {
@@ -82,6 +85,12 @@ struct route {
 	int (*handler)(struct hs_web *web, struct MHD_Connection *c, const char *name,
 		       struct request *req);
 	bool needs_admin;
+	/*
+	 * The token may also come as ?token= (TCP only): a browser's EventSource
+	 * cannot send an Authorization header. Only on a read-only stream, since
+	 * a URL ends up in logs and history.
+	 */
+	bool token_in_query;
 };
 
 static int queue_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -131,6 +140,36 @@ static int queue_error(struct MHD_Connection *c, unsigned status, const char *er
 	json_object_object_add(obj, "error", json_object_new_string(error));
 	json_object_object_add(obj, "message", json_object_new_string(msg ? msg : error));
 	return queue_json(c, status, obj);
+}
+
+/*
+ * The request body checked against FIELDS (hs_api_body): true with *ret set,
+ * or false with the 400 already queued in *ret_ok, naming the field.
+ */
+static bool body_parse(struct MHD_Connection *c, struct request *req,
+		       const struct hs_body_field *fields, size_t n_fields, json_object **ret,
+		       int *ret_ok)
+{
+	struct hs_body_error err;
+	json_object *obj;
+
+	if (hs_api_body_parse(req->body, req->len, fields, n_fields, ret, &err) == 0)
+		return true;
+	obj = json_object_new_object();
+	json_object_object_add(obj, "error", json_object_new_string("bad_request"));
+	json_object_object_add(obj, "message", json_object_new_string(err.message));
+	if (err.field[0])
+		json_object_object_add(obj, "field", json_object_new_string(err.field));
+	*ret_ok = queue_json(c, MHD_HTTP_BAD_REQUEST, obj);
+	return false;
+}
+
+/* For the writes that take no body: nothing, or {}. */
+static bool body_is_empty(struct MHD_Connection *c, struct request *req, int *ret_ok)
+{
+	_cleanup_json_ json_object *body = NULL;
+
+	return body_parse(c, req, NULL, 0, &body, ret_ok);
 }
 
 /* --- handlers ----------------------------------------------------------- */
@@ -242,6 +281,42 @@ static int get_events(struct hs_web *web, struct MHD_Connection *c, const char *
 	return queue_list(web, c, "events", r, list);
 }
 
+/*
+ * GET /v1/events/stream: Server-Sent Events from ?since=ID, or from the
+ * Last-Event-ID header a reconnecting EventSource sends (it wins).
+ */
+static int get_event_stream(struct hs_web *web, struct MHD_Connection *c, const char *name,
+			    struct request *req)
+{
+	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	struct MHD_Response *resp;
+	uint64_t since;
+	char *end;
+	int r, ok;
+
+	if (query_uint(c, "since", 0, &since) < 0)
+		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_query",
+				   "since must be a whole number");
+	if (last && *last) {
+		errno = 0;
+		since = strtoull(last, &end, 10);
+		if (*last < '0' || *last > '9' || *end || errno)
+			return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_query",
+					   "Last-Event-ID must be a whole number");
+	}
+	r = hs_event_stream_new(&web->streams, web->daemon->db, c, since, &resp);
+	if (r == -EBUSY)
+		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+				   "too many event streams are open; poll /v1/events instead");
+	if (r < 0)
+		return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
 static int get_fence_log(struct hs_web *web, struct MHD_Connection *c, const char *name,
 			 struct request *req)
 {
@@ -290,8 +365,11 @@ static void fence_check_done(void *userdata, json_object *report)
 static int post_fence_check(struct hs_web *web, struct MHD_Connection *c, const char *name,
 			    struct request *req)
 {
-	int r = hs_fencing_check(web->daemon->fencing, fence_check_done, req);
+	int r, ok;
 
+	if (!body_is_empty(c, req, &ok))
+		return ok;
+	r = hs_fencing_check(web->daemon->fencing, fence_check_done, req);
 	if (r == -ENODEV)
 		return queue_error(c, MHD_HTTP_CONFLICT, "refused",
 				   "no fence device is configured ([fence NAME] in hasvc.conf)");
@@ -311,7 +389,7 @@ static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const 
 {
 	char node[65];
 	const char *slash = strchr(path, '/');
-	int r;
+	int r, ok;
 
 	if (!slash || (strcmp(slash, "/fence") != 0 && strcmp(slash, "/maintenance") != 0) ||
 	    (size_t)(slash - path) >= sizeof(node))
@@ -321,6 +399,8 @@ static int post_node_action(struct hs_web *web, struct MHD_Connection *c, const 
 	node[slash - path] = '\0';
 	if (strcmp(slash, "/maintenance") == 0)
 		return post_node_maintenance(web, c, node, req);
+	if (!body_is_empty(c, req, &ok))
+		return ok;
 	r = hs_fencing_start(web->daemon->fencing, node, "admin request", fence_done, req);
 	switch (r) {
 	case 0:
@@ -384,23 +464,26 @@ static void op_reply(void *userdata, unsigned status, json_object *body)
 		_ok;                                                                               \
 	})
 
-/* The request body as JSON, or NULL (an empty body is an empty object). */
-static json_object *body_json(struct request *req)
-{
-	if (!req->body || req->len == 0)
-		return json_object_new_object();
-	return json_tokener_parse(req->body);
-}
+static const struct hs_body_field pair_create_fields[] = {
+	{"vm", HS_BODY_STRING, true},
+	{"backup", HS_BODY_STRING, true},
+	{"mode", HS_BODY_STRING, false},
+	{"bandwidth_mib", HS_BODY_INT, false},
+};
+
+static const struct hs_body_field maintenance_fields[] = {
+	{"on", HS_BODY_BOOL, true},
+};
 
 /* POST /v1/pairs {"vm","backup","mode","bandwidth_mib"} */
 static int post_pairs(struct hs_web *web, struct MHD_Connection *c, const char *name,
 		      struct request *req)
 {
-	_cleanup_json_ json_object *body = body_json(req);
+	_cleanup_json_ json_object *body = NULL;
+	int ok;
 
-	if (!body)
-		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_request",
-				   "the request body is not JSON");
+	if (!body_parse(c, req, pair_create_fields, ARRAY_SIZE(pair_create_fields), &body, &ok))
+		return ok;
 	return RUN_OP(c, req, hs_pairs_create(web->daemon->pairs, body, op_reply, req));
 }
 
@@ -408,8 +491,12 @@ static int post_pairs(struct hs_web *web, struct MHD_Connection *c, const char *
 static int delete_pair(struct hs_web *web, struct MHD_Connection *c, const char *vm,
 		       struct request *req)
 {
+	int ok;
+
 	if (!vm || !*vm || strchr(vm, '/'))
 		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "DELETE /v1/pairs/VM");
+	if (!body_is_empty(c, req, &ok))
+		return ok;
 	return RUN_OP(c, req, hs_pairs_delete(web->daemon->pairs, vm, op_reply, req));
 }
 
@@ -419,10 +506,13 @@ static int post_pair_action(struct hs_web *web, struct MHD_Connection *c, const 
 {
 	char vm[65];
 	const char *slash = path ? strchr(path, '/') : NULL;
+	int ok;
 
 	if (!slash || strcmp(slash, "/switchover") != 0 || (size_t)(slash - path) >= sizeof(vm))
 		return queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path /v1/pairs/%s",
 				   path ? path : "");
+	if (!body_is_empty(c, req, &ok))
+		return ok;
 	memcpy(vm, path, (size_t)(slash - path));
 	vm[slash - path] = '\0';
 	return RUN_OP(c, req, hs_pairs_switchover(web->daemon->pairs, vm, op_reply, req));
@@ -432,15 +522,15 @@ static int post_pair_action(struct hs_web *web, struct MHD_Connection *c, const 
 static int post_node_maintenance(struct hs_web *web, struct MHD_Connection *c, const char *node,
 				 struct request *req)
 {
-	_cleanup_json_ json_object *body = body_json(req);
-	json_object *on;
+	_cleanup_json_ json_object *body = NULL;
+	int ok;
 
-	if (!body || !json_object_object_get_ex(body, "on", &on) ||
-	    !json_object_is_type(on, json_type_boolean))
-		return queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_request",
-				   "the body must be {\"on\": true} or {\"on\": false}");
-	return RUN_OP(c, req, hs_pairs_maintenance(web->daemon->pairs, node,
-						   json_object_get_boolean(on), op_reply, req));
+	if (!body_parse(c, req, maintenance_fields, ARRAY_SIZE(maintenance_fields), &body, &ok))
+		return ok;
+	return RUN_OP(c, req,
+		      hs_pairs_maintenance(web->daemon->pairs, node,
+					   json_object_get_boolean(json_object_object_get(body, "on")),
+					   op_reply, req));
 }
 
 /* The dashboard's files: a fixed list, so no name from the URL reaches open(). */
@@ -471,21 +561,23 @@ static int get_static(struct hs_web *web, struct MHD_Connection *c, const char *
 	return queue_text(c, MHD_HTTP_OK, static_files[i].type, data, len);
 }
 
+/* {method, path, handler, needs_admin, token_in_query} */
 static const struct route routes[] = {
-	{"GET", "/v1/status", get_status, false},
-	{"GET", "/v1/nodes", get_nodes, false},
-	{"POST", "/v1/nodes/", post_node_action, true},
-	{"GET", "/v1/pairs", get_pairs, false},
-	{"GET", "/v1/pairs/", get_pair, false},
-	{"POST", "/v1/pairs", post_pairs, true},
-	{"POST", "/v1/pairs/", post_pair_action, true},
-	{"DELETE", "/v1/pairs/", delete_pair, true},
-	{"GET", "/v1/events", get_events, false},
-	{"GET", "/v1/fence-log", get_fence_log, false},
-	{"POST", "/v1/fence/check", post_fence_check, true},
-	{"GET", "/metrics", get_metrics, false},
-	{"GET", "/", get_static, false},
-	{"GET", "/static/", get_static, false},
+	{"GET", "/v1/status", get_status, false, false},
+	{"GET", "/v1/nodes", get_nodes, false, false},
+	{"POST", "/v1/nodes/", post_node_action, true, false},
+	{"GET", "/v1/pairs", get_pairs, false, false},
+	{"GET", "/v1/pairs/", get_pair, false, false},
+	{"POST", "/v1/pairs", post_pairs, true, false},
+	{"POST", "/v1/pairs/", post_pair_action, true, false},
+	{"DELETE", "/v1/pairs/", delete_pair, true, false},
+	{"GET", "/v1/events", get_events, false, false},
+	{"GET", "/v1/events/stream", get_event_stream, false, true},
+	{"GET", "/v1/fence-log", get_fence_log, false, false},
+	{"POST", "/v1/fence/check", post_fence_check, true, false},
+	{"GET", "/metrics", get_metrics, false, false},
+	{"GET", "/", get_static, false, false},
+	{"GET", "/static/", get_static, false, false},
 };
 
 /* --- routing and authorisation ------------------------------------------ */
@@ -538,13 +630,19 @@ static bool route_matches(const struct route *r, const char *url, const char **r
 	return false;
 }
 
-static enum token_role token_role(const struct hs_web *web, struct MHD_Connection *c)
+static enum token_role token_role(const struct hs_web *web, struct MHD_Connection *c,
+				  bool in_query)
 {
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 
-	if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+	if (auth && strncmp(auth, "Bearer ", 7) == 0)
+		auth += 7;
+	else if (!auth && in_query)
+		auth = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	else
 		return ROLE_NONE;
-	auth += 7;
+	if (!auth)
+		return ROLE_NONE;
 	for (size_t i = 0; i < web->n_tokens; i++)
 		if (strcmp(web->tokens[i].secret, auth) == 0)
 			return web->tokens[i].role;
@@ -583,7 +681,7 @@ static int dispatch(struct listener *l, struct MHD_Connection *c, const char *ur
 				   "'%s' is not a valid name (letters, digits, '-', '_', '.'; at most 64)",
 				   name);
 	if (l->needs_token && found->handler != get_static) {
-		enum token_role role = token_role(web, c);
+		enum token_role role = token_role(web, c, found->token_in_query);
 		if (role == ROLE_NONE)
 			return queue_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 					   "a valid bearer token is required");
@@ -661,6 +759,8 @@ static void housekeeping(void *data)
 {
 	struct hs_web *web = data;
 
+	/* idle event streams: keep-alives are due, closed clients are noticed */
+	hs_event_streams_wake(&web->streams, false);
 	if (web->unix_listener.mhd)
 		MHD_run(web->unix_listener.mhd);
 	if (web->tcp_listener.mhd)
@@ -875,6 +975,15 @@ void hs_web_free(struct hs_web *web)
 	if (!web)
 		return;
 	qb_loop_timer_del(web->daemon->loop, web->timer);
+	/*
+	 * MHD must not be stopped with connections suspended; one more run lets
+	 * the streams end their answer properly rather than be cut.
+	 */
+	hs_event_streams_wake(&web->streams, true);
+	if (web->unix_listener.mhd)
+		MHD_run(web->unix_listener.mhd);
+	if (web->tcp_listener.mhd)
+		MHD_run(web->tcp_listener.mhd);
 	listener_stop(web, &web->unix_listener);
 	listener_stop(web, &web->tcp_listener);
 	for (size_t i = 0; i < web->n_tokens; i++) {
@@ -882,4 +991,10 @@ void hs_web_free(struct hs_web *web)
 		free(web->tokens[i].name);
 	}
 	free(web);
+}
+
+void hs_web_changed(struct hs_web *web)
+{
+	if (web)
+		hs_event_streams_wake(&web->streams, false);
 }

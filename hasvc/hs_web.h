@@ -8,7 +8,9 @@
  *   - the unix socket `api_socket` (mode 0600): the CLI, full rights;
  *   - TCP `http_listen` (optional): the dashboard and Prometheus; every request
  *     needs "Authorization: Bearer TOKEN" with a token from `token_file`
- *     (lines "TOKEN read|admin NAME"); read tokens may only GET.
+ *     (lines "TOKEN read|admin NAME"); read tokens may only GET. The event
+ *     stream alone also takes ?token=TOKEN (a browser's EventSource cannot
+ *     send headers).
  *
  * Requests are routed by one table {method, path, handler, needs_admin}.
  * Every JSON answer carries "schema": HS_API_SCHEMA; errors are
@@ -25,6 +27,9 @@ struct hs_web;
 
 int hs_web_new(struct hs_daemon *daemon, struct hs_web **ret);
 void hs_web_free(struct hs_web *web);
+
+/* The replicated state changed: event streams look for new events now. */
+void hs_web_changed(struct hs_web *web);
 
 /* Builders shared by the handlers (hs_api_*.c) and their tests. */
 json_object *hs_api_status_json(struct hs_daemon *daemon);

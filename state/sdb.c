@@ -96,7 +96,7 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SDB_Q_EVENTS_PRUNE] = "DELETE FROM events WHERE id <= ?1",
 	[SDB_Q_EVENTS_LIST] = "SELECT id, time_usec, node, vm, kind, message, detail FROM events"
-			      " WHERE id > ?1 ORDER BY id LIMIT ?2",
+			      " WHERE id > ?1 AND (?3 IS NULL OR kind = ?3) ORDER BY id LIMIT ?2",
 	[SDB_Q_EVENTS_COUNT] = "SELECT count(*) FROM events WHERE kind = ?1 AND instr(message, ?2) > 0",
 	[SDB_Q_FENCE_GET] = "SELECT result FROM fence_log WHERE ref = ?1",
 	[SDB_Q_FENCE_INSERT] = "INSERT INTO fence_log (id, ref, target, device, agent, level,"

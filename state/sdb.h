@@ -104,6 +104,10 @@ int sdb_pairs_list_by_node(struct sdb *db, const char *node, json_object **ret);
  */
 int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret);
 
+/* The same, of one KIND only (NULL: every kind) (metrics: pair transitions for operation durations). */
+int sdb_events_list_kind(struct sdb *db, const char *kind, uint64_t since_id, unsigned limit,
+			 json_object **ret);
+
 /* How many kept events of KIND contain TEXT (metrics: failovers, refusals...). */
 int sdb_events_count(struct sdb *db, const char *kind, const char *text, uint64_t *ret);
 

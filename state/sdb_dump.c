@@ -124,8 +124,13 @@ int sdb__digest_of(json_object *dump, char ret_hex[65])
 int sdb_digest(struct sdb *db, char ret_hex[65])
 {
 	_cleanup_json_ json_object *dump = NULL;
+	int64_t changes = sqlite3_total_changes64(db->conn);
 	int r;
 
+	if (db->digest_valid && db->digest_changes == changes) {
+		memcpy(ret_hex, db->digest, sizeof(db->digest));
+		return 0;
+	}
 	r = sdb__begin_read(db);
 	if (r < 0)
 		return r;
@@ -133,7 +138,13 @@ int sdb_digest(struct sdb *db, char ret_hex[65])
 	sdb__rollback(db); /* read only: ending it is all */
 	if (r < 0)
 		return r;
-	return sdb__digest_of(dump, ret_hex);
+	r = sdb__digest_of(dump, ret_hex);
+	if (r < 0)
+		return r;
+	memcpy(db->digest, ret_hex, sizeof(db->digest));
+	db->digest_changes = changes;
+	db->digest_valid = true;
+	return 0;
 }
 
 static int sdb__load_table(struct sdb *db, const struct sdb__table *t, json_object *rows)

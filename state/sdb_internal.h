@@ -93,6 +93,14 @@ struct sdb {
 	char *path;
 	char errmsg[512];
 	sqlite3_stmt *stmts[_SDB_Q_MAX];
+	/*
+	 * The last digest, good while sqlite3_total_changes64() is what it was:
+	 * every write goes through this one connection, and the API asks for
+	 * the digest on each GET /v1/status (a whole dump and SHA-256 otherwise).
+	 */
+	bool digest_valid;
+	int64_t digest_changes;
+	char digest[65];
 };
 
 /* The migration steps: step i takes user_version i to i + 1 (and sets it). */

@@ -334,6 +334,12 @@ int sdb_events_count(struct sdb *db, const char *kind, const char *text, uint64_
 
 int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret)
 {
+	return sdb_events_list_kind(db, NULL, since_id, limit, ret);
+}
+
+int sdb_events_list_kind(struct sdb *db, const char *kind, uint64_t since_id, unsigned limit,
+			 json_object **ret)
+{
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int r;
 
@@ -342,6 +348,7 @@ int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_obje
 		return r;
 	sqlite3_bind_int64(s, 1, since_id > INT64_MAX ? INT64_MAX : (int64_t)since_id);
 	sqlite3_bind_int64(s, 2, limit ? limit : 1000);
+	sdb__bind_text(s, 3, kind);
 	return sdb__rows_json(db, s, event_cols, ARRAY_SIZE(event_cols), NULL, ret);
 }
 

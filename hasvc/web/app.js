@@ -1,17 +1,28 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// hasvc dashboard: polls the JSON API and redraws. No framework, no build step.
+// hasvc dashboard: reads the JSON API and redraws. No framework, no build step.
+//
+// Events arrive on the Server-Sent Events stream /v1/events/stream (the token
+// goes in its URL: EventSource cannot send an Authorization header), and each
+// one redraws nodes and pairs at once. Nodes and pairs are also polled every
+// REFRESH_MS (sync progress makes no events). When the stream is not open
+// (an old browser, a proxy that buffers, a reconnect) events are polled too.
 "use strict";
 
 const REFRESH_MS = 2000;
+const STREAM_RETRY_MS = 10000;
+const EVENT_KINDS = ["pair", "maintenance", "fence", "fence-failed", "membership"];
 const $ = (id) => document.getElementById(id);
 let lastEventId = 0;
 const events = [];
+let stream = null;
+let streaming = false;
+let streamOpenedAt = 0;
 
 function token() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
     localStorage.setItem("hasvc-token", decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname);
+    history.replaceState(null, "", location.pathname + location.search);
   }
   return localStorage.getItem("hasvc-token") || "";
 }
@@ -49,7 +60,8 @@ function since(usec) {
 const STATE_CLASS = {
   "in-sync": "ok", online: "ok", "initial-sync": "warn", creating: "warn", degraded: "warn",
   unprotected: "warn", "switching-over": "warn", fencing: "bad", promoting: "warn",
-  "lost-unsynced": "bad", error: "bad", offline: "bad", deleting: "warn",
+  "lost-unsynced": "bad", error: "bad", offline: "bad", deleting: "warn", fenced: "bad",
+  maintenance: "warn",
 };
 
 function badge(text) {
@@ -134,21 +146,55 @@ async function refresh() {
   try {
     drawStatus(await api("/v1/status"));
     drawPairs(await api("/v1/pairs"));
-    drawEvents(await api("/v1/events?since=" + lastEventId));
+    if (!streaming) drawEvents(await api("/v1/events?since=" + lastEventId));
     $("error").hidden = true;
-    $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    $("updated").textContent = (streaming ? "live · " : "") + "updated " +
+      new Date().toLocaleTimeString();
   } catch (err) {
     $("error").hidden = false;
     $("error").textContent = "cannot read the hasvc API: " + err.message;
   }
+  if (!streaming && Date.now() - streamOpenedAt > STREAM_RETRY_MS) openStream();
+}
+
+// One redraw for a burst of events (a failover logs several in a second).
+let redrawTimer = null;
+function redrawSoon() {
+  if (redrawTimer === null) redrawTimer = setTimeout(() => { redrawTimer = null; refresh(); }, 100);
+}
+
+function openStream() {
+  if (!window.EventSource || /[?&]stream=0/.test(location.search)) return;
+  if (stream) stream.close();
+  const t = token();
+  const url = "/v1/events/stream?since=" + lastEventId +
+    (t ? "&token=" + encodeURIComponent(t) : "");
+  const es = new EventSource(url);
+  const onEvent = (m) => {
+    const e = JSON.parse(m.data);
+    console.debug(`hasvc: event ${e.id} (${e.kind}) from the stream`);
+    drawEvents({ events: [e] });
+    redrawSoon();
+  };
+  for (const kind of EVENT_KINDS) es.addEventListener(kind, onEvent);
+  es.onmessage = onEvent;
+  es.onopen = () => {
+    streaming = true;
+    console.info("hasvc: following the event stream");
+  };
+  // EventSource reconnects by itself (with Last-Event-ID); poll meanwhile.
+  es.onerror = () => { streaming = false; };
+  stream = es;
+  streamOpenedAt = Date.now();
 }
 
 $("token-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   localStorage.setItem("hasvc-token", $("token").value);
   $("token-form").hidden = true;
+  streamOpenedAt = 0;
   refresh();
 });
 
-refresh();
+refresh(); // and opens the stream
 setInterval(refresh, REFRESH_MS);

@@ -50,6 +50,33 @@ req 413 too_large "${A[@]}" -X POST --data-binary "@/var/lib/hasvc-lab/$HASVC_LA
 req 404 not_found "${A[@]}" -X POST "$url/v1/nodes/node9/fence"
 req 409 refused "${A[@]}" -X POST "$url/v1/nodes/node1/fence"
 req 404 not_found "${A[@]}" -X POST "$url/v1/nodes/node3/reboot"
+# Bodies that are not exactly what the endpoint takes change nothing: 400, field named.
+# bad_body FIELD CURL_ARGS...: a 400 bad_request whose "field" is FIELD ("" for none).
+bad_body() {
+	local field=$1
+	shift
+	req 400 bad_request "$@"
+	[ "$(jq -r '.field // ""' <<<"$body")" = "$field" ] || fail "$* -> field '$(jq -r .field <<<"$body")', want '$field'"
+}
+J=(-H "Content-Type: application/json")
+bad_body bakup "${A[@]}" "${J[@]}" -d '{"vm":"vm1","bakup":"node2"}' "$url/v1/pairs"
+bad_body vm "${A[@]}" "${J[@]}" -d '{"vm":["vm1"],"backup":"node2"}' "$url/v1/pairs"
+bad_body bandwidth_mib "${A[@]}" "${J[@]}" -d '{"vm":"vm1","backup":"node2","bandwidth_mib":"50"}' "$url/v1/pairs"
+bad_body backup "${A[@]}" "${J[@]}" -d '{"vm":"vm1","backup":null}' "$url/v1/pairs"
+bad_body backup "${A[@]}" "${J[@]}" -d '{"vm":"vm1"}' "$url/v1/pairs"
+bad_body "" "${A[@]}" "${J[@]}" -d '{"vm":"vm1",' "$url/v1/pairs"
+bad_body "" "${A[@]}" "${J[@]}" -d '{"vm":"vm1","backup":"node2"} trailing' "$url/v1/pairs"
+bad_body "" "${A[@]}" "${J[@]}" -d '["vm1","node2"]' "$url/v1/pairs"
+bad_body on "${A[@]}" "${J[@]}" -d '{"on":"yes"}' "$url/v1/nodes/node3/maintenance"
+bad_body force "${A[@]}" "${J[@]}" -d '{"on":true,"force":true}' "$url/v1/nodes/node3/maintenance"
+bad_body "" "${A[@]}" "${J[@]}" -d 'on' "$url/v1/nodes/node3/maintenance"
+bad_body now "${A[@]}" "${J[@]}" -d '{"now":true}' "$url/v1/nodes/node3/fence"
+bad_body force "${A[@]}" "${J[@]}" -d '{"force":true}' "$url/v1/pairs/vm1/switchover"
+bad_body force "${A[@]}" "${J[@]}" -X DELETE -d '{"force":true}' "$url/v1/pairs/vm1"
+bad_body verbose "${A[@]}" "${J[@]}" -d '{"verbose":1}' "$url/v1/fence/check"
+req 401 unauthorized "$url/v1/status?token=lab-read-token"
+req 401 unauthorized "$url/v1/events/stream?token=wrong"
+req 400 bad_query "${R[@]}" -H "Last-Event-ID: x" "$url/v1/events/stream"
 req 200 "" "$url/"
 lab exec node2 curl -sf "$url/" | grep -q "<title>hasvc</title>" || fail "dashboard page not served"
 req 200 "" "${R[@]}" "$url/metrics"
@@ -60,4 +87,30 @@ lab exec node3 true
 [ "$(lab exec node3 hasvc status --json | jq -r .cluster.quorate)" = true ] || fail "node3 lost quorum"
 wait_for 10 "unchanged state" digests_equal node1 node2 node3
 [ "$(digest node1)" = "$before" ] || fail "bad requests changed the cluster state"
+# The event stream, read the way a browser's EventSource does (token in the
+# URL, Last-Event-ID on reconnect): an event caused now arrives on it.
+dir=/var/lib/hasvc-lab/$HASVC_LAB
+since=$(lab exec node2 curl -sf "${R[@]}" "$url/v1/events?limit=10000" | jq '[.events[].id] | max // 0')
+lab exec node2 curl -sN --max-time 17 "$url/v1/events/stream?since=999999999&token=lab-read-token" >"$dir/quiet" 2>/dev/null &
+quiet_pid=$!
+lab exec node2 curl -sN --max-time 12 -D "$dir/stream-headers" "$url/v1/events/stream?since=$since&token=lab-read-token" >"$dir/stream" 2>/dev/null &
+stream_pid=$!
+sleep 1
+lab exec node1 hasvc node maintenance node3 on >/dev/null
+lab exec node1 hasvc node maintenance node3 off >/dev/null
+wait_for 10 "maintenance events on the stream" grep -q '^data: .*node node3 leaves maintenance' "$dir/stream"
+grep -qi '^content-type: text/event-stream' "$dir/stream-headers" || fail "stream not text/event-stream: $(cat "$dir/stream-headers")"
+on_id=$(grep -B2 '^data: .*node node3 enters maintenance' "$dir/stream" | sed -n 's/^id: //p' | head -1)
+[ -n "$on_id" ] && [ "$on_id" -gt "$since" ] || fail "no id before the maintenance event: $(cat "$dir/stream")"
+grep -q '^event: maintenance$' "$dir/stream" || fail "no 'event: maintenance' line: $(cat "$dir/stream")"
+note "ok: event $on_id (maintenance on) arrived on the stream"
+# A reconnecting client gets what came after its Last-Event-ID, and only that.
+lab exec node2 curl -sN --max-time 2 "${R[@]}" -H "Last-Event-ID: $on_id" "$url/v1/events/stream?since=0" >"$dir/replay" 2>/dev/null || true
+grep -q '^data: .*node node3 leaves maintenance' "$dir/replay" || fail "Last-Event-ID replay lacks the later event: $(cat "$dir/replay")"
+! grep -q "^id: $on_id$" "$dir/replay" || fail "Last-Event-ID replay repeats event $on_id"
+note "ok: Last-Event-ID $on_id replays what followed"
+wait "$stream_pid" || true
+wait "$quiet_pid" || true
+grep -q '^: keep-alive$' "$dir/quiet" || fail "no keep-alive in 17 s of a quiet stream: $(cat "$dir/quiet")"
+note "ok: keep-alive on a quiet stream"
 note "PASS"

@@ -111,6 +111,35 @@ Test(digest, same_messages_same_digest)
 	sdb_close(dbs[1]);
 }
 
+/* The digest is kept between calls: every kind of write must still show in it. */
+Test(digest, cached_digest_follows_every_write)
+{
+	struct sdb *db = open_db("c.db"), *empty = open_db("e.db");
+	struct sdb_node_info n1 = {.name = "node1", .nodeid = 1};
+	json_object *dump = NULL;
+	char d0[65], d1[65], again[65], e[65];
+
+	cr_assert_eq(sdb_digest(db, d0), 0);
+	cr_assert_eq(APPLY(db, sdb_msg_node_upsert, &n1), 0);
+	cr_assert_eq(sdb_digest(db, d1), 0);
+	cr_assert_str_neq(d0, d1, "a message applied after a digest does not show");
+	cr_assert_eq(sdb_digest(db, again), 0);
+	cr_assert_str_eq(d1, again);
+	cr_assert_eq(APPLY(db, sdb_msg_event, NULL, NULL, "k", "one more", NULL), 0);
+	cr_assert_eq(sdb_digest(db, again), 0);
+	cr_assert_str_neq(d1, again, "an event does not show");
+
+	/* a whole snapshot loaded (tables wiped, then filled) shows too */
+	cr_assert_eq(sdb__dump(empty, &dump), 0);
+	cr_assert_eq(sdb__load(db, dump), 0, "%s", sdb_errmsg(db));
+	json_object_put(dump);
+	cr_assert_eq(sdb_digest(db, again), 0);
+	cr_assert_eq(sdb_digest(empty, e), 0);
+	cr_assert_str_eq(again, e, "the loaded snapshot does not show");
+	sdb_close(db);
+	sdb_close(empty);
+}
+
 static json_object *dump_of(struct sdb *db)
 {
 	json_object *dump = NULL;

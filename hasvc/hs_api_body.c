@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_api_body: POST bodies checked against their endpoint's field list (see
+ * hs_api_body.h for why a body is refused whole).
+ *
+ * json-c is run in strict mode on exactly the bytes received, so a NUL inside
+ * the body, trailing garbage after the object ("{}x") or an unfinished
+ * document ("{") are malformed rather than quietly cut short.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hs_api_body.h"
+#include "hs_util.h"
+
+static const char *type_name(enum hs_body_type t)
+{
+	switch (t) {
+	case HS_BODY_STRING:
+		return "a string";
+	case HS_BODY_INT:
+		return "a whole number";
+	case HS_BODY_BOOL:
+		return "true or false";
+	}
+	return "?";
+}
+
+static bool type_matches(json_object *v, enum hs_body_type t)
+{
+	switch (t) {
+	case HS_BODY_STRING:
+		return json_object_is_type(v, json_type_string);
+	case HS_BODY_INT:
+		return json_object_is_type(v, json_type_int);
+	case HS_BODY_BOOL:
+		return json_object_is_type(v, json_type_boolean);
+	}
+	return false;
+}
+
+static int refuse(struct hs_body_error *err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int refuse(struct hs_body_error *err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* "vm, backup, mode" for the messages; "" when the endpoint takes no body. */
+static void field_list(const struct hs_body_field *fields, size_t n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", fields[i].name);
+}
+
+static json_object *parse_strict(const char *text, size_t len, struct hs_body_error *err)
+{
+	struct json_tokener *tok;
+	enum json_tokener_error e;
+	json_object *obj;
+	size_t end;
+
+	if (len == 0)
+		return json_object_new_object();
+	if (memchr(text, '\0', len)) {
+		refuse(err, NULL, "the request body is not JSON: it contains a NUL byte");
+		return NULL;
+	}
+	tok = json_tokener_new();
+	if (!tok) {
+		refuse(err, NULL, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	e = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (e == json_tokener_continue || (e == json_tokener_success && !obj)) {
+		json_object_put(obj);
+		refuse(err, NULL, "the request body is not JSON: it ends in the middle of a value");
+		return NULL;
+	}
+	if (e != json_tokener_success) {
+		refuse(err, NULL, "the request body is not JSON: %s at byte %zu",
+		       json_tokener_error_desc(e), end);
+		return NULL;
+	}
+	for (size_t i = end; i < len; i++) {
+		if (!strchr(" \t\r\n", text[i])) {
+			json_object_put(obj);
+			refuse(err, NULL, "the request body is not JSON: text after the value at byte %zu",
+			       i);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+int hs_api_body_parse(const char *text, size_t len, const struct hs_body_field *fields,
+		      size_t n_fields, json_object **ret, struct hs_body_error *err)
+{
+	_cleanup_json_ json_object *obj = NULL;
+	char known[256];
+	size_t i;
+
+	obj = parse_strict(text ? text : "", text ? len : 0, err);
+	if (!obj)
+		return -EINVAL;
+	field_list(fields, n_fields, known, sizeof(known));
+	if (!json_object_is_type(obj, json_type_object))
+		return refuse(err, NULL, "the request body must be a JSON object%s%s%s",
+			      n_fields ? " {" : "", known, n_fields ? "}" : "");
+	json_object_object_foreach(obj, key, val) {
+		for (i = 0; i < n_fields; i++)
+			if (strcmp(fields[i].name, key) == 0)
+				break;
+		if (i == n_fields)
+			return n_fields ? refuse(err, key, "unknown field '%s' (known: %s)", key, known)
+					: refuse(err, key, "unknown field '%s': this request takes no fields",
+						 key);
+		if (!val || !type_matches(val, fields[i].type))
+			return refuse(err, key, "field '%s' must be %s, not %s", key,
+				      type_name(fields[i].type),
+				      val ? json_type_to_name(json_object_get_type(val)) : "null");
+	}
+	for (i = 0; i < n_fields; i++)
+		if (fields[i].required && !json_object_object_get_ex(obj, fields[i].name, NULL))
+			return refuse(err, fields[i].name, "field '%s' is required (%s)",
+				      fields[i].name, type_name(fields[i].type));
+	*ret = TAKE_PTR(obj);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hs_api_body: the JSON body of a POST, checked against the fields its
+ * endpoint knows before any handler sees it.
+ *
+ * A write that carries a field we do not know (a typo, a client newer than
+ * this daemon) must not half-succeed with the field silently ignored, so the
+ * body is refused whole: malformed or trailing JSON, a body that is not an
+ * object, an unknown field, a field of the wrong JSON type (null included) or
+ * a required field missing. The error names the field, so the API can answer
+ * 400 {"error": "bad_request", "field": NAME, "message": ...}.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+enum hs_body_type {
+	HS_BODY_STRING,
+	HS_BODY_INT, /* a JSON integer: 5, not 5.0 nor "5" */
+	HS_BODY_BOOL,
+};
+
+struct hs_body_field {
+	const char *name;
+	enum hs_body_type type;
+	bool required;
+};
+
+struct hs_body_error {
+	char field[72];    /* empty when the body as a whole is wrong */
+	char message[256];
+};
+
+/*
+ * Parses LEN bytes of TEXT (an empty body is {}) into *ret, an object holding
+ * only FIELDS of their types. -EINVAL with ERR filled in otherwise.
+ */
+int hs_api_body_parse(const char *text, size_t len, const struct hs_body_field *fields,
+		      size_t n_fields, json_object **ret, struct hs_body_error *err);

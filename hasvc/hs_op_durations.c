@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_op_durations: operation durations from the replicated logs (see
+ * hs_op_durations.h for what each operation spans and why no clock is read).
+ *
+ * The pair events are walked once, oldest first, with one row of start times
+ * per VM; each transition, per operation: the finishing transition observes
+ * the time since the start, entering the first state (re)starts, entering a
+ * state off the operation's path forgets it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hs_op_durations.h"
+#include "hs_util.h"
+
+static const char *const op_names[HS_OP_MAX] = {
+	[HS_OP_FAILOVER] = "failover",
+	[HS_OP_SWITCHOVER] = "switchover",
+	[HS_OP_FENCE] = "fence",
+	[HS_OP_INITIAL_SYNC] = "initial_sync",
+	[HS_OP_PROMOTE] = "promote",
+};
+
+/* The pair operations: entered at BEGIN, through PATH, over at END_FROM -> END_TO. */
+static const struct {
+	enum hs_op op;
+	const char *begin;
+	const char *path[2];
+	const char *end_from, *end_to;
+} pair_ops[] = {
+	{HS_OP_INITIAL_SYNC, "initial-sync", {"initial-sync", NULL}, "initial-sync", "in-sync"},
+	{HS_OP_FAILOVER, "fencing", {"fencing", "promoting"}, "promoting", "unprotected"},
+	{HS_OP_SWITCHOVER, "switching-over", {"switching-over", "promoting"}, "promoting",
+	 "unprotected"},
+	{HS_OP_PROMOTE, "promoting", {"promoting", NULL}, "promoting", "unprotected"},
+};
+
+struct vm_starts {
+	char vm[65];
+	uint64_t start[ARRAY_SIZE(pair_ops)]; /* 0: not under way */
+};
+
+const char *hs_op_name(enum hs_op op)
+{
+	return op < HS_OP_MAX ? op_names[op] : "?";
+}
+
+static const char *field_string(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t field_usec(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ? (uint64_t)json_object_get_int64(v) : 0;
+}
+
+static void observe(struct hs_op_durations *d, enum hs_op op, uint64_t start, uint64_t end)
+{
+	hs_histogram_observe(&d->op[op], ((double)end - (double)start) / 1e6);
+}
+
+static bool on_path(size_t i, const char *state)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(pair_ops[i].path) && pair_ops[i].path[k]; k++)
+		if (strcmp(pair_ops[i].path[k], state) == 0)
+			return true;
+	return false;
+}
+
+static void transition(struct hs_op_durations *d, struct vm_starts *v, const char *from,
+		       const char *to, uint64_t t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(pair_ops); i++) {
+		if (v->start[i] && strcmp(from, pair_ops[i].end_from) == 0 &&
+		    strcmp(to, pair_ops[i].end_to) == 0) {
+			observe(d, pair_ops[i].op, v->start[i], t);
+			v->start[i] = 0;
+		} else if (strcmp(to, pair_ops[i].begin) == 0) {
+			v->start[i] = t ? t : 1;
+		} else if (!on_path(i, to)) {
+			v->start[i] = 0;
+		}
+	}
+}
+
+void hs_op_durations_add_pair_events(struct hs_op_durations *d, json_object *events)
+{
+	size_t n = json_object_array_length(events), n_vms = 0, cap = 0;
+	_cleanup_free_ struct vm_starts *vms = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(events, i);
+		const char *vm = field_string(e, "vm"), *msg = field_string(e, "message");
+		char from[32], to[32];
+		size_t k;
+
+		/* "FROM -> TO (EVENT): detail"; other pair events ("pairing vm1: ...") are not transitions */
+		if (!vm || !msg || strlen(vm) >= sizeof(vms[0].vm) ||
+		    sscanf(msg, "%31s -> %31s (", from, to) != 2)
+			continue;
+		for (k = 0; k < n_vms && strcmp(vms[k].vm, vm) != 0; k++)
+			;
+		if (k == n_vms) {
+			if (n_vms == cap) {
+				struct vm_starts *grown = realloc(vms, (cap ? 2 * cap : 16) * sizeof(*vms));
+				if (!grown)
+					return;
+				vms = grown;
+				cap = cap ? 2 * cap : 16;
+			}
+			vms[n_vms] = (struct vm_starts){0};
+			strcpy(vms[n_vms++].vm, vm);
+		}
+		transition(d, &vms[k], from, to, field_usec(e, "time_usec"));
+	}
+}
+
+void hs_op_durations_add_fence_log(struct hs_op_durations *d, json_object *log)
+{
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+		const char *result = field_string(e, "result");
+		uint64_t started = field_usec(e, "started_usec"), finished = field_usec(e, "finished_usec");
+
+		if (!result || strcmp(result, "running") == 0 || !started || !finished)
+			continue;
+		observe(d, HS_OP_FENCE, started, finished);
+	}
+}
+
+void hs_op_durations_write(FILE *f, const struct hs_op_durations *d)
+{
+	fprintf(f, "# HELP hasvc_operation_duration_seconds How long operations that succeeded took "
+		   "(fences: every finished one), from the kept replicated logs.\n"
+		   "# TYPE hasvc_operation_duration_seconds histogram\n");
+	for (int op = 0; op < HS_OP_MAX; op++)
+		hs_histogram_write(f, "hasvc_operation_duration_seconds", "op", op_names[op],
+				   &d->op[op]);
+}
