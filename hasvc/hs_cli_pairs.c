@@ -100,10 +100,12 @@ static int wait_pair(const struct cli_options *o, const char *vm, bool gone_ok,
 			for (unsigned i = 0; i < 20; i++)
 				bar[i] = i < p / 5 ? '#' : '.';
 			bar[20] = '\0';
-			if (strcmp(now, pct) != 0)
+			/* total 0: no progress reported yet, nothing to draw */
+			if (total && strcmp(now, pct) != 0) {
 				fprintf(stderr, "%s: initial sync [%s] %s of %llu MiB\n", vm, bar, now,
 					(unsigned long long)(total >> 20));
-			snprintf(pct, sizeof(pct), "%s", now);
+				snprintf(pct, sizeof(pct), "%s", now);
+			}
 		}
 		v = judge(pair, arg);
 		if (v != WAIT_ON) {
