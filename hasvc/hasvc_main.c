@@ -136,17 +136,8 @@ static void print_events(json_object *answer)
 {
 	json_object *list = hs_json_get(answer, "events");
 
-	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
-		json_object *e = json_object_array_get_idx(list, i);
-		time_t t = (time_t)(json_object_get_int64(hs_json_get(e, "time_usec")) / 1000000);
-		char when[32];
-		const char *vm = hs_json_str(e, "vm");
-
-		strftime(when, sizeof(when), "%F %T", localtime(&t));
-		printf("%6s %s %-8s %-12s %s%s%s\n", hs_json_str(e, "id"), when, hs_json_str(e, "node"),
-		       hs_json_str(e, "kind"), strcmp(vm, "-") ? vm : "", strcmp(vm, "-") ? ": " : "",
-		       hs_json_str(e, "message"));
-	}
+	for (size_t i = 0; list && i < json_object_array_length(list); i++)
+		hs_cli_print_event(json_object_array_get_idx(list, i));
 }
 
 static int cmd_events(const struct cli_options *o, int argc, char **argv)
@@ -158,6 +149,8 @@ static int cmd_events(const struct cli_options *o, int argc, char **argv)
 		fprintf(stderr, "hasvc: --since takes an event id, not '%s'\n", since);
 		return HS_EXIT_USAGE;
 	}
+	if (o->follow)
+		return hs_cli_events_follow(o, since);
 	snprintf(path, sizeof(path), "/v1/events?since=%s", since);
 	return get_and_print(o, path, print_events);
 }
@@ -285,7 +278,8 @@ static const struct command commands[] = {
 	{"node", "list", cmd_node_list, "the configured nodes and their state [--json]"},
 	{"pair", "list", cmd_pair_list, "every VM pair and its state [--json]"},
 	{"pair", "show", cmd_pair_show, "VM: one pair in detail [--json]"},
-	{"events", NULL, cmd_events, "the cluster's event log [--since ID] [--json]"},
+	{"events", NULL, cmd_events,
+	 "the cluster's event log [--since ID] [--follow: print new events as they happen] [--json]"},
 	{"fence", "check", cmd_fence_check, "run 'monitor' on every fence device [--json]"},
 	{"fence", "log", cmd_fence_log, "every fence attempt, newest first [--json]"},
 	{"fence", NULL, cmd_fence, "NODE: power NODE off through its fence devices and verify"},
@@ -321,6 +315,7 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
 		{"since", required_argument, NULL, 'S'},
+		{"follow", no_argument, NULL, 'F'},
 		{"backup", required_argument, NULL, 'b'},
 		{"mode", required_argument, NULL, 'm'},
 		{"bandwidth", required_argument, NULL, 'B'},
@@ -376,6 +371,7 @@ int main(int argc, char **argv)
 			case 's': o.socket = optarg; break;
 			case 'j': o.json = true; break;
 			case 'S': o.since = optarg; break;
+			case 'F': o.follow = true; break;
 			case 'b': o.backup = optarg; break;
 			case 'm': o.mode = optarg; break;
 			case 'B': o.bandwidth = optarg; break;

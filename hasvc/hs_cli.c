@@ -36,6 +36,18 @@ static size_t collect(char *ptr, size_t size, size_t n, void *userdata)
 	return add;
 }
 
+void hs_cli_print_event(json_object *e)
+{
+	time_t t = (time_t)(json_object_get_int64(hs_json_get(e, "time_usec")) / 1000000);
+	const char *vm = hs_json_str(e, "vm");
+	char when[32];
+
+	strftime(when, sizeof(when), "%F %T", localtime(&t));
+	printf("%6s %s %-8s %-12s %s%s%s\n", hs_json_str(e, "id"), when, hs_json_str(e, "node"),
+	       hs_json_str(e, "kind"), strcmp(vm, "-") ? vm : "", strcmp(vm, "-") ? ": " : "",
+	       hs_json_str(e, "message"));
+}
+
 int hs_cli_exit_code(long status, const char *error)
 {
 	if (status >= 200 && status < 300)

@@ -16,6 +16,7 @@ struct cli_options {
 	const char *socket;
 	bool json;
 	const char *since;     /* events --since */
+	bool follow;           /* events --follow */
 	const char *backup;    /* pair create --backup */
 	const char *mode;      /* pair create --mode */
 	const char *bandwidth; /* pair create --bandwidth (MiB/s) */
@@ -51,6 +52,11 @@ void hs_cli_print_json(json_object *obj);
 json_object *hs_json_get(json_object *obj, const char *key);
 /* OBJ[KEY] as text ("-" when missing or null); valid while OBJ lives. */
 const char *hs_json_str(json_object *obj, const char *key);
+
+/* One event of the log as a line: "ID TIME NODE KIND VM: MESSAGE". */
+void hs_cli_print_event(json_object *event);
+/* `hasvc events --follow`: prints events from SINCE on as they happen (hs_cli_events.c). */
+int hs_cli_events_follow(const struct cli_options *o, const char *since);
 
 /* Pair and node operations (hs_cli_pairs.c); ARGV holds the words after the command. */
 int hs_cli_pair_create(const struct cli_options *o, int argc, char **argv);

@@ -95,6 +95,9 @@ lab exec node2 curl -sN --max-time 17 "$url/v1/events/stream?since=999999999&tok
 quiet_pid=$!
 lab exec node2 curl -sN --max-time 12 -D "$dir/stream-headers" "$url/v1/events/stream?since=$since&token=lab-read-token" >"$dir/stream" 2>/dev/null &
 stream_pid=$!
+# ... and `hasvc events --follow`, the CLI's reader of the same stream (unix socket)
+lab exec node3 timeout 12 hasvc events --follow --since "$since" >"$dir/follow" 2>&1 &
+follow_pid=$!
 sleep 1
 lab exec node1 hasvc node maintenance node3 on >/dev/null
 lab exec node1 hasvc node maintenance node3 off >/dev/null
@@ -110,6 +113,10 @@ grep -q '^data: .*node node3 leaves maintenance' "$dir/replay" || fail "Last-Eve
 ! grep -q "^id: $on_id$" "$dir/replay" || fail "Last-Event-ID replay repeats event $on_id"
 note "ok: Last-Event-ID $on_id replays what followed"
 wait "$stream_pid" || true
+wait "$follow_pid" || true
+grep -qE '^ +[0-9]+ .* maintenance +node node3 enters maintenance' "$dir/follow" ||
+	fail "hasvc events --follow did not print the maintenance event: $(cat "$dir/follow")"
+note "ok: hasvc events --follow printed the event as it happened"
 wait "$quiet_pid" || true
 grep -q '^: keep-alive$' "$dir/quiet" || fail "no keep-alive in 17 s of a quiet stream: $(cat "$dir/quiet")"
 note "ok: keep-alive on a quiet stream"
