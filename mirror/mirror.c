@@ -92,6 +92,9 @@ struct mirror {
 	struct request *requests, *done; /* LIFO under lock; done is reversed before use */
 	bool stopping;
 	virConnectPtr conn; /* thread only */
+	int job_callback;   /* thread only: libvirt's id of our block job callback, -1 none */
+	mirror_done_fn job_event; /* under lock: block job events go there */
+	void *job_event_userdata;
 };
 
 static void request_free(struct request *r)
@@ -128,16 +131,80 @@ static const char *virt_error(void)
 
 /* --- on the mirror thread ------------------------------------------------ */
 
+/* Hands R to the caller's thread (done list + eventfd). */
+static void done_push(struct mirror *m, struct request *r)
+{
+	uint64_t n = 1;
+
+	pthread_mutex_lock(&m->lock);
+	r->next = m->done;
+	m->done = r;
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->done_fd, &n, sizeof(n)) < 0)
+		(void)0; /* the counter only saturates; the caller reads the list */
+}
+
+static const char *job_status_name(int status)
+{
+	switch (status) {
+	case VIR_DOMAIN_BLOCK_JOB_COMPLETED: return "completed";
+	case VIR_DOMAIN_BLOCK_JOB_FAILED: return "failed";
+	case VIR_DOMAIN_BLOCK_JOB_CANCELED: return "canceled";
+	case VIR_DOMAIN_BLOCK_JOB_READY: return "ready";
+	default: return "unknown";
+	}
+}
+
+/*
+ * libvirt's VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2, on this thread: passed on as a
+ * result of no request, to the function mirror_on_job_event() set. Only a
+ * hint that something changed: the state is read again with mirror_jobs.
+ */
+static void job_event(virConnectPtr conn, virDomainPtr dom, const char *disk, int type,
+		      int status, void *opaque)
+{
+	struct mirror *m = opaque;
+	struct request *r;
+	mirror_done_fn fn;
+	void *userdata;
+
+	pthread_mutex_lock(&m->lock);
+	fn = m->job_event;
+	userdata = m->job_event_userdata;
+	pthread_mutex_unlock(&m->lock);
+	if (!fn || type != VIR_DOMAIN_BLOCK_JOB_TYPE_COPY ||
+	    !(r = calloc(1, sizeof(*r))))
+		return;
+	r->done = fn;
+	r->userdata = userdata;
+	r->result = status == VIR_DOMAIN_BLOCK_JOB_FAILED ? -EIO : 0;
+	snprintf(r->message, sizeof(r->message), "block job on disk %s of %s: %s", disk,
+		 virDomainGetName(dom), job_status_name(status));
+	r->data = json_object_new_object();
+	json_object_object_add(r->data, "vm", json_object_new_string(virDomainGetName(dom)));
+	json_object_object_add(r->data, "disk", json_object_new_string(disk));
+	json_object_object_add(r->data, "status", json_object_new_string(job_status_name(status)));
+	done_push(m, r);
+}
+
 static int connection(struct mirror *m, struct request *r)
 {
 	if (m->conn && virConnectIsAlive(m->conn) == 1)
 		return 0;
-	if (m->conn)
+	if (m->conn) {
+		if (m->job_callback >= 0)
+			virConnectDomainEventDeregisterAny(m->conn, m->job_callback);
+		m->job_callback = -1;
 		virConnectClose(m->conn);
+	}
 	m->conn = virConnectOpen(m->uri);
 	if (!m->conn)
 		return say(r, -ECONNREFUSED, "cannot connect to libvirt at %s: %s", m->uri,
 			   virt_error());
+	/* without it (an old libvirtd) the jobs are still polled: not an error */
+	m->job_callback = virConnectDomainEventRegisterAny(
+	    m->conn, NULL, VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2, VIR_DOMAIN_EVENT_CALLBACK(job_event), m,
+	    NULL);
 	return 0;
 }
 
@@ -896,13 +963,7 @@ static void requests_run(int watch, int fd, int events, void *opaque)
 		case OP_RESTART: op_restart(m, r); break;
 		case OP_TEARDOWN: op_teardown(m, r); break;
 		}
-		pthread_mutex_lock(&m->lock);
-		r->next = m->done;
-		m->done = r;
-		pthread_mutex_unlock(&m->lock);
-		n = 1;
-		if (write(m->done_fd, &n, sizeof(n)) < 0)
-			(void)0; /* the counter only saturates; the caller reads the list */
+		done_push(m, r);
 	}
 }
 
@@ -912,6 +973,8 @@ static void *thread_main(void *data)
 
 	while (!__atomic_load_n(&m->stopping, __ATOMIC_ACQUIRE))
 		virEventRunDefaultImpl();
+	if (m->conn && m->job_callback >= 0)
+		virConnectDomainEventDeregisterAny(m->conn, m->job_callback);
 	if (m->conn)
 		virConnectClose(m->conn);
 	return NULL;
@@ -974,6 +1037,7 @@ int mirror_new(qb_loop_t *loop, const char *uri, struct mirror **ret)
 		return -ENOMEM;
 	m->loop = loop;
 	m->request_fd = m->done_fd = -1;
+	m->job_callback = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	m->uri = strdup(uri ? uri : "qemu:///system");
 	m->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1128,6 +1192,14 @@ int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *
 int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
 	return submit_vm(m, OP_INSPECT, vm, done, userdata, NULL);
+}
+
+void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata)
+{
+	pthread_mutex_lock(&m->lock);
+	m->job_event = fn;
+	m->job_event_userdata = userdata;
+	pthread_mutex_unlock(&m->lock);
 }
 
 int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)

@@ -88,6 +88,15 @@ int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *
 int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 
 /*
+ * FN is called on the caller's thread for each block-copy job event libvirt
+ * reports on this host (VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2: ready, failed,
+ * completed, canceled), with DATA {vm, disk, status} and RESULT -EIO for
+ * failed. A hint to look again (mirror_jobs) sooner than the next poll;
+ * events can be lost with a libvirtd restart, polling stays the truth.
+ */
+void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata);
+
+/*
  * Stops the block jobs of VM at once. NBD_HOST:PORT (optional) is where the
  * backup's exports were: QEMU's TCP connections to it are shut down first,
  * in the caller's thread (mirror_sockets), so guest writes waiting on a
