@@ -11,6 +11,7 @@ round() {
 	lab crash node2
 	wait_more_acked 5 30
 	[ "$(runner vm1)" = node1 ] || fail "vm1 left node1"
+	wait_for 30 "vm1 degraded" event_count_above node1 "in-sync -> degraded" 0
 	faults_finish node1 vm1
 }
 rounds round
