@@ -38,6 +38,15 @@ trap lab_teardown EXIT
 
 now_ms() { date +%s%3N; }
 
+# CMD | contains GREP_ARGS...: grep -q on the whole of stdin. "CMD | grep -q"
+# fails under pipefail when grep stops reading early and CMD dies of SIGPIPE
+# (e.g. curl on a large /metrics): read everything first.
+contains() {
+	local in
+	in=$(cat)
+	grep -q "$@" <<<"$in"
+}
+
 # wait_for SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds.
 wait_for() {
 	local limit=$1 what=$2
@@ -102,7 +111,7 @@ domstate_is() { [ "$(domstate "$1" "$2")" = "$3" ]; }
 # The qemu-io device path of a VM's first disk: the primary's own alias, or
 # the backup's user alias once a backup became the primary.
 disk_dev() {
-	# (not "| grep -q": with pipefail, virsh's SIGPIPE would read as no match)
+	# (not "| contains": with pipefail, virsh's SIGPIPE would read as no match)
 	local xml
 	xml=$(lab exec "$1" virsh dumpxml "$2")
 	if [[ $xml == *ua-hasvc-vda* ]]; then
@@ -115,7 +124,7 @@ disk_dev() {
 qio() {
 	local out
 	out=$(lab exec "$1" virsh qemu-monitor-command "$2" --hmp "qemu-io -d $(disk_dev "$1" "$2") \"$3\"")
-	! echo "$out" | grep -qiE "fail|error|pattern verification" || { echo "$out" >&2; return 1; }
+	! echo "$out" | contains -iE "fail|error|pattern verification" || { echo "$out" >&2; return 1; }
 }
 # write_blocks NODE VM FIRST LAST: 1 MiB blocks FIRST..LAST at (64 + i) MiB,
 # pattern i & 0xff, each acknowledged before the next.

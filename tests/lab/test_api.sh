@@ -78,9 +78,9 @@ req 401 unauthorized "$url/v1/status?token=lab-read-token"
 req 401 unauthorized "$url/v1/events/stream?token=wrong"
 req 400 bad_query "${R[@]}" -H "Last-Event-ID: x" "$url/v1/events/stream"
 req 200 "" "$url/"
-lab exec node2 curl -sf "$url/" | grep -q "<title>hasvc</title>" || fail "dashboard page not served"
+lab exec node2 curl -sf "$url/" | contains "<title>hasvc</title>" || fail "dashboard page not served"
 req 200 "" "${R[@]}" "$url/metrics"
-lab exec node2 curl -sf "${R[@]}" "$url/metrics" | grep -q '^hasvc_node_up{node="node3"} 1$' || fail "metrics lack node3 up"
+lab exec node2 curl -sf "${R[@]}" "$url/metrics" | contains '^hasvc_node_up{node="node3"} 1$' || fail "metrics lack node3 up"
 lab exec node2 curl -sf "${R[@]}" "$url/metrics" | promtool check metrics || fail "promtool rejects /metrics"
 
 lab exec node3 true

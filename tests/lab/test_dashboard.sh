@@ -74,7 +74,7 @@ row=$(pair_row "$dom")
 [ "$(cells "$row" | cut -d'|' -f3)" = node2 ] || fail "vm1 not shown with primary node2: '${row:-no row}'"
 [[ $dom == *'vm1: promoting -&gt; unprotected (promoted)'* ]] ||
 	fail "no promotion in the page's events: $(grep -oP '<ol id="events">.*?</ol>' <<<"$dom" | head -c 3000)"
-grep -oP '<tr><td>node1</td>.*?</tr>' <<<"$dom" | grep -qE '>(fenced|offline|fencing)<' ||
+grep -oP '<tr><td>node1</td>.*?</tr>' <<<"$dom" | contains -E '>(fenced|offline|fencing)<' ||
 	fail "node1 not shown down: $(grep -oP '<tr><td>node1</td>.*?</tr>' <<<"$dom")"
 shot_after=$HASVC_BUILD_DIR/dashboard-after-failover.png
 browse shot-after --screenshot="$shot_after" >/dev/null

@@ -37,8 +37,8 @@ wait $sampler 2>/dev/null || true
 note "$(wc -l <"$samples") samples of both domain states"
 both=$(awk '$2 == "running" && $3 == "running"' "$samples" | wc -l)
 [ "$both" -eq 0 ] || fail "vm1 ran on both hosts in $both samples: $(awk '$2 == "running" && $3 == "running"' "$samples" | head -3)"
-awk '$2 == "running"' "$samples" | grep -q . || fail "never saw vm1 running on node1 (sampling broken?)"
-awk '$3 == "running"' "$samples" | grep -q . || fail "never saw vm1 running on node2: $(tail -5 "$samples")"
+awk '$2 == "running"' "$samples" | contains . || fail "never saw vm1 running on node1 (sampling broken?)"
+awk '$3 == "running"' "$samples" | contains . || fail "never saw vm1 running on node2: $(tail -5 "$samples")"
 last_n1=$(awk '$2 == "running" {t = $1} END {print t}' "$samples")
 first_n2=$(awk '$3 == "running" {print $1; exit}' "$samples")
 note "last seen running on node1 at +0, first on node2 $((first_n2 - last_n1)) ms later"

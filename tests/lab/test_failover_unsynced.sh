@@ -24,16 +24,16 @@ note "bad input: no switchover before the first sync"
 set +e
 out=$(lab exec node1 hasvc switchover vm1 2>&1); rc=$?
 set -e
-[ $rc -eq 7 ] && echo "$out" | grep -q "needs an in-sync backup" || fail "switchover during sync: rc $rc: $out"
+[ $rc -eq 7 ] && echo "$out" | contains "needs an in-sync backup" || fail "switchover during sync: rc $rc: $out"
 
 note "crash node1 during the initial sync"
 lab crash node1
 wait_for 60 "lost-unsynced" pair_state_is node2 vm1 lost-unsynced
 reason=$(pair_field node2 vm1 reason)
 note "reason: $reason"
-echo "$reason" | grep -q "NOT promoted" || fail "the reason does not say the backup is not promoted: $reason"
+echo "$reason" | contains "NOT promoted" || fail "the reason does not say the backup is not promoted: $reason"
 event_count_above node2 "initial-sync -> lost-unsynced" 0 || fail "no event for the refusal"
-lab exec node2 hasvc pair list | grep -q "lost-unsynced" || fail "pair list does not show it"
+lab exec node2 hasvc pair list | contains "lost-unsynced" || fail "pair list does not show it"
 
 note "the backup stays paused: it is never promoted"
 for i in $(seq 10); do

@@ -16,8 +16,8 @@ note "hasvc fence check: every BMC answers monitor"
 lab exec node2 hasvc fence check || fail "fence check failed with every BMC up"
 
 note "hasvc fence node3 from node1"
-lab exec node1 hasvc fence node3 | tee /dev/stderr | grep -q "fenced (verified)" || fail "fence not verified"
-lab power node3 status | grep -q "Power is off" || fail "node3's BMC does not say off"
+lab exec node1 hasvc fence node3 | tee /dev/stderr | contains "fenced (verified)" || fail "fence not verified"
+lab power node3 status | contains "Power is off" || fail "node3's BMC does not say off"
 [ -z "$(lab status | awk '$1 == "node3" && $4 != "processes=0"')" ] || fail "node3 still has processes"
 wait_for 10 "node3 fenced in node2's state" node_state_is node2 node3 fenced
 lab exec node2 hasvc fence log --json | jq -e '.fence_log[0] | select(.target == "node3" and .result == "success" and .agent == "fence_ipmilan")' >/dev/null ||
@@ -25,15 +25,15 @@ lab exec node2 hasvc fence log --json | jq -e '.fence_log[0] | select(.target ==
 lab power node3 on
 wait_for 30 "node3 back" node_online node1 node3
 wait_for 30 "node3 caught up" digests_equal node1 node2 node3
-lab exec node3 hasvc fence log | grep -q "node3 .*success" || fail "node3 did not receive its own fence record"
+lab exec node3 hasvc fence log | contains "node3 .*success" || fail "node3 did not receive its own fence record"
 wait_for 10 "node3 online again in the state" node_state_is node1 node3 online
 
 note "operator mistakes"
 set +e
 out=$(lab exec node1 hasvc fence node1 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "cannot fence itself" || fail "self-fence: rc=$rc $out"
+[ $rc -ne 0 ] && echo "$out" | contains "cannot fence itself" || fail "self-fence: rc=$rc $out"
 out=$(lab exec node1 hasvc fence node9 2>&1); rc=$?
-[ $rc -eq 4 ] && echo "$out" | grep -q "no node 'node9'" || fail "unknown node: rc=$rc $out"
+[ $rc -eq 4 ] && echo "$out" | contains "no node 'node9'" || fail "unknown node: rc=$rc $out"
 out=$(lab exec node1 hasvc fence 'no/de' 2>&1); rc=$?
 [ $rc -ne 0 ] || fail "a bad node name was accepted: $out"
 set -e
@@ -52,9 +52,9 @@ set -e
 elapsed=$(($(now_ms) - t0))
 note "failed fence took $elapsed ms: $out"
 [ $rc -ne 0 ] || fail "fence through a dead BMC reported success"
-echo "$out" | grep -q "not fenced" || fail "failure does not say 'not fenced': $out"
+echo "$out" | contains "not fenced" || fail "failure does not say 'not fenced': $out"
 node_state_is node3 node2 fencing || fail "node2 is '$(node_state node3 node2)', want fencing"
-lab exec node3 hasvc status | tee /dev/stderr | grep -q "node2: last fence failed: node2 not fenced" ||
+lab exec node3 hasvc status | tee /dev/stderr | contains "node2: last fence failed: node2 not fenced" ||
 	fail "hasvc status does not say why node2 is not fenced"
 lab exec node3 hasvc fence log --json | jq -e '.fence_log[0] | select(.target == "node2" and .result == "failed")' >/dev/null ||
 	fail "the failed fence is not in node3's fence log"

@@ -26,7 +26,7 @@ lab crash node3
 corosync_ms= hasvc_ms=
 while [ -z "$corosync_ms" ] || [ -z "$hasvc_ms" ]; do
 	[ $(($(now_ms) - t0)) -lt 20000 ] || fail "node3 still listed after 20 s (corosync ${corosync_ms:-?} ms, hasvc ${hasvc_ms:-?} ms)"
-	if [ -z "$corosync_ms" ] && ! lab exec node2 corosync-quorumtool -l 2>/dev/null | grep -qw node3; then
+	if [ -z "$corosync_ms" ] && ! lab exec node2 corosync-quorumtool -l 2>/dev/null | contains -w node3; then
 		corosync_ms=$(($(now_ms) - t0))
 	fi
 	if [ -z "$hasvc_ms" ] && node_offline node2 node3; then
@@ -44,9 +44,9 @@ lab boot node3
 wait_for 30 "node3 back online" node_online node1 node3
 
 note "power node3 off through its BMC (the fence agents' path): it leaves; on: it returns"
-lab power node3 status | grep -q "Power is on" || fail "BMC of node3 does not say on"
+lab power node3 status | contains "Power is on" || fail "BMC of node3 does not say on"
 lab power node3 off
-lab power node3 status | grep -q "Power is off" || fail "BMC of node3 does not say off"
+lab power node3 status | contains "Power is off" || fail "BMC of node3 does not say off"
 wait_for 15 "node3 offline after power off" node_offline node1 node3
 lab power node3 on
 wait_for 30 "node3 online after power on" node_online node1 node3
@@ -57,7 +57,7 @@ wait_for 15 "node1 without quorum" not_quorate node1
 wait_for 15 "node1 offline as seen by node2" node_offline node2 node1
 quorate node2 || fail "node2 lost quorum"
 [ "$(status_json node2 | jq -r '.cluster.coordinator')" = node2 ] || fail "node2 should coordinate now"
-lab exec node1 hasvc status | grep -q "NO QUORUM" || fail "node1's status does not say NO QUORUM"
+lab exec node1 hasvc status | contains "NO QUORUM" || fail "node1's status does not say NO QUORUM"
 lab heal node1
 wait_for 30 "node1 back, quorate" quorate node1
 

@@ -41,7 +41,7 @@ lab vm-create node2 vm4 128M
 set +e
 out=$(lab exec node2 hasvc pair create vm4 --backup node1 2>&1); rc=$?
 set -e
-[ $rc -eq 7 ] && echo "$out" | grep -q "maintenance" || fail "backup on a host in maintenance: rc $rc: $out"
+[ $rc -eq 7 ] && echo "$out" | contains "maintenance" || fail "backup on a host in maintenance: rc $rc: $out"
 
 note "node1 leaves maintenance and takes backups again"
 lab exec node3 hasvc node maintenance node1 off

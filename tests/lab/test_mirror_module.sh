@@ -23,7 +23,7 @@ sed "s|<disk type='file' device='disk'>|<disk type='block' device='disk'>|" "$la
 set +e
 out=$(lab exec node2 "$M" prepare "$labdir/bad.xml" 10.77.0.12 10809 "$size" 2>&1); rc=$?
 set -e
-[ $rc -ne 0 ] && echo "$out" | grep -q "hasvc mirrors local file images only" || fail "block disk not refused: $out"
+[ $rc -ne 0 ] && echo "$out" | contains "hasvc mirrors local file images only" || fail "block disk not refused: $out"
 [ -z "$(lab exec node2 virsh list --all --name | tr -d '[:space:]')" ] || fail "a domain was left on node2"
 ! lab exec node2 test -e /var/lib/libvirt/images/vm1.qcow2 || fail "an image was left on node2"
 
@@ -31,13 +31,13 @@ note "prepare on node2"
 lab exec node2 mkdir -p /var/lib/libvirt/images
 lab exec node2 "$M" prepare "$labdir/vm1.xml" 10.77.0.12 10809 "$size"
 [ "$(lab exec node2 virsh domstate vm1)" = paused ] || fail "backup not paused"
-lab exec node2 qemu-img info -U /var/lib/libvirt/images/vm1.qcow2 | grep -q "virtual size: 256 MiB" || fail "backup image size"
+lab exec node2 qemu-img info -U /var/lib/libvirt/images/vm1.qcow2 | contains "virtual size: 256 MiB" || fail "backup image size"
 
 note "a running guest is never replaced by a backup: prepare on node1 is refused"
 set +e
 out=$(lab exec node1 "$M" prepare "$labdir/vm1.xml" 10.77.0.11 10809 "$size" 2>&1); rc=$?
 set -e
-[ $rc -ne 0 ] && echo "$out" | grep -q "is running on this host" || fail "running VM replaced: $out"
+[ $rc -ne 0 ] && echo "$out" | contains "is running on this host" || fail "running VM replaced: $out"
 [ "$(lab exec node1 virsh domstate vm1)" = running ] || fail "primary disturbed"
 
 note "a second prepare replaces the old paused backup (re-protection), on a new port"
@@ -49,7 +49,7 @@ note "start the mirror on node1 (sync) and wait for in-sync"
 t0=$(now_ms)
 lab exec node1 "$M" start vm1 10.77.0.12 10809 sync
 note "in sync after $(($(now_ms) - t0)) ms"
-lab exec node1 "$M" jobs vm1 | grep -q '"ready":true' || fail "jobs do not say ready"
+lab exec node1 "$M" jobs vm1 | contains '"ready":true' || fail "jobs do not say ready"
 hmp node1 virtio-disk0 "write -P 0x77 100M 1M" >/dev/null
 lab exec node1 qemu-io -f raw -r -c 'read -P 0x77 100M 1M' -c 'read -P 0x33 0 64M' \
 	nbd://10.77.0.12:10809/vda >/dev/null || fail "acknowledged write missing on the backup"
@@ -65,5 +65,5 @@ lab exec node2 grep -q '^read 1048576/1048576 bytes at offset 104857600' /var/lo
 set +e
 out=$(lab exec node2 "$M" promote vm9 2>&1); rc=$?
 set -e
-[ $rc -ne 0 ] && echo "$out" | grep -q "no domain vm9" || fail "unknown VM: $out"
+[ $rc -ne 0 ] && echo "$out" | contains "no domain vm9" || fail "unknown VM: $out"
 note "PASS"

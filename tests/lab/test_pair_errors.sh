@@ -21,7 +21,7 @@ expect() {
 	out=$("$@" 2>&1)
 	rc=$?
 	set -e
-	[ $rc -eq "$want" ] && echo "$out" | grep -q -- "$text" ||
+	[ $rc -eq "$want" ] && echo "$out" | contains -- "$text" ||
 		fail "'${*:3}' exited $rc (want $want) saying: $out (want: $text)"
 	note "refused as expected (rc $rc): $(echo "$out" | grep -m1 -- "$text")"
 }

@@ -35,7 +35,7 @@ wait_for 30 "node2 back" node_online node1 node2
 wait_for 20 "equal digests after node2 restart" digests_equal $all
 after=$(status_json node2 | jq -r .state.version)
 [ "$after" -gt "$before" ] || fail "node2's version $after did not pass $before"
-lab exec node2 hasvc events | grep -q "node node2 is offline" || fail "node2 missed what happened while it was down"
+lab exec node2 hasvc events | contains "node node2 is offline" || fail "node2 missed what happened while it was down"
 
 note "crash node2 (power loss), change state, boot it"
 seen=$(event_count node1 "node node2 is offline")
@@ -54,7 +54,7 @@ out=$(lab exec node3 hasvc fence node1 2>&1)
 rc=$?
 set -e
 [ $rc -eq 6 ] || fail "a write without quorum exited $rc, want 6 (no quorum): $out"
-echo "$out" | grep -q "no quorum" || fail "refusal does not say why: $out"
+echo "$out" | contains "no quorum" || fail "refusal does not say why: $out"
 set +e
 out=$(lab exec node3 hasvc pair delete vm1 2>&1)
 rc=$?

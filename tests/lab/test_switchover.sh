@@ -15,7 +15,7 @@ lab exec node1 hasvc pair create vm1 --backup node2 --wait --timeout 120
 set +e
 out=$(lab exec node1 hasvc switchover vm9 2>&1); rc=$?
 set -e
-[ $rc -eq 4 ] && echo "$out" | grep -q "no pair for VM 'vm9'" || fail "unknown VM: rc $rc: $out"
+[ $rc -eq 4 ] && echo "$out" | contains "no pair for VM 'vm9'" || fail "unknown VM: rc $rc: $out"
 
 primary=node1 backup=node2 written=0
 for round in 1 2 3 4 5; do
@@ -30,7 +30,7 @@ for round in 1 2 3 4 5; do
 	out=$(lab exec node3 hasvc switchover vm1 2>&1); rc=$?
 	set -e
 	wait $op || fail "switchover request refused"
-	[ $rc -eq 5 ] && echo "$out" | grep -q "busy\|try again" || fail "a second switchover was not refused as busy: rc $rc: $out"
+	[ $rc -eq 5 ] && echo "$out" | contains "busy\|try again" || fail "a second switchover was not refused as busy: rc $rc: $out"
 	wait_for 120 "vm1 in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show vm1 --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
 	note "round $round: roles reversed and in sync in $(($(now_ms) - t0)) ms"
 	domstate_is "$backup" vm1 running || fail "vm1 is $(domstate "$backup" vm1) on $backup"
