@@ -48,6 +48,25 @@ void hs_cli_print_event(json_object *e)
 	       hs_json_str(e, "message"));
 }
 
+int hs_cli_answer(long status, const char *body, json_object **ret_answer)
+{
+	json_object *parsed = body ? json_tokener_parse(body) : NULL;
+	int r;
+
+	if (!parsed || !json_object_is_type(parsed, json_type_object)) {
+		fprintf(stderr, "hasvc: hasvcd answered %ld with something that is not JSON\n", status);
+		json_object_put(parsed);
+		return HS_EXIT_ERROR;
+	}
+	r = hs_cli_exit_code(status, json_object_get_string(hs_json_get(parsed, "error")));
+	if (r != HS_EXIT_OK)
+		fprintf(stderr, "hasvc: %s\n", hs_json_str(parsed, "message"));
+	if (r == HS_EXIT_OK && ret_answer)
+		*ret_answer = TAKE_PTR(parsed);
+	json_object_put(parsed);
+	return r;
+}
+
 int hs_cli_exit_code(long status, const char *error)
 {
 	if (status >= 200 && status < 300)
@@ -73,7 +92,6 @@ int hs_cli_request(const char *socket, const char *method, const char *path,
 	struct buffer answer = {0};
 	struct curl_slist *headers = NULL;
 	_cleanup_free_ char *url = NULL;
-	json_object *parsed = NULL;
 	CURL *curl;
 	CURLcode rc;
 	long status = 0;
@@ -104,20 +122,8 @@ int hs_cli_request(const char *socket, const char *method, const char *path,
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	parsed = answer.data ? json_tokener_parse(answer.data) : NULL;
-	if (!parsed || !json_object_is_type(parsed, json_type_object)) {
-		fprintf(stderr, "hasvc: hasvcd answered %ld with something that is not JSON\n", status);
-		r = HS_EXIT_ERROR;
-		goto out;
-	}
-	r = hs_cli_exit_code(status, json_object_get_string(hs_json_get(parsed, "error")));
-	if (r != HS_EXIT_OK) {
-		fprintf(stderr, "hasvc: %s\n", hs_json_str(parsed, "message"));
-		goto out;
-	}
-	*ret_answer = TAKE_PTR(parsed);
+	r = hs_cli_answer(status, answer.data, ret_answer);
 out:
-	json_object_put(parsed);
 	free(answer.data);
 	curl_slist_free_all(headers);
 	if (curl)

@@ -44,6 +44,12 @@ enum hs_exit {
  */
 int hs_cli_request(const char *socket, const char *method, const char *path,
 		   json_object *body, json_object **ret_answer);
+/*
+ * Reads an answer BODY with HTTP STATUS: on 2xx stores the parsed object in
+ * *RET_ANSWER (when not NULL) and returns HS_EXIT_OK; otherwise prints
+ * "hasvc: MESSAGE" and returns the exit code that names the failure.
+ */
+int hs_cli_answer(long status, const char *body, json_object **ret_answer);
 /* The exit code for an HTTP status and API error name. */
 int hs_cli_exit_code(long http_status, const char *error);
 

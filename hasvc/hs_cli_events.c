@@ -95,13 +95,7 @@ int hs_cli_events_follow(const struct cli_options *o, const char *since)
 	rc = curl_easy_perform(f->curl);
 	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200 && status != 0) {
-		json_object *answer = json_tokener_parse(f->error);
-		const char *error = answer ? hs_json_str(answer, "error") : NULL;
-
-		fprintf(stderr, "hasvc: %s\n",
-			answer ? hs_json_str(answer, "message") : "the event stream was refused");
-		r = hs_cli_exit_code(status, error);
-		json_object_put(answer);
+		r = hs_cli_answer(status, f->error, NULL);
 		goto out;
 	}
 	fprintf(stderr, "hasvc: the event stream from %s ended: %s\n", o->socket,

@@ -36,6 +36,11 @@ static bool node_online(const struct hs_plan_nodes *nodes, const char *name)
 	return name && nodes->online(nodes->userdata, name);
 }
 
+static bool node_fenced(const struct hs_plan_nodes *nodes, const char *name)
+{
+	return name && nodes->fenced && nodes->fenced(nodes->userdata, name);
+}
+
 /* Lost means the host left the ring: a hasvcd restarting is not a host lost. */
 static bool host_up(const struct hs_plan_nodes *nodes, const char *name)
 {
@@ -75,9 +80,7 @@ static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
 	 * back onto the primary host.
 	 */
 	if (p->state == HS_PAIR_PROMOTING && p->switchover && p->backup && !backup_up)
-		return nodes->fenced && nodes->fenced(nodes->userdata, p->backup)
-			       ? HS_EV_SWITCHOVER_FAILED
-			       : HS_EV_MAX;
+		return node_fenced(nodes, p->backup) ? HS_EV_SWITCHOVER_FAILED : HS_EV_MAX;
 	/*
 	 * Two nodes: both halves of a split keep quorum, and the other half may
 	 * be about to fence us and promote the backup. Cutting the mirror now
@@ -86,7 +89,7 @@ static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
 	 */
 	if (p->backup && !backup_up && p->state != HS_PAIR_DEGRADED &&
 	    hs_pair_fsm_lookup(p->state, HS_EV_BACKUP_LOST)) {
-		if (nodes->n_names == 2 && !(nodes->fenced && nodes->fenced(nodes->userdata, p->backup)))
+		if (nodes->n_names == 2 && !node_fenced(nodes, p->backup))
 			return HS_EV_MAX;
 		return HS_EV_BACKUP_LOST;
 	}

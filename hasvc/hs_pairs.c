@@ -158,32 +158,32 @@ static bool is_coordinator(struct hs_pairs *p)
 	return v.quorate && v.coordinator == v.local_nodeid;
 }
 
-static const struct hs_node_view *node_view(const struct hs_cluster_view *v, const char *node)
+/* NODE as the membership sees it now; false when it is not a configured node. */
+static bool node_view_get(struct hs_daemon *d, const char *node, struct hs_node_view *ret)
 {
-	for (size_t i = 0; node && i < v->n_nodes; i++)
-		if (strcmp(v->nodes[i].name, node) == 0)
-			return &v->nodes[i];
-	return NULL;
+	struct hs_cluster_view v;
+
+	hs_cluster_view_get(d->cluster, &v);
+	for (size_t i = 0; node && i < v.n_nodes; i++)
+		if (strcmp(v.nodes[i].name, node) == 0) {
+			*ret = v.nodes[i];
+			return true;
+		}
+	return false;
 }
 
 bool hs_pairs_node_online(struct hs_daemon *d, const char *node)
 {
-	struct hs_cluster_view v;
-	const struct hs_node_view *n;
+	struct hs_node_view n;
 
-	hs_cluster_view_get(d->cluster, &v);
-	n = node_view(&v, node);
-	return n && n->online;
+	return node_view_get(d, node, &n) && n.online;
 }
 
 bool hs_pairs_host_up(struct hs_daemon *d, const char *node)
 {
-	struct hs_cluster_view v;
-	const struct hs_node_view *n;
+	struct hs_node_view n;
 
-	hs_cluster_view_get(d->cluster, &v);
-	n = node_view(&v, node);
-	return n && n->host_up;
+	return node_view_get(d, node, &n) && n.host_up;
 }
 
 const char *hs_pairs_node_state(struct hs_daemon *d, const char *node, char *buf, size_t len)
@@ -373,8 +373,9 @@ static void request_done(void *userdata, int result, const char *message, json_o
 
 typedef int (*mirror_vm_fn)(struct mirror *, const char *, mirror_done_fn, void *);
 
-static struct pending *pending_new(struct hs_pairs *p, struct task *t, const struct pair_view *v,
-				   void *then)
+/* A request of V's task in flight; URGENT ones are counted apart (task.urgent_running). */
+static struct pending *pending_alloc(struct hs_pairs *p, struct task *t, const struct pair_view *v,
+				     void *then, bool urgent)
 {
 	struct pending *pe = calloc(1, sizeof(*pe));
 
@@ -385,9 +386,19 @@ static struct pending *pending_new(struct hs_pairs *p, struct task *t, const str
 	pe->p = p;
 	pe->generation = v->generation;
 	pe->state = v->state;
+	pe->urgent = urgent;
 	pe->then = then;
-	t->running = true;
+	if (urgent)
+		t->urgent_running = true;
+	else
+		t->running = true;
 	return pe;
+}
+
+static struct pending *pending_new(struct hs_pairs *p, struct task *t, const struct pair_view *v,
+				   void *then)
+{
+	return pending_alloc(p, t, v, then, false);
 }
 
 static void pending_failed(struct task *t, struct pending *pe, const char *what, int r)
@@ -414,27 +425,29 @@ static void submit_vm(struct hs_pairs *p, struct task *t, const struct pair_view
 
 /* --- duties -------------------------------------------------------------- */
 
-/* creating, on the backup host */
 /*
  * libvirtd restarting (an upgrade, a crash) is not a failed mirror or backup:
- * QEMU and its block jobs live on without it. Such a request is tried again,
- * (a job check, always; starting a mirror or preparing a backup, for
- * LIBVIRT_GRACE_USEC after the pair entered its state, then it fails).
+ * QEMU and its block jobs live on without it. Such a request is tried again:
+ * a job check always; starting a mirror or preparing a backup (GRACE) for
+ * LIBVIRT_GRACE_USEC after the pair entered its state, then it fails.
  */
-static bool libvirtd_away(struct task *t, int result, const char *message)
+static bool libvirtd_away(struct task *t, const struct pair_view *v, int result,
+			  const char *message, bool grace)
 {
-	if (result != -ECONNREFUSED)
+	uint64_t now = hs_now_usec(CLOCK_REALTIME);
+
+	if (result != -ECONNREFUSED || (grace && now >= v->changed_usec + LIBVIRT_GRACE_USEC))
 		return false;
 	qb_log(LOG_WARNING, "pair %s: %s; trying again", t->vm, message);
-	t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
+	t->next_usec = now + RETRY_USEC;
 	return true;
 }
 
+/* creating, on the backup host */
 static void prepared(struct hs_pairs *p, struct task *t, const struct pair_view *v, int result,
 		     const char *message, json_object *data)
 {
-	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + LIBVIRT_GRACE_USEC &&
-	    libvirtd_away(t, result, message))
+	if (libvirtd_away(t, v, result, message, true))
 		return;
 	t->done = true;
 	if (result >= 0)
@@ -497,7 +510,7 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct pair_view
 	char *buf = NULL;
 	size_t len;
 
-	if (libvirtd_away(t, result, message))
+	if (libvirtd_away(t, v, result, message, false))
 		return;
 	if (result < 0) {
 		mirror_failed(p, v, message);
@@ -562,8 +575,7 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct pair_view
 static void mirror_started(struct hs_pairs *p, struct task *t, const struct pair_view *v,
 			   int result, const char *message, json_object *data)
 {
-	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + LIBVIRT_GRACE_USEC &&
-	    libvirtd_away(t, result, message))
+	if (libvirtd_away(t, v, result, message, true))
 		return;
 	if (result < 0) {
 		t->done = true;
@@ -641,15 +653,11 @@ static void cut(struct hs_pairs *p, struct task *t, const struct pair_view *v, i
  */
 static void submit_cut(struct hs_pairs *p, struct task *t, const struct pair_view *v, void *then)
 {
-	bool running = t->running;
-	struct pending *pe = pending_new(p, t, v, then);
+	struct pending *pe = pending_alloc(p, t, v, then, true);
 	int r;
 
 	if (!pe)
 		return;
-	t->running = running;
-	pe->urgent = true;
-	t->urgent_running = true;
 	r = mirror_cut(p->mirror, v->vm,
 		       v->backup ? hs_pairs_replication_address(p->d, v->backup) : NULL, v->nbd_port,
 		       request_done, pe);

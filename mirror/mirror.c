@@ -129,19 +129,25 @@ static const char *virt_error(void)
 	return e && e->message ? e->message : "unknown libvirt error";
 }
 
-/* --- on the mirror thread ------------------------------------------------ */
-
-/* Hands R to the caller's thread (done list + eventfd). */
-static void done_push(struct mirror *m, struct request *r)
+/* Puts R on LIST (under the lock) and wakes the reader through eventfd FD. */
+static int queue_push(struct mirror *m, struct request **list, int fd, struct request *r)
 {
-	uint64_t n = 1;
+	uint64_t one = 1;
 
 	pthread_mutex_lock(&m->lock);
-	r->next = m->done;
-	m->done = r;
+	r->next = *list;
+	*list = r;
 	pthread_mutex_unlock(&m->lock);
-	if (write(m->done_fd, &n, sizeof(n)) < 0)
-		(void)0; /* the counter only saturates; the caller reads the list */
+	return write(fd, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+/* --- on the mirror thread ------------------------------------------------ */
+
+/* Hands R to the caller's thread. A failed eventfd write only means the
+ * counter saturated: the reader takes the whole list anyway. */
+static void done_push(struct mirror *m, struct request *r)
+{
+	(void)queue_push(m, &m->done, m->done_fd, r);
 }
 
 static const char *job_status_name(int status)
@@ -519,6 +525,14 @@ out:
 	mirror_domain_free(dom);
 }
 
+/* Appends ", NAME" (or NAME when LIST is empty) to LIST, cut at SIZE. */
+static void names_append(char *list, size_t size, const char *name)
+{
+	size_t used = strlen(list);
+
+	snprintf(list + used, size - used, "%s%s", used ? ", " : "", name);
+}
+
 /*
  * Appends to LIST the internal snapshots QEMU sees in the images of D that
  * libvirt does not know (made with qemu-img snapshot or savevm behind its back).
@@ -542,10 +556,8 @@ static void qemu_snapshots(virDomainPtr d, char *list, size_t size)
 			for (size_t j = 0; j < json_object_array_length(snaps); j++) {
 				const char *name = json_object_get_string(json_object_object_get(
 				    json_object_array_get_idx(snaps, j), "name"));
-				size_t used = strlen(list);
 				if (name && !strstr(list, name))
-					snprintf(list + used, size - used, "%s%s", used ? ", " : "",
-						 name);
+					names_append(list, size, name);
 			}
 		}
 	}
@@ -566,9 +578,7 @@ static int snapshots_refuse(struct request *r, virDomainPtr d)
 	char list[256] = "";
 
 	for (int i = 0; i < n; i++) {
-		size_t used = strlen(list);
-		snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
-			 virDomainSnapshotGetName(snaps[i]));
+		names_append(list, sizeof(list), virDomainSnapshotGetName(snaps[i]));
 		virDomainSnapshotFree(snaps[i]);
 	}
 	free(snaps);
@@ -728,9 +738,8 @@ static const char *connections_close(const char *vm, const char *host, unsigned 
 static void op_cut(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
-	struct mirror_domain *dom;
+	struct mirror_domain *dom = live_domain(m, r, &d);
 
-	dom = live_domain(m, r, &d);
 	if (!dom)
 		return;
 	/* ASYNC: do not wait for requests in flight to a backup that may be gone. */
@@ -1010,15 +1019,7 @@ static int32_t done_ready(int32_t fd, int32_t revents, void *data)
 
 static int submit(struct mirror *m, struct request *r)
 {
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&m->lock);
-	r->next = m->requests;
-	m->requests = r;
-	pthread_mutex_unlock(&m->lock);
-	if (write(m->request_fd, &one, sizeof(one)) < 0)
-		return -errno;
-	return 0;
+	return queue_push(m, &m->requests, m->request_fd, r);
 }
 
 static bool event_impl_registered;
