@@ -48,7 +48,8 @@ void hs_cli_print_event(json_object *e)
 	       hs_json_str(e, "message"));
 }
 
-int hs_cli_answer(long status, const char *body, json_object **ret_answer)
+/* hs_cli_answer; QUIET: "not found" is only returned, not printed. */
+static int answer_read(long status, const char *body, json_object **ret_answer, bool quiet)
 {
 	json_object *parsed = body ? json_tokener_parse(body) : NULL;
 	int r;
@@ -59,12 +60,17 @@ int hs_cli_answer(long status, const char *body, json_object **ret_answer)
 		return HS_EXIT_ERROR;
 	}
 	r = hs_cli_exit_code(status, json_object_get_string(hs_json_get(parsed, "error")));
-	if (r != HS_EXIT_OK)
+	if (r != HS_EXIT_OK && !(quiet && r == HS_EXIT_NOT_FOUND))
 		fprintf(stderr, "hasvc: %s\n", hs_json_str(parsed, "message"));
 	if (r == HS_EXIT_OK && ret_answer)
 		*ret_answer = TAKE_PTR(parsed);
 	json_object_put(parsed);
 	return r;
+}
+
+int hs_cli_answer(long status, const char *body, json_object **ret_answer)
+{
+	return answer_read(status, body, ret_answer, false);
 }
 
 int hs_cli_exit_code(long status, const char *error)
@@ -86,8 +92,8 @@ int hs_cli_exit_code(long status, const char *error)
 	return HS_EXIT_ERROR;
 }
 
-int hs_cli_request(const char *socket, const char *method, const char *path,
-		   json_object *body, json_object **ret_answer)
+static int request(const char *socket, const char *method, const char *path, json_object *body,
+		   json_object **ret_answer, bool quiet)
 {
 	struct buffer answer = {0};
 	struct curl_slist *headers = NULL;
@@ -122,13 +128,24 @@ int hs_cli_request(const char *socket, const char *method, const char *path,
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	r = hs_cli_answer(status, answer.data, ret_answer);
+	r = answer_read(status, answer.data, ret_answer, quiet);
 out:
 	free(answer.data);
 	curl_slist_free_all(headers);
 	if (curl)
 		curl_easy_cleanup(curl);
 	return r;
+}
+
+int hs_cli_request(const char *socket, const char *method, const char *path,
+		   json_object *body, json_object **ret_answer)
+{
+	return request(socket, method, path, body, ret_answer, false);
+}
+
+int hs_cli_get_quiet(const char *socket, const char *path, json_object **ret_answer)
+{
+	return request(socket, "GET", path, NULL, ret_answer, true);
 }
 
 void hs_cli_print_json(json_object *obj)

@@ -44,6 +44,8 @@ enum hs_exit {
  */
 int hs_cli_request(const char *socket, const char *method, const char *path,
 		   json_object *body, json_object **ret_answer);
+/* GET PATH like hs_cli_request, but "not found" (404) is returned, not printed. */
+int hs_cli_get_quiet(const char *socket, const char *path, json_object **ret_answer);
 /*
  * Reads an answer BODY with HTTP STATUS: on 2xx stores the parsed object in
  * *RET_ANSWER (when not NULL) and returns HS_EXIT_OK; otherwise prints

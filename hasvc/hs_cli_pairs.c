@@ -16,6 +16,7 @@
 #include "hs_util.h"
 
 #define POLL_MS 500
+#define NOT_SEEN_S 5 /* a pair accepted but not seen in the state yet, for so long */
 #define DEFAULT_TIMEOUT_S 900
 
 static unsigned timeout_s(const struct cli_options *o)
@@ -24,13 +25,16 @@ static unsigned timeout_s(const struct cli_options *o)
 }
 
 /* The pair of VM, or NULL when it is gone (*ret_exit says how the request went). */
-static json_object *pair_get(const struct cli_options *o, const char *vm, int *ret_exit)
+/* VM's pair; QUIET: "no such pair" is returned, not printed. */
+static json_object *pair_get(const struct cli_options *o, const char *vm, bool quiet,
+			     int *ret_exit)
 {
 	json_object *answer = NULL;
 	char path[128];
 
 	snprintf(path, sizeof(path), "/v1/pairs/%s", vm);
-	*ret_exit = hs_cli_request(o->socket, "GET", path, NULL, &answer);
+	*ret_exit = quiet ? hs_cli_get_quiet(o->socket, path, &answer)
+			  : hs_cli_request(o->socket, "GET", path, NULL, &answer);
 	return answer;
 }
 
@@ -66,12 +70,12 @@ enum wait_verdict { WAIT_ON, WAIT_DONE, WAIT_FAILED };
 static int wait_pair(const struct cli_options *o, const char *vm, bool gone_ok,
 		     enum wait_verdict (*judge)(json_object *pair, const char *arg), const char *arg)
 {
-	time_t deadline = time(NULL) + timeout_s(o);
+	time_t start = time(NULL), deadline = start + timeout_s(o);
 	char last[64] = "", pct[32];
 	int r;
 
 	for (;;) {
-		json_object *pair = pair_get(o, vm, &r);
+		json_object *pair = pair_get(o, vm, true, &r);
 		enum wait_verdict v;
 
 		if (r == HS_EXIT_NOT_FOUND) {
@@ -79,6 +83,16 @@ static int wait_pair(const struct cli_options *o, const char *vm, bool gone_ok,
 				fprintf(stderr, "%s: unpaired\n", vm);
 				return HS_EXIT_OK;
 			}
+			/*
+			 * Accepted (202) is not applied yet: a pair never seen may
+			 * still be on its way through the cluster. Only one seen and
+			 * then gone, or never seen for NOT_SEEN_S, went away.
+			 */
+			if (!last[0] && time(NULL) < start + NOT_SEEN_S) {
+				usleep(POLL_MS * 1000);
+				continue;
+			}
+			fprintf(stderr, "hasvc: no pair for VM '%s'\n", vm);
 			print_last_events(o, vm);
 			return HS_EXIT_REFUSED;
 		}
@@ -227,7 +241,7 @@ int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
 		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--no-wait]\n");
 		return HS_EXIT_USAGE;
 	}
-	pair = pair_get(o, argv[0], &r);
+	pair = pair_get(o, argv[0], false, &r);
 	if (r != HS_EXIT_OK)
 		return r;
 	snprintf(target, sizeof(target), "%s", hs_json_str(pair, "backup"));
