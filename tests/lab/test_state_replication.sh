@@ -25,10 +25,12 @@ done
 wait_for 20 "equal digests with the pair" digests_equal $all
 
 note "SIGKILL hasvcd on node2; change state meanwhile; restart it"
+# node2's own version when it dies: everything node1 writes while node2 is
+# down (at least the offline record) must reach node2 after its restart.
+before=$(status_json node2 | jq -r .state.version)
 pid=$(lab exec node2 cat /run/hasvcd.lab.pid)
 kill -KILL "$pid"
 wait_for 15 "node2 offline for node1" node_offline node1 node2
-before=$(status_json node1 | jq -r .state.version)
 wait_for 10 "node1 recorded node2 offline" event_count_above node1 "node node2 is offline" 0
 lab restart-daemon node2
 wait_for 30 "node2 back" node_online node1 node2
