@@ -450,9 +450,13 @@ static void prepared(struct hs_pairs *p, struct task *t, const struct pair_view 
 	if (libvirtd_away(t, v, result, message, true))
 		return;
 	t->done = true;
-	if (result >= 0)
-		hs_pairs_transition(p, v, HS_EV_BACKUP_PREPARED, NULL, "%s", message);
-	else if (v->generation == 1) /* a new pair: creating it failed, it goes */
+	if (result >= 0) {
+		/* the port the backup listens on is the one it bound, not the one asked */
+		struct sdb_pair_change port = {
+		    .nbd_port = (unsigned)json_object_get_int(json_object_object_get(data, "port")),
+		};
+		hs_pairs_transition(p, v, HS_EV_BACKUP_PREPARED, &port, "%s", message);
+	} else if (v->generation == 1) /* a new pair: creating it failed, it goes */
 		hs_pairs_transition(p, v, HS_EV_PREPARE_FAILED, NULL,
 				    "the backup could not be prepared on %s: %s", p->d->self->name,
 				    message);
@@ -469,15 +473,26 @@ static void duty_prepare(struct hs_pairs *p, struct task *t, const struct pair_v
 	uint64_t bytes[64];
 	size_t n = 0;
 	struct pending *pe;
+	unsigned port;
 	int r;
 
 	if (t->done)
 		return;
 	r = sdb_pair_spec_get(p->d->db, v->vm, &xml, &sizes);
-	if (r < 0 || !xml || !sizes || v->nbd_port == 0) {
-		t->done = true;
-		hs_pairs_transition(p, v, HS_EV_PREPARE_FAILED, NULL,
-				    "the pair carries no domain definition, disk sizes or port");
+	if (r < 0 || !xml || !sizes) {
+		prepared(p, t, v, -EINVAL, "the pair carries no domain definition or disk sizes",
+			 NULL);
+		return;
+	}
+	/*
+	 * The port the proposer recorded is only its guess: two hosts creating
+	 * pairs onto this one at the same moment can guess alike. This host
+	 * binds the ports, so it chooses (its claims keep its own prepares
+	 * apart) and records the one bound with backup-prepared.
+	 */
+	port = hs_pairs_free_port(p->d, p->d->self->name, v->vm);
+	if (port == 0) {
+		prepared(p, t, v, -EADDRINUSE, "no free NBD port", NULL);
 		return;
 	}
 	for (n = 0; n < json_object_array_length(sizes) && n < ARRAY_SIZE(bytes); n++)
@@ -486,7 +501,7 @@ static void duty_prepare(struct hs_pairs *p, struct task *t, const struct pair_v
 	if (!pe)
 		return;
 	r = mirror_backup_prepare(p->mirror, xml, bytes, n,
-				  hs_pairs_replication_address(p->d, p->d->self->name), v->nbd_port,
+				  hs_pairs_replication_address(p->d, p->d->self->name), port,
 				  v->generation == 1, (uint64_t)p->d->config->memory_reserve_mib << 20,
 				  request_done, pe);
 	if (r < 0)

@@ -57,7 +57,10 @@ void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pair
  * nbd_port_base that no other pair backed up on HOST uses, in the state or in
  * a proposal this host made moments ago (a burst of creates, or one plan round
  * re-protecting several pairs onto HOST, is proposed before any is applied).
- * The port is remembered as claimed: call it only for a port that is proposed. */
+ * The port is remembered as claimed: call it only for a port that is used.
+ * Proposers record it as a first guess; the backup host calls it again when
+ * it prepares the backup, binds that port (or the next free one) and
+ * records the port bound: only it sees every prepare onto itself. */
 unsigned hs_pairs_free_port(struct hs_daemon *d, const char *host, const char *except_vm);
 /* Where HOST's NBD exports listen (its replication_address, else address). */
 const char *hs_pairs_replication_address(struct hs_daemon *d, const char *host);

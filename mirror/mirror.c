@@ -43,6 +43,7 @@
 #define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
 #define COPY_GRANULARITY_SYNC (1U << 20)   /* block copy, sync mode: chunk size */
 #define MSG_MAX 512
+#define PORT_TRIES 16 /* prepare: ports tried from the one asked for */
 
 extern char **environ;
 
@@ -330,6 +331,34 @@ static int make_room(struct request *r, virDomainPtr d, const char *name)
 	return 0;
 }
 
+/*
+ * Starts the backup's NBD server on R's host at *PORT, or, when something
+ * else holds that port (a service of the host's own, a backup QEMU left from
+ * before), at one of the next PORT_TRIES - 1 ports; *PORT is the one bound.
+ * Another error (bad address) is not retried.
+ */
+static int nbd_listen(struct request *r, virDomainPtr d, unsigned *port)
+{
+	char cmd[512];
+	int ret = -EADDRINUSE;
+
+	for (unsigned i = 0; i < PORT_TRIES && *port + i <= 65535; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":"
+			 "\"inet\",\"data\":{\"host\":\"%s\",\"port\":\"%u\"}}}}",
+			 r->host, *port + i);
+		ret = qmp(r, d, cmd);
+		if (ret == 0) {
+			*port += i;
+			return 0;
+		}
+		if (!strstr(r->message, "Address already in use"))
+			return ret;
+	}
+	return say(r, -EADDRINUSE, "ports %u to %u on %s are all in use; cannot export the backup",
+		   *port, *port + PORT_TRIES - 1, r->host);
+}
+
 static void op_prepare(struct mirror *m, struct request *r)
 {
 	struct mirror_domain *dom = NULL;
@@ -338,6 +367,7 @@ static void op_prepare(struct mirror *m, struct request *r)
 	virDomainPtr d = NULL;
 	bool defined = false;
 	char cmd[1024], node[128];
+	unsigned port = r->port;
 
 	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
 	    mirror_xml_backup(r->xml, &backup_xml, &error) < 0) {
@@ -395,11 +425,7 @@ static void op_prepare(struct mirror *m, struct request *r)
 		say(r, -EIO, "cannot start backup %s paused: %s", dom->name, virt_error());
 		goto out_undo;
 	}
-	snprintf(cmd, sizeof(cmd),
-		 "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"inet\","
-		 "\"data\":{\"host\":\"%s\",\"port\":\"%u\"}}}}",
-		 r->host, r->port);
-	if (qmp(r, d, cmd) < 0)
+	if (nbd_listen(r, d, &port) < 0)
 		goto out_undo;
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		if (format_node(r, d, dom->disks[i].source, node, sizeof(node)) < 0)
@@ -412,8 +438,14 @@ static void op_prepare(struct mirror *m, struct request *r)
 		if (qmp(r, d, cmd) < 0)
 			goto out_undo;
 	}
+	r->data = json_object_new_object();
+	if (!r->data) {
+		say(r, -ENOMEM, "out of memory");
+		goto out_undo;
+	}
+	json_object_object_add(r->data, "port", json_object_new_int((int)port));
 	say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u", dom->name,
-	    dom->n_disks, r->host, r->port);
+	    dom->n_disks, r->host, port);
 	goto out;
 
 out_undo:

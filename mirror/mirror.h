@@ -43,7 +43,8 @@ struct mirror;
 
 /*
  * RESULT >= 0 or -errno; MESSAGE says what happened; DATA is the operation's
- * answer (mirror_inspect, mirror_jobs) or NULL. Both are valid during the call.
+ * answer (mirror_inspect, mirror_jobs, mirror_backup_prepare) or NULL. Both
+ * are valid during the call.
  */
 typedef void (*mirror_done_fn)(void *userdata, int result, const char *message,
 			       json_object *data);
@@ -61,7 +62,8 @@ void mirror_free(struct mirror *m);
  * an old paused backup is replaced and existing images are reused.
  * -ENOMEM (nothing touched) when this host's available memory, less the
  * memory of the other backups here and MEMORY_RESERVE bytes, is below the
- * VM's <memory> (mirror_memory.c).
+ * VM's <memory> (mirror_memory.c). When PORT is taken on this host, the next
+ * free one of the 15 after it is used: DATA {"port"} says which.
  */
 int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
