@@ -7,7 +7,10 @@
  *   - it left the membership with its corosync (CPG_REASON_NODEDOWN: crashed,
  *     powered off or cut off) -- a hasvcd that merely restarted is not fenced;
  *   - the replicated state records it offline (or "fencing" after a failed
- *     attempt, retried every RETRY_MS);
+ *     attempt, retried every RETRY_MS), or in maintenance: the admin's mark
+ *     does not make a crashed host safe, and its pairs (a primary that could
+ *     not move, a backup holding a two-node primary's writes) wait for the
+ *     fence; the fence's "fencing"/"fenced" replace the mark;
  *   - and the policy wants it: `fence_lost_hosts = always`, or (the default,
  *     `with-primaries`) it runs the primary of at least one pair, because
  *     fencing exists to make promotion safe.
@@ -114,7 +117,8 @@ void hs_coord_cron(struct hs_coord *c)
 		if (n->online || !n->host_lost || n->nodeid == v.local_nodeid)
 			continue;
 		recorded_state(d, n->name, state, sizeof(state));
-		if (strcmp(state, "offline") != 0 && strcmp(state, "fencing") != 0)
+		if (strcmp(state, "offline") != 0 && strcmp(state, "fencing") != 0 &&
+		    strcmp(state, "maintenance") != 0)
 			continue;
 		if (strcmp(state, "fencing") == 0 && now < c->last_attempt_usec[i] + RETRY_MS * 1000ULL)
 			continue;

@@ -136,6 +136,7 @@ function drawEvents(list) {
   ol.replaceChildren();
   for (const e of events) {
     const li = document.createElement("li");
+    li.value = e.id; // the list's number is the event's id (as in `hasvc events`), not its row
     const when = new Date((e.time_usec || 0) / 1000).toLocaleTimeString();
     li.textContent = `${when} ${e.node || ""} ${e.vm ? e.vm + ": " : ""}${e.message}`;
     ol.appendChild(li);
