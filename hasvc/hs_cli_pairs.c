@@ -15,7 +15,7 @@
 #include "hs_cli.h"
 #include "hs_util.h"
 
-#define POLL_MS 200 /* --wait: how often the pair is looked at (a local call) */
+#define POLL_MS 100 /* --wait: how often the pair is looked at (a local call) */
 #define NOT_SEEN_S 5 /* a pair accepted but not seen in the state yet, for so long */
 #define DEFAULT_TIMEOUT_S 900
 
