@@ -176,7 +176,11 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 			.n_disk_sizes = n,
 			.nbd_port = hs_pairs_free_port(d, c->backup, c->vm),
 		};
-		r = sdb_msg_pair_create(&ps, &buf, &len);
+		r = hs_state_ensure_node(d, d->self->name);
+		if (r >= 0)
+			r = hs_state_ensure_node(d, c->backup);
+		if (r >= 0)
+			r = sdb_msg_pair_create(&ps, &buf, &len);
 		if (r >= 0)
 			r = hs_state_propose(d, buf, len);
 		if (r < 0) {

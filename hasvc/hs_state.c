@@ -227,6 +227,40 @@ int hs_state_event(struct hs_daemon *d, const char *vm, const char *kind, const 
 	return hs_state_propose(d, buf, len);
 }
 
+/* Proposes the row of node N (from the configuration and the membership). */
+static int propose_node_row(struct hs_daemon *d, const struct hs_node_view *n)
+{
+	const struct hs_config_node *cn = hs_config_node_by_name(d->config, n->name);
+	struct sdb_node_info info = {
+		.name = n->name, .nodeid = n->nodeid, .address = cn ? cn->address : NULL,
+		.fence_ref = n->name,
+	};
+	char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (!cn || n->nodeid == 0)
+		return -ENOENT;
+	r = sdb_msg_node_upsert(&info, &buf, &len);
+	return r < 0 ? r : hs_state_propose(d, buf, len);
+}
+
+int hs_state_ensure_node(struct hs_daemon *d, const char *name)
+{
+	struct hs_cluster_view v;
+	json_object *row = NULL;
+	int r = sdb_node_get(d->db, name, &row);
+
+	json_object_put(row);
+	if (r != -ENOENT)
+		return r < 0 ? r : 0;
+	hs_cluster_view_get(d->cluster, &v);
+	for (size_t i = 0; i < v.n_nodes; i++)
+		if (strcmp(v.nodes[i].name, name) == 0)
+			return propose_node_row(d, &v.nodes[i]);
+	return -ENOENT;
+}
+
 /* Coordinator: make the nodes table say what the membership says. */
 static void nodes_reconcile(struct hs_daemon *d, const struct hs_cluster_view *v)
 {
@@ -239,13 +273,7 @@ static void nodes_reconcile(struct hs_daemon *d, const struct hs_cluster_view *v
 		size_t len;
 
 		if (sdb_node_get(d->db, n->name, &row) == -ENOENT) {
-			const struct hs_config_node *cn = hs_config_node_by_name(d->config, n->name);
-			struct sdb_node_info info = {
-				.name = n->name, .nodeid = n->nodeid, .address = cn->address,
-				.fence_ref = n->name,
-			};
-			if (sdb_msg_node_upsert(&info, &buf, &len) == 0)
-				hs_state_propose(d, buf, len);
+			propose_node_row(d, n);
 			continue;
 		}
 		if (row && json_object_object_get_ex(row, "state", &state))

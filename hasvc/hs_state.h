@@ -23,6 +23,15 @@ int hs_state_event(struct hs_daemon *d, const char *vm, const char *kind, const 
 	__attribute__((format(printf, 4, 5)));
 
 /* Periodic: re-send what corosync refused; coordinator keeps node rows current. */
+/*
+ * The coordinator records every member in the nodes table soon after the
+ * cluster forms; a change that names a node must not race it (a pair created
+ * right after start-up was refused on every node: "no node 'node1'"). When
+ * NAME has no row yet, its row is proposed now, ahead of the caller's change
+ * (CPG keeps the order; a second upsert of the same row changes nothing).
+ * -ENOENT when NAME is not a member.
+ */
+int hs_state_ensure_node(struct hs_daemon *d, const char *name);
 void hs_state_cron(struct hs_daemon *d);
 
 /* {"synced","version","digest"} */
