@@ -429,7 +429,10 @@ void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pair
 		return;
 	}
 	if (strcmp(state, want) != 0) {
-		r = sdb_msg_node_state(node, want, state[0] ? state : NULL, &buf, &len);
+		/* not recorded yet (the cluster just formed): its row goes first */
+		r = state[0] ? 0 : hs_state_ensure_node(d, node);
+		if (r >= 0 || r == -ENOENT)
+			r = sdb_msg_node_state(node, want, state[0] ? state : NULL, &buf, &len);
 		if (r >= 0)
 			r = hs_state_propose(d, buf, len);
 		if (r < 0) {
