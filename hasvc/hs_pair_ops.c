@@ -125,6 +125,7 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 	struct hs_daemon *d = c->p->d;
 	json_object *disks = data ? json_object_object_get(data, "disks") : NULL, *row = NULL;
 	size_t n = disks ? json_object_array_length(disks) : 0;
+	_cleanup_free_ char *event = NULL;
 	struct sdb_disk_spec spec[64];
 	uint64_t sizes[64];
 	char *buf = NULL;
@@ -160,6 +161,14 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 			.bytes_total = sizes[i],
 		};
 	}
+	/* logged with the pair, in one change: a create refused when applied logs nothing */
+	if (asprintf(&event, "pairing %s: primary %s, backup %s, %s mode%s", c->vm, d->self->name,
+		     c->backup, c->mode ? c->mode : "sync",
+		     c->bandwidth_mib ? ", throttled" : "") < 0) {
+		event = NULL;
+		reply_error(c->reply, c->userdata, HTTP_INTERNAL, "internal", "out of memory");
+		goto out;
+	}
 	{
 		struct sdb_pair_spec ps = {
 			.vm = c->vm,
@@ -175,6 +184,8 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 			.disk_sizes = sizes,
 			.n_disk_sizes = n,
 			.nbd_port = hs_pairs_free_port(d, c->backup, c->vm),
+			.event = event,
+			.event_node = d->self->name,
 		};
 		r = hs_state_ensure_node(d, d->self->name);
 		if (r >= 0)
@@ -187,9 +198,6 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 			reply_propose_error(c->reply, c->userdata, r);
 			goto out;
 		}
-		hs_state_event(d, c->vm, "pair", "pairing %s: primary %s, backup %s, %s mode%s",
-			       c->vm, d->self->name, c->backup, c->mode ? c->mode : "sync",
-			       c->bandwidth_mib ? ", throttled" : "");
 		{
 			json_object *o = json_object_new_object();
 			json_object_object_add(o, "vm", json_object_new_string(c->vm));

@@ -377,6 +377,7 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	const char *vm, *uuid, *primary, *backup, *mode, *state, *desired, *reason, *xml, *sizes;
+	const char *ev_node, *ev_message;
 	json_object *disks;
 	uint64_t bandwidth, port;
 	int r;
@@ -406,6 +407,10 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 		r = field_disk_sizes(db, c->msg, &sizes);
 	if (r >= 0)
 		r = field_u64(db, c->msg, "nbd_port", false, 65535, &port, NULL);
+	if (r >= 0)
+		r = STR_OPT(db, c->msg, "event_node", NAME_MAX_LEN, NULL, &ev_node);
+	if (r >= 0)
+		r = STR_OPT(db, c->msg, "event", TEXT_MAX_LEN, NULL, &ev_message);
 	if (r >= 0 && backup && strcmp(primary, backup) == 0)
 		r = sdb__fail(db, -EINVAL, "primary and backup are both '%s'", primary);
 	if (r < 0)
@@ -441,6 +446,8 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 	r = sdb__exec(db, s, "cannot create pair");
 	if (r >= 0 && disks)
 		r = disks_replace(db, vm, disks);
+	if (r >= 0 && ev_message)
+		r = event_insert(db, c, ev_node, vm, "pair", ev_message, NULL);
 	return r;
 }
 
@@ -1095,6 +1102,8 @@ int sdb_msg_pair_create(const struct sdb_pair_spec *spec, char **ret_buf, size_t
 		add_str(m, "domain_xml", spec->domain_xml);
 		if (spec->nbd_port)
 			add_u64(m, "nbd_port", spec->nbd_port);
+		add_str(m, "event_node", spec->event_node);
+		add_str(m, "event", spec->event);
 		if (spec->n_disk_sizes > 0) {
 			json_object *a = json_object_new_array();
 			for (size_t i = 0; a && i < spec->n_disk_sizes; i++)

@@ -73,6 +73,10 @@ struct sdb_pair_spec {
 	const uint64_t *disk_sizes; /* virtual size of each mirrored disk, in XML order */
 	size_t n_disk_sizes;
 	unsigned nbd_port;	   /* where the backup host exports the disks; 0: none yet */
+	/* When set, an event (kind "pair") logged with the pair, atomically: a
+	 * refused create logs nothing. */
+	const char *event;
+	const char *event_node; /* the host that proposed it */
 };
 
 /* Every field but vm is optional: NULL / 0 / false leaves it alone. */

@@ -432,6 +432,36 @@ Test(msg, pair_spec_refusals)
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"nbd_port\":70000}"));
 }
 
+/* A pair and its "pairing" event are one change: a refused create logs
+ * nothing (it did, as a separate event, when a create raced the node rows). */
+Test(msg, pair_create_logs_its_event)
+{
+	struct sdb_pair_spec nowhere = {.vm = "vm7", .primary = "node1", .backup = "node9",
+					.event = "pairing vm7", .event_node = "node1"};
+	struct sdb_pair_spec ok = {.vm = "vm7", .primary = "node1", .backup = "node2",
+				   .event = "pairing vm7", .event_node = "node1"};
+	json_object *events = NULL, *last;
+	size_t before;
+
+	test_populate(db);
+	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
+	before = json_object_array_length(events);
+	json_object_put(events);
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_pair_create, &nowhere));
+	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
+	cr_assert_eq(json_object_array_length(events), before, "a refused create logged an event");
+	json_object_put(events);
+	cr_assert_eq(APPLY(db, sdb_msg_pair_create, &ok), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
+	cr_assert_eq(json_object_array_length(events), before + 1);
+	last = json_object_array_get_idx(events, before);
+	cr_assert_str_eq(str_of(last, "message"), "pairing vm7");
+	cr_assert_str_eq(str_of(last, "vm"), "vm7");
+	cr_assert_str_eq(str_of(last, "node"), "node1");
+	cr_assert_str_eq(str_of(last, "kind"), "pair");
+	json_object_put(events);
+}
+
 /* A transition and its event are one change: a refused one logs nothing. */
 Test(msg, pair_update_logs_its_event)
 {
