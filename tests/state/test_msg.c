@@ -432,6 +432,33 @@ Test(msg, pair_spec_refusals)
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"nbd_port\":70000}"));
 }
 
+/* How many events the log holds. */
+static size_t events_count(void)
+{
+	json_object *events = NULL;
+	size_t n;
+
+	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
+	n = json_object_array_length(events);
+	json_object_put(events);
+	return n;
+}
+
+/* The event at INDEX is MESSAGE, about VM, from NODE, of kind "pair". */
+static void expect_pair_event(size_t index, const char *message, const char *vm, const char *node)
+{
+	json_object *events = NULL, *e;
+
+	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
+	cr_assert_eq(json_object_array_length(events), index + 1);
+	e = json_object_array_get_idx(events, index);
+	cr_assert_str_eq(str_of(e, "message"), message);
+	cr_assert_str_eq(str_of(e, "vm"), vm);
+	cr_assert_str_eq(str_of(e, "node"), node);
+	cr_assert_str_eq(str_of(e, "kind"), "pair");
+	json_object_put(events);
+}
+
 /* A pair and its "pairing" event are one change: a refused create logs
  * nothing (it did, as a separate event, when a create raced the node rows). */
 Test(msg, pair_create_logs_its_event)
@@ -440,26 +467,14 @@ Test(msg, pair_create_logs_its_event)
 					.event = "pairing vm7", .event_node = "node1"};
 	struct sdb_pair_spec ok = {.vm = "vm7", .primary = "node1", .backup = "node2",
 				   .event = "pairing vm7", .event_node = "node1"};
-	json_object *events = NULL, *last;
 	size_t before;
 
 	test_populate(db);
-	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
-	before = json_object_array_length(events);
-	json_object_put(events);
+	before = events_count();
 	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_pair_create, &nowhere));
-	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
-	cr_assert_eq(json_object_array_length(events), before, "a refused create logged an event");
-	json_object_put(events);
+	cr_assert_eq(events_count(), before, "a refused create logged an event");
 	cr_assert_eq(APPLY(db, sdb_msg_pair_create, &ok), 0, "%s", sdb_errmsg(db));
-	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
-	cr_assert_eq(json_object_array_length(events), before + 1);
-	last = json_object_array_get_idx(events, before);
-	cr_assert_str_eq(str_of(last, "message"), "pairing vm7");
-	cr_assert_str_eq(str_of(last, "vm"), "vm7");
-	cr_assert_str_eq(str_of(last, "node"), "node1");
-	cr_assert_str_eq(str_of(last, "kind"), "pair");
-	json_object_put(events);
+	expect_pair_event(before, "pairing vm7", "vm7", "node1");
 }
 
 /* A transition and its event are one change: a refused one logs nothing. */
@@ -468,20 +483,12 @@ Test(msg, pair_update_logs_its_event)
 	struct sdb_pair_change go = {.vm = "vm1", .expect_state = "creating", .state = "initial-sync",
 				     .event = "creating -> initial-sync (backup-prepared)",
 				     .event_node = "node2"};
-	json_object *events = NULL, *last;
-	uint64_t before;
+	size_t before;
 
 	test_populate(db);
-	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
-	before = json_object_array_length(events);
-	json_object_put(events);
+	before = events_count();
 	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &go), 0, "%s", sdb_errmsg(db));
-	cr_assert_eq(sdb_events_list(db, 0, 0, &events), 0);
-	cr_assert_eq(json_object_array_length(events), before + 1);
-	last = json_object_array_get_idx(events, before);
-	cr_assert_str_eq(str_of(last, "message"), go.event);
-	cr_assert_str_eq(str_of(last, "vm"), "vm1");
-	cr_assert_str_eq(str_of(last, "node"), "node2");
-	json_object_put(events);
+	expect_pair_event(before, go.event, "vm1", "node2");
 	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &go));
+	cr_assert_eq(events_count(), before + 1, "a refused transition logged an event");
 }
