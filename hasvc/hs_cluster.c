@@ -461,6 +461,16 @@ void hs_cluster_view_get(const struct hs_cluster *c, struct hs_cluster_view *ret
 	*ret = c->view;
 }
 
+bool hs_cluster_node_get(const struct hs_cluster *c, const char *name, struct hs_node_view *ret)
+{
+	for (size_t i = 0; name && i < c->view.n_nodes; i++)
+		if (strcmp(c->view.nodes[i].name, name) == 0) {
+			*ret = c->view.nodes[i];
+			return true;
+		}
+	return false;
+}
+
 int hs_cluster_send(struct hs_cluster *c, const void *msg, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};

@@ -70,6 +70,9 @@ int hs_cluster_new(qb_loop_t *loop, const struct hs_config *config,
 void hs_cluster_free(struct hs_cluster *cluster);
 
 void hs_cluster_view_get(const struct hs_cluster *cluster, struct hs_cluster_view *ret);
+/* NAME as the membership sees it now; false when NAME is not a configured node. */
+bool hs_cluster_node_get(const struct hs_cluster *cluster, const char *name,
+			 struct hs_node_view *ret);
 
 /* Multicasts MSG to the group with agreed ordering; -EAGAIN when corosync is busy. */
 int hs_cluster_send(struct hs_cluster *cluster, const void *msg, size_t len);

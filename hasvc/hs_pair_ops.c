@@ -437,8 +437,9 @@ void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pair
 		return;
 	}
 	if (strcmp(state, want) != 0) {
-		/* not recorded yet (the cluster just formed): its row goes first */
-		r = state[0] ? 0 : hs_state_ensure_node(d, node);
+		/* not recorded yet (the cluster just formed): its row goes first;
+		 * not a member (-ENOENT): the change alone, the state refuses it */
+		r = hs_state_ensure_node(d, node);
 		if (r >= 0 || r == -ENOENT)
 			r = sdb_msg_node_state(node, want, state[0] ? state : NULL, &buf, &len);
 		if (r >= 0)

@@ -158,32 +158,18 @@ static bool is_coordinator(struct hs_pairs *p)
 	return v.quorate && v.coordinator == v.local_nodeid;
 }
 
-/* NODE as the membership sees it now; false when it is not a configured node. */
-static bool node_view_get(struct hs_daemon *d, const char *node, struct hs_node_view *ret)
-{
-	struct hs_cluster_view v;
-
-	hs_cluster_view_get(d->cluster, &v);
-	for (size_t i = 0; node && i < v.n_nodes; i++)
-		if (strcmp(v.nodes[i].name, node) == 0) {
-			*ret = v.nodes[i];
-			return true;
-		}
-	return false;
-}
-
 bool hs_pairs_node_online(struct hs_daemon *d, const char *node)
 {
 	struct hs_node_view n;
 
-	return node_view_get(d, node, &n) && n.online;
+	return hs_cluster_node_get(d->cluster, node, &n) && n.online;
 }
 
 bool hs_pairs_host_up(struct hs_daemon *d, const char *node)
 {
 	struct hs_node_view n;
 
-	return node_view_get(d, node, &n) && n.host_up;
+	return hs_cluster_node_get(d->cluster, node, &n) && n.host_up;
 }
 
 const char *hs_pairs_node_state(struct hs_daemon *d, const char *node, char *buf, size_t len)

@@ -247,18 +247,14 @@ static int propose_node_row(struct hs_daemon *d, const struct hs_node_view *n)
 
 int hs_state_ensure_node(struct hs_daemon *d, const char *name)
 {
-	struct hs_cluster_view v;
+	struct hs_node_view n;
 	json_object *row = NULL;
 	int r = sdb_node_get(d->db, name, &row);
 
 	json_object_put(row);
 	if (r != -ENOENT)
 		return r < 0 ? r : 0;
-	hs_cluster_view_get(d->cluster, &v);
-	for (size_t i = 0; i < v.n_nodes; i++)
-		if (strcmp(v.nodes[i].name, name) == 0)
-			return propose_node_row(d, &v.nodes[i]);
-	return -ENOENT;
+	return hs_cluster_node_get(d->cluster, name, &n) ? propose_node_row(d, &n) : -ENOENT;
 }
 
 /* Coordinator: make the nodes table say what the membership says. */

@@ -22,7 +22,6 @@ int hs_state_propose(struct hs_daemon *d, char *buf, size_t len);
 int hs_state_event(struct hs_daemon *d, const char *vm, const char *kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Periodic: re-send what corosync refused; coordinator keeps node rows current. */
 /*
  * The coordinator records every member in the nodes table soon after the
  * cluster forms; a change that names a node must not race it (a pair created
@@ -32,6 +31,7 @@ int hs_state_event(struct hs_daemon *d, const char *vm, const char *kind, const 
  * -ENOENT when NAME is not a member.
  */
 int hs_state_ensure_node(struct hs_daemon *d, const char *name);
+/* Periodic: re-send what corosync refused; coordinator keeps node rows current. */
 void hs_state_cron(struct hs_daemon *d);
 
 /* {"synced","version","digest"} */
