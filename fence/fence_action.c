@@ -397,7 +397,7 @@ static void finish(struct fence_action *a)
 		r->err[r->err_len] = '\0';
 	r->truncated = a->out.truncated || a->err.truncated;
 	if (r->started)
-		r->duration_usec = fence__now_usec(CLOCK_MONOTONIC) - a->start_mono;
+		r->duration_usec = hs_now_usec(CLOCK_MONOTONIC) - a->start_mono;
 	if (!r->message)
 		r->message = strdup("fence agent: out of memory");
 	a->finished = true;
@@ -662,8 +662,8 @@ static int spawn(struct fence_action *a, char **ret_error)
 	}
 	close(TAKE_FD(in_w));
 
-	a->result.started_usec = fence__now_usec(CLOCK_REALTIME);
-	a->start_mono = fence__now_usec(CLOCK_MONOTONIC);
+	a->result.started_usec = hs_now_usec(CLOCK_REALTIME);
+	a->start_mono = hs_now_usec(CLOCK_MONOTONIC);
 	pid = fork();
 	if (pid < 0)
 		goto out_errno;

@@ -104,7 +104,7 @@ static void record(struct fence_op *op, const struct fence_action_result *res, i
 		at->message = strdup(res->message);
 	} else {
 		at->error = err;
-		at->started_usec = fence__now_usec(CLOCK_REALTIME);
+		at->started_usec = hs_now_usec(CLOCK_REALTIME);
 		at->message = fence__strdupf("cannot start fence agent %s (%s): %s", dev->agent,
 					     fence_verb_to_string(op->step), strerror(-err));
 	}

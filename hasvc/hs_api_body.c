@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "hs_api_body.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 static const char *type_name(enum hs_body_type t)
 {

@@ -12,7 +12,9 @@
 #include "hs_pair_fsm.h"
 #include "hs_state.h"
 #include "sdb.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 #include "hs_web.h"
 
 static const char *nodeid_name(const struct hs_daemon *d, uint32_t nodeid)

@@ -28,7 +28,9 @@
 #include <qb/qblog.h>
 
 #include "hs_cluster.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 #define HS_CPG_GROUP "hasvc"
 #define RECONNECT_MS 1000

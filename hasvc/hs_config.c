@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "hs_config.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 enum key_type {
 	KEY_STRING,   /* char * */

@@ -29,7 +29,9 @@
 #include "hs_coord.h"
 #include "hs_daemon.h"
 #include "hs_fencing.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 #include "sdb.h"
 
 #define RETRY_MS 10000

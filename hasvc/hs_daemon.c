@@ -25,7 +25,9 @@
 #include "hs_state.h"
 #include "sdb_repl.h"
 #include "hs_web.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 static int log_priority(const char *level)
 {

@@ -24,7 +24,9 @@
 #include "hs_daemon.h"
 #include "hs_fencing.h"
 #include "hs_state.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 #include "sdb_msg.h"
 
 #define MAX_RUNNING 16

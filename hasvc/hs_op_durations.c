@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "hs_op_durations.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 static const char *const op_names[HS_OP_MAX] = {
 	[HS_OP_FAILOVER] = "failover",

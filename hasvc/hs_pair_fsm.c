@@ -27,7 +27,9 @@
 #include <string.h>
 
 #include "hs_pair_fsm.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 #define ROW(s, e, a, who, n) {HS_PAIR_##s, HS_EV_##e, HS_ACT_##a, HS_ACTOR_##who, HS_PAIR_##n}
 

@@ -25,7 +25,9 @@
 
 #include "hs_daemon.h"
 #include "hs_state.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 #include "hs_web.h"
 #include "sdb.h"
 #include "sdb_msg.h"

@@ -32,7 +32,9 @@
 #include "hs_pairs.h"
 #include "hs_state.h"
 #include "sdb.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 #include "hs_web.h"
 #include "hs_web_stream.h"
 

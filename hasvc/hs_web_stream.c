@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 #include "hs_web.h"
 #include "hs_web_stream.h"
 #include "sdb.h"

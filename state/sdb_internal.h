@@ -21,6 +21,8 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "hs_cleanup.h"
+#include "hs_json_cleanup.h"
 #include "sdb.h"
 
 enum sdb__q {
@@ -107,18 +109,7 @@ struct sdb {
 extern const char *const sdb__schema_steps[];
 extern const unsigned sdb__schema_n_steps;
 
-/* Cleanup helpers, the systemd idiom. */
-static inline void sdb__freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static inline void sdb__json_putp(json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
-}
-
+/* Cleanup: the tree's helpers (hasvc/common), and one for statements. */
 static inline void sdb__stmt_resetp(sqlite3_stmt **s)
 {
 	if (*s) {
@@ -127,18 +118,7 @@ static inline void sdb__stmt_resetp(sqlite3_stmt **s)
 	}
 }
 
-#define _cleanup_free_ __attribute__((cleanup(sdb__freep)))
-#define _cleanup_json_ __attribute__((cleanup(sdb__json_putp)))
 #define _cleanup_stmt_ __attribute__((cleanup(sdb__stmt_resetp)))
-
-#define TAKE_PTR(p)                                                                                \
-	({                                                                                         \
-		typeof(p) _taken = (p);                                                            \
-		(p) = NULL;                                                                        \
-		_taken;                                                                            \
-	})
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* -errno for a sqlite result code (extended codes understood). */
 int sdb__errno(int rc);

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "hs_api_body.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 static const struct hs_body_field fields[] = {
 	{"vm", HS_BODY_STRING, true},

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "hs_op_durations.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 static char *written(void (*write)(FILE *, const void *), const void *arg)
 {

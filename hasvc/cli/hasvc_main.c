@@ -16,7 +16,9 @@
 #include <time.h>
 
 #include "hs_cli.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 struct command {
 	const char *noun;

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "hs_cli.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 #define POLL_MS 100 /* --wait: how often the pair is looked at (a local call) */
 #define NOT_SEEN_S 5 /* a pair accepted but not seen in the state yet, for so long */

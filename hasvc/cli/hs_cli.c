@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "hs_cli.h"
-#include "hs_util.h"
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json_cleanup.h"
 
 struct buffer {
 	char *data;
