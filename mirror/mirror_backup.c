@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror_backup: the backup's side of a pair, on the backup host. Prepare
+ * makes the paused copy the primary's block jobs write into; teardown
+ * removes it.
+ *
+ * Prepare: the primary's definition becomes the backup's (mirror_xml_backup:
+ * same name and uuid, the disks shareable by the NBD exports); missing
+ * images are created with qemu-img at the primary's virtual sizes; the
+ * domain is defined and started paused, so QEMU opens the images but the
+ * guest runs nowhere but on the primary; QEMU's NBD server is started and
+ * every mirrored disk's format node exported, writable and writethrough (a
+ * write the primary's mirror sent is on the backup's disk when acknowledged).
+ * The memory check comes before anything is touched, so a backup that would
+ * not fit never replaces one that does. A failure part-way removes what this
+ * call made (the domain, the images it created): nothing half-made is left.
+ *
+ * Teardown removes only a hasvc backup (mirror_xml_is_backup) that is not
+ * running: the same name on another host may be anyone's guest.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "mirror.h"
+#include "mirror_internal.h"
+#include "mirror_memory.h"
+#include "mirror_xml.h"
+
+#define PORT_TRIES 16 /* prepare: ports tried from the one asked for */
+
+extern char **environ;
+
+/* The name of the format node QEMU opened for FILE (e.g. "libvirt-1-format"). */
+static int format_node(struct request *r, virDomainPtr dom, const char *file, char *ret,
+		       size_t len)
+{
+	json_object *parsed, *nodes;
+	int found = -ENOENT;
+
+	if (mirror__qmp_return(
+		    dom, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
+		    &parsed, &nodes) < 0)
+		return mirror__say(r, -EIO, "cannot list block nodes: %s", mirror__virt_error());
+	for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
+		json_object *n = json_object_array_get_idx(nodes, i);
+		const char *f = json_object_get_string(json_object_object_get(n, "file"));
+		const char *drv = json_object_get_string(json_object_object_get(n, "drv"));
+		const char *name = json_object_get_string(json_object_object_get(n, "node-name"));
+		if (f && drv && name && strcmp(f, file) == 0 && strcmp(drv, "file") != 0) {
+			snprintf(ret, len, "%s", name);
+			found = 0;
+			break;
+		}
+	}
+	json_object_put(parsed);
+	if (found < 0)
+		mirror__say(r, found, "QEMU has no block node for %s", file);
+	return found;
+}
+
+/* mkdir -p of FILE's directory: the backup host may never have held an image there. */
+static int parent_dir_create(struct request *r, const char *file)
+{
+	char *dir = strdup(file), *slash;
+	int ret = 0;
+
+	if (!dir)
+		return mirror__say(r, -ENOMEM, "out of memory");
+	for (slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			ret = mirror__say(r, -errno, "cannot create %s for %s: %s", dir, file, strerror(errno));
+			break;
+		}
+		*slash = '/';
+	}
+	free(dir);
+	return ret;
+}
+
+static int image_create(struct request *r, const struct mirror_disk *d, uint64_t bytes)
+{
+	char size[32];
+	char *argv[] = {"qemu-img", "create", "-q", "-f", d->format, d->source, size, NULL};
+	pid_t pid;
+	int status;
+
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)bytes);
+	if (parent_dir_create(r, d->source) < 0)
+		return r->result;
+	if (posix_spawnp(&pid, "qemu-img", NULL, NULL, argv, environ) != 0)
+		return mirror__say(r, -ENOENT, "cannot run qemu-img to create %s", d->source);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return mirror__say(r, -EIO, "qemu-img could not create %s (%llu bytes)", d->source,
+			   (unsigned long long)bytes);
+	return 0;
+}
+
+/*
+ * A domain of that name is defined here already. An old backup of ours
+ * (paused, or shut off) is replaced; a stopped domain is redefined (the old
+ * primary host taking the backup role after a failover or switchover). A
+ * running guest is never touched.
+ */
+static int make_room(struct request *r, virDomainPtr d, const char *name)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	char *xml;
+	bool ours;
+
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		return mirror__say(r, -EIO, "cannot read the state of %s: %s", name, mirror__virt_error());
+	if (state == VIR_DOMAIN_SHUTOFF)
+		return 0;
+	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	ours = mirror_xml_is_backup(xml);
+	free(xml);
+	if (state != VIR_DOMAIN_PAUSED || !ours)
+		return mirror__say(r, -EEXIST, "%s is running on this host; refusing to replace it with a backup",
+			   name);
+	if (virDomainDestroy(d) < 0)
+		return mirror__say(r, -EIO, "cannot stop the old backup %s: %s", name, mirror__virt_error());
+	return 0;
+}
+
+/*
+ * Starts the backup's NBD server on R's host at *PORT, or, when something
+ * else holds that port (a service of the host's own, a backup QEMU left from
+ * before), at one of the next PORT_TRIES - 1 ports; *PORT is the one bound.
+ * Another error (bad address) is not retried.
+ */
+static int nbd_listen(struct request *r, virDomainPtr d, unsigned *port)
+{
+	char cmd[512];
+	int ret = -EADDRINUSE;
+
+	for (unsigned i = 0; i < PORT_TRIES && *port + i <= 65535; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":"
+			 "\"inet\",\"data\":{\"host\":\"%s\",\"port\":\"%u\"}}}}",
+			 r->host, *port + i);
+		ret = mirror__qmp(r, d, cmd);
+		if (ret == 0) {
+			*port += i;
+			return 0;
+		}
+		if (!strstr(r->message, "Address already in use"))
+			return ret;
+	}
+	return mirror__say(r, -EADDRINUSE, "ports %u to %u on %s are all in use; cannot export the backup",
+		   *port, *port + PORT_TRIES - 1, r->host);
+}
+
+static void prepare_run(struct mirror *m, struct request *r)
+{
+	struct mirror_domain *dom = NULL;
+	char *backup_xml = NULL, *error = NULL;
+	bool *created = NULL;
+	virDomainPtr d = NULL;
+	bool defined = false;
+	virConnectPtr conn;
+	char cmd[1024], node[128];
+	unsigned port = r->port;
+
+	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
+	    mirror_xml_backup(r->xml, &backup_xml, &error) < 0) {
+		mirror__say(r, -EINVAL, "%s", error ? error : "bad domain XML");
+		goto out;
+	}
+	if (dom->n_disks != r->n_disks) {
+		mirror__say(r, -EINVAL, "%s has %zu local disks, but %zu sizes were given", dom->name,
+		    dom->n_disks, r->n_disks);
+		goto out;
+	}
+	if (!(conn = mirror__connection(m, r)))
+		goto out;
+	d = virDomainLookupByName(conn, dom->name);
+	if (d && r->fresh) {
+		mirror__say(r, -EEXIST, "a domain named %s is already defined on this host", dom->name);
+		goto out;
+	}
+	for (size_t i = 0; r->fresh && i < dom->n_disks; i++) {
+		struct stat st;
+		if (stat(dom->disks[i].source, &st) == 0) {
+			mirror__say(r, -EEXIST, "%s exists on this host already; refusing to overwrite it",
+			    dom->disks[i].source);
+			goto out;
+		}
+	}
+	/* Before anything is touched: an old backup is only replaced by one that fits. */
+	if (mirror_memory_check(conn, dom->name, dom->memory_bytes, r->memory_reserve,
+				r->message, sizeof(r->message)) < 0) {
+		r->result = -ENOMEM;
+		goto out;
+	}
+	if (d && make_room(r, d, dom->name) < 0)
+		goto out;
+	if (d) {
+		virDomainFree(d);
+		d = NULL;
+	}
+	created = calloc(dom->n_disks, sizeof(*created));
+	for (size_t i = 0; created && i < dom->n_disks; i++) {
+		struct stat st;
+		if (stat(dom->disks[i].source, &st) == 0)
+			continue;
+		if (image_create(r, &dom->disks[i], r->disk_bytes[i]) < 0)
+			goto out_undo;
+		created[i] = true;
+	}
+	d = virDomainDefineXML(conn, backup_xml);
+	if (!d) {
+		mirror__say(r, -EINVAL, "cannot define backup %s: %s", dom->name, mirror__virt_error());
+		goto out_undo;
+	}
+	defined = true;
+	if (virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED) < 0) {
+		mirror__say(r, -EIO, "cannot start backup %s paused: %s", dom->name, mirror__virt_error());
+		goto out_undo;
+	}
+	if (nbd_listen(r, d, &port) < 0)
+		goto out_undo;
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		if (format_node(r, d, dom->disks[i].source, node, sizeof(node)) < 0)
+			goto out_undo;
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\","
+			 "\"id\":\"hasvc-%s\",\"node-name\":\"%s\",\"name\":\"%s\","
+			 "\"writable\":true,\"writethrough\":true}}",
+			 dom->disks[i].target, node, dom->disks[i].target);
+		if (mirror__qmp(r, d, cmd) < 0)
+			goto out_undo;
+	}
+	r->data = json_object_new_object();
+	if (!r->data) {
+		mirror__say(r, -ENOMEM, "out of memory");
+		goto out_undo;
+	}
+	json_object_object_add(r->data, "port", json_object_new_int((int)port));
+	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u", dom->name,
+	    dom->n_disks, r->host, port);
+	goto out;
+
+out_undo:
+	/* Nothing half-made is left: the domain and the images we created go. */
+	if (d && defined) {
+		virDomainDestroy(d);
+		virDomainUndefine(d);
+	}
+	for (size_t i = 0; created && i < dom->n_disks; i++)
+		if (created[i])
+			unlink(dom->disks[i].source);
+out:
+	if (d)
+		virDomainFree(d);
+	free(created);
+	free(backup_xml);
+	free(error);
+	mirror_domain_free(dom);
+}
+
+
+static void teardown_run(struct mirror *m, struct request *r)
+{
+	virConnectPtr conn;
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = NULL;
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	char *xml = NULL, *error = NULL;
+
+	if (!(conn = mirror__connection(m, r)))
+		return;
+	d = virDomainLookupByName(conn, r->vm);
+	if (!d) {
+		mirror__say(r, 0, "no backup %s on this host: nothing to remove", r->vm);
+		return;
+	}
+	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	if (virDomainGetState(d, &state, &reason, 0) < 0) {
+		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	/* Not ours, or a guest that runs: nothing of the backup is here to remove. */
+	if (!mirror_xml_is_backup(xml) || state == VIR_DOMAIN_RUNNING) {
+		mirror__say(r, 0, "%s on this host is not a hasvc backup; left alone", r->vm);
+		goto out;
+	}
+	if (mirror_domain_parse(xml, &dom, &error) < 0) {
+		mirror__say(r, -EINVAL, "%s", error ?: "bad domain XML");
+		goto out;
+	}
+	if (state != VIR_DOMAIN_SHUTOFF && virDomainDestroy(d) < 0) {
+		mirror__say(r, -EIO, "cannot stop backup %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	if (virDomainUndefine(d) < 0) {
+		mirror__say(r, -EIO, "cannot undefine backup %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	for (size_t i = 0; i < dom->n_disks; i++)
+		unlink(dom->disks[i].source);
+	mirror__say(r, 0, "backup %s removed with its %zu image(s)", r->vm, dom->n_disks);
+out:
+	free(xml);
+	free(error);
+	mirror_domain_free(dom);
+	virDomainFree(d);
+}
+
+int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
+			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
+			  uint64_t memory_reserve, mirror_done_fn done, void *userdata)
+{
+	struct request *r = mirror__request_new(prepare_run, done, userdata);
+
+	if (!r)
+		return -ENOMEM;
+	r->memory_reserve = memory_reserve;
+	r->xml = strdup(primary_xml);
+	r->host = strdup(nbd_addr);
+	r->port = port;
+	r->fresh = fresh;
+	r->n_disks = n_disks;
+	r->disk_bytes = calloc(n_disks ? n_disks : 1, sizeof(*disk_bytes));
+	if (!r->xml || !r->host || !r->disk_bytes) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
+	memcpy(r->disk_bytes, disk_bytes, n_disks * sizeof(*disk_bytes));
+	return mirror__submit(m, r);
+}
+
+int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return mirror__submit_vm(m, teardown_run, vm, done, userdata, NULL);
+}

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror_copy: the primary's side of a pair's data path, on the primary host:
+ * start the block copy of every mirrored disk into the backup's NBD exports,
+ * read how far the jobs are, and cut them.
+ *
+ * The copy is libvirt's block copy (QEMU's drive-mirror) onto an NBD disk
+ * with REUSE_EXT (the backup's export exists) and TRANSIENT_JOB (the domain
+ * stays migratable and nothing of the job is in its definition). In sync
+ * mode the job is write-blocking: a guest write completes once it is on the
+ * backup too. Progress is read from two places: the live XML says whether a
+ * disk has a copy job and whether it reached READY, and the job info says how
+ * much is copied (cur of end).
+ *
+ * Cutting must not wait on a silent backup: QEMU's TCP connections to its
+ * exports are shut down first, on the caller's thread, then the jobs are
+ * aborted asynchronously on the mirror thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "mirror.h"
+#include "mirror_internal.h"
+#include "mirror_sockets.h"
+#include "mirror_xml.h"
+
+#define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
+#define COPY_GRANULARITY_SYNC (1U << 20)   /* block copy, sync mode: chunk size */
+
+static void start_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	unsigned flags = VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB;
+	/*
+	 * QEMU's defaults (16 MiB in flight, the image's cluster size as
+	 * granularity: 64 KiB chunks) copied a 1 GiB disk at 0.6 of qemu-img
+	 * convert's rate; 64 MiB and 1 MiB chunks at 1.1 of it (bench/sync-
+	 * throughput, docs/performance.md). A coarse granularity makes a small write dirty a whole
+	 * chunk, which the async mirror copies again; the sync mirror copies
+	 * writes as they are made, so only it gets the coarse one.
+	 */
+	virTypedParameter params[3] = {
+		{.field = VIR_DOMAIN_BLOCK_COPY_GRANULARITY,
+		 .type = VIR_TYPED_PARAM_UINT,
+		 .value.ui = COPY_GRANULARITY_SYNC},
+		{.field = VIR_DOMAIN_BLOCK_COPY_BUF_SIZE,
+		 .type = VIR_TYPED_PARAM_ULLONG,
+		 .value.ul = COPY_BUF_BYTES},
+		{.field = VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
+		 .type = VIR_TYPED_PARAM_ULLONG,
+		 .value.ul = r->bandwidth_mib << 20},
+	};
+	virTypedParameter *param = r->sync ? params : params + 1; /* async: no granularity */
+	int n_params = r->sync ? 2 : 1;
+	char dest[512];
+
+	if (!dom)
+		return;
+	if (r->sync)
+		flags |= VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES;
+	/* A job of an earlier mirror (to a backup that is gone) must not linger. */
+	mirror__jobs_abort(d, dom, 0);
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		snprintf(dest, sizeof(dest),
+			 "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+			 "<source protocol='nbd' name='%s'><host name='%s' port='%u'/></source></disk>",
+			 dom->disks[i].target, r->host, r->port);
+		if (virDomainBlockCopy(d, dom->disks[i].target, dest, param,
+				       n_params + (r->bandwidth_mib ? 1 : 0), flags) < 0) {
+			mirror__say(r, -EIO, "cannot mirror disk %s of %s to %s:%u: %s",
+			    dom->disks[i].target, r->vm, r->host, r->port, mirror__virt_error());
+			mirror__jobs_abort(d, dom, 0);
+			goto out;
+		}
+	}
+	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s)", r->vm, dom->n_disks, r->host,
+	    r->port, r->sync ? "synchronous writes" : "asynchronous",
+	    r->bandwidth_mib ? ", throttled" : "");
+out:
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+
+/* mirror_jobs' answer, in R->data (mirror_internal.h). */
+int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+		      size_t *ret_ready, bool *ret_drained)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	char *live = NULL;
+	json_object *disks;
+	size_t ready = 0;
+	bool drained = true;
+
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		return mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+	if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED)
+		live = virDomainGetXMLDesc(d, 0);
+	json_object_put(r->data);
+	r->data = json_object_new_object();
+	disks = json_object_new_array();
+	json_object_object_add(r->data, "active", json_object_new_boolean(live != NULL));
+	json_object_object_add(r->data, "paused", json_object_new_boolean(state == VIR_DOMAIN_PAUSED));
+	json_object_object_add(r->data, "disks", disks);
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		virDomainBlockJobInfo info = {0};
+		bool job = false, is_ready = false;
+		json_object *o = json_object_new_object();
+
+		if (live)
+			mirror_xml_job_state(live, dom->disks[i].target, &job, &is_ready);
+		if (job && virDomainGetBlockJobInfo(d, dom->disks[i].target, &info, 0) != 1)
+			job = is_ready = false;
+		ready += job && is_ready;
+		drained = drained && job && is_ready && info.cur == info.end;
+		json_object_object_add(o, "target", json_object_new_string(dom->disks[i].target));
+		json_object_object_add(o, "job", json_object_new_boolean(job));
+		json_object_object_add(o, "ready", json_object_new_boolean(is_ready));
+		json_object_object_add(o, "cur", json_object_new_int64((int64_t)info.cur));
+		json_object_object_add(o, "end", json_object_new_int64((int64_t)info.end));
+		json_object_array_add(disks, o);
+	}
+	free(live);
+	if (ret_ready)
+		*ret_ready = ready;
+	if (ret_drained)
+		*ret_drained = drained;
+	return 0;
+}
+
+static void jobs_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	size_t ready;
+
+	if (!dom)
+		return;
+	if (mirror__jobs_read(r, d, dom, &ready, NULL) == 0)
+		mirror__say(r, 0, "%s: %zu of %zu disk(s) ready", r->vm, ready, dom->n_disks);
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+/*
+ * Closes VM's connections to its NBD exports on HOST:PORT, so that requests in
+ * flight to a silent backup fail now instead of after minutes of TCP
+ * retransmission (mirror_sockets.c). Returns a note for the result message.
+ */
+static const char *connections_close(const char *vm, const char *host, unsigned port,
+				     char *note, size_t size)
+{
+	unsigned closed = 0;
+	pid_t pid;
+	int r = mirror_sockets_qemu_pid(vm, &pid);
+
+	if (r >= 0)
+		r = mirror_sockets_shutdown(pid, host, port, &closed);
+	if (r < 0)
+		snprintf(note, size, "; could not close its connections to %s:%u: %s", host, port,
+			 strerror(-r));
+	else
+		snprintf(note, size, "; %u connection(s) to %s:%u closed", closed, host, port);
+	return note;
+}
+
+static void cut_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+
+	if (!dom)
+		return;
+	/* ASYNC: do not wait for requests in flight to a backup that may be gone. */
+	if (virDomainIsActive(d) == 1)
+		mirror__jobs_abort(d, dom, VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC);
+	mirror__say(r, 0, "%s: mirror stopped%s", r->vm, r->note ? r->note : "");
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigned port, bool sync,
+		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata)
+{
+	struct request *r = NULL;
+	int ret = mirror__submit_vm(m, start_run, vm, done, userdata, &r);
+
+	if (ret < 0)
+		return ret;
+	r->host = strdup(nbd_host);
+	r->port = port;
+	r->sync = sync;
+	r->bandwidth_mib = bandwidth_mib;
+	if (!r->host) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
+	return mirror__submit(m, r);
+}
+
+int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return mirror__submit_vm(m, jobs_run, vm, done, userdata, NULL);
+}
+
+int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+	       mirror_done_fn done, void *userdata)
+{
+	struct request *r = NULL;
+	int ret = mirror__submit_vm(m, cut_run, vm, done, userdata, &r);
+	char note[256];
+
+	if (ret < 0)
+		return ret;
+	/*
+	 * Here, in the caller's thread, not queued: the mirror thread may be
+	 * stuck in a libvirt call that waits for the very request in flight to
+	 * the silent backup (anything taking the domain's job lock does). It is
+	 * only /proc reads and two syscalls per socket.
+	 */
+	if (nbd_host && port &&
+	    !(r->note = strdup(connections_close(vm, nbd_host, port, note, sizeof(note))))) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
+	return mirror__submit(m, r);
+}
+

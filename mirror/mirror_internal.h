@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mirror_internal: what the files of mirror/ share and nobody else sees.
+ *
+ * mirror.c owns the thread, the request queue and the libvirt connection;
+ * each operation lives in a file of its purpose (mirror_backup.c,
+ * mirror_copy.c, mirror_promote.c, mirror_inspect.c) as a pair of functions:
+ * the public mirror_*() one, on the caller's thread, that fills a request
+ * and submits it, and a static run function, on the mirror thread, that does
+ * the libvirt calls and fills in the request's result. A request carries its
+ * run function, so mirror.c runs them without knowing what they are.
+ *
+ * The helpers below run on the mirror thread unless said otherwise; those
+ * that take a request report a failure in it (mirror__say) and return its
+ * -errno.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "mirror.h"
+#include "mirror_xml.h"
+
+#define MIRROR_MSG_MAX 512
+
+struct mirror;
+struct request;
+
+/* An operation's body, on the mirror thread. */
+typedef void (*mirror__run_fn)(struct mirror *m, struct request *r);
+
+struct request {
+	struct request *next;
+	mirror__run_fn run; /* NULL: no operation, only a result to hand over (job events) */
+	char *xml;      /* prepare: the primary's domain XML */
+	uint64_t *disk_bytes;
+	size_t n_disks;
+	char *vm;       /* the domain, for the operations on one by name */
+	char *host;     /* NBD address */
+	unsigned port;
+	char *note;     /* cut: what closing the connections did */
+	bool sync;
+	bool fresh;     /* prepare: a new pair, nothing of that name may exist */
+	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
+	uint64_t bandwidth_mib;
+	unsigned timeout_s;
+	mirror_done_fn done;
+	void *userdata;
+	int result;
+	char message[MIRROR_MSG_MAX];
+	json_object *data; /* the answer, for the operations that have one */
+};
+
+/* --- mirror.c: requests, on the caller's thread ---------------------------------- */
+
+struct request *mirror__request_new(mirror__run_fn run, mirror_done_fn done, void *userdata);
+void mirror__request_free(struct request *r);
+/* Queues R for the mirror thread, which owns it from now on. */
+int mirror__submit(struct mirror *m, struct request *r);
+/*
+ * A request of RUN on domain VM. With RET, the request is handed back for the
+ * caller to fill in the rest and submit; without, it is submitted at once.
+ */
+int mirror__submit_vm(struct mirror *m, mirror__run_fn run, const char *vm, mirror_done_fn done,
+		      void *userdata, struct request **ret);
+
+/* --- mirror.c: on the mirror thread ---------------------------------------------- */
+
+/* Sets R's result to ERR and its message; returns ERR. */
+int mirror__say(struct request *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* libvirt's last error on this thread, for a message. */
+const char *mirror__virt_error(void);
+/* The connection to libvirtd, opened or re-opened when dead; NULL after mirror__say. */
+virConnectPtr mirror__connection(struct mirror *m, struct request *r);
+
+/* --- mirror_domain.c: the domain an operation works on ---------------------------- */
+
+/* The domain R->vm defined here (*RET) and its parsed inactive XML; NULL after mirror__say. */
+struct mirror_domain *mirror__live_domain(struct mirror *m, struct request *r, virDomainPtr *ret);
+/* QMP command CMD on D; -EIO with QEMU's error in R's message. */
+int mirror__qmp(struct request *r, virDomainPtr d, const char *cmd);
+/*
+ * QMP command CMD on D, its answer parsed: *RET_PARSED the whole reply (the
+ * caller puts it), *RET_RETURN its "return" member. -EIO when the command
+ * could not be sent or answered otherwise (nothing is reported in a request).
+ */
+int mirror__qmp_return(virDomainPtr d, const char *cmd, json_object **ret_parsed,
+		       json_object **ret_return);
+/* Aborts the block job on every mirrored disk that has one; FLAGS as virDomainBlockJobAbort. */
+void mirror__jobs_abort(virDomainPtr d, const struct mirror_domain *dom, unsigned flags);
+
+/* --- mirror_copy.c: how far the block jobs are ------------------------------------ */
+
+/*
+ * Fills R->data with the jobs of DOM (mirror_jobs' answer); the count of disks
+ * READY in *RET_READY, and in *RET_DRAINED whether every disk is READY with
+ * nothing left to copy. Either may be NULL.
+ */
+int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+		      size_t *ret_ready, bool *ret_drained);

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror_promote: the ends of a switchover and of a failover: stop the
+ * primary with nothing lost, promote the backup, start a domain again.
+ *
+ * Stopping the primary (a planned switchover) must leave the backup's disks
+ * equal to the primary's. With a synchronous mirror every write the guest
+ * was told is done is on the backup already, so a clean guest shutdown is
+ * enough. Otherwise the vCPUs are paused, the jobs are polled until every
+ * disk is READY with nothing left to copy, the jobs are stopped and the
+ * domain destroyed. A mirror that does not drain (its backup went away, or
+ * it is too slow) is a failure that leaves the guest running on, resumed:
+ * the switchover is refused, not half-done.
+ *
+ * Promotion, on the backup host: the NBD exports go first (nothing may write
+ * to the disks once the guest runs), then the NBD server, then the paused
+ * domain is resumed. Repeating it is harmless: a domain that already runs
+ * is success.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "mirror.h"
+#include "mirror_internal.h"
+#include "mirror_xml.h"
+
+#define DRAIN_TIMEOUT_S 120
+
+static bool wait_shutoff(virDomainPtr d, unsigned timeout_s)
+{
+	time_t deadline = time(NULL) + timeout_s;
+
+	while (virDomainIsActive(d) == 1) {
+		if (time(NULL) >= deadline)
+			return false;
+		usleep(100000);
+	}
+	return true;
+}
+
+/* After mirror__jobs_read: true when a mirrored disk has no block job any more. */
+static bool jobs_gone(struct request *r)
+{
+	json_object *disks = json_object_object_get(r->data, "disks");
+
+	for (size_t i = 0; disks && i < json_object_array_length(disks); i++)
+		if (!json_object_get_boolean(
+			json_object_object_get(json_object_array_get_idx(disks, i), "job")))
+			return true;
+	return false;
+}
+
+static void stop_primary_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	bool drained = false;
+	time_t deadline;
+
+	if (!dom)
+		return;
+	if (virDomainIsActive(d) != 1) {
+		mirror__say(r, -ESRCH, "%s is not running on this host", r->vm);
+		goto out;
+	}
+	if (mirror__jobs_read(r, d, dom, NULL, &drained) < 0)
+		goto out;
+	/*
+	 * Synchronous mirror: every write the guest was told is done is on the
+	 * backup, so a clean guest shutdown may end the mirror with QEMU.
+	 */
+	if (r->sync && r->timeout_s > 0 && virDomainShutdown(d) == 0 && wait_shutoff(d, r->timeout_s)) {
+		mirror__say(r, 0, "%s shut down cleanly", r->vm);
+		goto out;
+	}
+	if (virDomainIsActive(d) != 1) {
+		mirror__say(r, 0, "%s shut down cleanly", r->vm);
+		goto out;
+	}
+	if (virDomainSuspend(d) < 0) {
+		mirror__say(r, -EIO, "cannot pause %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	deadline = time(NULL) + DRAIN_TIMEOUT_S;
+	while (mirror__jobs_read(r, d, dom, NULL, &drained) == 0 && !drained && time(NULL) < deadline) {
+		/* a job that failed (its backup went away) never drains: do not wait for it */
+		if (jobs_gone(r)) {
+			virDomainResume(d);
+			mirror__say(r, -EPIPE, "the mirror of %s stopped before it drained (is the backup "
+				       "host gone?); %s keeps running", r->vm, r->vm);
+			goto out;
+		}
+		usleep(100000);
+	}
+	if (!drained) {
+		/* Roll back: the guest runs on, with its mirror. */
+		virDomainResume(d);
+		mirror__say(r, -ETIMEDOUT, "the mirror of %s did not drain in %d s; %s keeps running",
+		    r->vm, DRAIN_TIMEOUT_S, r->vm);
+		goto out;
+	}
+	/* READY and nothing left to copy: stopping the jobs leaves equal disks. */
+	mirror__jobs_abort(d, dom, 0);
+	if (virDomainDestroy(d) < 0) {
+		mirror__say(r, -EIO, "cannot stop %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	mirror__say(r, 0, "%s paused, mirror drained, stopped", r->vm);
+out:
+	json_object_put(r->data);
+	r->data = NULL;
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static void restart_run(struct mirror *m, struct request *r)
+{
+	virConnectPtr conn;
+	virDomainPtr d = NULL;
+	int state = VIR_DOMAIN_NOSTATE, reason;
+
+	if (!(conn = mirror__connection(m, r)))
+		return;
+	d = virDomainLookupByName(conn, r->vm);
+	if (!d) {
+		mirror__say(r, -ENOENT, "no domain %s on this host", r->vm);
+		return;
+	}
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+	else if (state == VIR_DOMAIN_RUNNING)
+		mirror__say(r, 0, "%s already runs", r->vm);
+	else if (state == VIR_DOMAIN_PAUSED && virDomainResume(d) < 0)
+		mirror__say(r, -EIO, "cannot resume %s: %s", r->vm, mirror__virt_error());
+	else if (state == VIR_DOMAIN_PAUSED)
+		mirror__say(r, 0, "%s resumed", r->vm);
+	else if (virDomainCreate(d) < 0)
+		mirror__say(r, -EIO, "cannot start %s: %s", r->vm, mirror__virt_error());
+	else
+		mirror__say(r, 0, "%s started", r->vm);
+	virDomainFree(d);
+}
+
+static void promote_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	char cmd[256];
+
+	if (!dom)
+		return;
+	if (virDomainGetState(d, &state, &reason, 0) < 0) {
+		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	if (state == VIR_DOMAIN_RUNNING) {
+		mirror__say(r, 0, "%s already runs here", r->vm); /* a repeated promotion */
+		goto out;
+	}
+	if (state != VIR_DOMAIN_PAUSED) {
+		mirror__say(r, -ESRCH, "backup %s is not paused here (state %d): nothing to promote", r->vm,
+		    state);
+		goto out;
+	}
+	/* The exports go first: nothing may write to the disks once the guest runs. */
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"hasvc-%s\","
+			 "\"mode\":\"hard\"}}",
+			 dom->disks[i].target);
+		if (mirror__qmp(r, d, cmd) < 0 && !strstr(r->message, "not found"))
+			goto out;
+	}
+	if (mirror__qmp(r, d, "{\"execute\":\"nbd-server-stop\"}") < 0 &&
+	    !strstr(r->message, "not running"))
+		goto out;
+	if (virDomainResume(d) < 0) {
+		mirror__say(r, -EIO, "cannot resume %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	mirror__say(r, 0, "%s promoted: exports removed, domain running", r->vm);
+out:
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned shutdown_timeout_s,
+			mirror_done_fn done, void *userdata)
+{
+	struct request *r = NULL;
+	int ret = mirror__submit_vm(m, stop_primary_run, vm, done, userdata, &r);
+
+	if (ret < 0)
+		return ret;
+	r->sync = sync;
+	r->timeout_s = shutdown_timeout_s;
+	return mirror__submit(m, r);
+}
+
+int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return mirror__submit_vm(m, restart_run, vm, done, userdata, NULL);
+}
+
+int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return mirror__submit_vm(m, promote_run, vm, done, userdata, NULL);
+}
