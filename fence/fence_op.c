@@ -408,41 +408,33 @@ void fence_op_result_free(struct fence_op_result *r)
 	free(r);
 }
 
-struct sync_ctx {
-	qb_loop_t *loop;
-	struct fence_op_result *result;
-	int r;
-};
-
 static void sync_done(struct fence_op *op, const struct fence_op_result *result, void *userdata)
 {
-	struct sync_ctx *ctx = userdata;
+	struct fence_op_result *copy = NULL;
+	int r = fence_op_result_dup(result, &copy);
 
-	ctx->r = fence_op_result_dup(result, &ctx->result);
-	qb_loop_stop(ctx->loop);
+	fence__sync_done(userdata, r, copy);
 }
 
 int fence_op_run_sync(const char *target, const struct fence_device *devices, size_t n_devices,
 		      const struct fence_op_options *opts, struct fence_op_result **ret)
 {
-	struct sync_ctx ctx = {.r = -EINTR};
+	struct fence__sync s;
 	struct fence_op *op = NULL;
 	int r;
 
 	if (!ret)
 		return -EINVAL;
-	ctx.loop = qb_loop_create();
-	if (!ctx.loop)
-		return -ENOMEM;
-	r = fence_op_start(ctx.loop, target, devices, n_devices, opts, sync_done, &ctx, &op);
+	r = fence__sync_new(&s);
 	if (r < 0)
-		goto out_loop;
-	qb_loop_run(ctx.loop);
-	fence_op_free(op);
-	r = ctx.r;
+		return r;
+	r = fence_op_start(s.loop, target, devices, n_devices, opts, sync_done, &s, &op);
+	if (r >= 0) {
+		qb_loop_run(s.loop);
+		fence_op_free(op);
+	}
+	r = fence__sync_end(&s, r);
 	if (r >= 0)
-		*ret = ctx.result;
-out_loop:
-	qb_loop_destroy(ctx.loop);
+		*ret = s.result;
 	return r;
 }
