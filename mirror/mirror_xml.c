@@ -200,6 +200,13 @@ static int domain_walk(xmlDoc *doc, struct mirror_domain **ret, char **ret_error
 
 	if (!is(root, "domain"))
 		return fail(ret_error, -EINVAL, "not a libvirt domain definition");
+	/*
+	 * libvirt never writes one: a definition with it did not come from
+	 * libvirt, and its entities must not travel into the backup's XML.
+	 */
+	if (doc->intSubset || doc->extSubset)
+		return fail(ret_error, -EINVAL,
+			    "domain XML has a <!DOCTYPE>, which libvirt never writes; refusing it");
 	dom = calloc(1, sizeof(*dom));
 	if (!dom)
 		return -ENOMEM;
@@ -207,6 +214,10 @@ static int domain_walk(xmlDoc *doc, struct mirror_domain **ret, char **ret_error
 	dom->uuid = text_of(child(root, "uuid"));
 	if (!dom->name) {
 		r = fail(ret_error, -EINVAL, "domain definition has no <name>");
+		goto out_free;
+	}
+	if (!dom->name[0]) {
+		r = fail(ret_error, -EINVAL, "domain definition has an empty <name>");
 		goto out_free;
 	}
 	if (memory_parse(child(root, "memory"), &dom->memory_bytes) < 0) {

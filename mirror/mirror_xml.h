@@ -40,7 +40,8 @@ struct mirror_domain {
 };
 
 /*
- * Parses the primary's domain XML. -EINVAL for XML that is not a domain,
+ * Parses the primary's domain XML. -EINVAL for XML that is not a domain
+ * (or has a <!DOCTYPE>, which libvirt never writes, or an empty <name>),
  * -EMEDIUMTYPE for a disk that cannot be mirrored, -ENODEV for a domain with
  * no local disk; *ret_error then says which disk and why. -EINVAL also for a
  * <memory> that is not a size (a missing one reads as 0).

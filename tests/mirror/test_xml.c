@@ -100,22 +100,27 @@ static const struct {
 	{"<domain", -EINVAL, "domain XML does not parse"},
 };
 
+/* XML is refused with ERR and MESSAGE, by the parser and by the backup's writer alike. */
+static void assert_refused(const char *xml, int err, const char *message, size_t i)
+{
+	struct mirror_domain *dom = NULL;
+	char *error = NULL, *backup = NULL;
+
+	cr_assert_eq(mirror_domain_parse(xml, &dom, &error), err, "case %zu", i);
+	cr_assert_null(dom);
+	cr_assert(error && strstr(error, message), "case %zu: '%s'", i, error);
+	free(error);
+	error = NULL;
+	cr_assert_eq(mirror_xml_backup(xml, &backup, &error), err, "case %zu", i);
+	cr_assert_null(backup);
+	cr_assert(error && strstr(error, message), "case %zu: '%s'", i, error);
+	free(error);
+}
+
 Test(mirror_xml, unmirrorable_domains_are_refused_naming_the_disk)
 {
-	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		struct mirror_domain *dom = NULL;
-		char *error = NULL, *backup = NULL;
-
-		cr_assert_eq(mirror_domain_parse(refused[i].xml, &dom, &error), refused[i].err,
-			     "case %zu", i);
-		cr_assert_null(dom);
-		cr_assert(error && strstr(error, refused[i].message), "case %zu: '%s'", i, error);
-		free(error);
-		error = NULL;
-		cr_assert_eq(mirror_xml_backup(refused[i].xml, &backup, &error), refused[i].err);
-		cr_assert_null(backup);
-		free(error);
-	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		assert_refused(refused[i].xml, refused[i].err, refused[i].message, i);
 }
 
 Test(mirror_xml, backup_definition_shares_every_mirrored_device)
@@ -138,4 +143,36 @@ Test(mirror_xml, backup_definition_shares_every_mirrored_device)
 	cr_assert_eq(again->n_disks, 2);
 	mirror_domain_free(again);
 	free(backup);
+}
+
+/*
+ * libvirt never writes a DOCTYPE, so one in a definition did not come from
+ * libvirt: it is refused, not copied into the backup's XML, where its
+ * internal subset (entities, possibly external ones) would reach the backup
+ * host's libvirtd.
+ */
+Test(mirror_xml, doctype_is_refused_not_copied_into_the_backup)
+{
+	static const char *const xmls[] = {
+		"<!DOCTYPE domain>" DOMAIN(FILE_DISK("vda", "raw")),
+		"<!DOCTYPE domain [<!ENTITY where SYSTEM 'file:///etc/shadow'>]>"
+		"<domain><name>vm1</name><description>&where;</description><devices>"
+		FILE_DISK("vda", "raw") "</devices></domain>",
+		"<!DOCTYPE domain SYSTEM 'http://example.com/domain.dtd'>" DOMAIN(FILE_DISK("vda", "raw")),
+	};
+
+	for (size_t i = 0; i < sizeof(xmls) / sizeof(xmls[0]); i++)
+		assert_refused(xmls[i], -EINVAL, "has a <!DOCTYPE>", i);
+}
+
+/* A domain needs a name: libvirt refuses an empty one, and so does hasvc, before it is used. */
+Test(mirror_xml, empty_name_is_refused)
+{
+	static const char *const xmls[] = {
+		"<domain><name/><devices>" FILE_DISK("vda", "raw") "</devices></domain>",
+		"<domain><name></name><devices>" FILE_DISK("vda", "raw") "</devices></domain>",
+	};
+
+	for (size_t i = 0; i < sizeof(xmls) / sizeof(xmls[0]); i++)
+		assert_refused(xmls[i], -EINVAL, "has an empty <name>", i);
 }
