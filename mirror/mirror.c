@@ -30,7 +30,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -50,7 +49,8 @@ struct mirror {
 	bool stopping;
 	virConnectPtr conn; /* thread only */
 	int job_callback;   /* thread only: libvirt's id of our block job callback, -1 none */
-	mirror_done_fn job_event; /* under lock: block job events go there */
+	mirror_done_fn job_event;        /* under lock: block job events go there, */
+	mirror_reply_fn job_event_reply; /* or there */
 	void *job_event_userdata;
 };
 
@@ -63,17 +63,19 @@ void mirror__request_free(struct request *r)
 	free(r->vm);
 	free(r->host);
 	free(r->note);
-	json_object_put(r->data);
+	mirror__answer_clear(r);
 	free(r);
 }
 
-struct request *mirror__request_new(mirror__run_fn run, mirror_done_fn done, void *userdata)
+struct request *mirror__request_new(mirror__run_fn run, mirror_done_fn done, mirror_reply_fn reply,
+				    void *userdata)
 {
 	struct request *r = calloc(1, sizeof(*r));
 
 	if (r) {
 		r->run = run;
 		r->done = done;
+		r->reply = reply;
 		r->userdata = userdata;
 	}
 	return r;
@@ -141,17 +143,6 @@ static void done_push(struct mirror *m, struct request *r)
 	(void)queue_push(m, &m->done, m->done_fd, r);
 }
 
-static const char *job_status_name(int status)
-{
-	switch (status) {
-	case VIR_DOMAIN_BLOCK_JOB_COMPLETED: return "completed";
-	case VIR_DOMAIN_BLOCK_JOB_FAILED: return "failed";
-	case VIR_DOMAIN_BLOCK_JOB_CANCELED: return "canceled";
-	case VIR_DOMAIN_BLOCK_JOB_READY: return "ready";
-	default: return "unknown";
-	}
-}
-
 /*
  * libvirt's VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2, on this thread: passed on as a
  * result of no request, to the function mirror_on_job_event() set. Only a
@@ -163,22 +154,28 @@ static void job_event(virConnectPtr conn, virDomainPtr dom, const char *disk, in
 	struct mirror *m = opaque;
 	struct request *r;
 	mirror_done_fn fn;
+	mirror_reply_fn reply;
 	void *userdata;
 
 	pthread_mutex_lock(&m->lock);
 	fn = m->job_event;
+	reply = m->job_event_reply;
 	userdata = m->job_event_userdata;
 	pthread_mutex_unlock(&m->lock);
-	if (!fn || type != VIR_DOMAIN_BLOCK_JOB_TYPE_COPY ||
-	    !(r = mirror__request_new(NULL, fn, userdata)))
+	if ((!fn && !reply) || type != VIR_DOMAIN_BLOCK_JOB_TYPE_COPY ||
+	    !(r = mirror__request_new(NULL, fn, reply, userdata)))
 		return;
 	r->result = status == VIR_DOMAIN_BLOCK_JOB_FAILED ? -EIO : 0;
+	r->event.status = mirror__job_status(status);
 	snprintf(r->message, sizeof(r->message), "block job on disk %s of %s: %s", disk,
-		 virDomainGetName(dom), job_status_name(status));
-	r->data = json_object_new_object();
-	json_object_object_add(r->data, "vm", json_object_new_string(virDomainGetName(dom)));
-	json_object_object_add(r->data, "disk", json_object_new_string(disk));
-	json_object_object_add(r->data, "status", json_object_new_string(job_status_name(status)));
+		 virDomainGetName(dom), mirror_job_status_name(r->event.status));
+	r->event.vm = strdup(virDomainGetName(dom));
+	r->event.disk = strdup(disk);
+	if (!r->event.vm || !r->event.disk) {
+		mirror__request_free(r); /* a hint only: the next poll sees it too */
+		return;
+	}
+	r->answer = MIRROR__ANSWER_EVENT;
 	done_push(m, r);
 }
 
@@ -241,8 +238,7 @@ static int32_t done_ready(int32_t fd, int32_t revents, void *data)
 
 	for (struct request *r = queue_take(m, &m->done, fd); r; r = next) {
 		next = r->next;
-		if (r->done)
-			r->done(r->userdata, r->result, r->message, r->data);
+		mirror__answer_deliver(r);
 		mirror__request_free(r);
 	}
 	return 0;
@@ -254,9 +250,9 @@ int mirror__submit(struct mirror *m, struct request *r)
 }
 
 int mirror__submit_vm(struct mirror *m, mirror__run_fn run, const char *vm, mirror_done_fn done,
-		      void *userdata, struct request **ret)
+		      mirror_reply_fn reply, void *userdata, struct request **ret)
 {
-	struct request *r = mirror__request_new(run, done, userdata);
+	struct request *r = mirror__request_new(run, done, reply, userdata);
 
 	if (!r)
 		return -ENOMEM;
@@ -364,11 +360,23 @@ void mirror_free(struct mirror *m)
 	free(m);
 }
 
-void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata)
+static void job_event_set(struct mirror *m, mirror_done_fn fn, mirror_reply_fn reply,
+			  void *userdata)
 {
 	pthread_mutex_lock(&m->lock);
 	m->job_event = fn;
+	m->job_event_reply = reply;
 	m->job_event_userdata = userdata;
 	pthread_mutex_unlock(&m->lock);
+}
+
+void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata)
+{
+	job_event_set(m, fn, NULL, userdata);
+}
+
+void mirror_on_job_event_typed(struct mirror *m, mirror_reply_fn fn, void *userdata)
+{
+	job_event_set(m, NULL, fn, userdata);
 }
 

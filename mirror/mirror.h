@@ -121,3 +121,85 @@ int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned sh
 int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+
+/* --- typed answers ------------------------------------------------------------------- */
+
+/*
+ * The answers of the operations that have one, as records: the same content
+ * as their JSON DATA above, for callers that want to decode nothing. An
+ * operation started with its *_typed() form hands its answer to a
+ * mirror_reply_fn instead of a mirror_done_fn; everything else about it is
+ * the same.
+ */
+
+/* A mirrored disk of a running domain and its virtual size (mirror_inspect). */
+struct mirror_disk_size {
+	char *target; /* "vda" */
+	uint64_t bytes;
+};
+
+struct mirror_inspection {
+	char *uuid; /* "" when the definition has none */
+	char *xml;  /* the inactive definition, secrets included: the backup is defined from it */
+	struct mirror_disk_size *disks; /* the mirrored disks, mirror_domain_parse() order */
+	size_t n_disks;
+};
+
+/* A mirrored disk's block copy (mirror_jobs). */
+struct mirror_disk_job {
+	char *target;
+	bool job;     /* a block copy job runs on it */
+	bool ready;   /* READY: every write since reaches both sides */
+	uint64_t cur; /* bytes copied of END (0 and 0 without a job) */
+	uint64_t end;
+};
+
+struct mirror_jobs_state {
+	bool active; /* the domain runs here, or is paused */
+	bool paused;
+	struct mirror_disk_job *disks;
+	size_t n_disks;
+};
+
+enum mirror_job_status {
+	MIRROR_JOB_COMPLETED,
+	MIRROR_JOB_FAILED,
+	MIRROR_JOB_CANCELED,
+	MIRROR_JOB_READY,
+	MIRROR_JOB_UNKNOWN,
+};
+
+/* A block-copy job event (mirror_on_job_event). */
+struct mirror_job_event {
+	char *vm;
+	char *disk;
+	enum mirror_job_status status;
+};
+
+/* "ready", "failed", ...: the JSON form's "status". */
+const char *mirror_job_status_name(enum mirror_job_status status);
+
+/*
+ * One outcome. RESULT and MESSAGE as for mirror_done_fn; of the rest only the
+ * member of the operation that ran can be set (NULL or 0 otherwise, and when
+ * it failed before it had an answer). Everything lives during the call only.
+ */
+struct mirror_reply {
+	int result;
+	const char *message;
+	const struct mirror_inspection *inspection; /* mirror_inspect_typed */
+	const struct mirror_jobs_state *jobs;       /* mirror_jobs_typed */
+	unsigned port;                              /* mirror_backup_prepare_typed: the port bound */
+	const struct mirror_job_event *event;       /* mirror_on_job_event_typed */
+};
+
+typedef void (*mirror_reply_fn)(void *userdata, const struct mirror_reply *reply);
+
+int mirror_backup_prepare_typed(struct mirror *m, const char *primary_xml,
+				const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
+				unsigned port, bool fresh, uint64_t memory_reserve,
+				mirror_reply_fn done, void *userdata);
+int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata);
+int mirror_jobs_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata);
+/* Replaces what mirror_on_job_event() set, and the other way round. */
+void mirror_on_job_event_typed(struct mirror *m, mirror_reply_fn fn, void *userdata);

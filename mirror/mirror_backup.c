@@ -240,12 +240,8 @@ static void prepare_run(struct mirror *m, struct request *r)
 		if (mirror__qmp(r, d, cmd) < 0)
 			goto out_undo;
 	}
-	r->data = json_object_new_object();
-	if (!r->data) {
-		mirror__say(r, -ENOMEM, "out of memory");
-		goto out_undo;
-	}
-	json_object_object_add(r->data, "port", json_object_new_int((int)port));
+	r->port_bound = port;
+	r->answer = MIRROR__ANSWER_PORT;
 	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u", dom->name,
 	    dom->n_disks, r->host, port);
 	goto out;
@@ -316,11 +312,12 @@ out:
 	virDomainFree(d);
 }
 
-int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
+static int prepare_submit(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
-			  uint64_t memory_reserve, mirror_done_fn done, void *userdata)
+			  uint64_t memory_reserve, mirror_done_fn done, mirror_reply_fn reply,
+			  void *userdata)
 {
-	struct request *r = mirror__request_new(prepare_run, done, userdata);
+	struct request *r = mirror__request_new(prepare_run, done, reply, userdata);
 
 	if (!r)
 		return -ENOMEM;
@@ -339,7 +336,24 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 	return mirror__submit(m, r);
 }
 
+int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
+			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
+			  uint64_t memory_reserve, mirror_done_fn done, void *userdata)
+{
+	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
+			      memory_reserve, done, NULL, userdata);
+}
+
+int mirror_backup_prepare_typed(struct mirror *m, const char *primary_xml,
+				const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
+				unsigned port, bool fresh, uint64_t memory_reserve,
+				mirror_reply_fn done, void *userdata)
+{
+	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
+			      memory_reserve, NULL, done, userdata);
+}
+
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
-	return mirror__submit_vm(m, teardown_run, vm, done, userdata, NULL);
+	return mirror__submit_vm(m, teardown_run, vm, done, NULL, userdata, NULL);
 }

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 #include <libvirt/libvirt.h>
 
 #include "mirror.h"
@@ -88,13 +87,12 @@ out:
 }
 
 
-/* mirror_jobs' answer, in R->data (mirror_internal.h). */
+/* mirror_jobs' answer, in R->jobs (mirror_internal.h). */
 int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 		      size_t *ret_ready, bool *ret_drained)
 {
 	int state = VIR_DOMAIN_NOSTATE, reason;
 	char *live = NULL;
-	json_object *disks;
 	size_t ready = 0;
 	bool drained = true;
 
@@ -102,16 +100,19 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 		return mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
 	if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED)
 		live = virDomainGetXMLDesc(d, 0);
-	json_object_put(r->data);
-	r->data = json_object_new_object();
-	disks = json_object_new_array();
-	json_object_object_add(r->data, "active", json_object_new_boolean(live != NULL));
-	json_object_object_add(r->data, "paused", json_object_new_boolean(state == VIR_DOMAIN_PAUSED));
-	json_object_object_add(r->data, "disks", disks);
+	mirror__answer_clear(r);
+	r->jobs.disks = calloc(dom->n_disks ?: 1, sizeof(*r->jobs.disks));
+	if (!r->jobs.disks) {
+		free(live);
+		return mirror__say(r, -ENOMEM, "out of memory");
+	}
+	r->answer = MIRROR__ANSWER_JOBS;
+	r->jobs.active = live != NULL;
+	r->jobs.paused = state == VIR_DOMAIN_PAUSED;
 	for (size_t i = 0; i < dom->n_disks; i++) {
+		struct mirror_disk_job *j = &r->jobs.disks[i];
 		virDomainBlockJobInfo info = {0};
 		bool job = false, is_ready = false;
-		json_object *o = json_object_new_object();
 
 		if (live)
 			mirror_xml_job_state(live, dom->disks[i].target, &job, &is_ready);
@@ -119,12 +120,16 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 			job = is_ready = false;
 		ready += job && is_ready;
 		drained = drained && job && is_ready && info.cur == info.end;
-		json_object_object_add(o, "target", json_object_new_string(dom->disks[i].target));
-		json_object_object_add(o, "job", json_object_new_boolean(job));
-		json_object_object_add(o, "ready", json_object_new_boolean(is_ready));
-		json_object_object_add(o, "cur", json_object_new_int64((int64_t)info.cur));
-		json_object_object_add(o, "end", json_object_new_int64((int64_t)info.end));
-		json_object_array_add(disks, o);
+		*j = (struct mirror_disk_job){.target = strdup(dom->disks[i].target),
+					      .job = job,
+					      .ready = is_ready,
+					      .cur = info.cur,
+					      .end = info.end};
+		if (!j->target) {
+			free(live);
+			return mirror__say(r, -ENOMEM, "out of memory");
+		}
+		r->jobs.n_disks++;
 	}
 	free(live);
 	if (ret_ready)
@@ -189,7 +194,7 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata)
 {
 	struct request *r = NULL;
-	int ret = mirror__submit_vm(m, start_run, vm, done, userdata, &r);
+	int ret = mirror__submit_vm(m, start_run, vm, done, NULL, userdata, &r);
 
 	if (ret < 0)
 		return ret;
@@ -206,14 +211,19 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 
 int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
-	return mirror__submit_vm(m, jobs_run, vm, done, userdata, NULL);
+	return mirror__submit_vm(m, jobs_run, vm, done, NULL, userdata, NULL);
+}
+
+int mirror_jobs_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata)
+{
+	return mirror__submit_vm(m, jobs_run, vm, NULL, done, userdata, NULL);
 }
 
 int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
 	       mirror_done_fn done, void *userdata)
 {
 	struct request *r = NULL;
-	int ret = mirror__submit_vm(m, cut_run, vm, done, userdata, &r);
+	int ret = mirror__submit_vm(m, cut_run, vm, done, NULL, userdata, &r);
 	char note[256];
 
 	if (ret < 0)

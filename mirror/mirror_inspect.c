@@ -88,7 +88,6 @@ static void inspect_run(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
 	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
-	json_object *disks;
 	char *xml = NULL;
 
 	if (!dom)
@@ -108,24 +107,33 @@ static void inspect_run(struct mirror *m, struct request *r)
 		mirror__say(r, -EIO, "cannot read the definition of %s: %s", r->vm, mirror__virt_error());
 		goto out;
 	}
-	r->data = json_object_new_object();
-	disks = json_object_new_array();
-	json_object_object_add(r->data, "uuid", json_object_new_string(dom->uuid ?: ""));
-	json_object_object_add(r->data, "xml", json_object_new_string(xml));
-	json_object_object_add(r->data, "disks", disks);
+	r->inspection = (struct mirror_inspection){
+		.uuid = strdup(dom->uuid ?: ""),
+		.xml = xml,
+		.disks = calloc(dom->n_disks ?: 1, sizeof(*r->inspection.disks)),
+	};
+	xml = NULL;
+	r->answer = MIRROR__ANSWER_INSPECTION;
+	if (!r->inspection.uuid || !r->inspection.disks) {
+		mirror__say(r, -ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < dom->n_disks; i++) {
+		struct mirror_disk_size *size = &r->inspection.disks[i];
 		virDomainBlockInfo info;
-		json_object *o;
 
 		if (virDomainGetBlockInfo(d, dom->disks[i].target, &info, 0) < 0) {
 			mirror__say(r, -EIO, "cannot read the size of disk %s of %s: %s",
 			    dom->disks[i].target, r->vm, mirror__virt_error());
 			goto out;
 		}
-		o = json_object_new_object();
-		json_object_object_add(o, "target", json_object_new_string(dom->disks[i].target));
-		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)info.capacity));
-		json_object_array_add(disks, o);
+		size->target = strdup(dom->disks[i].target);
+		size->bytes = info.capacity;
+		if (!size->target) {
+			mirror__say(r, -ENOMEM, "out of memory");
+			goto out;
+		}
+		r->inspection.n_disks++;
 	}
 	mirror__say(r, 0, "%s runs here with %zu mirrorable disk(s)", r->vm, dom->n_disks);
 out:
@@ -136,5 +144,10 @@ out:
 
 int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
-	return mirror__submit_vm(m, inspect_run, vm, done, userdata, NULL);
+	return mirror__submit_vm(m, inspect_run, vm, done, NULL, userdata, NULL);
+}
+
+int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata)
+{
+	return mirror__submit_vm(m, inspect_run, vm, NULL, done, userdata, NULL);
 }

@@ -30,6 +30,15 @@
 struct mirror;
 struct request;
 
+/* Which answer a request carries. */
+enum mirror__answer {
+	MIRROR__ANSWER_NONE,
+	MIRROR__ANSWER_INSPECTION, /* request.inspection */
+	MIRROR__ANSWER_JOBS,       /* request.jobs */
+	MIRROR__ANSWER_PORT,       /* request.port_bound */
+	MIRROR__ANSWER_EVENT,      /* request.event */
+};
+
 /* An operation's body, on the mirror thread. */
 typedef void (*mirror__run_fn)(struct mirror *m, struct request *r);
 
@@ -48,16 +57,24 @@ struct request {
 	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
-	mirror_done_fn done;
+	mirror_done_fn done;   /* the answer as JSON DATA, */
+	mirror_reply_fn reply; /* or as a record (the *_typed operations) */
 	void *userdata;
 	int result;
 	char message[MIRROR_MSG_MAX];
-	json_object *data; /* the answer, for the operations that have one */
+	/* The answer, for the operations that have one (mirror_reply.c); owned here. */
+	enum mirror__answer answer;
+	struct mirror_inspection inspection;
+	struct mirror_jobs_state jobs;
+	unsigned port_bound;
+	struct mirror_job_event event;
 };
 
 /* --- mirror.c: requests, on the caller's thread ---------------------------------- */
 
-struct request *mirror__request_new(mirror__run_fn run, mirror_done_fn done, void *userdata);
+/* A request of RUN whose outcome goes to DONE, or to REPLY (the other NULL). */
+struct request *mirror__request_new(mirror__run_fn run, mirror_done_fn done, mirror_reply_fn reply,
+				    void *userdata);
 void mirror__request_free(struct request *r);
 /* Queues R for the mirror thread, which owns it from now on. */
 int mirror__submit(struct mirror *m, struct request *r);
@@ -66,7 +83,7 @@ int mirror__submit(struct mirror *m, struct request *r);
  * caller to fill in the rest and submit; without, it is submitted at once.
  */
 int mirror__submit_vm(struct mirror *m, mirror__run_fn run, const char *vm, mirror_done_fn done,
-		      void *userdata, struct request **ret);
+		      mirror_reply_fn reply, void *userdata, struct request **ret);
 
 /* --- mirror.c: on the mirror thread ---------------------------------------------- */
 
@@ -97,9 +114,17 @@ void mirror__jobs_abort(virDomainPtr d, const struct mirror_domain *dom, unsigne
 /* --- mirror_copy.c: how far the block jobs are ------------------------------------ */
 
 /*
- * Fills R->data with the jobs of DOM (mirror_jobs' answer); the count of disks
+ * Fills R->jobs with the jobs of DOM (mirror_jobs' answer); the count of disks
  * READY in *RET_READY, and in *RET_DRAINED whether every disk is READY with
  * nothing left to copy. Either may be NULL.
  */
 int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 		      size_t *ret_ready, bool *ret_drained);
+
+/* --- mirror_reply.c: the answers, as records and as JSON -------------------------- */
+
+/* Frees R's answer and sets it to none. */
+void mirror__answer_clear(struct request *r);
+/* Hands R's outcome to its callback, on the caller's thread: as a record, or as JSON. */
+void mirror__answer_deliver(struct request *r);
+enum mirror_job_status mirror__job_status(int libvirt_status);

@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 #include <libvirt/libvirt.h>
 
 #include "mirror.h"
@@ -45,13 +44,10 @@ static bool wait_shutoff(virDomainPtr d, unsigned timeout_s)
 }
 
 /* After mirror__jobs_read: true when a mirrored disk has no block job any more. */
-static bool jobs_gone(struct request *r)
+static bool jobs_gone(const struct request *r)
 {
-	json_object *disks = json_object_object_get(r->data, "disks");
-
-	for (size_t i = 0; disks && i < json_object_array_length(disks); i++)
-		if (!json_object_get_boolean(
-			json_object_object_get(json_object_array_get_idx(disks, i), "job")))
+	for (size_t i = 0; i < r->jobs.n_disks; i++)
+		if (!r->jobs.disks[i].job)
 			return true;
 	return false;
 }
@@ -113,8 +109,7 @@ static void stop_primary_run(struct mirror *m, struct request *r)
 	}
 	mirror__say(r, 0, "%s paused, mirror drained, stopped", r->vm);
 out:
-	json_object_put(r->data);
-	r->data = NULL;
+	mirror__answer_clear(r); /* the jobs were for the drain: no answer */
 	virDomainFree(d);
 	mirror_domain_free(dom);
 }
@@ -195,7 +190,7 @@ int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned sh
 			mirror_done_fn done, void *userdata)
 {
 	struct request *r = NULL;
-	int ret = mirror__submit_vm(m, stop_primary_run, vm, done, userdata, &r);
+	int ret = mirror__submit_vm(m, stop_primary_run, vm, done, NULL, userdata, &r);
 
 	if (ret < 0)
 		return ret;
@@ -206,10 +201,10 @@ int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned sh
 
 int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
-	return mirror__submit_vm(m, restart_run, vm, done, userdata, NULL);
+	return mirror__submit_vm(m, restart_run, vm, done, NULL, userdata, NULL);
 }
 
 int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
-	return mirror__submit_vm(m, promote_run, vm, done, userdata, NULL);
+	return mirror__submit_vm(m, promote_run, vm, done, NULL, userdata, NULL);
 }

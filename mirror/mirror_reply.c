@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror_reply: an operation's answer, kept as a record in its request
+ * (struct mirror_inspection, mirror_jobs_state, the port bound, a job event)
+ * and handed over on the caller's thread either as that record (the *_typed
+ * operations, struct mirror_reply) or encoded once, here, as the JSON DATA of
+ * a mirror_done_fn (its shape is in mirror.h).
+ *
+ * The operations fill the record on the mirror thread and never build JSON:
+ * the two forms cannot drift apart, and the mirror thread reads its own
+ * answers (a drain polling the jobs) without parsing anything back.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "mirror.h"
+#include "mirror_internal.h"
+
+const char *mirror_job_status_name(enum mirror_job_status status)
+{
+	switch (status) {
+	case MIRROR_JOB_COMPLETED: return "completed";
+	case MIRROR_JOB_FAILED: return "failed";
+	case MIRROR_JOB_CANCELED: return "canceled";
+	case MIRROR_JOB_READY: return "ready";
+	default: return "unknown";
+	}
+}
+
+enum mirror_job_status mirror__job_status(int libvirt_status)
+{
+	switch (libvirt_status) {
+	case VIR_DOMAIN_BLOCK_JOB_COMPLETED: return MIRROR_JOB_COMPLETED;
+	case VIR_DOMAIN_BLOCK_JOB_FAILED: return MIRROR_JOB_FAILED;
+	case VIR_DOMAIN_BLOCK_JOB_CANCELED: return MIRROR_JOB_CANCELED;
+	case VIR_DOMAIN_BLOCK_JOB_READY: return MIRROR_JOB_READY;
+	default: return MIRROR_JOB_UNKNOWN;
+	}
+}
+
+void mirror__answer_clear(struct request *r)
+{
+	for (size_t i = 0; i < r->inspection.n_disks; i++)
+		free(r->inspection.disks[i].target);
+	free(r->inspection.disks);
+	free(r->inspection.uuid);
+	free(r->inspection.xml);
+	for (size_t i = 0; i < r->jobs.n_disks; i++)
+		free(r->jobs.disks[i].target);
+	free(r->jobs.disks);
+	free(r->event.vm);
+	free(r->event.disk);
+	r->inspection = (struct mirror_inspection){0};
+	r->jobs = (struct mirror_jobs_state){0};
+	r->event = (struct mirror_job_event){0};
+	r->port_bound = 0;
+	r->answer = MIRROR__ANSWER_NONE;
+}
+
+static json_object *inspection_json(const struct mirror_inspection *in)
+{
+	json_object *o = json_object_new_object(), *disks = json_object_new_array();
+
+	json_object_object_add(o, "uuid", json_object_new_string(in->uuid ?: ""));
+	json_object_object_add(o, "xml", json_object_new_string(in->xml ?: ""));
+	json_object_object_add(o, "disks", disks);
+	for (size_t i = 0; i < in->n_disks; i++) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "target", json_object_new_string(in->disks[i].target));
+		json_object_object_add(d, "bytes", json_object_new_int64((int64_t)in->disks[i].bytes));
+		json_object_array_add(disks, d);
+	}
+	return o;
+}
+
+static json_object *jobs_json(const struct mirror_jobs_state *jobs)
+{
+	json_object *o = json_object_new_object(), *disks = json_object_new_array();
+
+	json_object_object_add(o, "active", json_object_new_boolean(jobs->active));
+	json_object_object_add(o, "paused", json_object_new_boolean(jobs->paused));
+	json_object_object_add(o, "disks", disks);
+	for (size_t i = 0; i < jobs->n_disks; i++) {
+		const struct mirror_disk_job *j = &jobs->disks[i];
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "target", json_object_new_string(j->target));
+		json_object_object_add(d, "job", json_object_new_boolean(j->job));
+		json_object_object_add(d, "ready", json_object_new_boolean(j->ready));
+		json_object_object_add(d, "cur", json_object_new_int64((int64_t)j->cur));
+		json_object_object_add(d, "end", json_object_new_int64((int64_t)j->end));
+		json_object_array_add(disks, d);
+	}
+	return o;
+}
+
+static json_object *event_json(const struct mirror_job_event *e)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "vm", json_object_new_string(e->vm));
+	json_object_object_add(o, "disk", json_object_new_string(e->disk));
+	json_object_object_add(o, "status",
+			       json_object_new_string(mirror_job_status_name(e->status)));
+	return o;
+}
+
+static json_object *port_json(unsigned port)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "port", json_object_new_int((int)port));
+	return o;
+}
+
+void mirror__answer_deliver(struct request *r)
+{
+	json_object *data = NULL;
+
+	if (r->reply) {
+		struct mirror_reply reply = {.result = r->result, .message = r->message};
+
+		switch (r->answer) {
+		case MIRROR__ANSWER_INSPECTION: reply.inspection = &r->inspection; break;
+		case MIRROR__ANSWER_JOBS: reply.jobs = &r->jobs; break;
+		case MIRROR__ANSWER_PORT: reply.port = r->port_bound; break;
+		case MIRROR__ANSWER_EVENT: reply.event = &r->event; break;
+		case MIRROR__ANSWER_NONE: break;
+		}
+		r->reply(r->userdata, &reply);
+		return;
+	}
+	if (!r->done)
+		return;
+	switch (r->answer) {
+	case MIRROR__ANSWER_INSPECTION: data = inspection_json(&r->inspection); break;
+	case MIRROR__ANSWER_JOBS: data = jobs_json(&r->jobs); break;
+	case MIRROR__ANSWER_PORT: data = port_json(r->port_bound); break;
+	case MIRROR__ANSWER_EVENT: data = event_json(&r->event); break;
+	case MIRROR__ANSWER_NONE: break;
+	}
+	r->done(r->userdata, r->result, r->message, data);
+	json_object_put(data);
+}
