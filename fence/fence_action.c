@@ -163,7 +163,7 @@ static void fail_later(struct fence_action *a, int err, char *message)
 	a->result.message = message;
 	if (!message)
 		fence__action_message(a, "fence agent %s (%s): %s", a->agent_name,
-			    fence_verb_to_string(a->verb), strerror(-err));
+				      fence_verb_to_string(a->verb), strerror(-err));
 	if (qb_loop_job_add(a->loop, QB_LOOP_HIGH, a, deliver_job) == 0)
 		a->job_queued = true;
 }

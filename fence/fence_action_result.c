@@ -95,52 +95,59 @@ void fence__action_classify(struct fence_action *a, bool status_known, int code,
 	if (a->timed_out) {
 		r->timed_out = true;
 		r->error = -ETIMEDOUT;
-		fence__action_message(a, "fence agent %s (%s) timed out after %u s; process group killed",
-			    a->agent_name, verb, a->dev->timeout_s);
+		fence__action_message(
+		    a, "fence agent %s (%s) timed out after %u s; process group killed",
+		    a->agent_name, verb, a->dev->timeout_s);
 		return;
 	}
 	if (!status_known) {
 		r->error = -ECHILD;
-		fence__action_message(a, "fence agent %s (%s): exit status lost (is SIGCHLD ignored?)",
-			    a->agent_name, verb);
+		fence__action_message(a,
+				      "fence agent %s (%s): exit status lost (is SIGCHLD ignored?)",
+				      a->agent_name, verb);
 		return;
 	}
 	if (sig) {
 		r->error = -EPROTO;
-		fence__action_message(a, "fence agent %s (%s) was killed by signal %d (%s)%s", a->agent_name,
-			    verb, sig, strsignal(sig), detail);
+		fence__action_message(a, "fence agent %s (%s) was killed by signal %d (%s)%s",
+				      a->agent_name, verb, sig, strsignal(sig), detail);
 		return;
 	}
 	if (a->verb == FENCE_STATUS) {
 		switch (code) {
 		case 0:
 			r->power = FENCE_POWER_ON;
-			fence__action_message(a, "fence agent %s (status): power is on", a->agent_name);
+			fence__action_message(a, "fence agent %s (status): power is on",
+					      a->agent_name);
 			return;
 		case 2:
 			r->power = FENCE_POWER_OFF;
-			fence__action_message(a, "fence agent %s (status): power is off", a->agent_name);
+			fence__action_message(a, "fence agent %s (status): power is off",
+					      a->agent_name);
 			return;
 		case 1:
 			r->error = -EIO;
-			fence__action_message(a, "fence agent %s (status) cannot tell the power state%s",
-				    a->agent_name, detail);
+			fence__action_message(
+			    a, "fence agent %s (status) cannot tell the power state%s",
+			    a->agent_name, detail);
 			return;
 		}
 	} else {
 		switch (code) {
 		case 0:
-			fence__action_message(a, "fence agent %s (%s) succeeded", a->agent_name, verb);
+			fence__action_message(a, "fence agent %s (%s) succeeded", a->agent_name,
+					      verb);
 			return;
 		case 1:
 			r->error = -EIO;
-			fence__action_message(a, "fence agent %s (%s) failed%s", a->agent_name, verb, detail);
+			fence__action_message(a, "fence agent %s (%s) failed%s", a->agent_name,
+					      verb, detail);
 			return;
 		}
 	}
 	r->error = -EPROTO;
-	fence__action_message(a, "fence agent %s (%s) exited with unexpected code %d%s", a->agent_name, verb,
-		    code, detail);
+	fence__action_message(a, "fence agent %s (%s) exited with unexpected code %d%s",
+			      a->agent_name, verb, code, detail);
 }
 
 int fence_action_result_dup(const struct fence_action_result *src,

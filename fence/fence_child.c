@@ -172,8 +172,8 @@ int fence__child_spawn(const char *path, const char *argv0, const char *text, si
 	/* The whole stdin now: it fits in the pipe, and we hold the read end. */
 	r = write_all(in_w, text, len);
 	if (r < 0) {
-		*ret_error = fence__strdupf("cannot write the options of fence agent %s: %s",
-					    argv0, strerror(-r));
+		*ret_error = fence__strdupf("cannot write the options of fence agent %s: %s", argv0,
+					    strerror(-r));
 		return r;
 	}
 	close(TAKE_FD(in_w));
@@ -191,11 +191,12 @@ int fence__child_spawn(const char *path, const char *argv0, const char *text, si
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		(void)waitpid(pid, NULL, 0); /* it is exiting: _exit(127) */
-		*ret_error = fence__strdupf("cannot execute fence agent '%s': %s", path,
-					    strerror(err));
+		*ret_error =
+		    fence__strdupf("cannot execute fence agent '%s': %s", path, strerror(err));
 		return -err;
 	}
-	*ret = (struct fence__child){.pid = pid, .out_fd = TAKE_FD(out_r), .err_fd = TAKE_FD(err_r)};
+	*ret =
+	    (struct fence__child){.pid = pid, .out_fd = TAKE_FD(out_r), .err_fd = TAKE_FD(err_r)};
 	return 0;
 
 out_errno:
@@ -272,4 +273,3 @@ out_close:
 	if (pidfd >= 0)
 		close(pidfd);
 }
-

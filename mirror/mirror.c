@@ -268,7 +268,6 @@ int mirror__submit_vm(struct mirror *m, mirror__run_fn run, const char *vm, mirr
 	return mirror__submit(m, r);
 }
 
-
 static bool event_impl_registered;
 
 /* libvirt prints every error to stderr by default; we report them ourselves. */

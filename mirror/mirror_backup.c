@@ -47,8 +47,8 @@ static int format_node(struct request *r, virDomainPtr dom, const char *file, ch
 	int found = -ENOENT;
 
 	if (mirror__qmp_return(
-		    dom, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
-		    &parsed, &nodes) < 0)
+		dom, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
+		&parsed, &nodes) < 0)
 		return mirror__say(r, -EIO, "cannot list block nodes: %s", mirror__virt_error());
 	for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
 		json_object *n = json_object_array_get_idx(nodes, i);
@@ -78,7 +78,8 @@ static int parent_dir_create(struct request *r, const char *file)
 	for (slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			ret = mirror__say(r, -errno, "cannot create %s for %s: %s", dir, file, strerror(errno));
+			ret = mirror__say(r, -errno, "cannot create %s for %s: %s", dir, file,
+					  strerror(errno));
 			break;
 		}
 		*slash = '/';
@@ -101,7 +102,7 @@ static int image_create(struct request *r, const struct mirror_disk *d, uint64_t
 		return mirror__say(r, -ENOENT, "cannot run qemu-img to create %s", d->source);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return mirror__say(r, -EIO, "qemu-img could not create %s (%llu bytes)", d->source,
-			   (unsigned long long)bytes);
+				   (unsigned long long)bytes);
 	return 0;
 }
 
@@ -118,17 +119,20 @@ static int make_room(struct request *r, virDomainPtr d, const char *name)
 	bool ours;
 
 	if (virDomainGetState(d, &state, &reason, 0) < 0)
-		return mirror__say(r, -EIO, "cannot read the state of %s: %s", name, mirror__virt_error());
+		return mirror__say(r, -EIO, "cannot read the state of %s: %s", name,
+				   mirror__virt_error());
 	if (state == VIR_DOMAIN_SHUTOFF)
 		return 0;
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
 	ours = mirror_xml_is_backup(xml);
 	free(xml);
 	if (state != VIR_DOMAIN_PAUSED || !ours)
-		return mirror__say(r, -EEXIST, "%s is running on this host; refusing to replace it with a backup",
-			   name);
+		return mirror__say(
+		    r, -EEXIST, "%s is running on this host; refusing to replace it with a backup",
+		    name);
 	if (virDomainDestroy(d) < 0)
-		return mirror__say(r, -EIO, "cannot stop the old backup %s: %s", name, mirror__virt_error());
+		return mirror__say(r, -EIO, "cannot stop the old backup %s: %s", name,
+				   mirror__virt_error());
 	return 0;
 }
 
@@ -156,8 +160,9 @@ static int nbd_listen(struct request *r, virDomainPtr d, unsigned *port)
 		if (!strstr(r->message, "Address already in use"))
 			return ret;
 	}
-	return mirror__say(r, -EADDRINUSE, "ports %u to %u on %s are all in use; cannot export the backup",
-		   *port, *port + PORT_TRIES - 1, r->host);
+	return mirror__say(r, -EADDRINUSE,
+			   "ports %u to %u on %s are all in use; cannot export the backup", *port,
+			   *port + PORT_TRIES - 1, r->host);
 }
 
 static void prepare_run(struct mirror *m, struct request *r)
@@ -177,22 +182,24 @@ static void prepare_run(struct mirror *m, struct request *r)
 		goto out;
 	}
 	if (dom->n_disks != r->n_disks) {
-		mirror__say(r, -EINVAL, "%s has %zu local disks, but %zu sizes were given", dom->name,
-		    dom->n_disks, r->n_disks);
+		mirror__say(r, -EINVAL, "%s has %zu local disks, but %zu sizes were given",
+			    dom->name, dom->n_disks, r->n_disks);
 		goto out;
 	}
 	if (!(conn = mirror__connection(m, r)))
 		goto out;
 	d = virDomainLookupByName(conn, dom->name);
 	if (d && r->fresh) {
-		mirror__say(r, -EEXIST, "a domain named %s is already defined on this host", dom->name);
+		mirror__say(r, -EEXIST, "a domain named %s is already defined on this host",
+			    dom->name);
 		goto out;
 	}
 	for (size_t i = 0; r->fresh && i < dom->n_disks; i++) {
 		struct stat st;
 		if (stat(dom->disks[i].source, &st) == 0) {
-			mirror__say(r, -EEXIST, "%s exists on this host already; refusing to overwrite it",
-			    dom->disks[i].source);
+			mirror__say(r, -EEXIST,
+				    "%s exists on this host already; refusing to overwrite it",
+				    dom->disks[i].source);
 			goto out;
 		}
 	}
@@ -219,12 +226,14 @@ static void prepare_run(struct mirror *m, struct request *r)
 	}
 	d = virDomainDefineXML(conn, backup_xml);
 	if (!d) {
-		mirror__say(r, -EINVAL, "cannot define backup %s: %s", dom->name, mirror__virt_error());
+		mirror__say(r, -EINVAL, "cannot define backup %s: %s", dom->name,
+			    mirror__virt_error());
 		goto out_undo;
 	}
 	defined = true;
 	if (virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED) < 0) {
-		mirror__say(r, -EIO, "cannot start backup %s paused: %s", dom->name, mirror__virt_error());
+		mirror__say(r, -EIO, "cannot start backup %s paused: %s", dom->name,
+			    mirror__virt_error());
 		goto out_undo;
 	}
 	if (nbd_listen(r, d, &port) < 0)
@@ -243,7 +252,7 @@ static void prepare_run(struct mirror *m, struct request *r)
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;
 	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u", dom->name,
-	    dom->n_disks, r->host, port);
+		    dom->n_disks, r->host, port);
 	goto out;
 
 out_undo:
@@ -282,7 +291,8 @@ static void teardown_run(struct mirror *m, struct request *r)
 	}
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
 	if (virDomainGetState(d, &state, &reason, 0) < 0) {
-		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
+			    mirror__virt_error());
 		goto out;
 	}
 	/* Not ours, or a guest that runs: nothing of the backup is here to remove. */

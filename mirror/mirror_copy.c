@@ -66,21 +66,23 @@ static void start_run(struct mirror *m, struct request *r)
 	/* A job of an earlier mirror (to a backup that is gone) must not linger. */
 	mirror__jobs_abort(d, dom, 0);
 	for (size_t i = 0; i < dom->n_disks; i++) {
-		snprintf(dest, sizeof(dest),
-			 "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
-			 "<source protocol='nbd' name='%s'><host name='%s' port='%u'/></source></disk>",
-			 dom->disks[i].target, r->host, r->port);
+		snprintf(
+		    dest, sizeof(dest),
+		    "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+		    "<source protocol='nbd' name='%s'><host name='%s' port='%u'/></source></disk>",
+		    dom->disks[i].target, r->host, r->port);
 		if (virDomainBlockCopy(d, dom->disks[i].target, dest, param,
 				       n_params + (r->bandwidth_mib ? 1 : 0), flags) < 0) {
 			mirror__say(r, -EIO, "cannot mirror disk %s of %s to %s:%u: %s",
-			    dom->disks[i].target, r->vm, r->host, r->port, mirror__virt_error());
+				    dom->disks[i].target, r->vm, r->host, r->port,
+				    mirror__virt_error());
 			mirror__jobs_abort(d, dom, 0);
 			goto out;
 		}
 	}
 	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s)", r->vm, dom->n_disks, r->host,
-	    r->port, r->sync ? "synchronous writes" : "asynchronous",
-	    r->bandwidth_mib ? ", throttled" : "");
+		    r->port, r->sync ? "synchronous writes" : "asynchronous",
+		    r->bandwidth_mib ? ", throttled" : "");
 out:
 	virDomainFree(d);
 	mirror_domain_free(dom);
@@ -97,7 +99,8 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 	bool drained = true;
 
 	if (virDomainGetState(d, &state, &reason, 0) < 0)
-		return mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+		return mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
+				   mirror__virt_error());
 	if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED)
 		live = virDomainGetXMLDesc(d, 0);
 	mirror__answer_clear(r);
@@ -241,4 +244,3 @@ int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned 
 	}
 	return mirror__submit(m, r);
 }
-

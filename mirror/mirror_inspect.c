@@ -78,10 +78,11 @@ static int snapshots_refuse(struct request *r, virDomainPtr d)
 	qemu_snapshots(d, list, sizeof(list));
 	if (!list[0])
 		return 0;
-	return mirror__say(r, -ENOTSUP,
-		   "%s has snapshot(s) %s: the backup would not have them and a failover would "
-		   "lose them; delete them first (virsh snapshot-delete %s NAME)",
-		   r->vm, list, r->vm);
+	return mirror__say(
+	    r, -ENOTSUP,
+	    "%s has snapshot(s) %s: the backup would not have them and a failover would "
+	    "lose them; delete them first (virsh snapshot-delete %s NAME)",
+	    r->vm, list, r->vm);
 }
 
 static void inspect_run(struct mirror *m, struct request *r)
@@ -97,14 +98,16 @@ static void inspect_run(struct mirror *m, struct request *r)
 		goto out;
 	}
 	if (virDomainIsPersistent(d) != 1) {
-		mirror__say(r, -EINVAL, "%s is a transient domain; define it first (virsh define)", r->vm);
+		mirror__say(r, -EINVAL, "%s is a transient domain; define it first (virsh define)",
+			    r->vm);
 		goto out;
 	}
 	if (snapshots_refuse(r, d) < 0)
 		goto out;
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
 	if (!xml) {
-		mirror__say(r, -EIO, "cannot read the definition of %s: %s", r->vm, mirror__virt_error());
+		mirror__say(r, -EIO, "cannot read the definition of %s: %s", r->vm,
+			    mirror__virt_error());
 		goto out;
 	}
 	r->inspection = (struct mirror_inspection){
@@ -124,7 +127,7 @@ static void inspect_run(struct mirror *m, struct request *r)
 
 		if (virDomainGetBlockInfo(d, dom->disks[i].target, &info, 0) < 0) {
 			mirror__say(r, -EIO, "cannot read the size of disk %s of %s: %s",
-			    dom->disks[i].target, r->vm, mirror__virt_error());
+				    dom->disks[i].target, r->vm, mirror__virt_error());
 			goto out;
 		}
 		size->target = strdup(dom->disks[i].target);

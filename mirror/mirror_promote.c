@@ -84,12 +84,15 @@ static void stop_primary_run(struct mirror *m, struct request *r)
 		goto out;
 	}
 	deadline = time(NULL) + DRAIN_TIMEOUT_S;
-	while (mirror__jobs_read(r, d, dom, NULL, &drained) == 0 && !drained && time(NULL) < deadline) {
+	while (mirror__jobs_read(r, d, dom, NULL, &drained) == 0 && !drained &&
+	       time(NULL) < deadline) {
 		/* a job that failed (its backup went away) never drains: do not wait for it */
 		if (jobs_gone(r)) {
 			virDomainResume(d);
-			mirror__say(r, -EPIPE, "the mirror of %s stopped before it drained (is the backup "
-				       "host gone?); %s keeps running", r->vm, r->vm);
+			mirror__say(r, -EPIPE,
+				    "the mirror of %s stopped before it drained (is the backup "
+				    "host gone?); %s keeps running",
+				    r->vm, r->vm);
 			goto out;
 		}
 		usleep(100000);
@@ -97,8 +100,9 @@ static void stop_primary_run(struct mirror *m, struct request *r)
 	if (!drained) {
 		/* Roll back: the guest runs on, with its mirror. */
 		virDomainResume(d);
-		mirror__say(r, -ETIMEDOUT, "the mirror of %s did not drain in %d s; %s keeps running",
-		    r->vm, DRAIN_TIMEOUT_S, r->vm);
+		mirror__say(r, -ETIMEDOUT,
+			    "the mirror of %s did not drain in %d s; %s keeps running", r->vm,
+			    DRAIN_TIMEOUT_S, r->vm);
 		goto out;
 	}
 	/* READY and nothing left to copy: stopping the jobs leaves equal disks. */
@@ -128,7 +132,8 @@ static void restart_run(struct mirror *m, struct request *r)
 		return;
 	}
 	if (virDomainGetState(d, &state, &reason, 0) < 0)
-		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
+			    mirror__virt_error());
 	else if (state == VIR_DOMAIN_RUNNING)
 		mirror__say(r, 0, "%s already runs", r->vm);
 	else if (state == VIR_DOMAIN_PAUSED && virDomainResume(d) < 0)
@@ -152,7 +157,8 @@ static void promote_run(struct mirror *m, struct request *r)
 	if (!dom)
 		return;
 	if (virDomainGetState(d, &state, &reason, 0) < 0) {
-		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm, mirror__virt_error());
+		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
+			    mirror__virt_error());
 		goto out;
 	}
 	if (state == VIR_DOMAIN_RUNNING) {
@@ -160,8 +166,9 @@ static void promote_run(struct mirror *m, struct request *r)
 		goto out;
 	}
 	if (state != VIR_DOMAIN_PAUSED) {
-		mirror__say(r, -ESRCH, "backup %s is not paused here (state %d): nothing to promote", r->vm,
-		    state);
+		mirror__say(r, -ESRCH,
+			    "backup %s is not paused here (state %d): nothing to promote", r->vm,
+			    state);
 		goto out;
 	}
 	/* The exports go first: nothing may write to the disks once the guest runs. */
