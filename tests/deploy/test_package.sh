@@ -8,7 +8,7 @@
 # unpacked into a scratch root, the installed hasvcd and hasvc run; the unit
 # passes `systemd-analyze verify` there (with the root's man pages); lintian
 # finds no error or warning; the completion knows every command of
-# `hasvc --help`. No root needed; nothing is installed on the machine.
+# `hasvc --help` and completes nouns, verbs, options, VMs and nodes. No root needed; nothing is installed on the machine.
 set -euo pipefail
 
 SRC=${HASVC_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -96,6 +96,53 @@ completion=$root/usr/share/bash-completion/completions/hasvc
 		esac
 	done
 bash -n "$completion" || fail "completion is not valid bash"
+
+note "the completion completes (bash-completion's helpers and the daemon's answers stubbed)"
+bash -s "$completion" <<'COMPLETION' || fail "completion"
+_init_completion() {
+	words=("${COMP_WORDS[@]}")
+	cword=$COMP_CWORD
+	cur=${words[cword]}
+	prev=${words[cword - 1]}
+}
+_filedir() { COMPREPLY=(FILES); }
+# the daemon's answers, as `hasvc node list` and `hasvc pair list` print them
+hasvc() {
+	case "$1 $2" in
+	"node list") printf 'NODE NODEID STATE SINCE\nhost1 1 online -\n  host1: a note\nhost2 2 online -\n' ;;
+	"pair list") printf 'VM STATE PRIMARY BACKUP MODE\nvm1 in-sync host1 host2 sync\n' ;;
+	esac
+}
+source "$1"
+complete_words() {
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	COMPREPLY=()
+	_hasvc
+	echo "${COMPREPLY[*]}"
+}
+expect() {
+	local want=$1 got
+	shift
+	got=$(complete_words "$@")
+	[ "$got" = "$want" ] || { echo "[test_package] FAIL: completing '$*': got '$got', want '$want'"; exit 1; }
+}
+expect "status node pair events fence switchover" hasvc ""
+expect "pair" hasvc pa
+expect "list show create delete" hasvc pair ""
+expect "list maintenance" hasvc node ""
+expect "host1 host2" hasvc node maintenance ""
+expect "on off" hasvc node maintenance host1 ""
+expect "vm1" hasvc switchover ""
+expect "vm1" hasvc pair show ""
+expect "check log host1 host2" hasvc fence ""
+expect "host1 host2" hasvc pair create vm1 --backup ""
+expect "sync async" hasvc pair create vm1 --backup host2 --mode ""
+expect "--backup --bandwidth" hasvc pair create vm1 --b
+expect "--since" hasvc events --si
+expect "--json" hasvc --socket /x status --j
+expect "FILES" hasvc --socket ""
+COMPLETION
 
 if command -v systemd-analyze >/dev/null; then
 	note "systemd-analyze verify hasvcd.service in the scratch root"
