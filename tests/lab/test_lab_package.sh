@@ -13,7 +13,8 @@ note "build the package and unpack it"
 deb=$("$SRC/deploy/package" --out "$HASVC_BUILD_DIR/package" --no-lintian 2>"$HASVC_BUILD_DIR/package.log") ||
 	{ tail -20 "$HASVC_BUILD_DIR/package.log" >&2; fail "deploy/package failed"; }
 root=$(mktemp -d /var/tmp/hasvc-package-root.XXXXXX)
-trap 'rm -rf "$root"; lab_teardown' EXIT
+# the lab goes first (lab_teardown reads the exit status), then the tree
+trap 'lab_teardown; rm -rf "$root"' EXIT
 dpkg-deb -x "$deb" "$root"
 unit=$(find "$root" -name hasvcd.service)
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
