@@ -4,7 +4,8 @@
 # The foundation on the real lab: three hosts form a quorate cluster that
 # hasvc status reports from any host; a crashed host is shown offline no later
 # than 1 s after corosync itself drops it; it rejoins after boot; a partitioned
-# host loses quorum while the others keep it; and `deploy/lab down` leaves no
+# host loses quorum while the others keep it; the cluster links run with
+# corosync crypto (aes256/sha256) by default; and `deploy/lab down` leaves no
 # namespace, process, mount or file behind.
 source "$(dirname "$0")/lib.sh"
 
@@ -19,6 +20,11 @@ wait_for 10 "quorum" quorate node2
 lab exec node2 hasvc status
 coordinator=$(status_json node2 | jq -r '.cluster.coordinator')
 [ "$coordinator" = node1 ] || fail "coordinator is '$coordinator', want node1 (lowest nodeid)"
+# the lab's cluster links are authenticated unless HASVC_LAB_COROSYNC_CRYPTO=off
+want_cipher=aes256
+[ "${HASVC_LAB_COROSYNC_CRYPTO:-on}" = on ] || want_cipher=none
+cipher=$(lab exec node2 corosync-cmapctl -g totem.crypto_cipher 2>/dev/null | sed 's/.* = //')
+[ "$cipher" = "$want_cipher" ] || fail "corosync runs with crypto_cipher '$cipher', want $want_cipher"
 
 note "crash node3"
 t0=$(now_ms)
