@@ -86,6 +86,7 @@ struct parser {
 	enum section_kind section;
 	void *target;          /* the struct the current section's keys go into */
 	uint64_t seen;         /* bit per key_table row seen in this section */
+	unsigned daemon_line;  /* where [daemon] began; 0: not yet */
 	char *error;
 };
 
@@ -150,6 +151,11 @@ static int section_begin(struct parser *p, char *header)
 	if (strcmp(kind, "daemon") == 0) {
 		if (name)
 			return parse_error(p, "section [daemon] takes no name");
+		/* a second one would silently override the first's keys */
+		if (p->daemon_line)
+			return parse_error(p, "section [daemon] appears twice (first at line %u)",
+					   p->daemon_line);
+		p->daemon_line = p->line;
 		p->section = SECTION_DAEMON;
 		p->target = p->config;
 		return 0;
@@ -341,7 +347,8 @@ static int config_validate(struct parser *p)
 				return parse_error(p, "[fence %s] has two devices at level %u", f->node,
 						   f->level);
 	}
-	qsort(c->fences, c->n_fences, sizeof(*c->fences), fence_cmp);
+	if (c->n_fences > 0) /* qsort(NULL, 0, ...) is undefined */
+		qsort(c->fences, c->n_fences, sizeof(*c->fences), fence_cmp);
 	if (c->log_level) {
 		bool known = false;
 		for (const char *const *l = log_levels; *l; l++)

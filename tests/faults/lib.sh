@@ -53,15 +53,20 @@ runner() {
 
 # --- the writer ------------------------------------------------------------
 
-# acked_write NODE VM I: writes block I on NODE; true only when QEMU logged its completion.
+# acked_write NODE VM I [SLOT]: writes block I (pattern I & 0xff) at slot SLOT
+# (default I: (64 + SLOT) MiB) on NODE; true only when QEMU logged one more
+# completion at that offset than before (a slot may be written again: the
+# chaos campaign's writers cycle through the disk).
 acked_write() {
-	local node=$1 vm=$2 i=$3 off dev
-	off=$(((64 + i) * 1048576))
+	local node=$1 vm=$2 i=$3 slot=${4:-$3} off dev log before after
+	off=$(((64 + slot) * 1048576))
+	log=/var/log/libvirt/qemu/$vm.log
 	dev=$(disk_dev "$node" "$vm" 2>/dev/null) || return 1
+	before=$("$LAB_CMD" exec "$node" grep -c "^wrote 1048576/1048576 bytes at offset $off$" "$log" 2>/dev/null) || before=0
 	timeout 120 "$LAB_CMD" exec "$node" virsh qemu-monitor-command "$vm" --hmp \
 		"qemu-io -d $dev \"write -P $((i & 0xff)) $off 1M\"" >/dev/null 2>&1 || return 1
-	"$LAB_CMD" exec "$node" grep -q "^wrote 1048576/1048576 bytes at offset $off$" \
-		"/var/log/libvirt/qemu/$vm.log" 2>/dev/null
+	after=$("$LAB_CMD" exec "$node" grep -c "^wrote 1048576/1048576 bytes at offset $off$" "$log" 2>/dev/null) || after=0
+	[ "$after" -gt "$before" ]
 }
 
 # writer_start VM [PAUSE_S]: the background writer; acknowledged blocks go to

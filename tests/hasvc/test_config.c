@@ -74,6 +74,8 @@ static const struct bad_case bad_cases[] = {
 	{"node = node1\n", ":1: 'node' before any section"},
 	{"[daemon]\nnode =\n", ":2: 'node' needs a value"},
 	{"[daemon]\nnode = node1\nnode = node2\n", ":3: 'node' is set twice"},
+	{"[daemon]\nnode = node1\n[daemon]\nnode = node2\n",
+	 ":3: section [daemon] appears twice (first at line 1)"},
 	{"[daemon]\nnode = node1\n[disk foo]\n", ":3: unknown section [disk]"},
 	{"[daemon]\nnode = node1\n[node]\n", ":3: section [node] needs a host name"},
 	{"[daemon]\nnode = node1\n[node a/b]\n", ":3: bad host name 'a/b'"},
