@@ -30,6 +30,58 @@
 
 #define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
 #define COPY_GRANULARITY_SYNC (1U << 20)   /* block copy, sync mode: chunk size */
+/*
+ * How long QEMU's NBD connection to the backup may hold data unacknowledged
+ * (or stay idle and unanswered) before the kernel fails it (mirror_sockets.c):
+ * a replication link cut while the backup host stays in the membership holds
+ * a sync write this long at most, about what corosync takes to see a lost
+ * host at its default token (1 s), after which the cut happens anyway.
+ */
+#define LINK_TIMEOUT_MS 3000
+
+/*
+ * Closes VM's connections to its NBD exports on HOST:PORT, so that requests in
+ * flight to a silent backup fail now instead of after minutes of TCP
+ * retransmission (mirror_sockets.c). Returns a note for the result message.
+ */
+static const char *connections_close(const char *vm, const char *host, unsigned port,
+				     char *note, size_t size)
+{
+	unsigned closed = 0;
+	pid_t pid;
+	int r = mirror_sockets_qemu_pid(vm, &pid);
+
+	if (r >= 0)
+		r = mirror_sockets_shutdown(pid, host, port, &closed);
+	if (r < 0)
+		snprintf(note, size, "; could not close its connections to %s:%u: %s", host, port,
+			 strerror(-r));
+	else
+		snprintf(note, size, "; %u connection(s) to %s:%u closed", closed, host, port);
+	return note;
+}
+
+/*
+ * Bounds the silence of VM's connections to HOST:PORT (LINK_TIMEOUT_MS).
+ * Without it the mirror still works, with the kernel's minutes of
+ * retransmission on a cut link: a note in the result says so.
+ */
+static const char *connections_bound(const char *vm, const char *host, unsigned port, char *note,
+				     size_t size)
+{
+	unsigned count = 0;
+	pid_t pid;
+	int r = mirror_sockets_qemu_pid(vm, &pid);
+
+	if (r >= 0)
+		r = mirror_sockets_set_timeout(pid, host, port, LINK_TIMEOUT_MS, &count);
+	if (r < 0)
+		snprintf(note, size, "; cannot bound its connections' silence: %s", strerror(-r));
+	else
+		snprintf(note, size, "; %u connection(s) fail after %u ms unanswered", count,
+			 LINK_TIMEOUT_MS);
+	return note;
+}
 
 static void start_run(struct mirror *m, struct request *r)
 {
@@ -57,7 +109,7 @@ static void start_run(struct mirror *m, struct request *r)
 	};
 	virTypedParameter *param = r->sync ? params : params + 1; /* async: no granularity */
 	int n_params = r->sync ? 2 : 1;
-	char dest[512];
+	char dest[512], note[160];
 
 	if (!dom)
 		return;
@@ -80,9 +132,10 @@ static void start_run(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
-	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s)", r->vm, dom->n_disks, r->host,
-		    r->port, r->sync ? "synchronous writes" : "asynchronous",
-		    r->bandwidth_mib ? ", throttled" : "");
+	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s)%s", r->vm, dom->n_disks,
+		    r->host, r->port, r->sync ? "synchronous writes" : "asynchronous",
+		    r->bandwidth_mib ? ", throttled" : "",
+		    connections_bound(r->vm, r->host, r->port, note, sizeof(note)));
 out:
 	virDomainFree(d);
 	mirror_domain_free(dom);
@@ -154,28 +207,6 @@ static void jobs_run(struct mirror *m, struct request *r)
 		mirror__say(r, 0, "%s: %zu of %zu disk(s) ready", r->vm, ready, dom->n_disks);
 	virDomainFree(d);
 	mirror_domain_free(dom);
-}
-
-/*
- * Closes VM's connections to its NBD exports on HOST:PORT, so that requests in
- * flight to a silent backup fail now instead of after minutes of TCP
- * retransmission (mirror_sockets.c). Returns a note for the result message.
- */
-static const char *connections_close(const char *vm, const char *host, unsigned port,
-				     char *note, size_t size)
-{
-	unsigned closed = 0;
-	pid_t pid;
-	int r = mirror_sockets_qemu_pid(vm, &pid);
-
-	if (r >= 0)
-		r = mirror_sockets_shutdown(pid, host, port, &closed);
-	if (r < 0)
-		snprintf(note, size, "; could not close its connections to %s:%u: %s", host, port,
-			 strerror(-r));
-	else
-		snprintf(note, size, "; %u connection(s) to %s:%u closed", closed, host, port);
-	return note;
 }
 
 static void cut_run(struct mirror *m, struct request *r)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * mirror_sockets: close a QEMU's TCP connections to a backup that went silent.
+ * mirror_sockets: close a QEMU's TCP connections to a backup that went silent,
+ * and bound how long they may stay silent before the kernel gives up on them.
  *
  * Why. In sync mode a guest write waits until the NBD target acknowledged it.
  * When the backup host is cut off without a reset (a partition, a frozen
@@ -16,6 +17,18 @@
  * and shutdown(2) it: shutdown acts on the socket, not on the descriptor, so
  * QEMU sees EOF and EPIPE at once.
  *
+ * Bounding the silence. When only the replication link is cut (the backup
+ * host stays in the corosync membership, so nothing cuts the mirror), a sync
+ * write would wait for the kernel's retransmission to give up: 15 minutes
+ * with Linux's tcp_retries2 (seen by the chaos campaign). Right after a block
+ * copy starts, TCP_USER_TIMEOUT is set on QEMU's NBD connections, through the
+ * same duplicates: data unacknowledged for that long fails the connection,
+ * the job stops with an error (the pair goes degraded) and the guest's write
+ * completes from the source. Keepalive probes after as long idle make a dead
+ * idle link fail the same way, so the pair does not read in-sync over a link
+ * that cannot carry a write. QEMU 10.0's NBD client has keep-alive options but
+ * no user timeout, and libvirt's block copy passes neither.
+ *
  * Which sockets. The QEMU process is the one in our network namespace whose
  * command line names the domain (`-name guest=VM,...`), which is how libvirt
  * starts every QEMU. Its sockets are matched by inode against the TCP tables
@@ -27,6 +40,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,27 +154,20 @@ static bool inode_listed(unsigned long inode, const unsigned long *inodes, size_
 	return false;
 }
 
-/* shutdown() the socket behind PID's descriptor FD, through a duplicate of it. */
-static int fd_shutdown(int pidfd, int fd)
-{
-	int dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	int r = 0;
-
-	if (dup < 0)
-		return -errno;
-	if (shutdown(dup, SHUT_RDWR) < 0 && errno != ENOTCONN)
-		r = -errno;
-	close(dup);
-	return r;
-}
-
-int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned *ret_closed)
+/*
+ * Calls FN with a duplicate of every socket of PID whose remote end is
+ * HOST:PORT (pidfd_getfd(2): the duplicate is the same socket, so what FN does
+ * to it, QEMU's descriptor sees). *RET_COUNT is how many.
+ */
+static int peer_sockets_each(pid_t pid, const char *host, unsigned port,
+			     int (*fn)(int sock, const void *arg), const void *arg,
+			     unsigned *ret_count)
 {
 	unsigned long inodes[INODES_MAX];
 	char path[64], link[64];
 	struct dirent *e;
 	struct peer peer;
-	unsigned closed = 0;
+	unsigned count = 0;
 	int pidfd = -1, r;
 	size_t n;
 	DIR *dir = NULL;
@@ -184,7 +193,7 @@ int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned
 		unsigned long inode;
 		char fdpath[320];
 		ssize_t len;
-		int fd;
+		int dup;
 
 		if (e->d_name[0] == '.')
 			continue;
@@ -195,20 +204,60 @@ int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned
 		link[len] = '\0';
 		if (sscanf(link, "socket:[%lu]", &inode) != 1 || !inode_listed(inode, inodes, n))
 			continue;
-		fd = atoi(e->d_name);
-		r = fd_shutdown(pidfd, fd);
+		dup = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(e->d_name), 0);
+		if (dup < 0) {
+			r = -errno;
+			goto out;
+		}
+		r = fn(dup, arg);
+		close(dup);
 		if (r < 0)
 			goto out;
-		closed++;
+		count++;
 	}
 out:
 	if (dir)
 		closedir(dir);
 	if (pidfd >= 0)
 		close(pidfd);
-	if (r >= 0 && ret_closed)
-		*ret_closed = closed;
+	if (r >= 0 && ret_count)
+		*ret_count = count;
 	return r < 0 ? r : 0;
+}
+
+static int sock_shutdown(int sock, const void *arg)
+{
+	if (shutdown(sock, SHUT_RDWR) < 0 && errno != ENOTCONN)
+		return -errno;
+	return 0;
+}
+
+int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned *ret_closed)
+{
+	return peer_sockets_each(pid, host, port, sock_shutdown, NULL, ret_closed);
+}
+
+static int sock_set_timeout(int sock, const void *arg)
+{
+	unsigned timeout_ms = *(const unsigned *)arg;
+	int user_timeout = (int)timeout_ms, on = 1;
+	int idle = (int)(timeout_ms / 1000 ?: 1), interval = 1, count = 1;
+
+	if (setsockopt(sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) < 0 ||
+	    setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval)) < 0 ||
+	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count)) < 0)
+		return -errno;
+	return 0;
+}
+
+int mirror_sockets_set_timeout(pid_t pid, const char *host, unsigned port, unsigned timeout_ms,
+			       unsigned *ret_count)
+{
+	if (timeout_ms == 0 || timeout_ms > INT32_MAX)
+		return -EINVAL;
+	return peer_sockets_each(pid, host, port, sock_set_timeout, &timeout_ms, ret_count);
 }
 
 /* True when PID's network namespace is ours. */
