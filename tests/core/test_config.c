@@ -64,6 +64,43 @@ Test(config, good_file_is_read_whole)
 	hs_config_free(c);
 }
 
+Test(config, test_hooks_are_off_unless_asked_for)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nnode = node1\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert(!c->test_hooks);
+	cr_assert(!c->fence_always);
+	cr_assert(!c->reprotect_old_host);
+	hs_config_free(c);
+	cleanup();
+	write_config("[daemon]\nnode = node1\ntest_hooks = yes\nfence_lost_hosts = always\n"
+		     "reprotect = old-host\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert(c->test_hooks);
+	cr_assert(c->fence_always);
+	cr_assert(c->reprotect_old_host);
+	hs_config_free(c);
+}
+
+Test(config, a_host_name_of_the_longest_length_is_taken_whole)
+{
+	/* 64 characters: the one name rule of hs_name.h */
+	const char *name = "n123456789012345678901234567890123456789012345678901234567890123";
+	struct hs_config *c = NULL;
+	char *error = NULL, text[512];
+
+	cr_assert_eq(strlen(name), 64);
+	snprintf(text, sizeof(text), "[daemon]\nnode = %s\n[node %s]\nnodeid = 1\naddress = a\n", name,
+		 name);
+	write_config(text);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert_str_eq(c->nodes[0].name, name);
+	hs_config_free(c);
+}
+
 struct bad_case {
 	const char *text;
 	const char *expect; /* substring of the error, after "path:" */
@@ -100,6 +137,9 @@ static const struct bad_case bad_cases[] = {
 	{"[daemon]\nnode = node1\nfence_lost_hosts = never\n" GOOD_NODES,
 	 ": fence_lost_hosts must be always or with-primaries, not 'never'"},
 	{"[daemon]\nnode = node1\nlog_level = loud\n" GOOD_NODES, ": log_level must be error, warning, info or debug"},
+	{"[daemon]\nnode = node1\ntest_hooks = maybe\n" GOOD_NODES, ":3: 'test_hooks' must be yes or no"},
+	{"[daemon]\nnode = node1\n[node n12345678901234567890123456789012345678901234567890123456789012345]\n",
+	 ":3: bad host name"},
 };
 
 Test(config, every_mistake_is_named_with_its_line)

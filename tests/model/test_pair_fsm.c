@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
+#include "hs_node_state.h"
 #include "hs_pair_fsm.h"
 
 Test(pair_fsm, names_round_trip)
@@ -90,4 +91,18 @@ Test(pair_fsm, losing_a_host_never_deletes_a_pair)
 					  "%s + %s deletes the pair", hs_pair_state_name(s),
 					  hs_pair_event_name(e));
 		}
+}
+
+Test(node_state, names_round_trip_and_decisions)
+{
+	for (int s = 1; s < HS_NODE_STATE_MAX; s++)
+		cr_assert_eq(hs_node_state_from_name(hs_node_state_name(s)), s);
+	cr_assert_eq(hs_node_state_from_name("lost"), HS_NODE_UNKNOWN);
+	cr_assert_eq(hs_node_state_from_name(NULL), HS_NODE_UNKNOWN);
+	cr_assert(!hs_node_state_decided(HS_NODE_ONLINE));
+	cr_assert(!hs_node_state_decided(HS_NODE_OFFLINE));
+	cr_assert(!hs_node_state_decided(HS_NODE_UNKNOWN));
+	cr_assert(hs_node_state_decided(HS_NODE_FENCING));
+	cr_assert(hs_node_state_decided(HS_NODE_FENCED));
+	cr_assert(hs_node_state_decided(HS_NODE_MAINTENANCE));
 }
