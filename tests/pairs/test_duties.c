@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hs_pair_duties.h"
 #include "hs_pairs_internal.h"
 #include "pairs_test.h"
 #include "sdb_msg.h"
@@ -273,4 +274,18 @@ Test(duties, nothing_acts_without_quorum)
 	pt_quorate_set(false);
 	pt_round();
 	cr_assert_null(pt_pending("backup_prepare"));
+}
+
+Test(duties, every_duty_of_the_table_has_its_handler)
+{
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++) {
+		size_t n;
+		const struct hs_pair_duty *d = hs_pair_fsm_duties(s, &n);
+
+		for (size_t i = 0; i < n; i++)
+			cr_assert_not_null(hs__pair_duty_handler(d[i].action), "%s: %s",
+					   hs_pair_state_name(s), hs_pair_action_name(d[i].action));
+	}
+	cr_assert_null(hs__pair_duty_handler(HS_ACT_NONE));
+	cr_assert_null(hs__pair_duty_handler(HS_ACT_MAX));
 }
