@@ -123,16 +123,13 @@ static const struct {
 };
 
 /* One gauge NAME per pair, from the pair's numeric field KEY. */
-static void pair_gauge(FILE *f, json_object *pairs, const char *name, const char *key,
+static void pair_gauge(FILE *f, const struct hs_pair_list *l, const char *name, const char *key,
 		       const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-	for (size_t i = 0; i < json_object_array_length(pairs); i++) {
-		json_object *p = json_object_array_get_idx(pairs, i);
-		fprintf(f, "%s{vm=\"%s\"} %lld\n", name,
-			json_object_get_string(json_object_object_get(p, "vm")),
-			(long long)json_object_get_int64(json_object_object_get(p, key)));
-	}
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(f, "%s{vm=\"%s\"} %lld\n", name, l->pairs[i].vm,
+			(long long)hs_json_u64(l->pairs[i].row, key));
 }
 
 /* Pair transitions into D: in one walk, as an operation may span any two events. */
@@ -146,38 +143,30 @@ static void pair_durations(struct hs_core *d, struct hs_op_durations *durations)
 
 static void pair_metrics(FILE *f, struct hs_core *d)
 {
-	_cleanup_json_ json_object *pairs = NULL;
-	size_t n, count[HS_PAIR_STATE_MAX] = {0};
+	struct hs_pair_list l;
+	size_t count[HS_PAIR_STATE_MAX] = {0};
 
-	if (!d->db || sdb_pairs_list(d->db, &pairs) < 0)
+	if (!d->db || hs_core_pairs_list(d, NULL, &l) < 0)
 		return;
-	n = json_object_array_length(pairs);
 	fprintf(f, "# HELP hasvc_pair_info One series per pair: its roles, mode and state.\n"
 		   "# TYPE hasvc_pair_info gauge\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(pairs, i), *v;
-		enum hs_pair_state st;
-		const char *backup = json_object_object_get_ex(p, "backup", &v) && v
-					     ? json_object_get_string(v) : "";
+	for (size_t i = 0; i < l.n; i++) {
+		const struct hs_pair *p = &l.pairs[i];
 
-		if (hs_pair_state_from_name(json_object_get_string(json_object_object_get(p, "state")),
-					    &st) == 0)
-			count[st]++;
+		count[p->state]++;
 		fprintf(f, "hasvc_pair_info{vm=\"%s\",primary=\"%s\",backup=\"%s\",mode=\"%s\","
 			   "state=\"%s\"} 1\n",
-			json_object_get_string(json_object_object_get(p, "vm")),
-			json_object_get_string(json_object_object_get(p, "primary")), backup,
-			json_object_get_string(json_object_object_get(p, "mode")),
-			json_object_get_string(json_object_object_get(p, "state")));
+			p->vm, p->primary, p->backup ? p->backup : "", hs_pair_mode_name(p->mode),
+			hs_pair_state_name(p->state));
 	}
 	fprintf(f, "# HELP hasvc_pairs Pairs in each state.\n# TYPE hasvc_pairs gauge\n");
 	for (int s = 0; s < HS_PAIR_STATE_MAX; s++)
 		fprintf(f, "hasvc_pairs{state=\"%s\"} %zu\n", hs_pair_state_name(s), count[s]);
-	pair_gauge(f, pairs, "hasvc_pair_sync_done_bytes", "bytes_done",
+	pair_gauge(f, &l, "hasvc_pair_sync_done_bytes", "bytes_done",
 		   "Bytes the mirror has copied (initial sync progress, then the block job's).");
-	pair_gauge(f, pairs, "hasvc_pair_sync_total_bytes", "bytes_total",
+	pair_gauge(f, &l, "hasvc_pair_sync_total_bytes", "bytes_total",
 		   "Bytes the mirror has to copy (initial sync, then the block job's).");
-	pair_gauge(f, pairs, "hasvc_pair_lag_bytes", "lag_bytes",
+	pair_gauge(f, &l, "hasvc_pair_lag_bytes", "lag_bytes",
 		   "Bytes written on the primary and not yet on the backup, as last reported.");
 	for (size_t i = 0; i < ARRAY_SIZE(transition_metrics); i++) {
 		uint64_t c = 0;
@@ -186,6 +175,7 @@ static void pair_metrics(FILE *f, struct hs_core *d)
 			transition_metrics[i].help, transition_metrics[i].name,
 			transition_metrics[i].name, (unsigned long long)c);
 	}
+	hs_pair_list_free(&l);
 }
 
 char *hs__api_metrics_text(struct hs_core *d)
@@ -222,10 +212,9 @@ char *hs__api_metrics_text(struct hs_core *d)
 
 		if (d->db && sdb_fence_log_list(d->db, NULL, 0, &log) == 0) {
 			for (size_t i = 0; i < json_object_array_length(log); i++) {
-				json_object *res = NULL;
-				const char *r;
-				json_object_object_get_ex(json_object_array_get_idx(log, i), "result", &res);
-				r = res ? json_object_get_string(res) : "";
+				const char *r = hs_json_str(json_object_array_get_idx(log, i), "result");
+
+				r = r ? r : "";
 				if (strcmp(r, "success") == 0)
 					ok++;
 				else if (strcmp(r, "running") == 0)

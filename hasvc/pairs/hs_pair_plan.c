@@ -53,14 +53,98 @@ static void step_restarted(struct hs_pairs *p, struct task *t, const struct hs_p
 			    v->primary, message);
 }
 
+/*
+ * The coordinator's part of each kind of step, bound by the event enum: the
+ * guard that may hold it back (a pair just degraded waits
+ * REPROTECT_DELAY_USEC), the fields that go along, and the words the event
+ * log keeps. ROW is the table's edge for the pair's state and the event.
+ */
+typedef void (*plan_step_fn)(struct hs_pairs *p, const struct hs_pair *v,
+			     const struct hs_pair_transition *row, const struct hs_plan_step *s);
+
+static void step_primary_lost(struct hs_pairs *p, const struct hs_pair *v,
+			      const struct hs_pair_transition *row, const struct hs_plan_step *s)
+{
+	if (row->next == HS_PAIR_FENCING)
+		hs__pairs_transition(p, v, s->event, NULL,
+				     "%s (primary host) left the cluster; fencing it before the backup "
+				     "on %s is promoted",
+				     v->primary, v->backup);
+	else
+		hs__pairs_transition(
+		    p, v, s->event, NULL,
+		    "%s (primary host) left the cluster while the pair was %s: the backup on %s is "
+		    "NOT promoted, it never finished its initial sync (%llu of %llu bytes copied); %s "
+		    "is down until %s returns",
+		    v->primary, hs_pair_state_name(v->state), v->backup ? v->backup : "-",
+		    (unsigned long long)v->bytes_done, (unsigned long long)v->bytes_total, v->vm,
+		    v->primary);
+}
+
+static void step_backup_lost(struct hs_pairs *p, const struct hs_pair *v,
+			     const struct hs_pair_transition *row, const struct hs_plan_step *s)
+{
+	if (row->next == HS_PAIR_ERROR)
+		hs__pairs_transition(p, v, s->event, NULL,
+				     "%s (backup host) left the cluster while promoting its backup, "
+				     "after %s was fenced: %s runs nowhere; its disks are on %s (data "
+				     "up to the fence) and %s",
+				     v->backup, v->primary, v->vm, v->primary, v->backup);
+	else
+		hs__pairs_transition(p, v, s->event, NULL,
+				     "%s (backup host) left the cluster; %s keeps running on %s, "
+				     "unprotected",
+				     v->backup, v->vm, v->primary);
+}
+
+static void step_host_returned(struct hs_pairs *p, const struct hs_pair *v,
+			       const struct hs_pair_transition *row, const struct hs_plan_step *s)
+{
+	struct sdb_pair_change c = {0};
+
+	if (v->state == HS_PAIR_FENCING) {
+		hs__pairs_transition(p, v, s->event, NULL,
+				     "%s came back before it was fenced; nothing was promoted",
+				     v->primary);
+		return;
+	}
+	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + REPROTECT_DELAY_USEC)
+		return;
+	/* A fresh backup, a port chosen afresh: the recorded one may be the
+	 * very port whose clash failed the last attempt. */
+	if (row->next == HS_PAIR_CREATING && v->backup)
+		c.nbd_port = hs__pairs_free_port(p, v->backup, v->vm);
+	hs__pairs_transition(p, v, s->event, &c, "%s is back; a fresh backup goes there", v->backup);
+}
+
+static void step_reprotect(struct hs_pairs *p, const struct hs_pair *v,
+			   const struct hs_pair_transition *row, const struct hs_plan_step *s)
+{
+	struct sdb_pair_change c = {0};
+
+	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + REPROTECT_DELAY_USEC || !s->new_backup)
+		return;
+	c.backup = s->new_backup;
+	c.nbd_port = hs__pairs_free_port(p, s->new_backup, v->vm);
+	hs__pairs_transition(p, v, s->event, &c, "re-protecting %s with a new backup on %s", v->vm,
+			     s->new_backup);
+}
+
+/* Events the plan names and the coordinator proposes; the others are not its to propose. */
+static const plan_step_fn coordinator_steps[HS_EV_MAX] = {
+	[HS_EV_PRIMARY_LOST] = step_primary_lost,
+	[HS_EV_BACKUP_LOST] = step_backup_lost,
+	[HS_EV_HOST_RETURNED] = step_host_returned,
+	[HS_EV_REPROTECT] = step_reprotect,
+};
+
 static void plan_step(struct hs_pairs *p, const struct hs_pair *v, const struct hs_plan_step *s)
 {
 	const struct hs_pair_transition *row = hs_pair_fsm_lookup(v->state, s->event);
-	struct sdb_pair_change c = {0};
 	uint64_t now = hs_now_usec(CLOCK_REALTIME);
 	struct task *t;
 
-	if (!row)
+	if (!row || (unsigned)s->event >= HS_EV_MAX)
 		return;
 	/* Restarting the VM is the primary host's: it acts, then proposes. */
 	if (row->action == HS_ACT_RESTART_PRIMARY) {
@@ -71,67 +155,8 @@ static void plan_step(struct hs_pairs *p, const struct hs_pair *v, const struct 
 		}
 		return;
 	}
-	if (!hs_core_is_coordinator(p->core))
-		return;
-	switch (s->event) {
-	case HS_EV_PRIMARY_LOST:
-		if (row->next == HS_PAIR_FENCING)
-			hs__pairs_transition(p, v, s->event, NULL,
-					    "%s (primary host) left the cluster; fencing it before "
-					    "the backup on %s is promoted",
-					    v->primary, v->backup);
-		else
-			hs__pairs_transition(
-			    p, v, s->event, NULL,
-			    "%s (primary host) left the cluster while the pair was %s: the backup "
-			    "on %s is NOT promoted, it never finished its initial sync (%llu of "
-			    "%llu bytes copied); %s is down until %s returns",
-			    v->primary, hs_pair_state_name(v->state), v->backup ? v->backup : "-",
-			    (unsigned long long)v->bytes_done, (unsigned long long)v->bytes_total,
-			    v->vm, v->primary);
-		break;
-	case HS_EV_BACKUP_LOST:
-		if (row->next == HS_PAIR_ERROR)
-			hs__pairs_transition(p, v, s->event, NULL,
-					    "%s (backup host) left the cluster while promoting its "
-					    "backup, after %s was fenced: %s runs nowhere; its disks "
-					    "are on %s (data up to the fence) and %s",
-					    v->backup, v->primary, v->vm, v->primary, v->backup);
-		else
-			hs__pairs_transition(p, v, s->event, NULL,
-					    "%s (backup host) left the cluster; %s keeps running on %s, "
-					    "unprotected",
-					    v->backup, v->vm, v->primary);
-		break;
-	case HS_EV_SWITCHOVER_FAILED:
-		break; /* a RESTART_PRIMARY row: the primary host acts (above) */
-	case HS_EV_HOST_RETURNED:
-		if (v->state == HS_PAIR_FENCING) {
-			hs__pairs_transition(p, v, s->event, NULL,
-					    "%s came back before it was fenced; nothing was promoted",
-					    v->primary);
-			break;
-		}
-		if (now < v->changed_usec + REPROTECT_DELAY_USEC)
-			break;
-		/* A fresh backup, a port chosen afresh: the recorded one may be the
-		 * very port whose clash failed the last attempt. */
-		if (row->next == HS_PAIR_CREATING && v->backup)
-			c.nbd_port = hs__pairs_free_port(p, v->backup, v->vm);
-		hs__pairs_transition(p, v, s->event, &c, "%s is back; a fresh backup goes there",
-				    v->backup);
-		break;
-	case HS_EV_REPROTECT:
-		if (now < v->changed_usec + REPROTECT_DELAY_USEC || !s->new_backup)
-			break;
-		c.backup = s->new_backup;
-		c.nbd_port = hs__pairs_free_port(p, s->new_backup, v->vm);
-		hs__pairs_transition(p, v, s->event, &c, "re-protecting %s with a new backup on %s",
-				    v->vm, s->new_backup);
-		break;
-	default:
-		break;
-	}
+	if (hs_core_is_coordinator(p->core) && coordinator_steps[s->event])
+		coordinator_steps[s->event](p, v, row, s);
 }
 
 void hs__pairs_run_plan(struct hs_pairs *p, const struct hs_pair *views, size_t n)

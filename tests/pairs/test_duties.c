@@ -289,3 +289,33 @@ Test(duties, every_duty_of_the_table_has_its_handler)
 	cr_assert_null(hs__pair_duty_handler(HS_ACT_NONE));
 	cr_assert_null(hs__pair_duty_handler(HS_ACT_MAX));
 }
+
+Test(duties, a_degraded_pair_is_protected_again_after_a_pause)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "degraded");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded", "a pair just degraded waits");
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	cr_assert_eq(pt_events("pair", "degraded -> creating"), 1);
+}
+
+Test(duties, a_host_back_before_its_fence_promotes_nothing)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node2", "node1", "fencing");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync");
+	cr_assert_eq(pt_events("pair", "came back before it was fenced"), 1);
+}
+
+Test(duties, only_the_coordinator_moves_a_pair_whose_host_is_lost)
+{
+	pt_setup("node3"); /* node1 coordinates */
+	pt_pair_put("vm1", "node2", "node3", "in-sync");
+	pt_node_set("node2", false, false);
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync");
+}
