@@ -13,6 +13,7 @@
 
 #include "hs_api_internal.h"
 #include "hs_cleanup.h"
+#include "hs_format.h"
 #include "hs_json_cleanup.h"
 
 int hs__api_queue_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -56,8 +57,7 @@ int hs__api_queue_error(struct MHD_Connection *c, unsigned status, const char *e
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	msg = hs_vformat(fmt, ap);
 	va_end(ap);
 	json_object_object_add(obj, "error", json_object_new_string(error));
 	json_object_object_add(obj, "message", json_object_new_string(msg ? msg : error));

@@ -17,6 +17,7 @@
 #include <qb/qblog.h>
 
 #include "hs_cleanup.h"
+#include "hs_format.h"
 #include "hs_clock.h"
 #include "hs_json.h"
 #include "hs_name.h"
@@ -33,8 +34,7 @@ void hs__pairs_refuse(hs_pairs_reply_fn reply, void *userdata, int result, const
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	msg = hs_vformat(fmt, ap);
 	va_end(ap);
 	reply(userdata, result, &(struct hs_pairs_answer){.message = msg ? msg : strerror(-result)});
 }
