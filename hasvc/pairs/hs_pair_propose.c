@@ -25,6 +25,25 @@
 
 #define PROPOSAL_WAIT_USEC (5000 * 1000ULL) /* before proposing the same step again */
 
+/*
+ * The one place a transition of this host's is logged, and every refusal:
+ * "vm1: in-sync -> fencing (primary-lost): node2 (primary host) left ...",
+ * or "vm1: degraded -> ? (promoted): refused, not an edge of the pair state
+ * machine". ROW is NULL for a refusal.
+ */
+static void edge_log(const struct hs_pair *v, enum hs_pair_event ev,
+		     const struct hs_pair_transition *row, const char *detail)
+{
+	if (!row) {
+		qb_log(LOG_WARNING, "%s: %s -> ? (%s): refused, not an edge of the pair state machine",
+		       v->vm, hs_pair_state_name(v->state), hs_pair_event_name(ev));
+		return;
+	}
+	qb_log(row->next == HS_PAIR_ERROR || row->next == HS_PAIR_LOST_UNSYNCED ? LOG_WARNING
+										 : LOG_NOTICE,
+	       "%s: %s", v->vm, detail);
+}
+
 /* States whose reason the operator must read; entering any other clears it. */
 static bool state_keeps_reason(enum hs_pair_state s)
 {
@@ -46,8 +65,7 @@ int hs__pairs_transition(struct hs_pairs *p, const struct hs_pair *v, enum hs_pa
 	int r;
 
 	if (!row) {
-		qb_log(LOG_WARNING, "pair %s: %s is not allowed in state %s; ignored", v->vm,
-		       hs_pair_event_name(ev), hs_pair_state_name(v->state));
+		edge_log(v, ev, NULL, NULL);
 		return -EINVAL;
 	}
 	if (t && t->proposed_gen == v->generation && now < t->proposed_usec + PROPOSAL_WAIT_USEC)
@@ -73,9 +91,7 @@ int hs__pairs_transition(struct hs_pairs *p, const struct hs_pair *v, enum hs_pa
 		qb_log(LOG_ERR, "pair %s: cannot propose %s: %s", v->vm, event, strerror(-r));
 		return r;
 	}
-	qb_log(row->next == HS_PAIR_ERROR || row->next == HS_PAIR_LOST_UNSYNCED ? LOG_WARNING
-										 : LOG_NOTICE,
-	       "pair %s: %s", v->vm, event);
+	edge_log(v, ev, row, event);
 	if (t) {
 		t->proposed_gen = v->generation;
 		t->proposed_usec = now;
