@@ -336,7 +336,8 @@ static int config_validate(struct parser *p)
 				return parse_error(p, "[fence %s] has two devices at level %u", f->node,
 						   f->level);
 	}
-	qsort(c->fences, c->n_fences, sizeof(*c->fences), fence_cmp);
+	if (c->n_fences) /* qsort wants an array, even of nothing */
+		qsort(c->fences, c->n_fences, sizeof(*c->fences), fence_cmp);
 	if (c->log_level) {
 		bool known = false;
 		for (const char *const *l = log_levels; *l; l++)
