@@ -26,10 +26,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hs_pair_fsm.h"
 #include "hs_cleanup.h"
-#include "hs_clock.h"
-#include "hs_json_cleanup.h"
+#include "hs_pair_fsm.h"
 
 #define ROW(s, e, a, who, n) {HS_PAIR_##s, HS_EV_##e, HS_ACT_##a, HS_ACTOR_##who, HS_PAIR_##n}
 
@@ -89,6 +87,39 @@ static const struct hs_pair_transition transitions[] = {
 	ROW(ERROR, DELETE, TEARDOWN, BACKUP, DELETING),
 };
 
+/*
+ * The duties: while a pair is in a state, who does what. Rows of one state
+ * are adjacent (hs_pair_fsm_duties returns a slice).
+ */
+#define DUTY(s, a, who, urgent) {HS_PAIR_##s, HS_ACT_##a, HS_ACTOR_##who, urgent}
+
+static const struct hs_pair_duty duties[] = {
+	/* state        action           actor        urgent */
+	DUTY(CREATING, PREPARE_BACKUP, BACKUP, false),
+	DUTY(INITIAL_SYNC, START_MIRROR, PRIMARY, false),
+	DUTY(IN_SYNC, WATCH_MIRROR, PRIMARY, false),
+	DUTY(DEGRADED, CUT_MIRROR, PRIMARY, true),
+	DUTY(FENCING, AWAIT_FENCE, COORDINATOR, false),
+	DUTY(PROMOTING, PROMOTE, BACKUP, false),
+	DUTY(SWITCHING_OVER, SWITCHOVER, PRIMARY, false),
+	DUTY(SWITCHING_OVER, WATCH_BACKUP, PRIMARY, true),
+	DUTY(DELETING, RELEASE_MIRROR, PRIMARY, false),
+	DUTY(DELETING, TEARDOWN, BACKUP, false),
+	DUTY(DELETING, REMOVE_ORPHAN, COORDINATOR, false),
+};
+
+const struct hs_pair_duty *hs_pair_fsm_duties(enum hs_pair_state state, size_t *ret_n)
+{
+	size_t i = 0, n = 0;
+
+	while (i < ARRAY_SIZE(duties) && duties[i].state != state)
+		i++;
+	while (i + n < ARRAY_SIZE(duties) && duties[i + n].state == state)
+		n++;
+	*ret_n = n;
+	return n ? &duties[i] : NULL;
+}
+
 static const char *const state_names[HS_PAIR_STATE_MAX] = {
 	[HS_PAIR_CREATING] = "creating",
 	[HS_PAIR_INITIAL_SYNC] = "initial-sync",
@@ -123,7 +154,7 @@ static const char *const event_names[HS_EV_MAX] = {
 	[HS_EV_REPROTECT_FAILED] = "reprotect-failed",
 };
 
-static const char *const action_names[] = {
+static const char *const action_names[HS_ACT_MAX] = {
 	[HS_ACT_NONE] = "none",
 	[HS_ACT_START_MIRROR] = "start-mirror",
 	[HS_ACT_CUT_MIRROR] = "cut-mirror",
@@ -135,6 +166,11 @@ static const char *const action_names[] = {
 	[HS_ACT_SWITCHOVER] = "switchover",
 	[HS_ACT_TEARDOWN] = "teardown",
 	[HS_ACT_REPORT_ERROR] = "report-error",
+	[HS_ACT_WATCH_MIRROR] = "watch-mirror",
+	[HS_ACT_AWAIT_FENCE] = "await-fence",
+	[HS_ACT_WATCH_BACKUP] = "watch-backup",
+	[HS_ACT_RELEASE_MIRROR] = "release-mirror",
+	[HS_ACT_REMOVE_ORPHAN] = "remove-orphan",
 };
 
 const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,
@@ -158,7 +194,7 @@ const char *hs_pair_event_name(enum hs_pair_event event)
 
 const char *hs_pair_action_name(enum hs_pair_action action)
 {
-	return (unsigned)action < ARRAY_SIZE(action_names) ? action_names[action] : "?";
+	return (unsigned)action < HS_ACT_MAX ? action_names[action] : "?";
 }
 
 static int index_of(const char *const *names, int n, const char *name)

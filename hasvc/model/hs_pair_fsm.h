@@ -9,10 +9,14 @@
  * point of the agreed order, and a stale proposal (the state moved on in the
  * meantime) is refused everywhere alike. A pair (state, event) not in the
  * table is logged and refused by the caller.
+ *
+ * Beside it, the duties: what each state asks of whom while a pair is in it
+ * (hs_pair_fsm_duties), which pairs/ binds to its handlers by action.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum hs_pair_state {
 	HS_PAIR_CREATING,       /* backup host defines the paused backup and exports its disks */
@@ -70,6 +74,13 @@ enum hs_pair_action {
 	HS_ACT_SWITCHOVER,       /* primary: stop cleanly and drain; then backup promotes */
 	HS_ACT_TEARDOWN,         /* both: stop mirror, destroy and undefine the backup */
 	HS_ACT_REPORT_ERROR,     /* coordinator: the pair needs the operator */
+	/* what a state asks while the pair is in it (hs_pair_duty), beside the above */
+	HS_ACT_WATCH_MIRROR,     /* primary: read the block jobs, report progress and lag */
+	HS_ACT_AWAIT_FENCE,      /* coordinator: promote once the primary host's fence is verified */
+	HS_ACT_WATCH_BACKUP,     /* primary: cut the mirror if the backup host leaves the ring */
+	HS_ACT_RELEASE_MIRROR,   /* primary: stop mirroring so the backup may go */
+	HS_ACT_REMOVE_ORPHAN,    /* coordinator: remove a pair whose backup host is gone */
+	HS_ACT_MAX,
 };
 
 struct hs_pair_transition {
@@ -79,6 +90,23 @@ struct hs_pair_transition {
 	enum hs_pair_actor actor;
 	enum hs_pair_state next;
 };
+
+/*
+ * What a state asks of whom while the pair is in it: the duties. A row's
+ * ACTION is carried out by its ACTOR once per pair generation; the events
+ * the duty's result proposes are rows of the transition table leaving STATE.
+ * URGENT duties run even while another request of the VM is in flight (a
+ * cut must not wait behind a write stuck on a silent backup).
+ */
+struct hs_pair_duty {
+	enum hs_pair_state state;
+	enum hs_pair_action action;
+	enum hs_pair_actor actor;
+	bool urgent;
+};
+
+/* The duties of STATE: *RET_N rows (0: the state asks nothing). */
+const struct hs_pair_duty *hs_pair_fsm_duties(enum hs_pair_state state, size_t *ret_n);
 
 /* The row for (STATE, EVENT), or NULL when that event is not allowed there. */
 const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
+#include "hs_node_state.h"
 #include "hs_pair_fsm.h"
 
 Test(pair_fsm, names_round_trip)
@@ -90,4 +91,43 @@ Test(pair_fsm, losing_a_host_never_deletes_a_pair)
 					  "%s + %s deletes the pair", hs_pair_state_name(s),
 					  hs_pair_event_name(e));
 		}
+}
+
+Test(node_state, names_round_trip_and_decisions)
+{
+	for (int s = 1; s < HS_NODE_STATE_MAX; s++)
+		cr_assert_eq(hs_node_state_from_name(hs_node_state_name(s)), s);
+	cr_assert_eq(hs_node_state_from_name("lost"), HS_NODE_UNKNOWN);
+	cr_assert_eq(hs_node_state_from_name(NULL), HS_NODE_UNKNOWN);
+	cr_assert(!hs_node_state_decided(HS_NODE_ONLINE));
+	cr_assert(!hs_node_state_decided(HS_NODE_OFFLINE));
+	cr_assert(!hs_node_state_decided(HS_NODE_UNKNOWN));
+	cr_assert(hs_node_state_decided(HS_NODE_FENCING));
+	cr_assert(hs_node_state_decided(HS_NODE_FENCED));
+	cr_assert(hs_node_state_decided(HS_NODE_MAINTENANCE));
+}
+
+Test(pair_fsm, duties_name_an_actor_and_states_that_ask_nothing_have_none)
+{
+	size_t total = 0;
+
+	for (int s = 0; s < HS_PAIR_STATE_MAX; s++) {
+		size_t n;
+		const struct hs_pair_duty *d = hs_pair_fsm_duties(s, &n);
+
+		for (size_t i = 0; i < n; i++) {
+			cr_assert_eq(d[i].state, s);
+			cr_assert_neq(d[i].actor, HS_ACTOR_NONE, "%s", hs_pair_state_name(s));
+			cr_assert_neq(d[i].action, HS_ACT_NONE, "%s", hs_pair_state_name(s));
+			cr_assert_str_neq(hs_pair_action_name(d[i].action), "?");
+		}
+		total += n;
+	}
+	cr_assert_eq(total, 11);
+	size_t n;
+	cr_assert_null(hs_pair_fsm_duties(HS_PAIR_UNPROTECTED, &n));
+	cr_assert_eq(n, 0);
+	cr_assert_null(hs_pair_fsm_duties(HS_PAIR_ERROR, &n));
+	hs_pair_fsm_duties(HS_PAIR_DELETING, &n);
+	cr_assert_eq(n, 3, "primary, backup and coordinator each have their part");
 }

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_api_listen: the API's sockets and who may use them.
+ *
+ * The unix socket is created mode 0600 (its parents made as needed, a stale
+ * socket of a previous run replaced): whoever can open it has full rights.
+ * The TCP listener ("IPv4ADDR:PORT") needs a bearer token from the token
+ * file, lines "TOKEN read|admin NAME"; the file must not be readable by
+ * group or others, and a missing file means no token works.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <qb/qblog.h>
+
+#include "hs_api_internal.h"
+#include "hs_cleanup.h"
+
+static int mkdir_parents(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+int hs__api_unix_socket_open(const char *path, int *ret_fd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	r = mkdir_parents(path);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket of a previous run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int hs__api_tcp_socket_open(const char *listen_spec, int *ret_fd)
+{
+	_cleanup_free_ char *host = strdup(listen_spec);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	_cleanup_close_ int fd = -1;
+	char *colon, *end;
+	unsigned long port;
+	int one = 1;
+
+	if (!host)
+		return -ENOMEM;
+	colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	sa.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* "TOKEN read|admin NAME" per line; the file must not be readable by others. */
+int hs__api_tokens_load(struct hs_api *api, const char *path)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	struct stat st;
+
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT) {
+			qb_log(LOG_WARNING, "no token file %s: the TCP API will refuse every request",
+			       path);
+			return 0;
+		}
+		qb_log(LOG_ERR, "cannot read token file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fileno(f), &st) < 0)
+		return -errno;
+	if (st.st_mode & 0077) {
+		qb_log(LOG_ERR, "token file %s is readable by group or others (mode %04o); chmod 600 it",
+		       path, st.st_mode & 07777);
+		return -EPERM;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		char secret[256], role[16], name[64];
+		int n;
+
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		n = sscanf(line, "%255s %15s %63s", secret, role, name);
+		if (n < 2 || (strcmp(role, "read") != 0 && strcmp(role, "admin") != 0)) {
+			qb_log(LOG_ERR, "%s:%u: expected 'TOKEN read|admin NAME'", path, lineno);
+			return -EINVAL;
+		}
+		if (api->n_tokens == MAX_TOKENS) {
+			qb_log(LOG_ERR, "%s:%u: more than %d tokens", path, lineno, MAX_TOKENS);
+			return -E2BIG;
+		}
+		api->tokens[api->n_tokens++] = (struct token){
+			.secret = strdup(secret),
+			.name = strdup(n == 3 ? name : "unnamed"),
+			.role = role[0] == 'a' ? ROLE_ADMIN : ROLE_READ,
+		};
+	}
+	return 0;
+}
+
+enum token_role hs__api_token_role(const struct hs_api *api, struct MHD_Connection *c,
+				  bool in_query)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+
+	if (auth && strncmp(auth, "Bearer ", 7) == 0)
+		auth += 7;
+	else if (!auth && in_query)
+		auth = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	else
+		return ROLE_NONE;
+	if (!auth)
+		return ROLE_NONE;
+	for (size_t i = 0; i < api->n_tokens; i++)
+		if (strcmp(api->tokens[i].secret, auth) == 0)
+			return api->tokens[i].role;
+	return ROLE_NONE;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hs_core: what every part of hasvcd stands on -- the main loop, the
+ * configuration, this host, the cluster connection and the replicated state
+ * (store, replication, outbox) -- and the questions about nodes that the
+ * parts above ask (online? host up? coordinator?), each answered in one place.
+ *
+ * The rooms above (pairs/, coord/, api/) get a struct hs_core and never each
+ * other. Core never calls up: when something happens that a room above must
+ * act on (a change applied, a sync round over, the membership moved, a local
+ * block job event), it calls the change hooks that the composition root
+ * (daemon/) registered with hs_core_on_change(), as corosync hands its
+ * services one function table (exec/apidef.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <qb/qbloop.h>
+
+#include "hs_cluster.h"
+#include "hs_config.h"
+#include "hs_records.h"
+
+struct sdb;
+struct sdb_repl;
+struct hs_outbox;
+
+enum hs_core_change {
+	HS_CORE_LOGGED,     /* a change was applied that asks nothing of anyone: an event, progress */
+	HS_CORE_APPLIED,    /* a change was applied that moved a pair or a node */
+	HS_CORE_SYNCED,     /* this member's state sync round is over */
+	HS_CORE_MEMBERSHIP, /* membership or quorum changed */
+	HS_CORE_LOCAL,      /* something on this host moved (a block job): act soon */
+};
+
+typedef void (*hs_core_change_fn)(void *userdata, enum hs_core_change what);
+
+#define HS_CORE_MAX_HOOKS 8
+
+struct hs_core {
+	qb_loop_t *loop;
+	struct hs_config *config;
+	const struct hs_config_node *self;
+	struct hs_cluster *cluster;
+	struct sdb *db;           /* the replicated cluster state */
+	struct sdb_repl *repl;    /* its replication over CPG */
+	struct hs_outbox *outbox; /* changes waiting for a sync round to end */
+	uint64_t started_usec;    /* CLOCK_REALTIME */
+	struct {
+		hs_core_change_fn fn;
+		void *userdata;
+	} hooks[HS_CORE_MAX_HOOKS];
+	size_t n_hooks;
+};
+
+/*
+ * Builds the core from CONFIG (taken, freed by hs_core_free even on
+ * failure): the loop, the replicated state, the cluster connection. Each
+ * failure is logged with what to fix.
+ */
+int hs_core_new(struct hs_config *config, struct hs_core **ret);
+void hs_core_free(struct hs_core *core);
+
+/* FN is called on the loop with each change; -ENOSPC past HS_CORE_MAX_HOOKS. */
+int hs_core_on_change(struct hs_core *core, hs_core_change_fn fn, void *userdata);
+/* Calls every hook with WHAT. */
+void hs_core_changed(struct hs_core *core, enum hs_core_change what);
+
+/* --- nodes: one place for each question ------------------------------- */
+
+bool hs_core_is_self(const struct hs_core *core, const char *node);
+bool hs_core_quorate(const struct hs_core *core);
+/* This host coordinates: the quorate partition's lowest nodeid (hs_cluster.h). */
+bool hs_core_is_coordinator(const struct hs_core *core);
+/* NODE's hasvcd is a member of the group now. */
+bool hs_core_node_online(const struct hs_core *core, const char *node);
+/* NODE's host is in the corosync ring, whether its hasvcd runs or not. */
+bool hs_core_host_up(const struct hs_core *core, const char *node);
+/* The state NODE's row records; HS_NODE_UNKNOWN without a row. */
+enum hs_node_state hs_core_node_state(const struct hs_core *core, const char *node);
+/* Where HOST's NBD exports listen (its replication_address, else address); NULL if unknown. */
+const char *hs_core_replication_address(const struct hs_core *core, const char *host);
+/* A synced member of a quorate partition, with nothing of its own unsent: it may act. */
+bool hs_core_may_act(const struct hs_core *core);
+
+/* --- pairs, decoded (hs_records.h) ------------------------------------ */
+
+/* -ENOENT when VM has no pair; release *RET with hs_pair_release(). */
+int hs_core_pair_get(const struct hs_core *core, const char *vm, struct hs_pair *ret);
+/* Every pair, or those whose primary or backup is NODE; rows that do not decode are left out. */
+int hs_core_pairs_list(const struct hs_core *core, const char *node, struct hs_pair_list *ret);

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* hs_node_state: node state names and the decision rule (see hs_node_state.h). */
+#include <string.h>
+
+#include "hs_node_state.h"
+
+static const char *const names[HS_NODE_STATE_MAX] = {
+	[HS_NODE_UNKNOWN] = "",
+	[HS_NODE_ONLINE] = "online",
+	[HS_NODE_OFFLINE] = "offline",
+	[HS_NODE_FENCING] = "fencing",
+	[HS_NODE_FENCED] = "fenced",
+	[HS_NODE_MAINTENANCE] = "maintenance",
+};
+
+const char *hs_node_state_name(enum hs_node_state s)
+{
+	return (unsigned)s < HS_NODE_STATE_MAX ? names[s] : "";
+}
+
+enum hs_node_state hs_node_state_from_name(const char *name)
+{
+	for (int i = 1; name && i < HS_NODE_STATE_MAX; i++)
+		if (strcmp(names[i], name) == 0)
+			return (enum hs_node_state)i;
+	return HS_NODE_UNKNOWN;
+}
+
+bool hs_node_state_decided(enum hs_node_state s)
+{
+	return s == HS_NODE_FENCING || s == HS_NODE_FENCED || s == HS_NODE_MAINTENANCE;
+}

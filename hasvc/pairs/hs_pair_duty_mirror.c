@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_pair_duty_mirror: the duties of a pair's mirror, each run on the host
+ * its state names (the table in hs_pair_duties.c):
+ *
+ *   creating        backup host   prepare the paused backup, export its disks
+ *   initial-sync    primary host  start the block copy, report progress, READY
+ *   in-sync         primary host  watch the jobs, report the lag
+ *   degraded        primary host  cut the mirror at once (guest I/O must not wait)
+ *   switching-over  primary host  cut the mirror if the backup host leaves the ring
+ *
+ * Each duty asks mirror/ (hs_pair_requests.c) and proposes the transition
+ * that follows from the answer (hs_pair_propose.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qb/qblog.h>
+
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_json.h"
+#include "hs_json_cleanup.h"
+#include "hs_pair_duties.h"
+#include "hs_pairs_internal.h"
+#include "sdb.h"
+#include "sdb_msg.h"
+
+#define POLL_USEC (1000 * 1000ULL)          /* mirror jobs, while mirroring */
+#define PROGRESS_USEC (2000 * 1000ULL)      /* sync progress, then lag, into the state */
+#define LIBVIRT_GRACE_USEC (60 * 1000 * 1000ULL) /* libvirtd away: retry a preparation this long */
+
+/*
+ * libvirtd restarting (an upgrade, a crash) is not a failed mirror or backup:
+ * QEMU and its block jobs live on without it. Such a request is tried again:
+ * a job check always; starting a mirror or preparing a backup (GRACE) for
+ * LIBVIRT_GRACE_USEC after the pair entered its state, then it fails.
+ */
+static bool libvirtd_away(struct task *t, const struct hs_pair *v, int result,
+			  const char *message, bool grace)
+{
+	uint64_t now = hs_now_usec(CLOCK_REALTIME);
+
+	if (result != -ECONNREFUSED || (grace && now >= v->changed_usec + LIBVIRT_GRACE_USEC))
+		return false;
+	qb_log(LOG_WARNING, "pair %s: %s; trying again", t->vm, message);
+	t->next_usec = now + RETRY_USEC;
+	return true;
+}
+
+/* creating, on the backup host */
+static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		     const char *message, json_object *data)
+{
+	if (libvirtd_away(t, v, result, message, true))
+		return;
+	t->done = true;
+	if (result >= 0) {
+		/* the port the backup listens on is the one it bound, not the one asked */
+		struct sdb_pair_change port = {
+		    .nbd_port = (unsigned)json_object_get_int(json_object_object_get(data, "port")),
+		};
+		hs__pairs_transition(p, v, HS_EV_BACKUP_PREPARED, &port, "%s", message);
+	} else if (v->generation == 1) /* a new pair: creating it failed, it goes */
+		hs__pairs_transition(p, v, HS_EV_PREPARE_FAILED, NULL,
+				    "the backup could not be prepared on %s: %s", p->core->self->name,
+				    message);
+	else
+		hs__pairs_transition(p, v, HS_EV_REPROTECT_FAILED, NULL,
+				    "a new backup could not be prepared on %s: %s",
+				    p->core->self->name, message);
+}
+
+void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	_cleanup_free_ char *xml = NULL;
+	_cleanup_json_ json_object *sizes = NULL;
+	uint64_t bytes[64];
+	size_t n = 0;
+	struct pending *pe;
+	unsigned port;
+	int r;
+
+	if (t->done)
+		return;
+	r = sdb_pair_spec_get(p->core->db, v->vm, &xml, &sizes);
+	if (r < 0 || !xml || !sizes) {
+		prepared(p, t, v, -EINVAL, "the pair carries no domain definition or disk sizes",
+			 NULL);
+		return;
+	}
+	/*
+	 * The port the proposer recorded is only its guess: two hosts creating
+	 * pairs onto this one at the same moment can guess alike. This host
+	 * binds the ports, so it chooses (its claims keep its own prepares
+	 * apart) and records the one bound with backup-prepared.
+	 */
+	port = hs__pairs_free_port(p, p->core->self->name, v->vm);
+	if (port == 0) {
+		prepared(p, t, v, -EADDRINUSE, "no free NBD port", NULL);
+		return;
+	}
+	for (n = 0; n < json_object_array_length(sizes) && n < ARRAY_SIZE(bytes); n++)
+		bytes[n] = (uint64_t)json_object_get_int64(json_object_array_get_idx(sizes, n));
+	pe = hs__pending_new(p, t, v, prepared, false);
+	if (!pe)
+		return;
+	r = mirror_backup_prepare(p->mirror, xml, bytes, n,
+				  hs_core_replication_address(p->core, p->core->self->name), port,
+				  v->generation == 1, (uint64_t)p->core->config->memory_reserve_mib << 20,
+				  hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, "prepare the backup", r);
+}
+
+/* initial-sync and in-sync, on the primary host */
+static void mirror_failed(struct hs_pairs *p, const struct hs_pair *v, const char *why)
+{
+	hs__pairs_transition(p, v, HS_EV_MIRROR_FAILED, NULL, "%s; %s runs on %s unprotected", why,
+			    v->vm, v->primary);
+}
+
+static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		      const char *message, json_object *data)
+{
+	json_object *disks = data ? json_object_object_get(data, "disks") : NULL;
+	size_t n = disks ? json_object_array_length(disks) : 0, ready = 0;
+	struct sdb_disk_spec spec[64];
+	uint64_t done = 0, total = 0, now = hs_now_usec(CLOCK_REALTIME);
+	char *buf = NULL;
+	size_t len;
+
+	if (libvirtd_away(t, v, result, message, false))
+		return;
+	if (result < 0) {
+		mirror_failed(p, v, message);
+		return;
+	}
+	if (!json_object_get_boolean(json_object_object_get(data, "active"))) {
+		mirror_failed(p, v, "the VM is not running");
+		return;
+	}
+	for (size_t i = 0; i < n && i < ARRAY_SIZE(spec); i++) {
+		json_object *d = json_object_array_get_idx(disks, i);
+		if (!json_object_get_boolean(json_object_object_get(d, "job"))) {
+			char why[128];
+			snprintf(why, sizeof(why), "the block copy of disk %s stopped",
+				 hs_json_str(d, "target"));
+			mirror_failed(p, v, why);
+			return;
+		}
+		spec[i] = (struct sdb_disk_spec){
+			.target = hs_json_str(d, "target"),
+			.bytes_done = hs_json_u64(d, "cur"),
+			.bytes_total = hs_json_u64(d, "end"),
+			.ready = json_object_get_boolean(json_object_object_get(d, "ready")),
+		};
+		ready += spec[i].ready;
+		done += spec[i].bytes_done;
+		total += spec[i].bytes_total;
+	}
+	if (v->state == HS_PAIR_INITIAL_SYNC && n > 0 && ready == n) {
+		hs__pairs_propose(p, sdb_msg_pair_progress(v->vm, done, total, spec, n, &buf, &len), &buf, &len,
+			"sync progress");
+		hs__pairs_transition(p, v, HS_EV_MIRROR_READY, NULL,
+				    "all %zu disk(s) copied to %s; every write now reaches both",
+				    n, v->backup);
+		return;
+	}
+	/*
+	 * In sync, what the state shows is the lag (end - cur: written on the
+	 * primary, not yet on the backup; async mode only, or a sync mirror
+	 * catching up). It is replicated when it changes, no more often than
+	 * the progress: a pair that keeps up costs no messages however much
+	 * its guest writes.
+	 */
+	if (v->state == HS_PAIR_IN_SYNC && now >= t->progress_usec + PROGRESS_USEC &&
+	    total - done != v->bytes_total - v->bytes_done) {
+		t->progress_usec = now;
+		buf = NULL;
+		hs__pairs_propose(p, sdb_msg_pair_progress(v->vm, done, total, spec, n, &buf, &len), &buf, &len,
+			"mirror lag");
+		return;
+	}
+	if (v->state == HS_PAIR_INITIAL_SYNC && now >= t->progress_usec + PROGRESS_USEC &&
+	    done != t->progress_done) {
+		t->progress_usec = now;
+		t->progress_done = done;
+		buf = NULL;
+		hs__pairs_propose(p, sdb_msg_pair_progress(v->vm, done, total, spec, n, &buf, &len), &buf, &len,
+			"sync progress");
+	}
+}
+
+static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			   int result, const char *message, json_object *data)
+{
+	if (libvirtd_away(t, v, result, message, true))
+		return;
+	if (result < 0) {
+		t->done = true;
+		mirror_failed(p, v, message);
+		return;
+	}
+	t->mirror_started = true;
+	t->next_usec = hs_now_usec(CLOCK_REALTIME) + POLL_USEC;
+}
+
+void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	struct pending *pe;
+	int r;
+
+	if (t->done)
+		return;
+	if (v->state == HS_PAIR_INITIAL_SYNC && !t->mirror_started) {
+		const char *addr = hs_core_replication_address(p->core, v->backup);
+
+		if (!addr || !v->nbd_port) {
+			t->done = true;
+			mirror_failed(p, v, "the backup host has no address or port");
+			return;
+		}
+		pe = hs__pending_new(p, t, v, mirror_started, false);
+		if (!pe)
+			return;
+		r = mirror_start(p->mirror, v->vm, addr, v->nbd_port,
+				 v->mode == HS_MODE_SYNC, v->bandwidth_mib,
+				 hs__request_done, pe);
+		if (r < 0)
+			hs__pending_failed(t, pe, "start the mirror", r);
+		return;
+	}
+	t->next_usec = hs_now_usec(CLOCK_REALTIME) + POLL_USEC;
+	hs__submit_vm(p, t, v, mirror_jobs, "read the mirror jobs", jobs_seen);
+}
+
+/* degraded, on the primary host: the mirror goes at once, guest I/O must not wait on it */
+static void restarted_after_switchover(struct hs_pairs *p, struct task *t,
+				       const struct hs_pair *v, int result, const char *message,
+				       json_object *data)
+{
+	char *buf = NULL;
+	size_t len;
+
+	if (result < 0) {
+		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
+		hs_state_event(p->core, v->vm, "pair", "switchover rolled back, but %s", message);
+		return;
+	}
+	t->done = true;
+	hs_state_event(p->core, v->vm, "pair", "switchover rolled back: %s runs on %s (%s)", v->vm,
+		       v->primary, message);
+	hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len, "end of switchover");
+}
+
+static void cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		const char *message, json_object *data)
+{
+	if (v->switchover) {
+		hs__submit_vm(p, t, v, mirror_restart, "restart the VM", restarted_after_switchover);
+		return;
+	}
+	t->done = result >= 0;
+	if (result < 0)
+		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
+}
+
+void hs__duty_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	if (!t->done)
+		hs__submit_cut(p, t, v, cut);
+}
+
+static void cut_during_switchover(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+				  int result, const char *message, json_object *data)
+{
+	/* the stop in flight sees its jobs fail, resumes the guest and reports */
+}
+
+/*
+ * switching-over, on the primary host, beside the stop: if the backup host
+ * leaves the ring, the stop's drain would wait on a write stuck on it (the
+ * guest paused meanwhile). Closing the connections fails that write and the
+ * jobs at once: the stop gives up, the guest runs on, the switchover rolls back.
+ */
+void hs__duty_switchover_watch(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	if (t->cut_sent || !v->backup || hs_core_host_up(p->core, v->backup))
+		return;
+	t->cut_sent = true;
+	hs__submit_cut(p, t, v, cut_during_switchover);
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_pair_maintenance: a host in maintenance, seen from the pairs.
+ *
+ * The admin operation (hs_pairs_maintenance) records the node's state
+ * "maintenance" (or takes it back) in the replicated nodes table. Then the
+ * coordinator, at each round (hs__pairs_maintenance_cron), switches over
+ * every in-sync pair whose primary runs there, and says once, per pair, why
+ * one that cannot move yet stays ("cannot leave"): the names it has said it
+ * for are kept whole (HS_NAME_MAX + 1 bytes), so a VM with a name of the
+ * longest length is not mistaken for a new one at every round.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hs_cleanup.h"
+#include "hs_pairs_internal.h"
+#include "sdb_msg.h"
+
+void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pairs_reply_fn reply,
+			  void *userdata)
+{
+	struct hs_core *core = p->core;
+	enum hs_node_state want = on ? HS_NODE_MAINTENANCE
+				     : (hs_core_node_online(core, node) ? HS_NODE_ONLINE
+									: HS_NODE_OFFLINE);
+	enum hs_node_state state;
+	char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (!hs_config_node_by_name(core->config, node)) {
+		hs__pairs_refuse(reply, userdata, -ENOENT, "no node '%s'", node);
+		return;
+	}
+	state = hs_core_node_state(core, node);
+	if (!on && state != HS_NODE_MAINTENANCE) {
+		hs__pairs_refuse(reply, userdata, -EPERM, "%s is not in maintenance", node);
+		return;
+	}
+	if (on && (state == HS_NODE_FENCING || state == HS_NODE_FENCED)) {
+		hs__pairs_refuse(reply, userdata, -EPERM, "%s is %s; maintenance is for a running host",
+				 node, hs_node_state_name(state));
+		return;
+	}
+	if (state != want) {
+		/* not recorded yet (the cluster just formed): its row goes first;
+		 * not a member (-ENOENT): the change alone, the state refuses it */
+		r = hs_state_ensure_node(core, node);
+		if (r >= 0 || r == -ENOENT)
+			r = sdb_msg_node_state(node, hs_node_state_name(want),
+					       state != HS_NODE_UNKNOWN ? hs_node_state_name(state)
+								: NULL,
+					       &buf, &len);
+		if (r >= 0)
+			r = hs_state_propose(core, buf, len);
+		if (r < 0) {
+			hs__pairs_refuse_proposal(reply, userdata, r);
+			return;
+		}
+		hs_state_event(core, NULL, "maintenance", "node %s %s", node,
+			       on ? "enters maintenance: its primaries move away, it takes no new "
+				    "backups"
+				  : "leaves maintenance: it takes backups again");
+	}
+	p->n_maintenance_noted = 0;
+	reply(userdata, HS_PAIRS_DONE,
+	      &(struct hs_pairs_answer){.node = node, .state = hs_node_state_name(want)});
+}
+
+/* True when VM's "cannot leave" was said already; else it is remembered as said. */
+static bool noted(struct hs_pairs *p, const char *vm)
+{
+	for (size_t i = 0; i < p->n_maintenance_noted; i++)
+		if (strcmp(p->maintenance_noted[i], vm) == 0)
+			return true;
+	if (p->n_maintenance_noted < ARRAY_SIZE(p->maintenance_noted))
+		snprintf(p->maintenance_noted[p->n_maintenance_noted++],
+			 sizeof(p->maintenance_noted[0]), "%s", vm);
+	return false;
+}
+
+void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs, size_t n)
+{
+	if (!hs_core_is_coordinator(p->core))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct hs_pair *v = &pairs[i];
+
+		if (hs_core_node_state(p->core, v->primary) != HS_NODE_MAINTENANCE)
+			continue;
+		if (v->state == HS_PAIR_IN_SYNC && !v->op && hs_core_node_online(p->core, v->backup)) {
+			hs__pairs_switchover_start(p, v, "maintenance");
+		} else if (!hs_pair_state_busy(v->state) && v->state != HS_PAIR_INITIAL_SYNC &&
+			   !noted(p, v->vm)) {
+			hs_state_event(p->core, v->vm, "maintenance",
+				       "%s cannot leave %s yet: it is %s, a move needs an in-sync "
+				       "backup",
+				       v->vm, v->primary, hs_pair_state_name(v->state));
+		}
+	}
+}

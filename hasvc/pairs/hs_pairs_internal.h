@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hs_pairs_internal: what the files of pairs/ share, and nothing outside
+ * pairs/ includes. Each part lives in the file its comment names:
+ *
+ *   hs_pair_task.c        what this host has under way per VM (struct task)
+ *   hs_nbd_ports.c        the NBD port allocator
+ *   hs_pair_propose.c     the proposer: every transition and raw change
+ *   hs_pair_requests.c    mirror/ requests and their completion
+ *   hs_pair_duties.c      the duties of each state, and their dispatcher
+ *   hs_pair_plan.c        the coordinator's plan (hs_coord_plan) carried out
+ *   hs_pair_maintenance.c maintenance: the admin operation and the moves
+ *   hs_pair_ops.c         the admin operations on pairs
+ *   hs_pairs.c            the object and the cron
+ */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "hs_core.h"
+#include "hs_pair_fsm.h"
+#include "hs_pairs.h"
+#include "hs_state.h"
+#include "mirror.h"
+
+struct sdb_pair_change;
+
+/* What this host has under way for one VM (lost on restart, on purpose). */
+struct task {
+	struct task *next;
+	char *vm;
+	uint64_t generation;     /* the pair generation the fields below are about */
+	enum hs_pair_state state;
+	uint64_t changed_usec;   /* with generation: which incarnation of the pair */
+	bool running;            /* a mirror/ request is in flight */
+	bool urgent_running;     /* the cut is in flight (it may overtake the above) */
+	bool done;               /* this generation's duty is over */
+	bool mirror_started;     /* initial-sync: the block copy runs */
+	bool cut_sent;           /* switching-over: the mirror was cut, the backup left */
+	bool seen;               /* the pair still exists (sweep) */
+	uint64_t next_usec;      /* not before (polling, retry) */
+	uint64_t proposed_gen;   /* a transition from this generation is in flight */
+	uint64_t proposed_usec;
+	uint64_t progress_usec, progress_done;
+	enum hs_pair_event step_event; /* a plan step carried out by this host */
+	char *failure;           /* switchover: why the stop failed */
+};
+
+/* An NBD port this host put into a proposal, which the state may not show yet. */
+struct port_claim {
+	char host[HS_NAME_MAX + 1];
+	char vm[HS_NAME_MAX + 1];
+	unsigned port;
+	uint64_t usec; /* when; a claim older than PORT_CLAIM_USEC is forgotten */
+};
+
+struct hs_pairs {
+	struct hs_core *core;
+	struct mirror *mirror;
+	struct task *tasks;
+	struct port_claim claims[64]; /* ring: hs__pairs_free_port() */
+	size_t next_claim;
+	/* pairs whose "cannot leave" was logged, whole names: a cut one never matched */
+	char maintenance_noted[64][HS_NAME_MAX + 1];
+	size_t n_maintenance_noted;
+};
+
+#define RETRY_USEC (5000 * 1000ULL) /* a failed duty that is retried */
+
+/* --- hs_pair_task.c --- */
+/* VM's task, made when missing; NULL only out of memory. */
+struct task *hs__task_get(struct hs_pairs *p, const char *vm);
+/* A new generation of the pair: what was done for the old one no longer counts. */
+void hs__task_sync(struct task *t, const struct hs_pair *v);
+/* Forgets the VMs whose pair is gone (none of them may have a request in flight). */
+void hs__tasks_sweep(struct hs_pairs *p);
+void hs__tasks_free(struct hs_pairs *p);
+
+/* --- hs_nbd_ports.c --- */
+/*
+ * The NBD port for a new backup of EXCEPT_VM on HOST: the first one from
+ * nbd_port_base that no other pair backed up on HOST uses, in the state or in
+ * a proposal this host made moments ago (a burst of creates, or one plan round
+ * re-protecting several pairs onto HOST, is proposed before any is applied).
+ * The port is remembered as claimed: call it only for a port that is used.
+ * Proposers record it as a first guess; the backup host calls it again when
+ * it prepares the backup, binds that port (or the next free one) and
+ * records the port bound: only it sees every prepare onto itself. 0: none.
+ */
+unsigned hs__pairs_free_port(struct hs_pairs *p, const char *host, const char *except_vm);
+
+/* --- hs_pair_propose.c --- */
+/*
+ * Proposes the FSM transition for EVENT from the pair's state and generation
+ * (compare-and-set), with its event text; EXTRA's other fields go along.
+ * -EINVAL (logged) when the table has no such edge; -EALREADY when this host
+ * proposed from this generation moments ago.
+ */
+int hs__pairs_transition(struct hs_pairs *p, const struct hs_pair *v, enum hs_pair_event event,
+			 const struct sdb_pair_change *extra, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/*
+ * Proposes a raw change (no transition): pair_progress, op_end... BUILT is
+ * the builder's result; *BUF and *LEN are read only after it ran.
+ */
+void hs__pairs_propose(struct hs_pairs *p, int built, char **buf, size_t *len, const char *what);
+/* An event about V in the replicated log, from this host. */
+#define hs__pairs_event(p, vm, kind, ...) hs_state_event((p)->core, vm, kind, __VA_ARGS__)
+
+/* --- hs_pair_requests.c --- */
+struct pending;
+/* What runs when a request ends, if the pair is still where the request found it. */
+typedef void (*hs_pair_then_fn)(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+				int result, const char *message, json_object *data);
+typedef int (*mirror_vm_fn)(struct mirror *, const char *, mirror_done_fn, void *);
+/* A request of V's task in flight; URGENT ones are counted apart (task.urgent_running). */
+struct pending *hs__pending_new(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+				hs_pair_then_fn then, bool urgent);
+/* The mirror/ callback of every request: PE is its userdata. */
+void hs__request_done(void *pe, int result, const char *message, json_object *data);
+/* The request could not be submitted (R): logged, the duty retried later. */
+void hs__pending_failed(struct task *t, struct pending *pe, const char *what, int r);
+/* FN(mirror, vm) as a request of T. */
+void hs__submit_vm(struct hs_pairs *p, struct task *t, const struct hs_pair *v, mirror_vm_fn fn,
+		   const char *what, hs_pair_then_fn then);
+/* Cuts V's mirror, urgently (see hs_pair_requests.c). */
+void hs__submit_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+		    hs_pair_then_fn then);
+
+/* --- hs_pair_duties.c --- */
+/* Every duty of V's state that falls to this host. */
+void hs__pairs_run_duties(struct hs_pairs *p, const struct hs_pair *v);
+
+/* --- hs_pair_plan.c --- */
+/* Coordinator (and, for restarts, the primary host): the plan's steps. */
+void hs__pairs_run_plan(struct hs_pairs *p, const struct hs_pair *pairs, size_t n);
+
+/* --- hs_pair_ops.c --- */
+/* Answers RESULT (< 0) with a message. */
+void hs__pairs_refuse(hs_pairs_reply_fn reply, void *userdata, int result, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* A failure R to propose, in the words the API has always used. */
+void hs__pairs_refuse_proposal(hs_pairs_reply_fn reply, void *userdata, int r);
+
+/* --- hs_pair_maintenance.c --- */
+/* Coordinator: switch over the primaries of hosts in maintenance. */
+void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs, size_t n);
+/* Starts a switchover of V (the op, then the transition); -errno. */
+int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, const char *why);
