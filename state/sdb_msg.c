@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hs_pair_fsm.h"
 #include "sdb_internal.h"
 #include "sdb_msg.h"
 
@@ -38,12 +39,6 @@
 
 static const char *const node_states[] = { "online", "offline", "fencing", "fenced",
 					   "maintenance", NULL };
-/* the states of hs_pair_fsm.h */
-static const char *const pair_states[] = {
-	"creating",	"initial-sync",	  "in-sync",  "degraded", "fencing",
-	"promoting",	"unprotected",	  "lost-unsynced",	  "switching-over",
-	"deleting",	"error",	  NULL,
-};
 static const char *const desired_states[] = { "protected", "unprotected", "deleted", NULL };
 static const char *const admin_states[] = { "enabled", "maintenance", NULL };
 static const char *const modes[] = { "sync", "async", NULL };
@@ -117,6 +112,44 @@ static int field_u64(struct sdb *db, json_object *m, const char *key, bool requi
 	*ret = (uint64_t)i;
 	if (ret_set)
 		*ret_set = true;
+	return 0;
+}
+
+/* A pair state field (the names of hs_pair_fsm.h): absent gives NULL. */
+static int field_pair_state(struct sdb *db, json_object *m, const char *key, const char **ret,
+			    enum hs_pair_state *ret_state)
+{
+	enum hs_pair_state st = HS_PAIR_STATE_MAX;
+	int r;
+
+	r = STR_OPT(db, m, key, 32, NULL, ret);
+	if (r < 0)
+		return r;
+	if (*ret && hs_pair_state_from_name(*ret, &st) < 0)
+		return sdb__fail(db, -EINVAL, "field '%s' has unknown value '%s'", key, *ret);
+	if (ret_state)
+		*ret_state = st;
+	return 0;
+}
+
+/*
+ * "pair_event": the event (a name of hs_pair_fsm.h) that moves the pair to
+ * STATE. Required when the change sets a state: the apply checks the edge
+ * against the table. Without a state it is not needed, and refused: an event
+ * that moves nothing would be a lie in the log.
+ */
+static int field_pair_event(struct sdb *db, json_object *m, const char *state, const char **ret,
+			    enum hs_pair_event *ret_event)
+{
+	int r;
+
+	r = field_str(db, m, "pair_event", state != NULL, false, 32, NULL, ret);
+	if (r < 0)
+		return r;
+	if (*ret && !state)
+		return sdb__fail(db, -EINVAL, "field 'pair_event' without 'state'");
+	if (*ret && hs_pair_event_from_name(*ret, ret_event) < 0)
+		return sdb__fail(db, -EINVAL, "field 'pair_event' has unknown value '%s'", *ret);
 	return 0;
 }
 
@@ -394,7 +427,7 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 	if (r >= 0)
 		r = field_u64(db, c->msg, "bandwidth_mib", false, INT64_MAX, &bandwidth, NULL);
 	if (r >= 0)
-		r = STR_OPT(db, c->msg, "state", 32, pair_states, &state);
+		r = field_pair_state(db, c->msg, "state", &state, NULL);
 	if (r >= 0)
 		r = STR_OPT(db, c->msg, "desired_state", 32, desired_states, &desired);
 	if (r >= 0)
@@ -451,23 +484,49 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 	return r;
 }
 
+/*
+ * The one rule of the replicated apply for pair states: the change from the
+ * state the pair is in (read here, in the transaction, not the proposer's
+ * view) to NEXT must be the row (current, EVENT) of the pair state machine.
+ * Every host reads the same current state, so every host refuses alike.
+ */
+static int check_edge(struct sdb *db, const char *vm, const char *current,
+		      enum hs_pair_state next, enum hs_pair_event event)
+{
+	const struct hs_pair_transition *row;
+	enum hs_pair_state cur;
+
+	if (hs_pair_state_from_name(current, &cur) < 0)
+		return sdb__fail(db, -EPERM, "pair '%s' is in unknown state '%s'", vm, current);
+	row = hs_pair_fsm_lookup(cur, event);
+	if (!row || row->next != next)
+		return sdb__fail(db, -EPERM,
+				 "pair '%s': %s -> %s (%s) is not an edge of the pair state machine",
+				 vm, current, hs_pair_state_name(next), hs_pair_event_name(event));
+	return 0;
+}
+
 static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	const char *vm, *expect, *state, *desired, *admin, *reason, *primary, *backup, *mode;
-	const char *ev_node = NULL, *ev_message = NULL;
+	const char *ev_node = NULL, *ev_message = NULL, *pair_event = NULL;
+	enum hs_pair_state next = HS_PAIR_STATE_MAX;
+	enum hs_pair_event event = HS_EV_MAX;
 	uint64_t expect_gen, bandwidth, gen, port;
 	bool has_gen, has_bw, has_port, clear_backup;
 	int r, rc;
 
 	r = STR_REQ(db, c->msg, "vm", NAME_MAX_LEN, NULL, &vm);
 	if (r >= 0)
-		r = STR_OPT(db, c->msg, "expect_state", 32, pair_states, &expect);
+		r = field_pair_state(db, c->msg, "expect_state", &expect, NULL);
 	if (r >= 0)
 		r = field_u64(db, c->msg, "expect_generation", false, INT64_MAX, &expect_gen,
 			      &has_gen);
 	if (r >= 0)
-		r = STR_OPT(db, c->msg, "state", 32, pair_states, &state);
+		r = field_pair_state(db, c->msg, "state", &state, &next);
+	if (r >= 0)
+		r = field_pair_event(db, c->msg, state, &pair_event, &event);
 	if (r >= 0)
 		r = STR_OPT(db, c->msg, "desired_state", 32, desired_states, &desired);
 	if (r >= 0)
@@ -514,6 +573,9 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 	if (has_gen && gen != expect_gen)
 		return sdb__fail(db, -ESTALE, "pair '%s' is at generation %llu, not %llu", vm,
 				 (unsigned long long)gen, (unsigned long long)expect_gen);
+	if (state && (r = check_edge(db, vm, (const char *)sqlite3_column_text(s, 6), next,
+				     event)) < 0)
+		return r;
 	if (primary && (r = node_must_exist(db, primary)) < 0)
 		return r;
 	if (backup && (r = node_must_exist(db, backup)) < 0)
@@ -590,7 +652,7 @@ static int apply_pair_delete(struct sdb *db, const struct apply_ctx *c)
 
 	r = STR_REQ(db, c->msg, "vm", NAME_MAX_LEN, NULL, &vm);
 	if (r >= 0)
-		r = STR_OPT(db, c->msg, "expect_state", 32, pair_states, &expect);
+		r = field_pair_state(db, c->msg, "expect_state", &expect, NULL);
 	if (r < 0)
 		return r;
 
@@ -954,6 +1016,7 @@ bool sdb_apply_refused(int error)
 	case -ESTALE:
 	case -EALREADY:
 	case -ENOTEMPTY:
+	case -EPERM:
 		return true;
 	default:
 		return false;
@@ -1131,6 +1194,7 @@ int sdb_msg_pair_update(const struct sdb_pair_change *change, char **ret_buf, si
 		if (change->expect_generation)
 			add_u64(m, "expect_generation", change->expect_generation);
 		add_str(m, "state", change->state);
+		add_str(m, "pair_event", change->pair_event);
 		add_str(m, "desired_state", change->desired_state);
 		add_str(m, "admin_state", change->admin_state);
 		add_str(m, "reason", change->reason);

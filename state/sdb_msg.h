@@ -22,6 +22,8 @@
  *                     expect_generation, the operation's ref)
  *   -EALREADY         another operation runs on that VM
  *   -ENOTEMPTY        the node still has pairs (node_delete)
+ *   -EPERM            the pair state change is not an edge of the pair state
+ *                     machine (hs_pair_fsm.h) from the state the pair is in
  * sdb_apply_refused() tells these (the same on every host) from local
  * failures (-EBUSY, -ENOSPC, -EIO, ...), after which this host's state is
  * behind the others' and must be transferred again (sdb_repl does that).
@@ -41,7 +43,7 @@
 #include "sdb.h"
 
 /* The message protocol version this build speaks ("v"). */
-#define SDB_MSG_PROTOCOL 1
+#define SDB_MSG_PROTOCOL 2
 
 struct sdb_node_info {
 	const char *name;      /* required */
@@ -85,6 +87,13 @@ struct sdb_pair_change {
 	const char *expect_state;   /* refuse (-ESTALE) unless the pair is in this state */
 	uint64_t expect_generation; /* refuse (-ESTALE) unless generation equals this */
 	const char *state;
+	/*
+	 * Required with STATE: the event of the pair state machine that moves
+	 * the pair there, as hs_pair_event_name() gives it ("mirror-ready").
+	 * The apply refuses (-EPERM) a change whose (current state, event) is
+	 * not a row of the table or whose row leads elsewhere than STATE.
+	 */
+	const char *pair_event;
 	const char *desired_state; /* "protected" | "unprotected" | "deleted" */
 	const char *admin_state;   /* "enabled" | "maintenance" */
 	const char *reason;	   /* "" clears it */

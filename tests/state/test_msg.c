@@ -105,10 +105,12 @@ Test(msg, nodes)
 
 Test(msg, pair_lifecycle)
 {
-	struct sdb_pair_change to_sync = {
-	    .vm = "vm1", .expect_state = "creating", .state = "initial-sync"};
+	struct sdb_pair_change to_sync = {.vm = "vm1",
+					  .expect_state = "creating",
+					  .state = "initial-sync",
+					  .pair_event = "backup-prepared"};
 	struct sdb_pair_change stale = {
-	    .vm = "vm1", .expect_state = "creating", .state = "degraded"};
+	    .vm = "vm1", .expect_state = "creating", .state = "degraded", .pair_event = "backup-lost"};
 	struct sdb_disk_spec progress[] = {
 	    {.target = "vda", .bytes_done = 1000, .bytes_total = 1000, .ready = true},
 	    {.target = "vdb", .bytes_done = 200, .bytes_total = 500}};
@@ -137,7 +139,8 @@ Test(msg, pair_lifecycle)
 	/* generation compare-and-set */
 	struct sdb_pair_change gen_ok = {
 	    .vm = "vm1", .expect_generation = 2, .reason = "mirror started"};
-	struct sdb_pair_change gen_old = {.vm = "vm1", .expect_generation = 2, .state = "error"};
+	struct sdb_pair_change gen_old = {
+	    .vm = "vm1", .expect_generation = 2, .state = "degraded", .pair_event = "mirror-failed"};
 	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &gen_ok), 0, "%s", sdb_errmsg(db));
 	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &gen_old));
 
@@ -152,9 +155,17 @@ Test(msg, pair_lifecycle)
 	    json_object_object_get(json_object_array_get_idx(disks, 0), "ready")));
 	json_object_put(o);
 
-	/* roles: promote the backup, no backup left */
+	/* roles: promote the backup, no backup left (through the edges of the table) */
+	static const char *const to_promoting[][2] = {
+	    {"in-sync", "mirror-ready"}, {"fencing", "primary-lost"}, {"promoting", "fenced"}};
+	for (size_t i = 0; i < ARRAY_SIZE(to_promoting); i++) {
+		struct sdb_pair_change step = {
+		    .vm = "vm1", .state = to_promoting[i][0], .pair_event = to_promoting[i][1]};
+		cr_assert_eq(APPLY(db, sdb_msg_pair_update, &step), 0, "%s", sdb_errmsg(db));
+	}
 	struct sdb_pair_change promoted = {.vm = "vm1",
 					   .state = "unprotected",
+					   .pair_event = "promoted",
 					   .primary = "node2",
 					   .clear_backup = true,
 					   .reason = ""};
@@ -312,36 +323,36 @@ Test(msg, malformed_messages_change_nothing)
 	    "",
 	    "not json",
 	    "[1,2,3]",
-	    "{\"v\":1,\"time\":1}",
-	    "{\"v\":1,\"type\":\"launch_missiles\",\"time\":1}",
+	    "{\"v\":2,\"time\":1}",
+	    "{\"v\":2,\"type\":\"launch_missiles\",\"time\":1}",
 	    "{\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"}",
 	    "{\"v\":\"1\",\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"kind\":\"k\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":-5,\"kind\":\"k\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":7,\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\","
+	    "{\"v\":2,\"type\":\"event\",\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":-5,\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":7,\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\","
 	    "\"detail\":\"not an object\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"} trailing",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\\u0000x\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":0}",
-	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":4294967296}",
-	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"nodeid\":3}",
-	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"state\":\"happy\"}",
-	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"backup\":\"node2\","
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"} trailing",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\\u0000x\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":0}",
+	    "{\"v\":2,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":4294967296}",
+	    "{\"v\":2,\"type\":\"node_upsert\",\"time\":1,\"nodeid\":3}",
+	    "{\"v\":2,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"state\":\"happy\"}",
+	    "{\"v\":2,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"backup\":\"node2\","
 	    "\"clear_backup\":true}",
-	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"clear_backup\":1}",
-	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1}",
-	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "{\"v\":2,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"clear_backup\":1}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
 	    "\"bytes_total\":2,\"disks\":[{\"bytes_done\":1}]}",
-	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
 	    "\"bytes_total\":2,\"disks\":{}}",
-	    "{\"v\":1,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
+	    "{\"v\":2,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
 	    "\"desired_state\":\"elsewhere\"}",
-	    "{\"v\":1,\"type\":\"fence_start\",\"time\":1,\"ref\":\"r\",\"target\":\"node2\","
+	    "{\"v\":2,\"type\":\"fence_start\",\"time\":1,\"ref\":\"r\",\"target\":\"node2\","
 	    "\"agent\":\"fence_x\",\"action\":\"explode\"}",
-	    "{\"v\":1,\"type\":\"sync_state\",\"time\":1}",
+	    "{\"v\":2,\"type\":\"sync_state\",\"time\":1}",
 	};
 	char before[65], after[65];
 	uint64_t v0;
@@ -357,16 +368,22 @@ Test(msg, malformed_messages_change_nothing)
 		cr_assert(sdb_apply_refused(r));
 	}
 	/* a newer protocol is refused distinctly */
-	cr_assert_eq(apply_text("{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+	cr_assert_eq(apply_text("{\"v\":3,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
 				"\"message\":\"m\"}"),
 		     -EPROTONOSUPPORT);
-	cr_assert(strstr(sdb_errmsg(db), "protocol version 2"), "%s", sdb_errmsg(db));
+	cr_assert(strstr(sdb_errmsg(db), "protocol version 3"), "%s", sdb_errmsg(db));
+	/* an older one too: protocol 1 knew no pair_event, its state changes are unchecked */
+	cr_assert_eq(apply_text("{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+				"\"message\":\"m\"}"),
+		     -EINVAL);
+	cr_assert(strstr(sdb_errmsg(db), "protocol version 1, this hasvcd speaks 2"), "%s",
+		  sdb_errmsg(db));
 	cr_assert_eq(sdb_digest(db, after), 0);
 	cr_assert_str_eq(before, after);
 	cr_assert_eq(v0, version());
 
 	/* the good one, and unknown extra fields are tolerated */
-	cr_assert_eq(apply_text("{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+	cr_assert_eq(apply_text("{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
 				"\"message\":\"m\",\"later\":true}"),
 		     0, "%s", sdb_errmsg(db));
 	cr_assert_eq(version(), v0 + 1);
@@ -387,7 +404,7 @@ Test(msg, builders_refuse_missing_arguments)
 
 	cr_assert_eq(sdb_msg_op_end("vm1", "r", &buf, &len), 0);
 	cr_assert_eq(strlen(buf), len);
-	cr_assert(strstr(buf, "\"v\":1"), "%s", buf);
+	cr_assert(strstr(buf, "\"v\":2"), "%s", buf);
 	cr_assert(strstr(buf, "\"type\":\"op_end\""), "%s", buf);
 	free(buf);
 }
@@ -424,11 +441,11 @@ Test(msg, pair_spec_travels_with_the_pair)
 
 Test(msg, pair_spec_refusals)
 {
-	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_create\",\"time\":1,"
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"disk_sizes\":[-1]}"));
-	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_create\",\"time\":1,"
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"disk_sizes\":\"x\"}"));
-	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_create\",\"time\":1,"
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"nbd_port\":70000}"));
 }
 
@@ -481,6 +498,7 @@ Test(msg, pair_create_logs_its_event)
 Test(msg, pair_update_logs_its_event)
 {
 	struct sdb_pair_change go = {.vm = "vm1", .expect_state = "creating", .state = "initial-sync",
+				     .pair_event = "backup-prepared",
 				     .event = "creating -> initial-sync (backup-prepared)",
 				     .event_node = "node2"};
 	size_t before;

@@ -163,7 +163,8 @@ Test(repl, restarted_node_with_stale_state_catches_up, .fini = cluster_free)
 	/* node1, the lowest nodeid and so the leader, is away while things change */
 	fake_cpg_stop(cpg, 1, false);
 	fake_cpg_run(cpg);
-	struct sdb_pair_change c = {.vm = "vm1", .state = "initial-sync"};
+	struct sdb_pair_change c = {
+	    .vm = "vm1", .state = "initial-sync", .pair_event = "backup-prepared"};
 	cr_assert_eq(PROPOSE(2, sdb_msg_pair_update, &c), 0);
 	cr_assert_eq(PROPOSE(3, sdb_msg_event, NULL, NULL, "k", "while node1 was away", NULL), 0);
 	fake_cpg_run(cpg);
@@ -392,6 +393,10 @@ Test(repl, send_failures_are_retried, .fini = cluster_free)
 
 static const char *const states[] = {"creating", "initial-sync", "in-sync", "degraded",
 				     "fencing",	 "promoting",	 "error"};
+/* with the states above, some pairs of them are edges of the pair state machine */
+static const char *const pair_events[] = {"backup-prepared", "mirror-ready", "mirror-failed",
+					  "backup-lost",     "primary-lost", "fenced",
+					  "promote-failed",  "host-returned"};
 
 static void random_change(uint32_t node)
 {
@@ -415,6 +420,7 @@ static void random_change(uint32_t node)
 	case 2: {
 		struct sdb_pair_change c = {.vm = vm,
 					    .state = states[(r >> 16) % ARRAY_SIZE(states)],
+					    .pair_event = pair_events[(r >> 24) % ARRAY_SIZE(pair_events)],
 					    .expect_state = (r & 1) ? states[(r >> 20) % 3] : NULL};
 		PROPOSE(node, sdb_msg_pair_update, &c);
 		break;
@@ -515,4 +521,44 @@ Test(repl, random_interleavings_converge, .fini = cluster_free, .timeout = 240)
 	cr_assert_gt(canceled, 0, "no change was ever caught by a new round");
 	cr_assert_gt(refused, 0);
 	cr_assert_gt(applied, 10 * seeds);
+}
+
+/* A pair state change that is not an edge of the pair state machine: refused on every host. */
+Test(repl, bad_pair_edge_is_refused_everywhere, .fini = cluster_free)
+{
+	struct sdb_pair_change forged = {
+	    .vm = "vm1", .state = "promoting", .pair_event = "fenced", .event = "forged"};
+	struct sdb_pair_change good = {
+	    .vm = "vm1", .state = "initial-sync", .pair_event = "backup-prepared"};
+	char before[65], after[65];
+	unsigned refused[4];
+
+	cluster_new(3, 0);
+	for (uint32_t id = 1; id <= 3; id++)
+		fake_cpg_start(cpg, id, false);
+	fake_cpg_run(cpg);
+	seed_state(1, 0);
+	assert_converged(before, "seeded");
+	for (uint32_t id = 1; id <= 3; id++)
+		refused[id] = fake_cpg_node(cpg, id)->refused;
+
+	/* proposed by node3, applied (refused) by all three in the agreed order */
+	cr_assert_eq(PROPOSE(3, sdb_msg_pair_update, &forged), 0);
+	fake_cpg_run(cpg);
+	assert_converged(after, "after the forged change");
+	cr_assert_str_eq(before, after, "a refused edge changed the state");
+	for (uint32_t id = 1; id <= 3; id++) {
+		struct fake_node *n = fake_cpg_node(cpg, id);
+
+		cr_assert_eq(n->refused, refused[id] + 1, "node%u did not refuse it", id);
+		cr_assert_eq(n->local_errors, 0, "node%u took the refusal for a local failure", id);
+		cr_assert(strstr(sdb_errmsg(n->db), "creating -> promoting (fenced) is not an edge"),
+			  "node%u: %s", id, sdb_errmsg(n->db));
+	}
+
+	/* and a valid edge still applies everywhere */
+	cr_assert_eq(PROPOSE(2, sdb_msg_pair_update, &good), 0);
+	fake_cpg_run(cpg);
+	assert_converged(after, "after the valid change");
+	cr_assert_str_neq(before, after);
 }
