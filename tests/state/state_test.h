@@ -50,6 +50,26 @@ static inline char *test_join(const char *dir, const char *name)
 	return p;
 }
 
+/* A fresh database in a fresh scratch directory (*RET_DIR); undo with test_db_free(). */
+static inline struct sdb *test_db_new(char **ret_dir)
+{
+	struct sdb *db = NULL;
+	char *error = NULL, *path;
+
+	*ret_dir = test_mkdtemp();
+	path = test_join(*ret_dir, "state.db");
+	cr_assert_eq(sdb_open(path, &db, &error), 0, "%s", error);
+	free(path);
+	return db;
+}
+
+static inline void test_db_free(struct sdb *db, char *dir)
+{
+	sdb_close(db);
+	test_rmdir(dir);
+	free(dir);
+}
+
 /* The whole content of PATH (malloc'd) and its size. */
 static inline char *test_read_file(const char *path, size_t *ret_len)
 {

@@ -14,20 +14,14 @@ static struct sdb *db;
 
 static void setup(void)
 {
-	_cleanup_free_ char *path = NULL;
-	char *error = NULL;
-
-	dir = test_mkdtemp();
-	path = test_join(dir, "state.db");
-	cr_assert_eq(sdb_open(path, &db, &error), 0, "%s", error);
+	db = test_db_new(&dir);
 }
 
 static void teardown(void)
 {
-	sdb_close(db);
+	test_db_free(db, dir);
 	db = NULL;
-	test_rmdir(dir);
-	free(dir);
+	dir = NULL;
 }
 
 TestSuite(msg, .init = setup, .fini = teardown);

@@ -25,6 +25,15 @@ static void cluster_new(size_t n, size_t chunk)
 	cr_assert_eq(fake_cpg_new(n, chunk, &cpg), 0);
 }
 
+/* N nodes, all started and settled. */
+static void cluster_up(size_t n, size_t chunk)
+{
+	cluster_new(n, chunk);
+	for (uint32_t id = 1; id <= n; id++)
+		fake_cpg_start(cpg, id, false);
+	fake_cpg_run(cpg);
+}
+
 static void cluster_free(void)
 {
 	fake_cpg_free(cpg);
@@ -533,10 +542,7 @@ Test(repl, bad_pair_edge_is_refused_everywhere, .fini = cluster_free)
 	char before[65], after[65];
 	unsigned refused[4];
 
-	cluster_new(3, 0);
-	for (uint32_t id = 1; id <= 3; id++)
-		fake_cpg_start(cpg, id, false);
-	fake_cpg_run(cpg);
+	cluster_up(3, 0);
 	seed_state(1, 0);
 	assert_converged(before, "seeded");
 	for (uint32_t id = 1; id <= 3; id++)
