@@ -92,12 +92,18 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_DISKS_DELETE] = "DELETE FROM pair_disks WHERE vm = ?1",
 	[SDB_Q_DISK_INSERT] = "INSERT INTO pair_disks (vm, target, bytes_done, bytes_total, ready)"
 			      " VALUES (?1, ?2, ?3, ?4, ?5)",
-	[SDB_Q_EVENT_INSERT] = "INSERT INTO events (id, time_usec, node, vm, kind, message, detail)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SDB_Q_EVENT_INSERT] = "INSERT INTO events (id, time_usec, node, vm, kind, message, detail,"
+			       " pair_from, pair_to, pair_event)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SDB_Q_EVENTS_PRUNE] = "DELETE FROM events WHERE id <= ?1",
-	[SDB_Q_EVENTS_LIST] = "SELECT id, time_usec, node, vm, kind, message, detail FROM events"
+	[SDB_Q_EVENTS_LIST] = "SELECT id, time_usec, node, vm, kind, message, detail, pair_from,"
+			      " pair_to, pair_event FROM events"
 			      " WHERE id > ?1 AND (?3 IS NULL OR kind = ?3) ORDER BY id LIMIT ?2",
 	[SDB_Q_EVENTS_COUNT] = "SELECT count(*) FROM events WHERE kind = ?1 AND instr(message, ?2) > 0",
+	[SDB_Q_TRANSITIONS_COUNT] = "SELECT count(*) FROM events WHERE pair_to IS NOT NULL"
+				    " AND (?1 IS NULL OR pair_from = ?1)"
+				    " AND (?2 IS NULL OR pair_to = ?2)"
+				    " AND (?3 IS NULL OR pair_event = ?3)",
 	[SDB_Q_FENCE_GET] = "SELECT result FROM fence_log WHERE ref = ?1",
 	[SDB_Q_FENCE_INSERT] = "INSERT INTO fence_log (id, ref, target, device, agent, level,"
 			       " action, started_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -127,8 +133,8 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_DUMP_DISKS] = "SELECT vm, target, bytes_done, bytes_total, ready FROM pair_disks"
 			     " ORDER BY vm, target",
 	[SDB_Q_DUMP_OPS] = "SELECT vm, op, node, ref, started_usec FROM operations ORDER BY vm",
-	[SDB_Q_DUMP_EVENTS] = "SELECT id, time_usec, node, vm, kind, message, detail FROM events"
-			      " ORDER BY id",
+	[SDB_Q_DUMP_EVENTS] = "SELECT id, time_usec, node, vm, kind, message, detail, pair_from,"
+			      " pair_to, pair_event FROM events ORDER BY id",
 	[SDB_Q_DUMP_FENCE] = "SELECT id, ref, target, device, agent, level, action, result,"
 			     " message, started_usec, finished_usec FROM fence_log ORDER BY id",
 
@@ -153,8 +159,9 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SDB_Q_LOAD_OPS] = "INSERT INTO operations (vm, op, node, ref, started_usec)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5)",
-	[SDB_Q_LOAD_EVENTS] = "INSERT INTO events (id, time_usec, node, vm, kind, message, detail)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SDB_Q_LOAD_EVENTS] = "INSERT INTO events (id, time_usec, node, vm, kind, message, detail,"
+			      " pair_from, pair_to, pair_event)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SDB_Q_LOAD_FENCE] = "INSERT INTO fence_log (id, ref, target, device, agent, level,"
 			     " action, result, message, started_usec, finished_usec)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -441,6 +448,8 @@ static int sdb__check_content(struct sdb *db, unsigned *ret_version)
 	if (r < 0)
 		return sdb__fail(db, r, "cannot read database '%s': %s", db->path, db->errmsg);
 	r = sdb__pragma(db, "SELECT count(*) FROM sqlite_schema", &n_tables, NULL, 0);
+	if (r == -EBADMSG) /* a schema larger than the first page, damaged beyond it */
+		return sdb__fail(db, r, "database '%s' is damaged: %s", db->path, db->errmsg);
 	if (r < 0)
 		return sdb__fail(db, r, "cannot read database '%s': %s", db->path, db->errmsg);
 

@@ -37,7 +37,7 @@ static const struct sdb__table tables[] = {
 	{"pairs", SDB_Q_DUMP_PAIRS, SDB_Q_WIPE_PAIRS, SDB_Q_LOAD_PAIRS, 18},
 	{"pair_disks", SDB_Q_DUMP_DISKS, SDB_Q_WIPE_DISKS, SDB_Q_LOAD_DISKS, 5},
 	{"operations", SDB_Q_DUMP_OPS, SDB_Q_WIPE_OPS, SDB_Q_LOAD_OPS, 5},
-	{"events", SDB_Q_DUMP_EVENTS, SDB_Q_WIPE_EVENTS, SDB_Q_LOAD_EVENTS, 7},
+	{"events", SDB_Q_DUMP_EVENTS, SDB_Q_WIPE_EVENTS, SDB_Q_LOAD_EVENTS, 10},
 	{"fence_log", SDB_Q_DUMP_FENCE, SDB_Q_WIPE_FENCE, SDB_Q_LOAD_FENCE, 11},
 };
 

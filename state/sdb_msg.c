@@ -305,8 +305,14 @@ struct apply_ctx {
 	uint64_t time;
 };
 
+/* The pair transition an event records (all NULL for other events). */
+struct transition {
+	const char *from, *to, *event;
+};
+
 static int event_insert(struct sdb *db, const struct apply_ctx *c, const char *node, const char *vm,
-			const char *kind, const char *message, const char *detail_text);
+			const char *kind, const char *message, const char *detail_text,
+			const struct transition *t);
 
 static int apply_node_upsert(struct sdb *db, const struct apply_ctx *c)
 {
@@ -480,7 +486,7 @@ static int apply_pair_create(struct sdb *db, const struct apply_ctx *c)
 	if (r >= 0 && disks)
 		r = disks_replace(db, vm, disks);
 	if (r >= 0 && ev_message)
-		r = event_insert(db, c, ev_node, vm, "pair", ev_message, NULL);
+		r = event_insert(db, c, ev_node, vm, "pair", ev_message, NULL, NULL);
 	return r;
 }
 
@@ -515,6 +521,7 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 	enum hs_pair_event event = HS_EV_MAX;
 	uint64_t expect_gen, bandwidth, gen, port;
 	bool has_gen, has_bw, has_port, clear_backup;
+	char from[32];
 	int r, rc;
 
 	r = STR_REQ(db, c->msg, "vm", NAME_MAX_LEN, NULL, &vm);
@@ -573,8 +580,8 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 	if (has_gen && gen != expect_gen)
 		return sdb__fail(db, -ESTALE, "pair '%s' is at generation %llu, not %llu", vm,
 				 (unsigned long long)gen, (unsigned long long)expect_gen);
-	if (state && (r = check_edge(db, vm, (const char *)sqlite3_column_text(s, 6), next,
-				     event)) < 0)
+	snprintf(from, sizeof(from), "%s", (const char *)sqlite3_column_text(s, 6));
+	if (state && (r = check_edge(db, vm, from, next, event)) < 0)
 		return r;
 	if (primary && (r = node_must_exist(db, primary)) < 0)
 		return r;
@@ -603,7 +610,8 @@ static int apply_pair_update(struct sdb *db, const struct apply_ctx *c)
 		return sdb__fail(db, r, "pair '%s' would have the same primary and backup", vm);
 	/* The transition and its event are one change: no event for a refused one. */
 	if (r >= 0 && ev_message)
-		r = event_insert(db, c, ev_node, vm, "pair", ev_message, NULL);
+		r = event_insert(db, c, ev_node, vm, "pair", ev_message, NULL,
+				 state ? &(struct transition){from, state, pair_event} : NULL);
 	return r;
 }
 
@@ -700,9 +708,10 @@ static int next_id(struct sdb *db, enum sdb__q counter, enum sdb__q prune, int64
 	return 0;
 }
 
-/* Appends one event row, inside the caller's transaction. */
+/* Appends one event row, inside the caller's transaction; T may be NULL. */
 static int event_insert(struct sdb *db, const struct apply_ctx *c, const char *node, const char *vm,
-			const char *kind, const char *message, const char *detail_text)
+			const char *kind, const char *message, const char *detail_text,
+			const struct transition *t)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int64_t id;
@@ -721,6 +730,11 @@ static int event_insert(struct sdb *db, const struct apply_ctx *c, const char *n
 	sdb__bind_text(s, 5, kind);
 	sdb__bind_text(s, 6, message);
 	sdb__bind_text(s, 7, detail_text);
+	if (t) {
+		sdb__bind_text(s, 8, t->from);
+		sdb__bind_text(s, 9, t->to);
+		sdb__bind_text(s, 10, t->event);
+	}
 	return sdb__exec(db, s, "cannot append event");
 }
 
@@ -752,7 +766,7 @@ static int apply_event(struct sdb *db, const struct apply_ctx *c)
 	r = sdb__begin(db);
 	if (r < 0)
 		return r;
-	return event_insert(db, c, node, vm, kind, message, detail_text);
+	return event_insert(db, c, node, vm, kind, message, detail_text, NULL);
 }
 
 static int apply_fence_start(struct sdb *db, const struct apply_ctx *c)

@@ -74,6 +74,10 @@ static const struct col event_cols[] = {
 	{ "kind", COL_AUTO },
 	{ "message", COL_AUTO },
 	{ "detail", COL_JSON },
+	/* folded into "transition" by sdb__event_extend() */
+	{ "pair_from", COL_AUTO },
+	{ "pair_to", COL_AUTO },
+	{ "pair_event", COL_AUTO },
 };
 
 static const struct col fence_cols[] = {
@@ -332,6 +336,52 @@ int sdb_events_count(struct sdb *db, const char *kind, const char *text, uint64_
 	return 0;
 }
 
+/*
+ * "transition":{"from","to","event"} on the pair events that recorded one
+ * (an applied pair_update that changed the state); absent on the others.
+ */
+static int sdb__event_extend(struct sdb *db, json_object *event)
+{
+	static const char *const keys[][2] = {
+	    {"pair_from", "from"}, {"pair_to", "to"}, {"pair_event", "event"}};
+	_cleanup_json_ json_object *t = NULL;
+	json_object *v;
+
+	if (json_object_object_get_ex(event, "pair_to", &v) && v) {
+		t = json_object_new_object();
+		if (!t)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (t && json_object_object_get_ex(event, keys[i][0], &v))
+			json_object_object_add(t, keys[i][1], json_object_get(v));
+		json_object_object_del(event, keys[i][0]);
+	}
+	if (t && json_object_object_add(event, "transition", t) < 0)
+		return -ENOMEM;
+	TAKE_PTR(t);
+	return 0;
+}
+
+int sdb_transitions_count(struct sdb *db, const char *from, const char *to, const char *event,
+			  uint64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	r = sdb__stmt(db, SDB_Q_TRANSITIONS_COUNT, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, from);
+	sdb__bind_text(s, 2, to);
+	sdb__bind_text(s, 3, event);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return sdb__fail_sqlite(db, rc, "cannot count transitions");
+	*ret = (uint64_t)sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret)
 {
 	return sdb_events_list_kind(db, NULL, since_id, limit, ret);
@@ -349,7 +399,7 @@ int sdb_events_list_kind(struct sdb *db, const char *kind, uint64_t since_id, un
 	sqlite3_bind_int64(s, 1, since_id > INT64_MAX ? INT64_MAX : (int64_t)since_id);
 	sqlite3_bind_int64(s, 2, limit ? limit : 1000);
 	sdb__bind_text(s, 3, kind);
-	return sdb__rows_json(db, s, event_cols, ARRAY_SIZE(event_cols), NULL, ret);
+	return sdb__rows_json(db, s, event_cols, ARRAY_SIZE(event_cols), sdb__event_extend, ret);
 }
 
 int sdb_fence_log_list(struct sdb *db, const char *target, unsigned limit, json_object **ret)

@@ -123,6 +123,16 @@ const char *const sdb__schema_steps[] = {
 	"ALTER TABLE pairs ADD COLUMN nbd_port INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (nbd_port BETWEEN 0 AND 65535);"
 	"PRAGMA user_version = 4;",
+
+	/*
+	 * 4 -> 5: the transition a pair event records, as data: metrics count
+	 * them instead of parsing the message. Older events keep NULLs.
+	 */
+	"ALTER TABLE events ADD COLUMN pair_from TEXT;"
+	"ALTER TABLE events ADD COLUMN pair_to TEXT;"
+	"ALTER TABLE events ADD COLUMN pair_event TEXT;"
+	"CREATE INDEX events_transition ON events (pair_event, pair_to) WHERE pair_to IS NOT NULL;"
+	"PRAGMA user_version = 5;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

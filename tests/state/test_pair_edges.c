@@ -147,3 +147,54 @@ Test(pair_edges, refused_edge_logs_no_event)
 	cr_assert_eq(json_object_array_length(events), 0);
 	json_object_put(events);
 }
+
+static json_object *last_event(json_object **events)
+{
+	size_t n;
+
+	cr_assert_eq(sdb_events_list(db, 0, 0, events), 0);
+	n = json_object_array_length(*events);
+	cr_assert_gt(n, 0);
+	return json_object_array_get_idx(*events, n - 1);
+}
+
+/* An applied state change records its transition as data, beside the prose. */
+Test(pair_edges, event_records_the_transition)
+{
+	struct sdb_pair_change go = {.vm = "vm1",
+				     .state = "initial-sync",
+				     .pair_event = "backup-prepared",
+				     .event = "creating -> initial-sync (backup-prepared): ready",
+				     .event_node = "node2"};
+	struct sdb_pair_change note = {
+	    .vm = "vm1", .reason = "slow", .event = "vm1 is slow", .event_node = "node1"};
+	json_object *events = NULL, *e, *t;
+	uint64_t n = 99;
+
+	expect_update(&go, 0);
+	e = last_event(&events);
+	cr_assert(json_object_object_get_ex(e, "transition", &t), "%s",
+		  json_object_to_json_string(e));
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(t, "from")), "creating");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(t, "to")), "initial-sync");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(t, "event")),
+			 "backup-prepared");
+	cr_assert_null(json_object_object_get(e, "pair_from"), "the columns show only as transition");
+	json_object_put(events);
+
+	/* an event of a change that moves no state records none */
+	expect_update(&note, 0);
+	e = last_event(&events);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(e, "message")), "vm1 is slow");
+	cr_assert(!json_object_object_get_ex(e, "transition", NULL));
+	json_object_put(events);
+
+	cr_assert_eq(sdb_transitions_count(db, NULL, NULL, NULL, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(sdb_transitions_count(db, "creating", "initial-sync", "backup-prepared", &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(sdb_transitions_count(db, NULL, "degraded", NULL, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(sdb_transitions_count(db, NULL, NULL, "mirror-ready", &n), 0);
+	cr_assert_eq(n, 0);
+}

@@ -194,6 +194,9 @@ Test(schema, every_migration_step_keeps_the_data)
 		json_object_put(o);
 		cr_assert_eq(sdb_events_list(db, 0, 0, &a), 0);
 		cr_assert_eq(json_object_array_length(a), 1);
+		/* an event older than the transition columns (schema 5) records none */
+		cr_assert(!json_object_object_get_ex(json_object_array_get_idx(a, 0), "transition",
+						     NULL));
 		json_object_put(a);
 		cr_assert_eq(sdb_fence_log_list(db, "node2", 0, &a), 0);
 		cr_assert_eq(json_object_array_length(a), 1);
