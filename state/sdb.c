@@ -49,17 +49,18 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 				   " WHERE id = 1 RETURNING last_event_id",
 	[SDB_Q_CLUSTER_FENCE_ID] = "UPDATE cluster SET last_fence_id = last_fence_id + 1"
 				   " WHERE id = 1 RETURNING last_fence_id",
-	[SDB_Q_NODE_GET] = "SELECT name, nodeid, address, fence_ref, state, changed_usec"
-			   " FROM nodes WHERE name = ?1",
+	[SDB_Q_NODE_GET] = "SELECT name, nodeid, address, fence_ref, state, changed_usec,"
+			   " admin_state FROM nodes WHERE name = ?1",
 	[SDB_Q_NODE_INSERT] = "INSERT INTO nodes (name, nodeid, address, fence_ref, state,"
 			      " changed_usec) VALUES (?1, ?2, ?3, ?4, 'offline', ?5)",
 	[SDB_Q_NODE_UPDATE_INFO] = "UPDATE nodes SET nodeid = ?2, address = ?3, fence_ref = ?4"
 				   " WHERE name = ?1",
 	[SDB_Q_NODE_SET_STATE] = "UPDATE nodes SET changed_usec = CASE WHEN state = ?2"
 				 " THEN changed_usec ELSE ?3 END, state = ?2 WHERE name = ?1",
+	[SDB_Q_NODE_SET_ADMIN] = "UPDATE nodes SET admin_state = ?2 WHERE name = ?1",
 	[SDB_Q_NODE_DELETE] = "DELETE FROM nodes WHERE name = ?1",
-	[SDB_Q_NODES_LIST] = "SELECT name, nodeid, address, fence_ref, state, changed_usec"
-			     " FROM nodes ORDER BY name",
+	[SDB_Q_NODES_LIST] = "SELECT name, nodeid, address, fence_ref, state, changed_usec,"
+			     " admin_state FROM nodes ORDER BY name",
 	[SDB_Q_PAIR_GET] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			   " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
 			   " generation, changed_usec, nbd_port FROM pairs WHERE vm = ?1",
@@ -124,8 +125,8 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 
 	[SDB_Q_DUMP_CLUSTER] = "SELECT id, version, last_event_id, last_fence_id, changed_usec"
 			       " FROM cluster ORDER BY id",
-	[SDB_Q_DUMP_NODES] = "SELECT name, nodeid, address, fence_ref, state, changed_usec"
-			     " FROM nodes ORDER BY name",
+	[SDB_Q_DUMP_NODES] = "SELECT name, nodeid, address, fence_ref, state, changed_usec,"
+			     " admin_state FROM nodes ORDER BY name",
 	[SDB_Q_DUMP_PAIRS] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
 			     " generation, created_usec, changed_usec, domain_xml, disk_sizes, nbd_port"
@@ -147,7 +148,7 @@ static const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_LOAD_CLUSTER] = "UPDATE cluster SET version = ?2, last_event_id = ?3,"
 			       " last_fence_id = ?4, changed_usec = ?5 WHERE id = ?1",
 	[SDB_Q_LOAD_NODES] = "INSERT INTO nodes (name, nodeid, address, fence_ref, state,"
-			     " changed_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			     " changed_usec, admin_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SDB_Q_LOAD_PAIRS] = "INSERT INTO pairs (vm, uuid, primary_node, backup_node, mode,"
 			     " bandwidth_mib, state, desired_state, admin_state, reason,"
 			     " bytes_done,"

@@ -37,8 +37,8 @@
 #define MAX_DISKS 64
 #define DOMAIN_XML_MAX_LEN (256 * 1024)
 
-static const char *const node_states[] = { "online", "offline", "fencing", "fenced",
-					   "maintenance", NULL };
+/* membership states; maintenance is an admin state (node_admin) since protocol 2 */
+static const char *const node_states[] = { "online", "offline", "fencing", "fenced", NULL };
 static const char *const desired_states[] = { "protected", "unprotected", "deleted", NULL };
 static const char *const admin_states[] = { "enabled", "maintenance", NULL };
 static const char *const modes[] = { "sync", "async", NULL };
@@ -383,6 +383,38 @@ static int apply_node_state(struct sdb *db, const struct apply_ctx *c)
 	sdb__bind_text(s, 1, name);
 	sdb__bind_text(s, 2, state);
 	sqlite3_bind_int64(s, 3, (int64_t)c->time);
+	return sdb__exec(db, s, "cannot write node");
+}
+
+static int apply_node_admin(struct sdb *db, const struct apply_ctx *c)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	const char *name, *admin, *expect;
+	char cur[32];
+	int r;
+
+	r = STR_REQ(db, c->msg, "name", NAME_MAX_LEN, NULL, &name);
+	if (r >= 0)
+		r = STR_REQ(db, c->msg, "admin_state", 32, admin_states, &admin);
+	if (r >= 0)
+		r = STR_OPT(db, c->msg, "expect_admin_state", 32, admin_states, &expect);
+	if (r < 0)
+		return r;
+
+	r = sdb__begin(db);
+	if (r < 0)
+		return r;
+	r = row_exists(db, SDB_Q_NODE_GET, name, 6, cur, sizeof(cur));
+	if (r <= 0)
+		return r ?: sdb__fail(db, -ENOENT, "no node '%s'", name);
+	if (expect && strcmp(cur, expect) != 0)
+		return sdb__fail(db, -ESTALE, "node '%s' is in admin state %s, not %s", name, cur,
+				 expect);
+	r = sdb__stmt(db, SDB_Q_NODE_SET_ADMIN, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 1, name);
+	sdb__bind_text(s, 2, admin);
 	return sdb__exec(db, s, "cannot write node");
 }
 
@@ -918,7 +950,8 @@ static const struct {
 	int (*apply)(struct sdb *db, const struct apply_ctx *c);
 } handlers[] = {
 	{"node_upsert", apply_node_upsert}, {"node_state", apply_node_state},
-	{"node_delete", apply_node_delete}, {"pair_create", apply_pair_create},
+	{"node_admin", apply_node_admin},   {"node_delete", apply_node_delete},
+	{"pair_create", apply_pair_create},
 	{"pair_update", apply_pair_update}, {"pair_progress", apply_pair_progress},
 	{"pair_delete", apply_pair_delete}, {"event", apply_event},
 	{"fence_start", apply_fence_start}, {"fence_finish", apply_fence_finish},
@@ -1143,6 +1176,22 @@ int sdb_msg_node_state(const char *name, const char *state, const char *expect_s
 		add_str(m, "name", name);
 		add_str(m, "state", state);
 		add_str(m, "expect_state", expect_state);
+	}
+	return msg_finish(m, ret_buf, ret_len);
+}
+
+int sdb_msg_node_admin(const char *name, const char *admin_state, const char *expect_admin_state,
+		       char **ret_buf, size_t *ret_len)
+{
+	json_object *m;
+
+	if (!name || !admin_state)
+		return -EINVAL;
+	m = msg_new("node_admin");
+	if (m) {
+		add_str(m, "name", name);
+		add_str(m, "admin_state", admin_state);
+		add_str(m, "expect_admin_state", expect_admin_state);
 	}
 	return msg_finish(m, ret_buf, ret_len);
 }

@@ -119,10 +119,20 @@ struct sdb_fence_start {
 	uint64_t started_usec; /* 0: now */
 };
 
-/* Nodes: created "offline" on first upsert; the upsert keeps their state. */
+/* Nodes: created "offline" and "enabled" on first upsert; the upsert keeps their states. */
 int sdb_msg_node_upsert(const struct sdb_node_info *node, char **ret_buf, size_t *ret_len);
-/* STATE: "online" | "offline" | "fencing" | "fenced" | "maintenance". */
+/*
+ * The membership state. STATE: "online" | "offline" | "fencing" | "fenced"
+ * ("maintenance" was one before protocol 2: now refused, see node_admin).
+ */
 int sdb_msg_node_state(const char *name, const char *state, const char *expect_state,
+		       char **ret_buf, size_t *ret_len);
+/*
+ * The admin state, what the operator asked, beside the membership state:
+ * ADMIN_STATE "enabled" | "maintenance"; refused (-ESTALE) unless the node's
+ * admin state is EXPECT_ADMIN_STATE, when given.
+ */
+int sdb_msg_node_admin(const char *name, const char *admin_state, const char *expect_admin_state,
 		       char **ret_buf, size_t *ret_len);
 int sdb_msg_node_delete(const char *name, char **ret_buf, size_t *ret_len);
 

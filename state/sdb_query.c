@@ -31,6 +31,7 @@ static const struct col node_cols[] = {
 	{ "fence_ref", COL_AUTO },
 	{ "state", COL_AUTO },
 	{ "changed_usec", COL_AUTO },
+	{ "admin_state", COL_AUTO },
 };
 
 static const struct col pair_cols[] = {

@@ -133,6 +133,19 @@ const char *const sdb__schema_steps[] = {
 	"ALTER TABLE events ADD COLUMN pair_event TEXT;"
 	"CREATE INDEX events_transition ON events (pair_event, pair_to) WHERE pair_to IS NOT NULL;"
 	"PRAGMA user_version = 5;",
+
+	/*
+	 * 5 -> 6: maintenance is the node's admin state, beside its membership
+	 * state: a node in maintenance is online (it was, to be put there) and
+	 * its admin state says what the operator asked. 'maintenance' stays in
+	 * the CHECK of nodes.state for rows of older snapshots only; node_state
+	 * messages no longer set it.
+	 */
+	"ALTER TABLE nodes ADD COLUMN admin_state TEXT NOT NULL DEFAULT 'enabled'"
+	"  CHECK (admin_state IN ('enabled', 'maintenance'));"
+	"UPDATE nodes SET state = 'online', admin_state = 'maintenance'"
+	"  WHERE state = 'maintenance';"
+	"PRAGMA user_version = 6;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

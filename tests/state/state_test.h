@@ -120,6 +120,18 @@ static inline int test_apply(struct sdb *db, int build_result, char *buf, size_t
 		test_apply(db, apply_r_, apply_buf_, apply_len_);                                  \
 	})
 
+/* Node NAME is in membership STATE and admin state ADMIN. */
+static inline void test_expect_node(struct sdb *db, const char *name, const char *state,
+				    const char *admin)
+{
+	json_object *o = NULL;
+
+	cr_assert_eq(sdb_node_get(db, name, &o), 0, "%s", sdb_errmsg(db));
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "state")), state);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "admin_state")), admin);
+	json_object_put(o);
+}
+
 /* Two nodes, node1 and node2, and pair vm1 between them. */
 static inline void test_populate(struct sdb *db)
 {

@@ -90,6 +90,8 @@ Test(msg, nodes)
 	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_node_state, "nodeX", "online", NULL));
 	EXPECT_REFUSED(-EEXIST, APPLY(db, sdb_msg_node_upsert, &clash));
 	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_state, "node1", "sleeping", NULL));
+	/* maintenance is no membership state since protocol 2: node_admin sets it */
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_state, "node1", "maintenance", NULL));
 
 	cr_assert_eq(sdb_nodes_list(db, &o), 0);
 	cr_assert_eq(json_object_array_length(o), 1);
@@ -503,4 +505,36 @@ Test(msg, pair_update_logs_its_event)
 	expect_pair_event(before, go.event, "vm1", "node2");
 	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &go));
 	cr_assert_eq(events_count(), before + 1, "a refused transition logged an event");
+}
+
+/* The admin state of a node is its own field: maintenance leaves the membership state alone. */
+Test(msg, node_admin_state)
+{
+	struct sdb_node_info n1 = {.name = "node1", .nodeid = 1};
+	json_object *o = NULL;
+
+	cr_assert_eq(APPLY(db, sdb_msg_node_upsert, &n1), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(APPLY(db, sdb_msg_node_state, "node1", "online", NULL), 0);
+	test_expect_node(db, "node1", "online", "enabled");
+
+	cr_assert_eq(APPLY(db, sdb_msg_node_admin, "node1", "maintenance", "enabled"), 0, "%s",
+		     sdb_errmsg(db));
+	test_expect_node(db, "node1", "online", "maintenance");
+
+	/* the membership state moves on its own, the admin state stays */
+	cr_assert_eq(APPLY(db, sdb_msg_node_state, "node1", "offline", "online"), 0);
+	n1.address = "10.0.0.9";
+	cr_assert_eq(APPLY(db, sdb_msg_node_upsert, &n1), 0);
+	test_expect_node(db, "node1", "offline", "maintenance");
+
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_node_admin, "node1", "enabled", "enabled"));
+	cr_assert(strstr(sdb_errmsg(db), "node 'node1' is in admin state maintenance, not enabled"),
+		  "%s", sdb_errmsg(db));
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_node_admin, "node7", "enabled", NULL));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_admin, "node1", "asleep", NULL));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_admin, "node1", "enabled", "offline"));
+	cr_assert_eq(APPLY(db, sdb_msg_node_admin, "node1", "enabled", NULL), 0);
+	cr_assert_eq(sdb_nodes_list(db, &o), 0);
+	cr_assert_str_eq(str_of(json_object_array_get_idx(o, 0), "admin_state"), "enabled");
+	json_object_put(o);
 }
