@@ -253,6 +253,32 @@ int sdb__stmt(struct sdb *db, enum sdb__q q, sqlite3_stmt **ret)
 	return 0;
 }
 
+int sdb__stmt_key(struct sdb *db, enum sdb__q q, const char *key, sqlite3_stmt **ret)
+{
+	int r = sdb__stmt(db, q, ret);
+
+	if (r >= 0)
+		sdb__bind_text(*ret, 1, key);
+	return r;
+}
+
+int sdb__step(struct sdb *db, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : sdb__fail_sqlite(db, rc, "cannot read state");
+}
+
+int sdb__exec_key(struct sdb *db, enum sdb__q q, const char *key, const char *context)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r = sdb__stmt_key(db, q, key, &s);
+
+	return r < 0 ? r : sdb__exec(db, s, context);
+}
+
 int sdb__bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (!v)
@@ -341,18 +367,37 @@ int sdb_busy_timeout_set(struct sdb *db, unsigned msec)
 	return 0;
 }
 
+int sdb__cluster_row(struct sdb *db, sqlite3_stmt **ret)
+{
+	int r = sdb__stmt(db, SDB_Q_CLUSTER_GET, ret);
+
+	if (r >= 0)
+		r = sdb__step(db, *ret);
+	return r == 0 ? sdb__fail(db, -EBADMSG, "cluster row missing") : r;
+}
+
+int sdb__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t want = *cap ? 2 * *cap : first;
+	void *a;
+
+	if (n < *cap)
+		return 0;
+	a = realloc(*arr, want * elem);
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	*cap = want;
+	return 0;
+}
+
 int sdb_version(struct sdb *db, uint64_t *ret_version)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	int r, rc;
+	int r = sdb__cluster_row(db, &s);
 
-	r = sdb__stmt(db, SDB_Q_CLUSTER_GET, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? sdb__fail(db, -EBADMSG, "cluster row missing")
-					 : sdb__fail_sqlite(db, rc, "cannot read cluster row");
 	*ret_version = (uint64_t)sqlite3_column_int64(s, 0);
 	return 0;
 }

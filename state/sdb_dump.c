@@ -110,6 +110,23 @@ int sdb__dump(struct sdb *db, json_object **ret)
 	return 0;
 }
 
+int sdb__json_text(json_object *m, char **ret_buf, size_t *ret_len)
+{
+	const char *text;
+	size_t len;
+	char *buf;
+
+	text = json_object_to_json_string_length(m, JSON_C_TO_STRING_PLAIN, &len);
+	if (!text)
+		return -ENOMEM;
+	buf = strndup(text, len);
+	if (!buf)
+		return -ENOMEM;
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
 int sdb__digest_of(json_object *dump, char ret_hex[65])
 {
 	size_t len;

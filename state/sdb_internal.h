@@ -131,6 +131,18 @@ int sdb__fail(struct sdb *db, int err, const char *fmt, ...) __attribute__((form
 
 /* The prepared statement Q, reset and unbound. */
 int sdb__stmt(struct sdb *db, enum sdb__q q, sqlite3_stmt **ret);
+/* The prepared statement Q with KEY bound to ?1. */
+int sdb__stmt_key(struct sdb *db, enum sdb__q q, const char *key, sqlite3_stmt **ret);
+/* Steps S: 1 for a row, 0 when there is none (more), -errno (recorded). */
+int sdb__step(struct sdb *db, sqlite3_stmt *s);
+/* Runs Q, a statement that returns no row, with KEY bound to ?1. */
+int sdb__exec_key(struct sdb *db, enum sdb__q q, const char *key, const char *context);
+/* The cluster row (SDB_Q_CLUSTER_GET) stepped in *RET; -EBADMSG when it is missing. */
+int sdb__cluster_row(struct sdb *db, sqlite3_stmt **ret);
+/* M's plain JSON text, malloc'd and NUL-terminated, its length in *RET_LEN. */
+int sdb__json_text(json_object *m, char **ret_buf, size_t *ret_len);
+/* Makes room for one more element in *ARR (of N, CAP allocated); FIRST: the first CAP. */
+int sdb__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first);
 /* Binds a text, or NULL when S is NULL. */
 int sdb__bind_text(sqlite3_stmt *s, int i, const char *v);
 /* Steps a statement that returns no row; 0 or -errno (recorded). */

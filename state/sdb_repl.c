@@ -182,27 +182,17 @@ bool sdb_repl_pending(const struct sdb_repl *repl)
 static int outbox_push(struct sdb_repl *repl, json_object *m)
 {
 	_cleanup_json_ json_object *owned = m;
-	const char *text;
 	size_t len;
 	char *buf;
+	int r;
 
 	if (!m)
 		return -ENOMEM;
-	text = json_object_to_json_string_length(m, JSON_C_TO_STRING_PLAIN, &len);
-	if (!text)
-		return -ENOMEM;
-	if (repl->n_out == repl->cap_out) {
-		size_t cap = repl->cap_out ? 2 * repl->cap_out : 8;
-		struct outgoing *out = realloc(repl->out, cap * sizeof(*out));
-
-		if (!out)
-			return -ENOMEM;
-		repl->out = out;
-		repl->cap_out = cap;
-	}
-	buf = strndup(text, len);
-	if (!buf)
-		return -ENOMEM;
+	r = sdb__grow((void **)&repl->out, &repl->cap_out, repl->n_out, sizeof(*repl->out), 8);
+	if (r >= 0)
+		r = sdb__json_text(m, &buf, &len);
+	if (r < 0)
+		return r;
 	repl->out[repl->n_out++] = (struct outgoing){buf, len};
 	(void)sdb_repl_flush(repl); /* what is refused waits for the caller's flush */
 	return 0;
@@ -223,15 +213,11 @@ static json_object *round_msg_new(const char *type)
 
 static int buffer_push(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 {
-	if (repl->n_buffer == repl->cap_buffer) {
-		size_t cap = repl->cap_buffer ? 2 * repl->cap_buffer : 16;
-		struct buffered *b = realloc(repl->buffer, cap * sizeof(*b));
+	int r = sdb__grow((void **)&repl->buffer, &repl->cap_buffer, repl->n_buffer,
+			  sizeof(*repl->buffer), 16);
 
-		if (!b)
-			return -ENOMEM;
-		repl->buffer = b;
-		repl->cap_buffer = cap;
-	}
+	if (r < 0)
+		return r;
 	repl->buffer[repl->n_buffer++] = (struct buffered){sender, json_object_get(msg)};
 	return 0;
 }

@@ -528,7 +528,7 @@ Test(msg, node_admin_state)
 	test_expect_node(db, "node1", "offline", "maintenance");
 
 	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_node_admin, "node1", "enabled", "enabled"));
-	cr_assert(strstr(sdb_errmsg(db), "node 'node1' is in admin state maintenance, not enabled"),
+	cr_assert(strstr(sdb_errmsg(db), "node 'node1' is maintenance, not enabled"),
 		  "%s", sdb_errmsg(db));
 	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_node_admin, "node7", "enabled", NULL));
 	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_admin, "node1", "asleep", NULL));
