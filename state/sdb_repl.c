@@ -16,11 +16,16 @@
  *                                                  v
  *                                     STARTING (diverged), sends sync_request
  *
- * Round messages ("sync_*") are JSON like the changes:
+ *     COLLECTING --every sync_state in, ours not the cluster's protocol--> INCOMPATIBLE
+ *     (left at the next round only)
+ *
+ * Round messages ("sync_*") are JSON like the changes; their "v" is the round
+ * format (SDB_REPL_ROUND_VERSION, 1 since the first release), not the change
+ * protocol, which each member announces in its sync_state:
  *
  *   {"v":1,"type":"sync_start","epoch":E}
  *   {"v":1,"type":"sync_state","leader":L,"epoch":E,"version":N,"digest":"hex",
- *    "in_sync":true,"schema":S}
+ *    "in_sync":true,"schema":S,"protocol":P}
  *   {"v":1,"type":"sync_snapshot","leader":L,"epoch":E,"part":i,"parts":n,
  *    "version":N,"digest":"hex","data":"<part i of the dump text>"}
  *   {"v":1,"type":"sync_request","reason":"..."}
@@ -47,12 +52,12 @@
 #include "sdb_repl_internal.h"
 
 static const char *const phase_names[] = {
-	[PHASE_IDLE] = "idle",
-	[PHASE_STARTING] = "starting",
-	[PHASE_COLLECTING] = "collecting",
-	[PHASE_RECEIVING] = "receiving",
-	[PHASE_SYNCED] = "synced",
-	[PHASE_INCOMPATIBLE] = "incompatible",
+    [PHASE_IDLE] = "idle",
+    [PHASE_STARTING] = "starting",
+    [PHASE_COLLECTING] = "collecting",
+    [PHASE_RECEIVING] = "receiving",
+    [PHASE_SYNCED] = "synced",
+    [PHASE_INCOMPATIBLE] = "incompatible",
 };
 
 void sdb__repl_error(struct sdb_repl *repl, int error, const char *fmt, ...)
@@ -144,7 +149,7 @@ json_object *sdb__repl_round_msg_new(const char *type)
 
 	if (!m)
 		return NULL;
-	json_object_object_add(m, "v", json_object_new_int(SDB_MSG_PROTOCOL));
+	json_object_object_add(m, "v", json_object_new_int(SDB_REPL_ROUND_VERSION));
 	json_object_object_add(m, "type", json_object_new_string(type));
 	return m;
 }
@@ -200,7 +205,7 @@ static void apply_one(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 
 	if (r < 0 && !sdb_apply_refused(r)) {
 		sdb__repl_error(repl, r, "cannot apply change, state no longer in sync: %s",
-			   sdb_errmsg(repl->db));
+				sdb_errmsg(repl->db));
 		diverge(repl, "a change failed");
 	}
 	if (repl->ops.applied)
@@ -295,7 +300,7 @@ static void send_state(struct sdb_repl *repl)
 		r = sdb_digest(repl->db, digest);
 	if (r < 0) {
 		sdb__repl_error(repl, r, "cannot read own state for the sync round: %s",
-			   sdb_errmsg(repl->db));
+				sdb_errmsg(repl->db));
 		repl->in_sync = false;
 		version = 0;
 		snprintf(digest, sizeof(digest), "unknown");
@@ -307,6 +312,7 @@ static void send_state(struct sdb_repl *repl)
 		json_object_object_add(m, "digest", json_object_new_string(digest));
 		json_object_object_add(m, "in_sync", json_object_new_boolean(repl->in_sync));
 		json_object_object_add(m, "schema", json_object_new_int64(sdb_schema_version()));
+		json_object_object_add(m, "protocol", json_object_new_int(repl->protocol));
 	}
 	if (sdb__repl_outbox_push(repl, m) < 0)
 		sdb__repl_error(repl, -ENOMEM, "cannot send sync state");
@@ -344,18 +350,22 @@ bool sdb__repl_same_round(struct sdb_repl *repl, json_object *msg)
 	       (uint64_t)json_object_get_int64(e) == repl->epoch && repl->leader != 0;
 }
 
-/* Donor: among the members in sync if any, the highest version, then the lowest nodeid. */
-static struct sdb__repl_member *choose_donor(struct sdb_repl *repl)
+/*
+ * Donor: among the members that speak PROTOCOL (0: any), those in sync if
+ * any, the highest version, then the lowest nodeid.
+ */
+static struct sdb__repl_member *choose_donor(struct sdb_repl *repl, int protocol)
 {
 	struct sdb__repl_member *best = NULL;
 	bool any_in_sync = false;
 
 	for (size_t i = 0; i < repl->n_members; i++)
-		any_in_sync |= repl->members[i].in_sync;
+		any_in_sync |= repl->members[i].in_sync &&
+			       (!protocol || repl->members[i].protocol == protocol);
 	for (size_t i = 0; i < repl->n_members; i++) {
 		struct sdb__repl_member *m = &repl->members[i];
 
-		if (any_in_sync && !m->in_sync)
+		if ((protocol && m->protocol != protocol) || (any_in_sync && !m->in_sync))
 			continue;
 		if (!best || m->version > best->version ||
 		    (m->version == best->version && m->nodeid < best->nodeid))
@@ -364,18 +374,72 @@ static struct sdb__repl_member *choose_donor(struct sdb_repl *repl)
 	return best;
 }
 
+/*
+ * The change protocol the cluster speaks: that of its members in sync (the
+ * best of them, as a donor is chosen: they agree, since a member of another
+ * protocol is never synced), else, when nobody is (the whole cluster
+ * starting), the leader's. Every member computes it from the same
+ * sync_states, so every member agrees on who is out.
+ */
+static int cluster_protocol(struct sdb_repl *repl)
+{
+	struct sdb__repl_member *best = choose_donor(repl, 0), *leader;
+
+	if (best && best->in_sync)
+		return best->protocol;
+	leader = member_find(repl, repl->leader);
+	return leader ? leader->protocol : repl->protocol;
+}
+
+/*
+ * A member of another change protocol than the cluster's would apply the
+ * changes differently, or not at all: it is not synced, its changes are not
+ * taken (sdb_repl_propose() refuses them with -EPROTONOSUPPORT), and it says
+ * so, as the others do of it. The next configuration change asks again.
+ */
+static bool refuse_incompatible(struct sdb_repl *repl, int protocol)
+{
+	bool me_out = repl->protocol != protocol;
+
+	for (size_t i = 0; i < repl->n_members; i++) {
+		const struct sdb__repl_member *m = &repl->members[i];
+
+		if (m->protocol != protocol && !me_out)
+			sdb__repl_error(
+			    repl, -EPROTONOSUPPORT,
+			    "node %u speaks state protocol %d, the cluster %d: not synced, "
+			    "its changes are refused",
+			    m->nodeid, m->protocol, protocol);
+	}
+	if (!me_out)
+		return false;
+	sdb__repl_error(repl, -EPROTONOSUPPORT,
+			"state protocol %d here, cluster speaks %d: not joining", repl->protocol,
+			protocol);
+	repl->phase = PHASE_INCOMPATIBLE;
+	repl->in_sync = false;
+	buffer_drop(repl);
+	return true;
+}
+
 static void round_complete(struct sdb_repl *repl)
 {
-	struct sdb__repl_member *donor = choose_donor(repl), *me = member_find(repl, repl->nodeid);
+	int protocol = cluster_protocol(repl);
+	struct sdb__repl_member *donor = choose_donor(repl, protocol),
+				*me = member_find(repl, repl->nodeid);
 	bool all_equal = true;
 	int r;
 
+	repl->cluster_protocol = protocol;
+	if (refuse_incompatible(repl, protocol))
+		return;
 	repl->donor = donor->nodeid;
 	repl->donor_version = donor->version;
 	memcpy(repl->donor_digest, donor->digest, sizeof(repl->donor_digest));
 	for (size_t i = 0; i < repl->n_members; i++)
-		all_equal &= repl->members[i].version == donor->version &&
-			     strcmp(repl->members[i].digest, donor->digest) == 0;
+		all_equal &= repl->members[i].protocol != protocol ||
+			     (repl->members[i].version == donor->version &&
+			      strcmp(repl->members[i].digest, donor->digest) == 0);
 
 	if (me->version != donor->version || strcmp(me->digest, donor->digest) != 0) {
 		repl->in_sync = false;
@@ -386,7 +450,8 @@ static void round_complete(struct sdb_repl *repl)
 		/* the state as it is now, before the buffer: what the others start from */
 		r = sdb__repl_snapshot_send(repl);
 		if (r < 0)
-			sdb__repl_error(repl, r, "cannot send state snapshot: %s", sdb_errmsg(repl->db));
+			sdb__repl_error(repl, r, "cannot send state snapshot: %s",
+					sdb_errmsg(repl->db));
 	}
 	sdb__repl_become_synced(repl);
 }
@@ -394,7 +459,7 @@ static void round_complete(struct sdb_repl *repl)
 static void on_state(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 {
 	struct sdb__repl_member *m = member_find(repl, sender);
-	json_object *version, *digest, *in_sync;
+	json_object *version, *digest, *in_sync, *protocol;
 
 	if (repl->phase != PHASE_COLLECTING || !m || m->have || !sdb__repl_same_round(repl, msg))
 		return;
@@ -407,6 +472,11 @@ static void on_state(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 	snprintf(m->digest, sizeof(m->digest), "%s", json_object_get_string(digest));
 	m->in_sync =
 	    json_object_object_get_ex(msg, "in_sync", &in_sync) && json_object_get_boolean(in_sync);
+	/* hosts of change protocol 1 did not say it */
+	m->protocol = json_object_object_get_ex(msg, "protocol", &protocol) &&
+			      json_object_is_type(protocol, json_type_int)
+			  ? json_object_get_int(protocol)
+			  : 1;
 	for (size_t i = 0; i < repl->n_members; i++)
 		if (!repl->members[i].have)
 			return;
@@ -431,12 +501,12 @@ int sdb_repl_deliver(struct sdb_repl *repl, uint32_t sender, const void *buf, si
 	if (strncmp(type, "sync_", 5) != 0) {
 		if (repl->phase == PHASE_SYNCED)
 			apply_one(repl, sender, msg);
-		else
+		else if (repl->phase != PHASE_INCOMPATIBLE) /* not joined: not ours to keep */
 			r = buffer_push(repl, sender, msg);
 		return r;
 	}
 	if (!json_object_object_get_ex(msg, "v", &v) ||
-	    json_object_get_int64(v) != SDB_MSG_PROTOCOL || !member_find(repl, sender))
+	    json_object_get_int64(v) != SDB_REPL_ROUND_VERSION || !member_find(repl, sender))
 		return 0;
 	if (strcmp(type, "sync_start") == 0)
 		on_start(repl, sender, msg);
@@ -457,6 +527,8 @@ int sdb_repl_propose(struct sdb_repl *repl, const void *buf, size_t len)
 	r = sdb_msg_parse(buf, len, &msg);
 	if (r < 0 || strncmp(sdb_msg_type(msg), "sync_", 5) == 0)
 		return -EINVAL;
+	if (repl->phase == PHASE_INCOMPATIBLE)
+		return -EPROTONOSUPPORT;
 	if (repl->phase != PHASE_SYNCED)
 		return -EAGAIN;
 	if (repl->n_out > 0 && sdb_repl_flush(repl) < 0)
@@ -499,6 +571,8 @@ int sdb_repl_status(const struct sdb_repl *repl, json_object **ret)
 			       json_object_new_int64((int64_t)repl->snapshots_sent));
 	json_object_object_add(o, "buffered", json_object_new_int64((int64_t)repl->n_buffer));
 	json_object_object_add(o, "pending", json_object_new_int64((int64_t)repl->n_out));
+	json_object_object_add(o, "protocol", json_object_new_int(repl->protocol));
+	json_object_object_add(o, "cluster_protocol", json_object_new_int(repl->cluster_protocol));
 	*ret = o;
 	return 0;
 }
@@ -508,6 +582,8 @@ int sdb_repl_new(struct sdb *db, uint32_t local_nodeid, const struct sdb_repl_op
 {
 	struct sdb_repl *repl;
 	struct timespec ts;
+	const char *hook;
+	char *end;
 
 	if (!db || local_nodeid == 0 || !ops || !ops->send)
 		return -EINVAL;
@@ -518,6 +594,20 @@ int sdb_repl_new(struct sdb *db, uint32_t local_nodeid, const struct sdb_repl_op
 	repl->nodeid = local_nodeid;
 	repl->ops = *ops;
 	repl->phase = PHASE_IDLE;
+	repl->protocol = SDB_MSG_PROTOCOL;
+	/*
+	 * A test hook, and nothing else: announce another change protocol in
+	 * the sync round, as a host of another version would, to test that a
+	 * mixed cluster refuses the newcomer clearly (tests/lab/
+	 * test_state_protocol.sh). This host's messages stay what they are.
+	 */
+	hook = getenv("HASVC_TEST_STATE_PROTOCOL");
+	if (hook && *hook) {
+		long v = strtol(hook, &end, 10);
+
+		if (*end == '\0' && v > 0 && v < 1000)
+			repl->protocol = (int)v;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	repl->next_epoch = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	*ret = repl;

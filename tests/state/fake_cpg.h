@@ -39,6 +39,7 @@ struct fake_node {
 	/* what the callbacks saw */
 	unsigned synced, applied, refused, canceled, local_errors, errors;
 	unsigned snapshots; /* received, over every run */
+	char last_error[768]; /* the last message of ops->error */
 };
 
 struct fake_cpg;

@@ -25,11 +25,11 @@ static void cluster_new(size_t n, size_t chunk)
 	cr_assert_eq(fake_cpg_new(n, chunk, &cpg), 0);
 }
 
-/* N nodes, all started and settled. */
-static void cluster_up(size_t n, size_t chunk)
+/* N nodes, the first STARTED of them started and settled. */
+static void cluster_up(size_t n, size_t started, size_t chunk)
 {
 	cluster_new(n, chunk);
-	for (uint32_t id = 1; id <= n; id++)
+	for (uint32_t id = 1; id <= started; id++)
 		fake_cpg_start(cpg, id, false);
 	fake_cpg_run(cpg);
 }
@@ -542,7 +542,7 @@ Test(repl, bad_pair_edge_is_refused_everywhere, .fini = cluster_free)
 	char before[65], after[65];
 	unsigned refused[4];
 
-	cluster_up(3, 0);
+	cluster_up(3, 3, 0);
 	seed_state(1, 0);
 	assert_converged(before, "seeded");
 	for (uint32_t id = 1; id <= 3; id++)
@@ -567,4 +567,75 @@ Test(repl, bad_pair_edge_is_refused_everywhere, .fini = cluster_free)
 	fake_cpg_run(cpg);
 	assert_converged(after, "after the valid change");
 	cr_assert_str_neq(before, after);
+}
+
+/* Starts NODEID announcing change protocol PROTOCOL (the test hook), and lets it settle. */
+static void start_with_protocol(uint32_t nodeid, const char *protocol)
+{
+	cr_assert_eq(setenv("HASVC_TEST_STATE_PROTOCOL", protocol, 1), 0);
+	fake_cpg_start(cpg, nodeid, false);
+	unsetenv("HASVC_TEST_STATE_PROTOCOL");
+	fake_cpg_run(cpg);
+}
+
+/*
+ * A host that speaks another change protocol (HASVC_TEST_STATE_PROTOCOL
+ * makes one) is refused at join, clearly, on both sides: it is not synced,
+ * its proposals are refused, and the cluster goes on without it.
+ */
+Test(repl, other_protocol_is_refused_at_join, .fini = cluster_free)
+{
+	char d1[65], d2[65], d3[65];
+	struct fake_node *n1, *n3;
+
+	cluster_up(3, 2, 0);
+	seed_state(1, 2);
+	start_with_protocol(3, "3");
+	n1 = fake_cpg_node(cpg, 1);
+	n3 = fake_cpg_node(cpg, 3);
+
+	cr_assert_str_eq(phase_of(3), "incompatible");
+	cr_assert(!sdb_repl_is_synced(n3->repl));
+	cr_assert(strstr(n3->last_error, "state protocol 3 here, cluster speaks 2: not joining"),
+		  "node3 said: %s", n3->last_error);
+	cr_assert(strstr(n1->last_error, "node 3 speaks state protocol 3"), "node1 said: %s",
+		  n1->last_error);
+	cr_assert(sdb_repl_is_synced(n1->repl) && sdb_repl_is_synced(fake_cpg_node(cpg, 2)->repl));
+	cr_assert_eq(n3->snapshots, 0, "node3 loaded the cluster's state");
+
+	/* its writes are refused; the others' go on, and it does not apply them */
+	cr_assert_eq(PROPOSE(3, sdb_msg_event, NULL, NULL, "k", "from node3", NULL),
+		     -EPROTONOSUPPORT);
+	digest_of(3, d3);
+	cr_assert_eq(PROPOSE(2, sdb_msg_event, NULL, NULL, "k", "from node2", NULL), 0);
+	fake_cpg_run(cpg);
+	digest_of(1, d1);
+	digest_of(2, d2);
+	cr_assert_str_eq(d1, d2);
+	digest_of(3, d2);
+	cr_assert_str_eq(d3, d2, "node3 applied a change of a cluster it did not join");
+
+	/* upgraded (here: the hook gone), it joins and catches up */
+	fake_cpg_stop(cpg, 3, false);
+	fake_cpg_start(cpg, 3, false);
+	fake_cpg_run(cpg);
+	assert_converged(d3, "node3 back with the cluster's protocol");
+	cr_assert_str_eq(d1, d3);
+}
+
+/* A host of the old protocol (1, whose sync_state did not say it) refuses to join a new cluster. */
+Test(repl, protocol_one_newcomer_is_refused, .fini = cluster_free)
+{
+	cluster_up(3, 2, 0);
+	seed_state(2, 0);
+	start_with_protocol(3, "1");
+	cr_assert_str_eq(phase_of(3), "incompatible");
+	cr_assert(strstr(fake_cpg_node(cpg, 3)->last_error,
+			 "state protocol 1 here, cluster speaks 2: not joining"),
+		  "%s", fake_cpg_node(cpg, 3)->last_error);
+	/* a configuration change later (node2 leaves): still refused, the rest still synced */
+	fake_cpg_stop(cpg, 2, false);
+	fake_cpg_run(cpg);
+	cr_assert_str_eq(phase_of(3), "incompatible");
+	cr_assert(sdb_repl_is_synced(fake_cpg_node(cpg, 1)->repl));
 }
