@@ -61,12 +61,31 @@ int sdb__field_str(struct sdb *db, json_object *m, const char *key, bool require
 	return 0;
 }
 
+/*
+ * A JSON integer as a byte count, a time, an id: 0..INT64_MAX (what sqlite
+ * stores), in *RET. json-c keeps integers above INT64_MAX (up to UINT64_MAX)
+ * and json_object_get_int64() clamps them to INT64_MAX: that would store
+ * another number than the one sent, so it is refused like a negative one.
+ */
+static bool json_count(json_object *v, uint64_t *ret)
+{
+	int64_t i;
+
+	if (!json_object_is_type(v, json_type_int))
+		return false;
+	i = json_object_get_int64(v);
+	if (i < 0 || (i == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX))
+		return false;
+	*ret = (uint64_t)i;
+	return true;
+}
+
 /* An integer field in 0..MAX; absent or null: *RET_SET false (or -EINVAL when REQUIRED). */
 int sdb__field_u64(struct sdb *db, json_object *m, const char *key, bool required, uint64_t max,
 		   uint64_t *ret, bool *ret_set)
 {
 	json_object *v;
-	int64_t i;
+	uint64_t u;
 
 	if (!json_object_object_get_ex(m, key, &v) || !v) {
 		if (required)
@@ -78,10 +97,9 @@ int sdb__field_u64(struct sdb *db, json_object *m, const char *key, bool require
 	}
 	if (!json_object_is_type(v, json_type_int))
 		return sdb__fail(db, -EINVAL, "field '%s' is not an integer", key);
-	i = json_object_get_int64(v);
-	if (i < 0 || (uint64_t)i > max)
+	if (!json_count(v, &u) || u > max)
 		return sdb__fail(db, -EINVAL, "field '%s' out of range", key);
-	*ret = (uint64_t)i;
+	*ret = u;
 	if (ret_set)
 		*ret_set = true;
 	return 0;
@@ -188,8 +206,9 @@ int sdb__field_disk_sizes(struct sdb *db, json_object *m, const char **ret)
 	if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > SDB_MAX_DISKS)
 		return sdb__fail(db, -EINVAL, "field 'disk_sizes' is not an array of sizes");
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *v = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+		uint64_t size;
+
+		if (!json_count(json_object_array_get_idx(a, i), &size))
 			return sdb__fail(db, -EINVAL, "disk size %zu is not a byte count", i);
 	}
 	*ret = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);

@@ -538,3 +538,29 @@ Test(msg, node_admin_state)
 	cr_assert_str_eq(str_of(json_object_array_get_idx(o, 0), "admin_state"), "enabled");
 	json_object_put(o);
 }
+
+/* Issue 16: numbers above INT64_MAX are refused, not clamped to it (sqlite stores int64). */
+Test(msg, numbers_above_int64_are_refused)
+{
+	static const char *const big[] = {
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\","
+	    "\"bytes_done\":9223372036854775808,\"bytes_total\":1}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":18446744073709551615}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":2,\"disks\":[{\"target\":\"vda\",\"bytes_done\":9223372036854775808}]}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":9223372036854775808,\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
+	    "\"disk_sizes\":[1024,9223372036854775808]}",
+	    "{\"v\":2,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
+	    "\"disk_sizes\":[18446744073709551615]}",
+	};
+
+	test_populate(db);
+	for (size_t i = 0; i < ARRAY_SIZE(big); i++)
+		EXPECT_REFUSED(-EINVAL, apply_text(big[i]));
+	/* INT64_MAX itself is a number like any other */
+	cr_assert_eq(apply_text("{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\","
+				"\"bytes_done\":9223372036854775807,\"bytes_total\":1}"),
+		     0, "%s", sdb_errmsg(db));
+}
