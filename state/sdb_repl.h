@@ -50,6 +50,8 @@
 
 /* Default bytes of state carried by one sync_snapshot message. */
 #define SDB_REPL_CHUNK_DEFAULT (256u * 1024u)
+/* Default bound of a whole snapshot a member receives (the state is far smaller). */
+#define SDB_REPL_SNAPSHOT_MAX_DEFAULT (512u << 20)
 
 struct sdb_repl;
 
@@ -74,6 +76,12 @@ struct sdb_repl_ops {
 	void (*error)(void *userdata, int error, const char *message);
 	void *userdata;
 	size_t snapshot_chunk; /* 0: SDB_REPL_CHUNK_DEFAULT */
+	/*
+	 * The most bytes of snapshot this member takes from a donor (0:
+	 * SDB_REPL_SNAPSHOT_MAX_DEFAULT): a larger one is refused, the member
+	 * stays RECEIVING (ops->error says why) and holds no more than that.
+	 */
+	size_t snapshot_max;
 };
 
 /* DB stays owned by the caller and must outlive the engine; OPS is copied. */

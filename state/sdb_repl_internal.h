@@ -23,9 +23,6 @@
  */
 #define SDB_REPL_ROUND_VERSION 1
 
-/* The most snapshot bytes a member takes from a donor (see sdb_repl_snapshot.c). */
-#define SDB_REPL_SNAPSHOT_MAX (512u << 20)
-
 enum sdb__repl_phase {
 	PHASE_IDLE,	    /* not a member (yet): ignores everything */
 	PHASE_STARTING,	    /* a round began: waiting for the leader's sync_start */
@@ -78,6 +75,7 @@ struct sdb_repl {
 	char *snap; /* the snapshot text being received */
 	size_t snap_len;
 	uint64_t snap_next, snap_parts;
+	bool snap_refused; /* this round's snapshot was too large: its other parts are ignored */
 
 	struct sdb__repl_buffered *buffer;
 	size_t n_buffer, cap_buffer;

@@ -17,7 +17,7 @@
  *
  * A donor is another host, trusted to be one of ours but not to be right:
  * the parts must come in order with one count of parts, and their total is
- * bounded (SDB_REPL_SNAPSHOT_MAX), so a confused or hostile donor cannot make
+ * bounded (ops.snapshot_max, SDB_REPL_SNAPSHOT_MAX_DEFAULT), so a confused or hostile donor cannot make
  * a receiver grow without limit; anything else is refused and forgotten.
  */
 #include <stdio.h>
@@ -31,6 +31,7 @@ void sdb__repl_snapshot_reset(struct sdb_repl *repl)
 	repl->snap = NULL;
 	repl->snap_len = 0;
 	repl->snap_next = repl->snap_parts = 0;
+	repl->snap_refused = false;
 }
 
 int sdb__repl_snapshot_send(struct sdb_repl *repl)
@@ -134,11 +135,12 @@ out_failed:
 
 void sdb__repl_snapshot_part(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 {
+	size_t max = repl->ops.snapshot_max ?: SDB_REPL_SNAPSHOT_MAX_DEFAULT;
 	json_object *part, *parts, *data;
 	size_t len;
 	char *snap;
 
-	if (repl->phase != PHASE_RECEIVING || sender != repl->donor ||
+	if (repl->phase != PHASE_RECEIVING || sender != repl->donor || repl->snap_refused ||
 	    !sdb__repl_same_round(repl, msg))
 		return;
 	if (!json_object_object_get_ex(msg, "part", &part) ||
@@ -153,6 +155,15 @@ void sdb__repl_snapshot_part(struct sdb_repl *repl, uint32_t sender, json_object
 	}
 	repl->snap_parts = (uint64_t)json_object_get_int64(parts);
 	len = (size_t)json_object_get_string_len(data);
+	if (len > max - repl->snap_len) {
+		/* stays RECEIVING, holding nothing: the caller decides when to ask again */
+		sdb__repl_error(repl, -EFBIG,
+				"snapshot from node %u is larger than %zu bytes: refused", sender,
+				max);
+		sdb__repl_snapshot_reset(repl);
+		repl->snap_refused = true;
+		return;
+	}
 	snap = realloc(repl->snap, repl->snap_len + len + 1);
 	if (!snap) {
 		sdb__repl_error(repl, -ENOMEM, "cannot receive snapshot");

@@ -200,6 +200,7 @@ void fake_cpg_start(struct fake_cpg *cpg, uint32_t nodeid, bool random)
 	    .error = fake_error,
 	    .userdata = node,
 	    .snapshot_chunk = cpg->chunk,
+	    .snapshot_max = node->snapshot_max,
 	};
 	char *error = NULL;
 

@@ -15,6 +15,7 @@
 #include "fake_cpg.c"
 
 #include "sdb_internal.h"
+#include "sdb_repl_internal.h"
 
 TestSuite(repl);
 
@@ -638,4 +639,31 @@ Test(repl, protocol_one_newcomer_is_refused, .fini = cluster_free)
 	fake_cpg_run(cpg);
 	cr_assert_str_eq(phase_of(3), "incompatible");
 	cr_assert(sdb_repl_is_synced(fake_cpg_node(cpg, 1)->repl));
+}
+
+/* Issue 16: a donor cannot make a receiver hold more snapshot than its bound. */
+Test(repl, snapshot_beyond_the_bound_is_refused, .fini = cluster_free)
+{
+	struct fake_node *n3;
+	char digest[65];
+
+	cluster_up(3, 2, 1024); /* parts of 1 KiB */
+	seed_state(1, 40);	/* a dump of several KiB */
+	n3 = fake_cpg_node(cpg, 3);
+	n3->snapshot_max = 4096;
+	fake_cpg_start(cpg, 3, false);
+	fake_cpg_run(cpg);
+	cr_assert_str_eq(phase_of(3), "receiving");
+	cr_assert_eq(n3->snapshots, 0, "node3 loaded a snapshot above its bound");
+	cr_assert(strstr(n3->last_error, "larger than 4096 bytes"), "node3 said: %s",
+		  n3->last_error);
+	cr_assert_leq(n3->repl->snap_len, 4096u, "node3 holds %zu bytes", n3->repl->snap_len);
+	cr_assert(sdb_repl_is_synced(fake_cpg_node(cpg, 1)->repl));
+
+	/* with room enough, the next round brings the state */
+	fake_cpg_stop(cpg, 3, false);
+	n3->snapshot_max = 0;
+	fake_cpg_start(cpg, 3, false);
+	fake_cpg_run(cpg);
+	assert_converged(digest, "node3 with the default bound");
 }
