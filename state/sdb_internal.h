@@ -107,6 +107,9 @@ struct sdb {
 	char digest[65];
 };
 
+/* The SQL text of each statement (sdb_sql.c). */
+extern const char *const sdb__sql[_SDB_Q_MAX];
+
 /* The migration steps: step i takes user_version i to i + 1 (and sets it). */
 extern const char *const sdb__schema_steps[];
 extern const unsigned sdb__schema_n_steps;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * sdb_repl: the replication engine (API and protocol summary in sdb_repl.h,
- * the full argument in docs/state.md).
+ * the full argument in docs/state.md): its phases, the outbox of round
+ * messages, the buffer of changes, and the entry points. The sync round is
+ * in sdb_repl_round.c, the state transfer in sdb_repl_snapshot.c.
  *
  * Phases of this member:
  *
@@ -73,7 +75,7 @@ void sdb__repl_error(struct sdb_repl *repl, int error, const char *fmt, ...)
 	repl->ops.error(repl->ops.userdata, error, msg);
 }
 
-static struct sdb__repl_member *member_find(struct sdb_repl *repl, uint32_t nodeid)
+struct sdb__repl_member *sdb__repl_member_find(struct sdb_repl *repl, uint32_t nodeid)
 {
 	for (size_t i = 0; i < repl->n_members; i++)
 		if (repl->members[i].nodeid == nodeid)
@@ -81,7 +83,7 @@ static struct sdb__repl_member *member_find(struct sdb_repl *repl, uint32_t node
 	return NULL;
 }
 
-static uint32_t lowest_member(const struct sdb_repl *repl)
+uint32_t sdb__repl_lowest_member(const struct sdb_repl *repl)
 {
 	uint32_t low = 0;
 
@@ -93,7 +95,7 @@ static uint32_t lowest_member(const struct sdb_repl *repl)
 
 /* ---- outbox ---------------------------------------------------------------------------- */
 
-static void outbox_clear(struct sdb_repl *repl)
+void sdb__repl_outbox_clear(struct sdb_repl *repl)
 {
 	for (size_t i = 0; i < repl->n_out; i++)
 		free(repl->out[i].buf);
@@ -167,7 +169,7 @@ static int buffer_push(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 	return 0;
 }
 
-static void buffer_drop(struct sdb_repl *repl)
+void sdb__repl_buffer_drop(struct sdb_repl *repl)
 {
 	for (size_t i = 0; i < repl->n_buffer; i++) {
 		if (repl->ops.applied)
@@ -236,32 +238,6 @@ void sdb__repl_become_synced(struct sdb_repl *repl)
 
 /* ---- the round --------------------------------------------------------------------------- */
 
-/* A confchg or a sync_request: every member starts over, the leader sends sync_start. */
-static int round_begin(struct sdb_repl *repl)
-{
-	json_object *m;
-
-	if (repl->phase == PHASE_RECEIVING)
-		repl->in_sync = false;
-	buffer_drop(repl);
-	sdb__repl_snapshot_reset(repl);
-	outbox_clear(repl);
-	for (size_t i = 0; i < repl->n_members; i++)
-		repl->members[i].have = false;
-	repl->leader = 0;
-	repl->epoch = 0;
-	repl->donor = 0;
-	repl->phase = PHASE_STARTING;
-	repl->rounds++;
-	if (lowest_member(repl) != repl->nodeid)
-		return 0;
-	m = sdb__repl_round_msg_new("sync_start");
-	if (m)
-		json_object_object_add(m, "epoch",
-				       json_object_new_int64((int64_t)++repl->next_epoch));
-	return sdb__repl_outbox_push(repl, m);
-}
-
 int sdb_repl_confchg(struct sdb_repl *repl, const uint32_t *members, size_t n)
 {
 	struct sdb__repl_member *list = calloc(n ?: 1, sizeof(*list));
@@ -279,208 +255,13 @@ int sdb_repl_confchg(struct sdb_repl *repl, const uint32_t *members, size_t n)
 	if (!us) {
 		if (repl->phase == PHASE_RECEIVING)
 			repl->in_sync = false;
-		buffer_drop(repl);
+		sdb__repl_buffer_drop(repl);
 		sdb__repl_snapshot_reset(repl);
-		outbox_clear(repl);
+		sdb__repl_outbox_clear(repl);
 		repl->phase = PHASE_IDLE;
 		return 0;
 	}
-	return round_begin(repl);
-}
-
-static void send_state(struct sdb_repl *repl)
-{
-	json_object *m = sdb__repl_round_msg_new("sync_state");
-	char digest[65] = "unknown";
-	uint64_t version = 0;
-	int r;
-
-	r = sdb_version(repl->db, &version);
-	if (r >= 0)
-		r = sdb_digest(repl->db, digest);
-	if (r < 0) {
-		sdb__repl_error(repl, r, "cannot read own state for the sync round: %s",
-				sdb_errmsg(repl->db));
-		repl->in_sync = false;
-		version = 0;
-		snprintf(digest, sizeof(digest), "unknown");
-	}
-	if (m) {
-		json_object_object_add(m, "leader", json_object_new_int64(repl->leader));
-		json_object_object_add(m, "epoch", json_object_new_int64((int64_t)repl->epoch));
-		json_object_object_add(m, "version", json_object_new_int64((int64_t)version));
-		json_object_object_add(m, "digest", json_object_new_string(digest));
-		json_object_object_add(m, "in_sync", json_object_new_boolean(repl->in_sync));
-		json_object_object_add(m, "schema", json_object_new_int64(sdb_schema_version()));
-		json_object_object_add(m, "protocol", json_object_new_int(repl->protocol));
-	}
-	if (sdb__repl_outbox_push(repl, m) < 0)
-		sdb__repl_error(repl, -ENOMEM, "cannot send sync state");
-}
-
-static void on_start(struct sdb_repl *repl, uint32_t sender, json_object *msg)
-{
-	json_object *v;
-
-	if (sender != lowest_member(repl) || !json_object_object_get_ex(msg, "epoch", &v))
-		return; /* not from this membership's leader: stale */
-	if (repl->phase == PHASE_RECEIVING || repl->diverged) {
-		/* our buffer holds changes the others applied; the snapshot brings them */
-		repl->in_sync = false;
-		buffer_drop(repl);
-	}
-	sdb__repl_snapshot_reset(repl);
-	outbox_clear(repl);
-	for (size_t i = 0; i < repl->n_members; i++)
-		repl->members[i].have = false;
-	repl->leader = sender;
-	repl->epoch = (uint64_t)json_object_get_int64(v);
-	repl->donor = 0;
-	repl->phase = PHASE_COLLECTING;
-	send_state(repl);
-}
-
-bool sdb__repl_same_round(struct sdb_repl *repl, json_object *msg)
-{
-	json_object *l, *e;
-
-	return json_object_object_get_ex(msg, "leader", &l) &&
-	       json_object_object_get_ex(msg, "epoch", &e) &&
-	       (uint32_t)json_object_get_int64(l) == repl->leader &&
-	       (uint64_t)json_object_get_int64(e) == repl->epoch && repl->leader != 0;
-}
-
-/*
- * Donor: among the members that speak PROTOCOL (0: any), those in sync if
- * any, the highest version, then the lowest nodeid.
- */
-static struct sdb__repl_member *choose_donor(struct sdb_repl *repl, int protocol)
-{
-	struct sdb__repl_member *best = NULL;
-	bool any_in_sync = false;
-
-	for (size_t i = 0; i < repl->n_members; i++)
-		any_in_sync |= repl->members[i].in_sync &&
-			       (!protocol || repl->members[i].protocol == protocol);
-	for (size_t i = 0; i < repl->n_members; i++) {
-		struct sdb__repl_member *m = &repl->members[i];
-
-		if ((protocol && m->protocol != protocol) || (any_in_sync && !m->in_sync))
-			continue;
-		if (!best || m->version > best->version ||
-		    (m->version == best->version && m->nodeid < best->nodeid))
-			best = m;
-	}
-	return best;
-}
-
-/*
- * The change protocol the cluster speaks: that of its members in sync (the
- * best of them, as a donor is chosen: they agree, since a member of another
- * protocol is never synced), else, when nobody is (the whole cluster
- * starting), the leader's. Every member computes it from the same
- * sync_states, so every member agrees on who is out.
- */
-static int cluster_protocol(struct sdb_repl *repl)
-{
-	struct sdb__repl_member *best = choose_donor(repl, 0), *leader;
-
-	if (best && best->in_sync)
-		return best->protocol;
-	leader = member_find(repl, repl->leader);
-	return leader ? leader->protocol : repl->protocol;
-}
-
-/*
- * A member of another change protocol than the cluster's would apply the
- * changes differently, or not at all: it is not synced, its changes are not
- * taken (sdb_repl_propose() refuses them with -EPROTONOSUPPORT), and it says
- * so, as the others do of it. The next configuration change asks again.
- */
-static bool refuse_incompatible(struct sdb_repl *repl, int protocol)
-{
-	bool me_out = repl->protocol != protocol;
-
-	for (size_t i = 0; i < repl->n_members; i++) {
-		const struct sdb__repl_member *m = &repl->members[i];
-
-		if (m->protocol != protocol && !me_out)
-			sdb__repl_error(
-			    repl, -EPROTONOSUPPORT,
-			    "node %u speaks state protocol %d, the cluster %d: not synced, "
-			    "its changes are refused",
-			    m->nodeid, m->protocol, protocol);
-	}
-	if (!me_out)
-		return false;
-	sdb__repl_error(repl, -EPROTONOSUPPORT,
-			"state protocol %d here, cluster speaks %d: not joining", repl->protocol,
-			protocol);
-	repl->phase = PHASE_INCOMPATIBLE;
-	repl->in_sync = false;
-	buffer_drop(repl);
-	return true;
-}
-
-static void round_complete(struct sdb_repl *repl)
-{
-	int protocol = cluster_protocol(repl);
-	struct sdb__repl_member *donor = choose_donor(repl, protocol),
-				*me = member_find(repl, repl->nodeid);
-	bool all_equal = true;
-	int r;
-
-	repl->cluster_protocol = protocol;
-	if (refuse_incompatible(repl, protocol))
-		return;
-	repl->donor = donor->nodeid;
-	repl->donor_version = donor->version;
-	memcpy(repl->donor_digest, donor->digest, sizeof(repl->donor_digest));
-	for (size_t i = 0; i < repl->n_members; i++)
-		all_equal &= repl->members[i].protocol != protocol ||
-			     (repl->members[i].version == donor->version &&
-			      strcmp(repl->members[i].digest, donor->digest) == 0);
-
-	if (me->version != donor->version || strcmp(me->digest, donor->digest) != 0) {
-		repl->in_sync = false;
-		repl->phase = PHASE_RECEIVING;
-		return;
-	}
-	if (donor == me && !all_equal) {
-		/* the state as it is now, before the buffer: what the others start from */
-		r = sdb__repl_snapshot_send(repl);
-		if (r < 0)
-			sdb__repl_error(repl, r, "cannot send state snapshot: %s",
-					sdb_errmsg(repl->db));
-	}
-	sdb__repl_become_synced(repl);
-}
-
-static void on_state(struct sdb_repl *repl, uint32_t sender, json_object *msg)
-{
-	struct sdb__repl_member *m = member_find(repl, sender);
-	json_object *version, *digest, *in_sync, *protocol;
-
-	if (repl->phase != PHASE_COLLECTING || !m || m->have || !sdb__repl_same_round(repl, msg))
-		return;
-	if (!json_object_object_get_ex(msg, "version", &version) ||
-	    !json_object_object_get_ex(msg, "digest", &digest) ||
-	    !json_object_is_type(digest, json_type_string))
-		return;
-	m->have = true;
-	m->version = (uint64_t)json_object_get_int64(version);
-	snprintf(m->digest, sizeof(m->digest), "%s", json_object_get_string(digest));
-	m->in_sync =
-	    json_object_object_get_ex(msg, "in_sync", &in_sync) && json_object_get_boolean(in_sync);
-	/* hosts of change protocol 1 did not say it */
-	m->protocol = json_object_object_get_ex(msg, "protocol", &protocol) &&
-			      json_object_is_type(protocol, json_type_int)
-			  ? json_object_get_int(protocol)
-			  : 1;
-	for (size_t i = 0; i < repl->n_members; i++)
-		if (!repl->members[i].have)
-			return;
-	round_complete(repl);
+	return sdb__repl_round_begin(repl);
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */
@@ -506,16 +287,16 @@ int sdb_repl_deliver(struct sdb_repl *repl, uint32_t sender, const void *buf, si
 		return r;
 	}
 	if (!json_object_object_get_ex(msg, "v", &v) ||
-	    json_object_get_int64(v) != SDB_REPL_ROUND_VERSION || !member_find(repl, sender))
+	    json_object_get_int64(v) != SDB_REPL_ROUND_VERSION || !sdb__repl_member_find(repl, sender))
 		return 0;
 	if (strcmp(type, "sync_start") == 0)
-		on_start(repl, sender, msg);
+		sdb__repl_on_start(repl, sender, msg);
 	else if (strcmp(type, "sync_state") == 0)
-		on_state(repl, sender, msg);
+		sdb__repl_on_state(repl, sender, msg);
 	else if (strcmp(type, "sync_snapshot") == 0)
 		sdb__repl_snapshot_part(repl, sender, msg);
 	else if (strcmp(type, "sync_request") == 0)
-		return round_begin(repl);
+		return sdb__repl_round_begin(repl);
 	return 0;
 }
 
@@ -562,7 +343,7 @@ int sdb_repl_status(const struct sdb_repl *repl, json_object **ret)
 	json_object_object_add(o, "phase", json_object_new_string(phase_names[repl->phase]));
 	json_object_object_add(o, "in_sync", json_object_new_boolean(repl->in_sync));
 	json_object_object_add(o, "members", members);
-	json_object_object_add(o, "leader", json_object_new_int64(lowest_member(repl)));
+	json_object_object_add(o, "leader", json_object_new_int64(sdb__repl_lowest_member(repl)));
 	json_object_object_add(o, "donor", json_object_new_int64(repl->donor));
 	json_object_object_add(o, "rounds", json_object_new_int64((int64_t)repl->rounds));
 	json_object_object_add(o, "snapshots_received",
@@ -621,7 +402,7 @@ void sdb_repl_free(struct sdb_repl *repl)
 	for (size_t i = 0; i < repl->n_buffer; i++)
 		json_object_put(repl->buffer[i].msg);
 	free(repl->buffer);
-	outbox_clear(repl);
+	sdb__repl_outbox_clear(repl);
 	free(repl->out);
 	sdb__repl_snapshot_reset(repl);
 	free(repl->members);

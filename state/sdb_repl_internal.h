@@ -98,6 +98,22 @@ bool sdb__repl_same_round(struct sdb_repl *repl, json_object *msg);
 /* SYNCED from now on: applies the buffer in order. */
 void sdb__repl_become_synced(struct sdb_repl *repl);
 
+/* The member NODEID of the current configuration, or NULL. */
+struct sdb__repl_member *sdb__repl_member_find(struct sdb_repl *repl, uint32_t nodeid);
+/* The leader of the current configuration: its lowest nodeid. */
+uint32_t sdb__repl_lowest_member(const struct sdb_repl *repl);
+/* Drops the buffered changes (each told to ops->applied as -ECANCELED). */
+void sdb__repl_buffer_drop(struct sdb_repl *repl);
+/* Drops the round messages not sent yet. */
+void sdb__repl_outbox_clear(struct sdb_repl *repl);
+
+/* ---- the round (sdb_repl_round.c) ---- */
+
+/* A confchg or a sync_request: every member starts over, the leader sends sync_start. */
+int sdb__repl_round_begin(struct sdb_repl *repl);
+void sdb__repl_on_start(struct sdb_repl *repl, uint32_t sender, json_object *msg);
+void sdb__repl_on_state(struct sdb_repl *repl, uint32_t sender, json_object *msg);
+
 /* ---- the state transfer (sdb_repl_snapshot.c) ---- */
 
 /* Forgets the snapshot being received. */
