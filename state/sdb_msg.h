@@ -2,7 +2,7 @@
 /*
  * sdb_msg: the replicated changes to the cluster state.
  *
- * A change is a JSON object {"v":1,"type":"pair_create","time":<usec>,...},
+ * A change is a JSON object {"v":2,"type":"pair_create","time":<usec>,...},
  * built here by a sdb_msg_*() builder on the host that wants the change,
  * multicast over CPG with agreed ordering, and applied on every host, in
  * delivery order, by sdb_apply(): one sqlite transaction that also counts the

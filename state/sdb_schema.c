@@ -15,7 +15,7 @@
  * every host, so nothing here may depend on the local host (no defaults taken
  * from the clock, no AUTOINCREMENT: ids come from the cluster row's counters).
  * Enumerations are CHECK constraints, the last line of defence behind the
- * validation in sdb_msg.c. docs/state.md describes every column.
+ * validation in sdb_msg_field.c. docs/state.md describes every column.
  */
 #include "sdb_internal.h"
 
