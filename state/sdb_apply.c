@@ -90,6 +90,14 @@ int sdb__apply_begin(struct sdb *db, struct sdb__row *row)
 	return 0;
 }
 
+int sdb__apply_open(struct sdb *db, const struct sdb__apply_ctx *c, const struct sdb__field *fields,
+		    size_t n, struct sdb__row *row)
+{
+	int r = sdb__fields_read(db, c->msg, fields, n);
+
+	return r < 0 ? r : sdb__apply_begin(db, row);
+}
+
 /* ---- the dispatcher ---------------------------------------------------------------------- */
 
 static const struct {

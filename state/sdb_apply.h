@@ -9,10 +9,12 @@
  * An apply function is shaped alike for every type:
  *
  *   1. read and check every field of the message, touching nothing
- *      (-EINVAL for a missing or malformed field or an unknown enum value);
+ *      (-EINVAL for a missing or malformed field or an unknown enum value):
+ *      one table of struct sdb__field, read by sdb__fields_read();
  *   2. sdb__apply_begin(): BEGIN IMMEDIATE, the row the message is about and
  *      the compare-and-set checks on it (-ENOENT, -EEXIST, -EALREADY,
  *      -ESTALE), the same on every host for the same state;
+ *      sdb__apply_open() does 1 and 2 for the types that need nothing else;
  *   3. any further check of the state, then the writes.
  *
  * sdb__apply_obj() (sdb_apply.c) counts the change and commits, or rolls
@@ -51,8 +53,48 @@ extern const char *const sdb__fence_results[];
  */
 int sdb__field_str(struct sdb *db, json_object *m, const char *key, bool required, bool empty_ok,
 		   size_t max, const char *const *set, const char **ret);
-#define STR_REQ(db, m, key, max, set, ret) sdb__field_str(db, m, key, true, false, max, set, ret)
-#define STR_OPT(db, m, key, max, set, ret) sdb__field_str(db, m, key, false, false, max, set, ret)
+
+/*
+ * The fields of a message as one table, read in order, the first failure
+ * ending it: what an apply function reads before it touches anything.
+ */
+enum sdb__field_kind {
+	SDB_F_STR,	  /* a string of 1..MAX bytes (one of SET when given): RET const char ** */
+	SDB_F_STR0,	  /* the same, "" allowed */
+	SDB_F_U64,	  /* an integer 0..MAX: RET uint64_t *, RET_SET bool * (may be NULL) */
+	SDB_F_BOOL,	  /* a boolean, false when absent: RET bool * */
+	SDB_F_PAIR_STATE, /* a state of hs_pair_fsm.h: RET const char ** */
+};
+
+struct sdb__field {
+	const char *key;
+	enum sdb__field_kind kind;
+	bool required;
+	uint64_t max;
+	const char *const *set;
+	void *ret;
+	bool *ret_set;
+};
+
+/* Required / optional string KEY of at most MAX bytes, one of SET (NULL: any), into RET. */
+#define SDB_STR(key, max, set, ret)                                                                \
+	{                                                                                          \
+		key, SDB_F_STR, true, max, set, ret, NULL                                          \
+	}
+#define SDB_STR_OPT(key, max, set, ret)                                                            \
+	{                                                                                          \
+		key, SDB_F_STR, false, max, set, ret, NULL                                         \
+	}
+#define SDB_U64(key, max, ret)                                                                     \
+	{                                                                                          \
+		key, SDB_F_U64, true, max, NULL, ret, NULL                                         \
+	}
+#define SDB_U64_OPT(key, max, ret, ret_set)                                                        \
+	{                                                                                          \
+		key, SDB_F_U64, false, max, NULL, ret, ret_set                                     \
+	}
+
+int sdb__fields_read(struct sdb *db, json_object *m, const struct sdb__field *fields, size_t n);
 
 /* An integer field in 0..MAX; absent or null: *RET_SET false (or -EINVAL when REQUIRED). */
 int sdb__field_u64(struct sdb *db, json_object *m, const char *key, bool required, uint64_t max,
@@ -113,6 +155,9 @@ struct sdb__row {
 
 /* BEGIN IMMEDIATE, then ROW read and checked; 0 or -errno (recorded). */
 int sdb__apply_begin(struct sdb *db, struct sdb__row *row);
+/* The opening of most apply functions: sdb__fields_read(), then sdb__apply_begin(ROW). */
+int sdb__apply_open(struct sdb *db, const struct sdb__apply_ctx *c, const struct sdb__field *fields,
+		    size_t n, struct sdb__row *row);
 /* 1 when the row of Q keyed by KEY exists, 0 when not (inside the transaction). */
 int sdb__row_exists(struct sdb *db, enum sdb__q q, const char *key);
 /* -ENOENT unless node NAME exists. */

@@ -74,15 +74,15 @@ int sdb__apply_event(struct sdb *db, const struct sdb__apply_ctx *c)
 {
 	const char *node, *vm, *kind, *message, *detail_text = NULL;
 	json_object *detail;
+	const struct sdb__field fields[] = {
+	    SDB_STR_OPT("node", SDB_NAME_MAX_LEN, NULL, &node),
+	    SDB_STR_OPT("vm", SDB_NAME_MAX_LEN, NULL, &vm),
+	    SDB_STR("kind", 64, NULL, &kind),
+	    SDB_STR("message", SDB_TEXT_MAX_LEN, NULL, &message),
+	};
 	int r;
 
-	r = STR_OPT(db, c->msg, "node", SDB_NAME_MAX_LEN, NULL, &node);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "vm", SDB_NAME_MAX_LEN, NULL, &vm);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "kind", 64, NULL, &kind);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "message", SDB_TEXT_MAX_LEN, NULL, &message);
+	r = sdb__fields_read(db, c->msg, fields, ARRAY_SIZE(fields));
 	if (r < 0)
 		return r;
 	if (json_object_object_get_ex(c->msg, "detail", &detail) && detail) {
@@ -110,24 +110,18 @@ int sdb__apply_fence_start(struct sdb *db, const struct sdb__apply_ctx *c)
 	uint64_t level, started;
 	bool has_started;
 	int64_t id;
+	const struct sdb__field fields[] = {
+	    SDB_STR("ref", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_STR("target", SDB_NAME_MAX_LEN, NULL, &target),
+	    SDB_STR_OPT("device", SDB_NAME_MAX_LEN, NULL, &device),
+	    SDB_STR("agent", SDB_NAME_MAX_LEN, NULL, &agent),
+	    SDB_U64_OPT("level", 1000, &level, NULL),
+	    SDB_STR("action", 16, sdb__fence_actions, &action),
+	    SDB_U64_OPT("started_usec", INT64_MAX, &started, &has_started),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "ref", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "target", SDB_NAME_MAX_LEN, NULL, &target);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "device", SDB_NAME_MAX_LEN, NULL, &device);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "agent", SDB_NAME_MAX_LEN, NULL, &agent);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "level", false, 1000, &level, NULL);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "action", 16, sdb__fence_actions, &action);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "started_usec", false, INT64_MAX, &started,
-				   &has_started);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r >= 0)
 		r = sdb__next_id(db, SDB_Q_CLUSTER_FENCE_ID, SDB_Q_FENCE_PRUNE, SDB_FENCE_LOG_KEEP,
 				 &id);
@@ -154,15 +148,14 @@ int sdb__apply_fence_finish(struct sdb *db, const struct sdb__apply_ctx *c)
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct sdb__row row = {.q = SDB_Q_FENCE_GET, .what = "fence record", .expect = "running"};
 	const char *result, *message;
+	const struct sdb__field fields[] = {
+	    SDB_STR("ref", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_STR("result", 16, sdb__fence_results, &result),
+	    SDB_STR_OPT("message", SDB_TEXT_MAX_LEN, NULL, &message),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "ref", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "result", 16, sdb__fence_results, &result);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "message", SDB_TEXT_MAX_LEN, NULL, &message);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r < 0)
 		return r;
 
@@ -184,17 +177,15 @@ int sdb__apply_op_begin(struct sdb *db, const struct sdb__apply_ctx *c)
 			       .exists_error = -EALREADY,
 			       .col = 1};
 	const char *op, *node, *ref;
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_STR("op", 64, NULL, &op),
+	    SDB_STR("node", SDB_NAME_MAX_LEN, NULL, &node),
+	    SDB_STR("ref", SDB_NAME_MAX_LEN, NULL, &ref),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "vm", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "op", 64, NULL, &op);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "node", SDB_NAME_MAX_LEN, NULL, &node);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "ref", SDB_NAME_MAX_LEN, NULL, &ref);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r < 0)
 		return r;
 
@@ -213,13 +204,13 @@ int sdb__apply_op_end(struct sdb *db, const struct sdb__apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct sdb__row row = {.q = SDB_Q_OP_GET, .what = "operation on", .col = 3};
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_STR_OPT("ref", SDB_NAME_MAX_LEN, NULL, &row.expect),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "vm", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "ref", SDB_NAME_MAX_LEN, NULL, &row.expect);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r < 0)
 		return r;
 

@@ -19,17 +19,17 @@ int sdb__apply_node_upsert(struct sdb *db, const struct sdb__apply_ctx *c)
 	struct sdb__row row = {.q = SDB_Q_NODE_GET, .what = "node", .want = SDB_ROW_ANY};
 	const char *address, *fence_ref;
 	uint64_t nodeid;
+	const struct sdb__field fields[] = {
+	    SDB_STR("name", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_U64("nodeid", UINT32_MAX, &nodeid),
+	    SDB_STR_OPT("address", SDB_NAME_MAX_LEN, NULL, &address),
+	    SDB_STR_OPT("fence_ref", SDB_NAME_MAX_LEN, NULL, &fence_ref),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "name", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "nodeid", true, UINT32_MAX, &nodeid, NULL);
+	r = sdb__fields_read(db, c->msg, fields, ARRAY_SIZE(fields));
 	if (r >= 0 && nodeid == 0)
 		r = sdb__fail(db, -EINVAL, "field 'nodeid' is 0");
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "address", SDB_NAME_MAX_LEN, NULL, &address);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "fence_ref", SDB_NAME_MAX_LEN, NULL, &fence_ref);
 	if (r >= 0)
 		r = sdb__apply_begin(db, &row);
 	if (r < 0)
@@ -60,15 +60,14 @@ static int node_set(struct sdb *db, const struct sdb__apply_ctx *c, const char *
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct sdb__row row = {.q = SDB_Q_NODE_GET, .what = "node", .col = col};
 	const char *value;
+	const struct sdb__field fields[] = {
+	    SDB_STR("name", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_STR(key, 32, set, &value),
+	    SDB_STR_OPT(expect_key, 32, set, &row.expect),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "name", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, key, 32, set, &value);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, expect_key, 32, set, &row.expect);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r < 0)
 		return r;
 
@@ -97,11 +96,10 @@ int sdb__apply_node_delete(struct sdb *db, const struct sdb__apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct sdb__row row = {.q = SDB_Q_NODE_GET, .what = "node"};
+	const struct sdb__field fields[] = {SDB_STR("name", SDB_NAME_MAX_LEN, NULL, &row.key)};
 	int r;
 
-	r = STR_REQ(db, c->msg, "name", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r >= 0)
 		r = sdb__row_exists(db, SDB_Q_PAIRS_BY_NODE, row.key);
 	if (r != 0)

@@ -65,37 +65,28 @@ int sdb__apply_pair_create(struct sdb *db, const struct sdb__apply_ctx *c)
 	const char *ev_node, *ev_message;
 	json_object *disks;
 	uint64_t bandwidth, port;
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_STR_OPT("uuid", 64, NULL, &uuid),
+	    SDB_STR("primary", SDB_NAME_MAX_LEN, NULL, &primary),
+	    SDB_STR_OPT("backup", SDB_NAME_MAX_LEN, NULL, &backup),
+	    SDB_STR_OPT("mode", 16, sdb__modes, &mode),
+	    SDB_U64_OPT("bandwidth_mib", INT64_MAX, &bandwidth, NULL),
+	    {"state", SDB_F_PAIR_STATE, false, 0, NULL, &state, NULL},
+	    SDB_STR_OPT("desired_state", 32, sdb__desired_states, &desired),
+	    SDB_STR_OPT("reason", SDB_TEXT_MAX_LEN, NULL, &reason),
+	    SDB_STR_OPT("domain_xml", SDB_DOMAIN_XML_MAX_LEN, NULL, &xml),
+	    SDB_U64_OPT("nbd_port", 65535, &port, NULL),
+	    SDB_STR_OPT("event_node", SDB_NAME_MAX_LEN, NULL, &ev_node),
+	    SDB_STR_OPT("event", SDB_TEXT_MAX_LEN, NULL, &ev_message),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "vm", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "uuid", 64, NULL, &uuid);
-	if (r >= 0)
-		r = STR_REQ(db, c->msg, "primary", SDB_NAME_MAX_LEN, NULL, &primary);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "backup", SDB_NAME_MAX_LEN, NULL, &backup);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "mode", 16, sdb__modes, &mode);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "bandwidth_mib", false, INT64_MAX, &bandwidth, NULL);
-	if (r >= 0)
-		r = sdb__field_pair_state(db, c->msg, "state", &state, NULL);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "desired_state", 32, sdb__desired_states, &desired);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "reason", SDB_TEXT_MAX_LEN, NULL, &reason);
+	r = sdb__fields_read(db, c->msg, fields, ARRAY_SIZE(fields));
 	if (r >= 0)
 		r = sdb__field_disks(db, c->msg, &disks);
 	if (r >= 0)
-		r = STR_OPT(db, c->msg, "domain_xml", SDB_DOMAIN_XML_MAX_LEN, NULL, &xml);
-	if (r >= 0)
 		r = sdb__field_disk_sizes(db, c->msg, &sizes);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "nbd_port", false, 65535, &port, NULL);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "event_node", SDB_NAME_MAX_LEN, NULL, &ev_node);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "event", SDB_TEXT_MAX_LEN, NULL, &ev_message);
 	if (r >= 0 && backup && strcmp(primary, backup) == 0)
 		r = sdb__fail(db, -EINVAL, "primary and backup are both '%s'", primary);
 	if (r >= 0)
@@ -162,42 +153,29 @@ int sdb__apply_pair_update(struct sdb *db, const struct sdb__apply_ctx *c)
 	enum hs_pair_event event = HS_EV_MAX;
 	uint64_t bandwidth, port;
 	bool has_bw, has_port, clear_backup;
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &vm),
+	    {"expect_state", SDB_F_PAIR_STATE, false, 0, NULL, &row.expect, NULL},
+	    SDB_U64_OPT("expect_generation", INT64_MAX, &row.expect_gen, &row.has_gen),
+	    SDB_STR_OPT("desired_state", 32, sdb__desired_states, &desired),
+	    SDB_STR_OPT("admin_state", 32, sdb__admin_states, &admin),
+	    {"reason", SDB_F_STR0, false, SDB_TEXT_MAX_LEN, NULL, &reason, NULL},
+	    SDB_STR_OPT("primary", SDB_NAME_MAX_LEN, NULL, &primary),
+	    SDB_STR_OPT("backup", SDB_NAME_MAX_LEN, NULL, &backup),
+	    {"clear_backup", SDB_F_BOOL, false, 0, NULL, &clear_backup, NULL},
+	    SDB_STR_OPT("mode", 16, sdb__modes, &mode),
+	    SDB_U64_OPT("bandwidth_mib", INT64_MAX, &bandwidth, &has_bw),
+	    SDB_U64_OPT("nbd_port", 65535, &port, &has_port),
+	    SDB_STR_OPT("event_node", SDB_NAME_MAX_LEN, NULL, &ev_node),
+	    SDB_STR_OPT("event", SDB_TEXT_MAX_LEN, NULL, &ev_message),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "vm", SDB_NAME_MAX_LEN, NULL, &vm);
-	if (r >= 0)
-		r = sdb__field_pair_state(db, c->msg, "expect_state", &row.expect, NULL);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "expect_generation", false, INT64_MAX,
-				   &row.expect_gen, &row.has_gen);
+	r = sdb__fields_read(db, c->msg, fields, ARRAY_SIZE(fields));
 	if (r >= 0)
 		r = sdb__field_pair_state(db, c->msg, "state", &state, &next);
 	if (r >= 0)
 		r = sdb__field_pair_event(db, c->msg, state, &pair_event, &event);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "desired_state", 32, sdb__desired_states, &desired);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "admin_state", 32, sdb__admin_states, &admin);
-	if (r >= 0)
-		r = sdb__field_str(db, c->msg, "reason", false, true, SDB_TEXT_MAX_LEN, NULL,
-				   &reason);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "primary", SDB_NAME_MAX_LEN, NULL, &primary);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "backup", SDB_NAME_MAX_LEN, NULL, &backup);
-	if (r >= 0)
-		r = sdb__field_bool(db, c->msg, "clear_backup", &clear_backup);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "mode", 16, sdb__modes, &mode);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "bandwidth_mib", false, INT64_MAX, &bandwidth,
-				   &has_bw);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "nbd_port", false, 65535, &port, &has_port);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "event_node", SDB_NAME_MAX_LEN, NULL, &ev_node);
-	if (r >= 0)
-		r = STR_OPT(db, c->msg, "event", SDB_TEXT_MAX_LEN, NULL, &ev_message);
 	if (r >= 0 && clear_backup && backup)
 		r = sdb__fail(db, -EINVAL, "both 'backup' and 'clear_backup'");
 	row.key = vm;
@@ -246,17 +224,16 @@ int sdb__apply_pair_progress(struct sdb *db, const struct sdb__apply_ctx *c)
 	struct sdb__row row = {.q = SDB_Q_PAIR_GET, .what = "pair"};
 	uint64_t done, total;
 	json_object *disks;
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_U64("bytes_done", INT64_MAX, &done),
+	    SDB_U64("bytes_total", INT64_MAX, &total),
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "vm", SDB_NAME_MAX_LEN, NULL, &row.key);
+	r = sdb__field_disks(db, c->msg, &disks);
 	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "bytes_done", true, INT64_MAX, &done, NULL);
-	if (r >= 0)
-		r = sdb__field_u64(db, c->msg, "bytes_total", true, INT64_MAX, &total, NULL);
-	if (r >= 0)
-		r = sdb__field_disks(db, c->msg, &disks);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+		r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r < 0)
 		return r;
 
@@ -275,13 +252,13 @@ int sdb__apply_pair_delete(struct sdb *db, const struct sdb__apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct sdb__row row = {.q = SDB_Q_PAIR_GET, .what = "pair", .col = 6};
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    {"expect_state", SDB_F_PAIR_STATE, false, 0, NULL, &row.expect, NULL},
+	};
 	int r;
 
-	r = STR_REQ(db, c->msg, "vm", SDB_NAME_MAX_LEN, NULL, &row.key);
-	if (r >= 0)
-		r = sdb__field_pair_state(db, c->msg, "expect_state", &row.expect, NULL);
-	if (r >= 0)
-		r = sdb__apply_begin(db, &row);
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
 	if (r < 0)
 		return r;
 

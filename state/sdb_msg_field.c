@@ -23,6 +23,9 @@ const char *const sdb__fence_actions[] = {"off",     "on",	 "reboot", "status",
 					  "monitor", "metadata", NULL};
 const char *const sdb__fence_results[] = {"success", "failed", "timeout", NULL};
 
+#define STR_REQ(db, m, key, max, set, ret) sdb__field_str(db, m, key, true, false, max, set, ret)
+#define STR_OPT(db, m, key, max, set, ret) sdb__field_str(db, m, key, false, false, max, set, ret)
+
 static bool in_set(const char *v, const char *const *set)
 {
 	for (; *set; set++)
@@ -193,6 +196,32 @@ int sdb__field_disks(struct sdb *db, json_object *m, json_object **ret)
 	}
 	*ret = a;
 	return 0;
+}
+
+int sdb__fields_read(struct sdb *db, json_object *m, const struct sdb__field *f, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		switch (f[i].kind) {
+		case SDB_F_STR:
+		case SDB_F_STR0:
+			r = sdb__field_str(db, m, f[i].key, f[i].required, f[i].kind == SDB_F_STR0,
+					   f[i].max, f[i].set, f[i].ret);
+			break;
+		case SDB_F_U64:
+			r = sdb__field_u64(db, m, f[i].key, f[i].required, f[i].max, f[i].ret,
+					   f[i].ret_set);
+			break;
+		case SDB_F_BOOL:
+			r = sdb__field_bool(db, m, f[i].key, f[i].ret);
+			break;
+		case SDB_F_PAIR_STATE:
+			r = sdb__field_pair_state(db, m, f[i].key, f[i].ret, NULL);
+			break;
+		}
+	}
+	return r;
 }
 
 /* "disk_sizes": an array of at most SDB_MAX_DISKS byte counts; its JSON text in *RET. */
