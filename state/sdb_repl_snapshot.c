@@ -17,8 +17,9 @@
  *
  * A donor is another host, trusted to be one of ours but not to be right:
  * the parts must come in order with one count of parts, and their total is
- * bounded (ops.snapshot_max, SDB_REPL_SNAPSHOT_MAX_DEFAULT), so a confused or hostile donor cannot make
- * a receiver grow without limit; anything else is refused and forgotten.
+ * bounded (ops.snapshot_max, SDB_REPL_SNAPSHOT_MAX_DEFAULT), so a confused
+ * or hostile donor cannot make a receiver grow without limit; anything else
+ * is refused and forgotten.
  */
 #include <stdio.h>
 #include <string.h>
