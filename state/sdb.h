@@ -100,7 +100,8 @@ int sdb_pairs_list_by_node(struct sdb *db, const char *node, json_object **ret);
 
 /*
  * Events with id > SINCE_ID, oldest first, at most LIMIT (0: 1000):
- * [{"id","time_usec","node","vm","kind","message","detail"}].
+ * [{"id","time_usec","node","vm","kind","message","detail","transition"?}]; "transition"
+ * is {"from","to","event"} on a pair event that changed the state.
  */
 int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret);
 
@@ -110,6 +111,15 @@ int sdb_events_list_kind(struct sdb *db, const char *kind, uint64_t since_id, un
 
 /* How many kept events of KIND contain TEXT (metrics: failovers, refusals...). */
 int sdb_events_count(struct sdb *db, const char *kind, const char *text, uint64_t *ret);
+
+/*
+ * How many kept events record a pair transition FROM -> TO by EVENT (names
+ * of hs_pair_fsm.h; NULL matches any): metrics count failovers (fencing,
+ * promoting, fenced), refusals (NULL, lost-unsynced, primary-lost), ...
+ * Events logged before schema 5 record none.
+ */
+int sdb_transitions_count(struct sdb *db, const char *from, const char *to, const char *event,
+			  uint64_t *ret);
 
 /*
  * Fence log, newest first, at most LIMIT (0: 1000), of TARGET or of every

@@ -7,7 +7,7 @@
  *
  *   {"schema":3,
  *    "cluster":[[1,version,last_event_id,last_fence_id,changed_usec]],
- *    "nodes":[[name,nodeid,address,fence_ref,state,changed_usec],...],
+ *    "nodes":[[name,nodeid,address,fence_ref,state,changed_usec,admin_state],...],
  *    "pairs":[[...18 columns...],...], "pair_disks":[...], "operations":[...],
  *    "events":[...], "fence_log":[...]}
  *
@@ -33,11 +33,11 @@ struct sdb__table {
 /* Parents before children: loaded in this order, wiped in the reverse one. */
 static const struct sdb__table tables[] = {
 	{"cluster", SDB_Q_DUMP_CLUSTER, _SDB_Q_MAX, SDB_Q_LOAD_CLUSTER, 5},
-	{"nodes", SDB_Q_DUMP_NODES, SDB_Q_WIPE_NODES, SDB_Q_LOAD_NODES, 6},
+	{"nodes", SDB_Q_DUMP_NODES, SDB_Q_WIPE_NODES, SDB_Q_LOAD_NODES, 7},
 	{"pairs", SDB_Q_DUMP_PAIRS, SDB_Q_WIPE_PAIRS, SDB_Q_LOAD_PAIRS, 18},
 	{"pair_disks", SDB_Q_DUMP_DISKS, SDB_Q_WIPE_DISKS, SDB_Q_LOAD_DISKS, 5},
 	{"operations", SDB_Q_DUMP_OPS, SDB_Q_WIPE_OPS, SDB_Q_LOAD_OPS, 5},
-	{"events", SDB_Q_DUMP_EVENTS, SDB_Q_WIPE_EVENTS, SDB_Q_LOAD_EVENTS, 7},
+	{"events", SDB_Q_DUMP_EVENTS, SDB_Q_WIPE_EVENTS, SDB_Q_LOAD_EVENTS, 10},
 	{"fence_log", SDB_Q_DUMP_FENCE, SDB_Q_WIPE_FENCE, SDB_Q_LOAD_FENCE, 11},
 };
 
@@ -107,6 +107,23 @@ int sdb__dump(struct sdb *db, json_object **ret)
 		}
 	}
 	*ret = TAKE_PTR(dump);
+	return 0;
+}
+
+int sdb__json_text(json_object *m, char **ret_buf, size_t *ret_len)
+{
+	const char *text;
+	size_t len;
+	char *buf;
+
+	text = json_object_to_json_string_length(m, JSON_C_TO_STRING_PLAIN, &len);
+	if (!text)
+		return -ENOMEM;
+	buf = strndup(text, len);
+	if (!buf)
+		return -ENOMEM;
+	*ret_buf = buf;
+	*ret_len = len;
 	return 0;
 }
 

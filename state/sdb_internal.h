@@ -38,6 +38,7 @@ enum sdb__q {
 	SDB_Q_NODE_INSERT,
 	SDB_Q_NODE_UPDATE_INFO,
 	SDB_Q_NODE_SET_STATE,
+	SDB_Q_NODE_SET_ADMIN,
 	SDB_Q_NODE_DELETE,
 	SDB_Q_NODES_LIST,
 	SDB_Q_PAIR_GET,
@@ -55,6 +56,7 @@ enum sdb__q {
 	SDB_Q_EVENTS_PRUNE,
 	SDB_Q_EVENTS_LIST,
 	SDB_Q_EVENTS_COUNT,
+	SDB_Q_TRANSITIONS_COUNT,
 	SDB_Q_FENCE_GET,
 	SDB_Q_FENCE_INSERT,
 	SDB_Q_FENCE_FINISH,
@@ -105,6 +107,9 @@ struct sdb {
 	char digest[65];
 };
 
+/* The SQL text of each statement (sdb_sql.c). */
+extern const char *const sdb__sql[_SDB_Q_MAX];
+
 /* The migration steps: step i takes user_version i to i + 1 (and sets it). */
 extern const char *const sdb__schema_steps[];
 extern const unsigned sdb__schema_n_steps;
@@ -129,6 +134,18 @@ int sdb__fail(struct sdb *db, int err, const char *fmt, ...) __attribute__((form
 
 /* The prepared statement Q, reset and unbound. */
 int sdb__stmt(struct sdb *db, enum sdb__q q, sqlite3_stmt **ret);
+/* The prepared statement Q with KEY bound to ?1. */
+int sdb__stmt_key(struct sdb *db, enum sdb__q q, const char *key, sqlite3_stmt **ret);
+/* Steps S: 1 for a row, 0 when there is none (more), -errno (recorded). */
+int sdb__step(struct sdb *db, sqlite3_stmt *s);
+/* Runs Q, a statement that returns no row, with KEY bound to ?1. */
+int sdb__exec_key(struct sdb *db, enum sdb__q q, const char *key, const char *context);
+/* The cluster row (SDB_Q_CLUSTER_GET) stepped in *RET; -EBADMSG when it is missing. */
+int sdb__cluster_row(struct sdb *db, sqlite3_stmt **ret);
+/* M's plain JSON text, malloc'd and NUL-terminated, its length in *RET_LEN. */
+int sdb__json_text(json_object *m, char **ret_buf, size_t *ret_len);
+/* Makes room for one more element in *ARR (of N, CAP allocated); FIRST: the first CAP. */
+int sdb__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first);
 /* Binds a text, or NULL when S is NULL. */
 int sdb__bind_text(sqlite3_stmt *s, int i, const char *v);
 /* Steps a statement that returns no row; 0 or -errno (recorded). */

@@ -2,7 +2,7 @@
 /*
  * sdb_msg: the replicated changes to the cluster state.
  *
- * A change is a JSON object {"v":1,"type":"pair_create","time":<usec>,...},
+ * A change is a JSON object {"v":2,"type":"pair_create","time":<usec>,...},
  * built here by a sdb_msg_*() builder on the host that wants the change,
  * multicast over CPG with agreed ordering, and applied on every host, in
  * delivery order, by sdb_apply(): one sqlite transaction that also counts the
@@ -22,6 +22,8 @@
  *                     expect_generation, the operation's ref)
  *   -EALREADY         another operation runs on that VM
  *   -ENOTEMPTY        the node still has pairs (node_delete)
+ *   -EPERM            the pair state change is not an edge of the pair state
+ *                     machine (hs_pair_fsm.h) from the state the pair is in
  * sdb_apply_refused() tells these (the same on every host) from local
  * failures (-EBUSY, -ENOSPC, -EIO, ...), after which this host's state is
  * behind the others' and must be transferred again (sdb_repl does that).
@@ -41,7 +43,7 @@
 #include "sdb.h"
 
 /* The message protocol version this build speaks ("v"). */
-#define SDB_MSG_PROTOCOL 1
+#define SDB_MSG_PROTOCOL 2
 
 struct sdb_node_info {
 	const char *name;      /* required */
@@ -85,6 +87,13 @@ struct sdb_pair_change {
 	const char *expect_state;   /* refuse (-ESTALE) unless the pair is in this state */
 	uint64_t expect_generation; /* refuse (-ESTALE) unless generation equals this */
 	const char *state;
+	/*
+	 * Required with STATE: the event of the pair state machine that moves
+	 * the pair there, as hs_pair_event_name() gives it ("mirror-ready").
+	 * The apply refuses (-EPERM) a change whose (current state, event) is
+	 * not a row of the table or whose row leads elsewhere than STATE.
+	 */
+	const char *pair_event;
 	const char *desired_state; /* "protected" | "unprotected" | "deleted" */
 	const char *admin_state;   /* "enabled" | "maintenance" */
 	const char *reason;	   /* "" clears it */
@@ -110,10 +119,20 @@ struct sdb_fence_start {
 	uint64_t started_usec; /* 0: now */
 };
 
-/* Nodes: created "offline" on first upsert; the upsert keeps their state. */
+/* Nodes: created "offline" and "enabled" on first upsert; the upsert keeps their states. */
 int sdb_msg_node_upsert(const struct sdb_node_info *node, char **ret_buf, size_t *ret_len);
-/* STATE: "online" | "offline" | "fencing" | "fenced" | "maintenance". */
+/*
+ * The membership state. STATE: "online" | "offline" | "fencing" | "fenced"
+ * ("maintenance" was one before protocol 2: now refused, see node_admin).
+ */
 int sdb_msg_node_state(const char *name, const char *state, const char *expect_state,
+		       char **ret_buf, size_t *ret_len);
+/*
+ * The admin state, what the operator asked, beside the membership state:
+ * ADMIN_STATE "enabled" | "maintenance"; refused (-ESTALE) unless the node's
+ * admin state is EXPECT_ADMIN_STATE, when given.
+ */
+int sdb_msg_node_admin(const char *name, const char *admin_state, const char *expect_admin_state,
 		       char **ret_buf, size_t *ret_len);
 int sdb_msg_node_delete(const char *name, char **ret_buf, size_t *ret_len);
 

@@ -25,69 +25,50 @@ struct col {
 };
 
 static const struct col node_cols[] = {
-	{ "name", COL_AUTO },
-	{ "nodeid", COL_AUTO },
-	{ "address", COL_AUTO },
-	{ "fence_ref", COL_AUTO },
-	{ "state", COL_AUTO },
-	{ "changed_usec", COL_AUTO },
+    {"name", COL_AUTO},	       {"nodeid", COL_AUTO}, {"address", COL_AUTO},
+    {"fence_ref", COL_AUTO},   {"state", COL_AUTO},  {"changed_usec", COL_AUTO},
+    {"admin_state", COL_AUTO},
 };
 
 static const struct col pair_cols[] = {
-	{ "vm", COL_AUTO },
-	{ "uuid", COL_AUTO },
-	{ "primary", COL_AUTO },
-	{ "backup", COL_AUTO },
-	{ "mode", COL_AUTO },
-	{ "bandwidth_mib", COL_AUTO },
-	{ "state", COL_AUTO },
-	{ "desired_state", COL_AUTO },
-	{ "admin_state", COL_AUTO },
-	{ "reason", COL_AUTO },
-	{ "bytes_done", COL_AUTO },
-	{ "bytes_total", COL_AUTO },
-	{ "generation", COL_AUTO },
-	{ "changed_usec", COL_AUTO },
-	{ "nbd_port", COL_AUTO },
+    {"vm", COL_AUTO},	      {"uuid", COL_AUTO},	   {"primary", COL_AUTO},
+    {"backup", COL_AUTO},     {"mode", COL_AUTO},	   {"bandwidth_mib", COL_AUTO},
+    {"state", COL_AUTO},      {"desired_state", COL_AUTO}, {"admin_state", COL_AUTO},
+    {"reason", COL_AUTO},     {"bytes_done", COL_AUTO},	   {"bytes_total", COL_AUTO},
+    {"generation", COL_AUTO}, {"changed_usec", COL_AUTO},  {"nbd_port", COL_AUTO},
 };
 
 static const struct col disk_cols[] = {
-	{ "target", COL_AUTO },
-	{ "bytes_done", COL_AUTO },
-	{ "bytes_total", COL_AUTO },
-	{ "ready", COL_BOOL },
+    {"target", COL_AUTO},
+    {"bytes_done", COL_AUTO},
+    {"bytes_total", COL_AUTO},
+    {"ready", COL_BOOL},
 };
 
 static const struct col op_cols[] = {
-	{ "vm", COL_AUTO },
-	{ "op", COL_AUTO },
-	{ "node", COL_AUTO },
-	{ "ref", COL_AUTO },
-	{ "started_usec", COL_AUTO },
+    {"vm", COL_AUTO},  {"op", COL_AUTO},	   {"node", COL_AUTO},
+    {"ref", COL_AUTO}, {"started_usec", COL_AUTO},
 };
 
 static const struct col event_cols[] = {
-	{ "id", COL_AUTO },
-	{ "time_usec", COL_AUTO },
-	{ "node", COL_AUTO },
-	{ "vm", COL_AUTO },
-	{ "kind", COL_AUTO },
-	{ "message", COL_AUTO },
-	{ "detail", COL_JSON },
+    {"id", COL_AUTO},
+    {"time_usec", COL_AUTO},
+    {"node", COL_AUTO},
+    {"vm", COL_AUTO},
+    {"kind", COL_AUTO},
+    {"message", COL_AUTO},
+    {"detail", COL_JSON},
+    /* folded into "transition" by sdb__event_extend() */
+    {"pair_from", COL_AUTO},
+    {"pair_to", COL_AUTO},
+    {"pair_event", COL_AUTO},
 };
 
 static const struct col fence_cols[] = {
-	{ "id", COL_AUTO },
-	{ "ref", COL_AUTO },
-	{ "target", COL_AUTO },
-	{ "device", COL_AUTO },
-	{ "agent", COL_AUTO },
-	{ "level", COL_AUTO },
-	{ "action", COL_AUTO },
-	{ "result", COL_AUTO },
-	{ "message", COL_AUTO },
-	{ "started_usec", COL_AUTO },
-	{ "finished_usec", COL_AUTO },
+    {"id", COL_AUTO},		{"ref", COL_AUTO},	     {"target", COL_AUTO},
+    {"device", COL_AUTO},	{"agent", COL_AUTO},	     {"level", COL_AUTO},
+    {"action", COL_AUTO},	{"result", COL_AUTO},	     {"message", COL_AUTO},
+    {"started_usec", COL_AUTO}, {"finished_usec", COL_AUTO},
 };
 
 static int sdb__row_json(sqlite3_stmt *s, const struct col *cols, size_t n, json_object **ret)
@@ -151,6 +132,28 @@ static int sdb__rows_json(struct sdb *db, sqlite3_stmt *s, const struct col *col
 	return 0;
 }
 
+/* Every row of Q (KEY bound to ?1 unless NULL) as an array of objects. */
+static int sdb__list(struct sdb *db, enum sdb__q q, const char *key, const struct col *cols,
+		     size_t n, int (*extend)(struct sdb *db, json_object *o), json_object **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r = key ? sdb__stmt_key(db, q, key, &s) : sdb__stmt(db, q, &s);
+
+	return r < 0 ? r : sdb__rows_json(db, s, cols, n, extend, ret);
+}
+
+/* The count of S (bound by the caller, to be stepped once) in *RET. */
+static int sdb__count(struct sdb *db, sqlite3_stmt *s, uint64_t *ret)
+{
+	int r = sdb__step(db, s);
+
+	if (r == 0)
+		return sdb__fail(db, -EIO, "cannot count: no row");
+	if (r > 0)
+		*ret = (uint64_t)sqlite3_column_int64(s, 0);
+	return r < 0 ? r : 0;
+}
+
 /* The one row of S, or -ENOENT. */
 static int sdb__row_one(struct sdb *db, sqlite3_stmt *s, const struct col *cols, size_t n,
 			const char *what, const char *name, json_object **ret)
@@ -169,22 +172,15 @@ int sdb_node_get(struct sdb *db, const char *name, json_object **ret)
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int r;
 
-	r = sdb__stmt(db, SDB_Q_NODE_GET, &s);
+	r = sdb__stmt_key(db, SDB_Q_NODE_GET, name, &s);
 	if (r < 0)
 		return r;
-	sdb__bind_text(s, 1, name);
 	return sdb__row_one(db, s, node_cols, ARRAY_SIZE(node_cols), "node", name, ret);
 }
 
 int sdb_nodes_list(struct sdb *db, json_object **ret)
 {
-	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	int r;
-
-	r = sdb__stmt(db, SDB_Q_NODES_LIST, &s);
-	if (r < 0)
-		return r;
-	return sdb__rows_json(db, s, node_cols, ARRAY_SIZE(node_cols), NULL, ret);
+	return sdb__list(db, SDB_Q_NODES_LIST, NULL, node_cols, ARRAY_SIZE(node_cols), NULL, ret);
 }
 
 /*
@@ -217,20 +213,18 @@ static int sdb__pair_extend(struct sdb *db, json_object *pair)
 
 	if (!json_object_object_get_ex(pair, "vm", &vm))
 		return -EINVAL;
-	r = sdb__stmt(db, SDB_Q_DISKS_GET, &s);
+	r = sdb__stmt_key(db, SDB_Q_DISKS_GET, json_object_get_string(vm), &s);
 	if (r < 0)
 		return r;
-	sdb__bind_text(s, 1, json_object_get_string(vm));
 	r = sdb__rows_json(db, s, disk_cols, ARRAY_SIZE(disk_cols), NULL, &disks);
 	if (r < 0)
 		return r;
 	json_object_object_add(pair, "disks", disks);
 	lag_add(pair, disks);
 
-	r = sdb__stmt(db, SDB_Q_OP_GET, &s);
+	r = sdb__stmt_key(db, SDB_Q_OP_GET, json_object_get_string(vm), &s);
 	if (r < 0)
 		return r;
-	sdb__bind_text(s, 1, json_object_get_string(vm));
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		r = sdb__row_json(s, op_cols, ARRAY_SIZE(op_cols), &op);
@@ -250,10 +244,9 @@ int sdb_pair_get(struct sdb *db, const char *vm, json_object **ret)
 	_cleanup_json_ json_object *pair = NULL;
 	int r;
 
-	r = sdb__stmt(db, SDB_Q_PAIR_GET, &s);
+	r = sdb__stmt_key(db, SDB_Q_PAIR_GET, vm, &s);
 	if (r < 0)
 		return r;
-	sdb__bind_text(s, 1, vm);
 	r = sdb__row_one(db, s, pair_cols, ARRAY_SIZE(pair_cols), "pair", vm, &pair);
 	if (r < 0)
 		return r;
@@ -271,10 +264,9 @@ int sdb_pair_spec_get(struct sdb *db, const char *vm, char **ret_xml, json_objec
 	const char *xml, *sizes;
 	int r, rc;
 
-	r = sdb__stmt(db, SDB_Q_PAIR_SPEC, &s);
+	r = sdb__stmt_key(db, SDB_Q_PAIR_SPEC, vm, &s);
 	if (r < 0)
 		return r;
-	sdb__bind_text(s, 1, vm);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
 		return sdb__fail(db, -ENOENT, "no pair '%s'", vm);
@@ -294,42 +286,67 @@ int sdb_pair_spec_get(struct sdb *db, const char *vm, char **ret_xml, json_objec
 
 int sdb_pairs_list(struct sdb *db, json_object **ret)
 {
-	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	int r;
-
-	r = sdb__stmt(db, SDB_Q_PAIRS_LIST, &s);
-	if (r < 0)
-		return r;
-	return sdb__rows_json(db, s, pair_cols, ARRAY_SIZE(pair_cols), sdb__pair_extend, ret);
+	return sdb__list(db, SDB_Q_PAIRS_LIST, NULL, pair_cols, ARRAY_SIZE(pair_cols),
+			 sdb__pair_extend, ret);
 }
 
 int sdb_pairs_list_by_node(struct sdb *db, const char *node, json_object **ret)
 {
-	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	int r;
-
-	r = sdb__stmt(db, SDB_Q_PAIRS_BY_NODE, &s);
-	if (r < 0)
-		return r;
-	sdb__bind_text(s, 1, node);
-	return sdb__rows_json(db, s, pair_cols, ARRAY_SIZE(pair_cols), sdb__pair_extend, ret);
+	return sdb__list(db, SDB_Q_PAIRS_BY_NODE, node, pair_cols, ARRAY_SIZE(pair_cols),
+			 sdb__pair_extend, ret);
 }
 
 int sdb_events_count(struct sdb *db, const char *kind, const char *text, uint64_t *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	int r, rc;
+	int r;
 
-	r = sdb__stmt(db, SDB_Q_EVENTS_COUNT, &s);
+	r = sdb__stmt_key(db, SDB_Q_EVENTS_COUNT, kind, &s);
 	if (r < 0)
 		return r;
-	sdb__bind_text(s, 1, kind);
 	sdb__bind_text(s, 2, text);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
-		return sdb__fail_sqlite(db, rc, "cannot count events");
-	*ret = (uint64_t)sqlite3_column_int64(s, 0);
+	return sdb__count(db, s, ret);
+}
+
+/*
+ * "transition":{"from","to","event"} on the pair events that recorded one
+ * (an applied pair_update that changed the state); absent on the others.
+ */
+static int sdb__event_extend(struct sdb *db, json_object *event)
+{
+	static const char *const keys[][2] = {
+	    {"pair_from", "from"}, {"pair_to", "to"}, {"pair_event", "event"}};
+	_cleanup_json_ json_object *t = NULL;
+	json_object *v;
+
+	if (json_object_object_get_ex(event, "pair_to", &v) && v) {
+		t = json_object_new_object();
+		if (!t)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (t && json_object_object_get_ex(event, keys[i][0], &v))
+			json_object_object_add(t, keys[i][1], json_object_get(v));
+		json_object_object_del(event, keys[i][0]);
+	}
+	if (t && json_object_object_add(event, "transition", t) < 0)
+		return -ENOMEM;
+	TAKE_PTR(t);
 	return 0;
+}
+
+int sdb_transitions_count(struct sdb *db, const char *from, const char *to, const char *event,
+			  uint64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt_key(db, SDB_Q_TRANSITIONS_COUNT, from, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 2, to);
+	sdb__bind_text(s, 3, event);
+	return sdb__count(db, s, ret);
 }
 
 int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret)
@@ -349,7 +366,7 @@ int sdb_events_list_kind(struct sdb *db, const char *kind, uint64_t since_id, un
 	sqlite3_bind_int64(s, 1, since_id > INT64_MAX ? INT64_MAX : (int64_t)since_id);
 	sqlite3_bind_int64(s, 2, limit ? limit : 1000);
 	sdb__bind_text(s, 3, kind);
-	return sdb__rows_json(db, s, event_cols, ARRAY_SIZE(event_cols), NULL, ret);
+	return sdb__rows_json(db, s, event_cols, ARRAY_SIZE(event_cols), sdb__event_extend, ret);
 }
 
 int sdb_fence_log_list(struct sdb *db, const char *target, unsigned limit, json_object **ret)
@@ -368,28 +385,18 @@ int sdb_fence_log_list(struct sdb *db, const char *target, unsigned limit, json_
 
 int sdb_operations_list(struct sdb *db, json_object **ret)
 {
-	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	int r;
-
-	r = sdb__stmt(db, SDB_Q_OPS_LIST, &s);
-	if (r < 0)
-		return r;
-	return sdb__rows_json(db, s, op_cols, ARRAY_SIZE(op_cols), NULL, ret);
+	return sdb__list(db, SDB_Q_OPS_LIST, NULL, op_cols, ARRAY_SIZE(op_cols), NULL, ret);
 }
 
 int sdb_cluster_get(struct sdb *db, json_object **ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	_cleanup_json_ json_object *o = NULL;
-	int r, rc;
+	int r;
 
-	r = sdb__stmt(db, SDB_Q_CLUSTER_GET, &s);
+	r = sdb__cluster_row(db, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? sdb__fail(db, -EBADMSG, "cluster row missing")
-					 : sdb__fail_sqlite(db, rc, "cannot read cluster row");
 	o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * sdb_repl: the replication engine (API and protocol summary in sdb_repl.h,
- * the full argument in docs/state.md).
+ * the full argument in docs/state.md): its phases, the outbox of round
+ * messages, the buffer of changes, and the entry points. The sync round is
+ * in sdb_repl_round.c, the state transfer in sdb_repl_snapshot.c.
  *
  * Phases of this member:
  *
@@ -16,11 +18,16 @@
  *                                                  v
  *                                     STARTING (diverged), sends sync_request
  *
- * Round messages ("sync_*") are JSON like the changes:
+ *     COLLECTING --every sync_state in, ours not the cluster's protocol--> INCOMPATIBLE
+ *     (left at the next round only)
+ *
+ * Round messages ("sync_*") are JSON like the changes; their "v" is the round
+ * format (SDB_REPL_ROUND_VERSION, 1 since the first release), not the change
+ * protocol, which each member announces in its sync_state:
  *
  *   {"v":1,"type":"sync_start","epoch":E}
  *   {"v":1,"type":"sync_state","leader":L,"epoch":E,"version":N,"digest":"hex",
- *    "in_sync":true,"schema":S}
+ *    "in_sync":true,"schema":S,"protocol":P}
  *   {"v":1,"type":"sync_snapshot","leader":L,"epoch":E,"part":i,"parts":n,
  *    "version":N,"digest":"hex","data":"<part i of the dump text>"}
  *   {"v":1,"type":"sync_request","reason":"..."}
@@ -43,79 +50,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "sdb_internal.h"
 #include "sdb_msg.h"
-#include "sdb_repl.h"
-
-enum phase {
-	PHASE_IDLE,	  /* not a member (yet): ignores everything */
-	PHASE_STARTING,	  /* a round began: waiting for the leader's sync_start */
-	PHASE_COLLECTING, /* sync_start seen: waiting for every member's sync_state */
-	PHASE_RECEIVING,  /* our state differs from the donor's: waiting for its snapshot */
-	PHASE_SYNCED,	  /* applying changes as they come */
-};
+#include "sdb_repl_internal.h"
 
 static const char *const phase_names[] = {
-	[PHASE_IDLE] = "idle",
-	[PHASE_STARTING] = "starting",
-	[PHASE_COLLECTING] = "collecting",
-	[PHASE_RECEIVING] = "receiving",
-	[PHASE_SYNCED] = "synced",
+    [PHASE_IDLE] = "idle",
+    [PHASE_STARTING] = "starting",
+    [PHASE_COLLECTING] = "collecting",
+    [PHASE_RECEIVING] = "receiving",
+    [PHASE_SYNCED] = "synced",
+    [PHASE_INCOMPATIBLE] = "incompatible",
 };
 
-struct member {
-	uint32_t nodeid;
-	bool have; /* its sync_state of this round arrived */
-	bool in_sync;
-	uint64_t version;
-	char digest[65];
-};
-
-struct buffered {
-	uint32_t sender;
-	json_object *msg;
-};
-
-struct outgoing {
-	char *buf;
-	size_t len;
-};
-
-struct sdb_repl {
-	struct sdb *db;
-	uint32_t nodeid;
-	struct sdb_repl_ops ops;
-
-	enum phase phase;
-	bool in_sync;  /* our state is the agreed state (false until a round says so) */
-	bool diverged; /* a change failed here: we are behind */
-
-	struct member *members;
-	size_t n_members;
-
-	uint64_t next_epoch; /* ours, when we lead */
-	uint32_t leader;     /* the round being collected */
-	uint64_t epoch;
-	uint32_t donor;
-	uint64_t donor_version;
-	char donor_digest[65];
-
-	char *snap; /* the snapshot text being received */
-	size_t snap_len;
-	uint64_t snap_next, snap_parts;
-
-	struct buffered *buffer;
-	size_t n_buffer, cap_buffer;
-
-	struct outgoing *out;
-	size_t n_out, cap_out;
-
-	uint64_t rounds, snapshots_received, snapshots_sent;
-};
-
-static void repl_error(struct sdb_repl *repl, int error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void repl_error(struct sdb_repl *repl, int error, const char *fmt, ...)
+void sdb__repl_error(struct sdb_repl *repl, int error, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -128,7 +75,7 @@ static void repl_error(struct sdb_repl *repl, int error, const char *fmt, ...)
 	repl->ops.error(repl->ops.userdata, error, msg);
 }
 
-static struct member *member_find(struct sdb_repl *repl, uint32_t nodeid)
+struct sdb__repl_member *sdb__repl_member_find(struct sdb_repl *repl, uint32_t nodeid)
 {
 	for (size_t i = 0; i < repl->n_members; i++)
 		if (repl->members[i].nodeid == nodeid)
@@ -136,7 +83,7 @@ static struct member *member_find(struct sdb_repl *repl, uint32_t nodeid)
 	return NULL;
 }
 
-static uint32_t lowest_member(const struct sdb_repl *repl)
+uint32_t sdb__repl_lowest_member(const struct sdb_repl *repl)
 {
 	uint32_t low = 0;
 
@@ -148,7 +95,7 @@ static uint32_t lowest_member(const struct sdb_repl *repl)
 
 /* ---- outbox ---------------------------------------------------------------------------- */
 
-static void outbox_clear(struct sdb_repl *repl)
+void sdb__repl_outbox_clear(struct sdb_repl *repl)
 {
 	for (size_t i = 0; i < repl->n_out; i++)
 		free(repl->out[i].buf);
@@ -179,42 +126,32 @@ bool sdb_repl_pending(const struct sdb_repl *repl)
 }
 
 /* Queues M (consumed) as a round message and tries to send what is queued. */
-static int outbox_push(struct sdb_repl *repl, json_object *m)
+int sdb__repl_outbox_push(struct sdb_repl *repl, json_object *m)
 {
 	_cleanup_json_ json_object *owned = m;
-	const char *text;
 	size_t len;
 	char *buf;
+	int r;
 
 	if (!m)
 		return -ENOMEM;
-	text = json_object_to_json_string_length(m, JSON_C_TO_STRING_PLAIN, &len);
-	if (!text)
-		return -ENOMEM;
-	if (repl->n_out == repl->cap_out) {
-		size_t cap = repl->cap_out ? 2 * repl->cap_out : 8;
-		struct outgoing *out = realloc(repl->out, cap * sizeof(*out));
-
-		if (!out)
-			return -ENOMEM;
-		repl->out = out;
-		repl->cap_out = cap;
-	}
-	buf = strndup(text, len);
-	if (!buf)
-		return -ENOMEM;
-	repl->out[repl->n_out++] = (struct outgoing){buf, len};
+	r = sdb__grow((void **)&repl->out, &repl->cap_out, repl->n_out, sizeof(*repl->out), 8);
+	if (r >= 0)
+		r = sdb__json_text(m, &buf, &len);
+	if (r < 0)
+		return r;
+	repl->out[repl->n_out++] = (struct sdb__repl_outgoing){buf, len};
 	(void)sdb_repl_flush(repl); /* what is refused waits for the caller's flush */
 	return 0;
 }
 
-static json_object *round_msg_new(const char *type)
+json_object *sdb__repl_round_msg_new(const char *type)
 {
 	json_object *m = json_object_new_object();
 
 	if (!m)
 		return NULL;
-	json_object_object_add(m, "v", json_object_new_int(SDB_MSG_PROTOCOL));
+	json_object_object_add(m, "v", json_object_new_int(SDB_REPL_ROUND_VERSION));
 	json_object_object_add(m, "type", json_object_new_string(type));
 	return m;
 }
@@ -223,20 +160,16 @@ static json_object *round_msg_new(const char *type)
 
 static int buffer_push(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 {
-	if (repl->n_buffer == repl->cap_buffer) {
-		size_t cap = repl->cap_buffer ? 2 * repl->cap_buffer : 16;
-		struct buffered *b = realloc(repl->buffer, cap * sizeof(*b));
+	int r = sdb__grow((void **)&repl->buffer, &repl->cap_buffer, repl->n_buffer,
+			  sizeof(*repl->buffer), 16);
 
-		if (!b)
-			return -ENOMEM;
-		repl->buffer = b;
-		repl->cap_buffer = cap;
-	}
-	repl->buffer[repl->n_buffer++] = (struct buffered){sender, json_object_get(msg)};
+	if (r < 0)
+		return r;
+	repl->buffer[repl->n_buffer++] = (struct sdb__repl_buffered){sender, json_object_get(msg)};
 	return 0;
 }
 
-static void buffer_drop(struct sdb_repl *repl)
+void sdb__repl_buffer_drop(struct sdb_repl *repl)
 {
 	for (size_t i = 0; i < repl->n_buffer; i++) {
 		if (repl->ops.applied)
@@ -247,23 +180,15 @@ static void buffer_drop(struct sdb_repl *repl)
 	repl->n_buffer = 0;
 }
 
-static void snapshot_reset(struct sdb_repl *repl)
-{
-	free(repl->snap);
-	repl->snap = NULL;
-	repl->snap_len = 0;
-	repl->snap_next = repl->snap_parts = 0;
-}
-
 /* ---- applying changes ------------------------------------------------------------------ */
 
 static int send_request(struct sdb_repl *repl, const char *reason)
 {
-	json_object *m = round_msg_new("sync_request");
+	json_object *m = sdb__repl_round_msg_new("sync_request");
 
 	if (m)
 		json_object_object_add(m, "reason", json_object_new_string(reason));
-	return outbox_push(repl, m);
+	return sdb__repl_outbox_push(repl, m);
 }
 
 /* A change failed here: stop applying, buffer, and ask for a round. */
@@ -273,7 +198,7 @@ static void diverge(struct sdb_repl *repl, const char *why)
 	repl->in_sync = false;
 	repl->phase = PHASE_STARTING;
 	if (send_request(repl, why) < 0)
-		repl_error(repl, -ENOMEM, "cannot ask for a sync round");
+		sdb__repl_error(repl, -ENOMEM, "cannot ask for a sync round");
 }
 
 static void apply_one(struct sdb_repl *repl, uint32_t sender, json_object *msg)
@@ -281,8 +206,8 @@ static void apply_one(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 	int r = sdb__apply_obj(repl->db, sender, msg);
 
 	if (r < 0 && !sdb_apply_refused(r)) {
-		repl_error(repl, r, "cannot apply change, state no longer in sync: %s",
-			   sdb_errmsg(repl->db));
+		sdb__repl_error(repl, r, "cannot apply change, state no longer in sync: %s",
+				sdb_errmsg(repl->db));
 		diverge(repl, "a change failed");
 	}
 	if (repl->ops.applied)
@@ -290,14 +215,14 @@ static void apply_one(struct sdb_repl *repl, uint32_t sender, json_object *msg)
 }
 
 /* SYNCED from now on: apply the buffer in order (stopping if one diverges us). */
-static void become_synced(struct sdb_repl *repl)
+void sdb__repl_become_synced(struct sdb_repl *repl)
 {
 	size_t i;
 
 	repl->phase = PHASE_SYNCED;
 	repl->in_sync = true;
 	repl->diverged = false;
-	snapshot_reset(repl);
+	sdb__repl_snapshot_reset(repl);
 	for (i = 0; i < repl->n_buffer && repl->phase == PHASE_SYNCED; i++) {
 		apply_one(repl, repl->buffer[i].sender, repl->buffer[i].msg);
 		json_object_put(repl->buffer[i].msg);
@@ -313,35 +238,9 @@ static void become_synced(struct sdb_repl *repl)
 
 /* ---- the round --------------------------------------------------------------------------- */
 
-/* A confchg or a sync_request: every member starts over, the leader sends sync_start. */
-static int round_begin(struct sdb_repl *repl)
-{
-	json_object *m;
-
-	if (repl->phase == PHASE_RECEIVING)
-		repl->in_sync = false;
-	buffer_drop(repl);
-	snapshot_reset(repl);
-	outbox_clear(repl);
-	for (size_t i = 0; i < repl->n_members; i++)
-		repl->members[i].have = false;
-	repl->leader = 0;
-	repl->epoch = 0;
-	repl->donor = 0;
-	repl->phase = PHASE_STARTING;
-	repl->rounds++;
-	if (lowest_member(repl) != repl->nodeid)
-		return 0;
-	m = round_msg_new("sync_start");
-	if (m)
-		json_object_object_add(m, "epoch",
-				       json_object_new_int64((int64_t)++repl->next_epoch));
-	return outbox_push(repl, m);
-}
-
 int sdb_repl_confchg(struct sdb_repl *repl, const uint32_t *members, size_t n)
 {
-	struct member *list = calloc(n ?: 1, sizeof(*list));
+	struct sdb__repl_member *list = calloc(n ?: 1, sizeof(*list));
 	bool us = false;
 
 	if (!list)
@@ -356,275 +255,13 @@ int sdb_repl_confchg(struct sdb_repl *repl, const uint32_t *members, size_t n)
 	if (!us) {
 		if (repl->phase == PHASE_RECEIVING)
 			repl->in_sync = false;
-		buffer_drop(repl);
-		snapshot_reset(repl);
-		outbox_clear(repl);
+		sdb__repl_buffer_drop(repl);
+		sdb__repl_snapshot_reset(repl);
+		sdb__repl_outbox_clear(repl);
 		repl->phase = PHASE_IDLE;
 		return 0;
 	}
-	return round_begin(repl);
-}
-
-static void send_state(struct sdb_repl *repl)
-{
-	json_object *m = round_msg_new("sync_state");
-	char digest[65] = "unknown";
-	uint64_t version = 0;
-	int r;
-
-	r = sdb_version(repl->db, &version);
-	if (r >= 0)
-		r = sdb_digest(repl->db, digest);
-	if (r < 0) {
-		repl_error(repl, r, "cannot read own state for the sync round: %s",
-			   sdb_errmsg(repl->db));
-		repl->in_sync = false;
-		version = 0;
-		snprintf(digest, sizeof(digest), "unknown");
-	}
-	if (m) {
-		json_object_object_add(m, "leader", json_object_new_int64(repl->leader));
-		json_object_object_add(m, "epoch", json_object_new_int64((int64_t)repl->epoch));
-		json_object_object_add(m, "version", json_object_new_int64((int64_t)version));
-		json_object_object_add(m, "digest", json_object_new_string(digest));
-		json_object_object_add(m, "in_sync", json_object_new_boolean(repl->in_sync));
-		json_object_object_add(m, "schema", json_object_new_int64(sdb_schema_version()));
-	}
-	if (outbox_push(repl, m) < 0)
-		repl_error(repl, -ENOMEM, "cannot send sync state");
-}
-
-static void on_start(struct sdb_repl *repl, uint32_t sender, json_object *msg)
-{
-	json_object *v;
-
-	if (sender != lowest_member(repl) || !json_object_object_get_ex(msg, "epoch", &v))
-		return; /* not from this membership's leader: stale */
-	if (repl->phase == PHASE_RECEIVING || repl->diverged) {
-		/* our buffer holds changes the others applied; the snapshot brings them */
-		repl->in_sync = false;
-		buffer_drop(repl);
-	}
-	snapshot_reset(repl);
-	outbox_clear(repl);
-	for (size_t i = 0; i < repl->n_members; i++)
-		repl->members[i].have = false;
-	repl->leader = sender;
-	repl->epoch = (uint64_t)json_object_get_int64(v);
-	repl->donor = 0;
-	repl->phase = PHASE_COLLECTING;
-	send_state(repl);
-}
-
-static bool same_round(struct sdb_repl *repl, json_object *msg)
-{
-	json_object *l, *e;
-
-	return json_object_object_get_ex(msg, "leader", &l) &&
-	       json_object_object_get_ex(msg, "epoch", &e) &&
-	       (uint32_t)json_object_get_int64(l) == repl->leader &&
-	       (uint64_t)json_object_get_int64(e) == repl->epoch && repl->leader != 0;
-}
-
-/* Donor: among the members in sync if any, the highest version, then the lowest nodeid. */
-static struct member *choose_donor(struct sdb_repl *repl)
-{
-	struct member *best = NULL;
-	bool any_in_sync = false;
-
-	for (size_t i = 0; i < repl->n_members; i++)
-		any_in_sync |= repl->members[i].in_sync;
-	for (size_t i = 0; i < repl->n_members; i++) {
-		struct member *m = &repl->members[i];
-
-		if (any_in_sync && !m->in_sync)
-			continue;
-		if (!best || m->version > best->version ||
-		    (m->version == best->version && m->nodeid < best->nodeid))
-			best = m;
-	}
-	return best;
-}
-
-static int send_snapshot(struct sdb_repl *repl)
-{
-	_cleanup_json_ json_object *dump = NULL;
-	size_t chunk = repl->ops.snapshot_chunk ?: SDB_REPL_CHUNK_DEFAULT;
-	const char *text;
-	uint64_t parts = 0;
-	size_t len;
-	int r;
-
-	r = sdb__begin_read(repl->db);
-	if (r < 0)
-		return r;
-	r = sdb__dump(repl->db, &dump);
-	sdb__rollback(repl->db);
-	if (r < 0)
-		return r;
-	text = json_object_to_json_string_length(dump, JSON_C_TO_STRING_PLAIN, &len);
-	if (!text)
-		return -ENOMEM;
-
-	/* parts of at most CHUNK bytes, never cut inside a UTF-8 sequence */
-	for (int pass = 0; pass < 2; pass++) {
-		uint64_t part = 0;
-
-		for (size_t off = 0, end; off < len && r >= 0; off = end, part++) {
-			json_object *m;
-
-			end = off + chunk < len ? off + chunk : len;
-			while (end < len && end > off + 1 &&
-			       ((unsigned char)text[end] & 0xc0) == 0x80)
-				end--;
-			if (pass == 0)
-				continue; /* counting */
-			m = round_msg_new("sync_snapshot");
-			if (m) {
-				json_object_object_add(m, "leader",
-						       json_object_new_int64(repl->leader));
-				json_object_object_add(m, "epoch",
-						       json_object_new_int64((int64_t)repl->epoch));
-				json_object_object_add(m, "part",
-						       json_object_new_int64((int64_t)part));
-				json_object_object_add(m, "parts",
-						       json_object_new_int64((int64_t)parts));
-				json_object_object_add(
-				    m, "version",
-				    json_object_new_int64((int64_t)repl->donor_version));
-				json_object_object_add(m, "digest",
-						       json_object_new_string(repl->donor_digest));
-				json_object_object_add(
-				    m, "data",
-				    json_object_new_string_len(text + off, (int)(end - off)));
-			}
-			r = outbox_push(repl, m);
-		}
-		parts = part;
-	}
-	repl->snapshots_sent++;
-	return r;
-}
-
-static void round_complete(struct sdb_repl *repl)
-{
-	struct member *donor = choose_donor(repl), *me = member_find(repl, repl->nodeid);
-	bool all_equal = true;
-	int r;
-
-	repl->donor = donor->nodeid;
-	repl->donor_version = donor->version;
-	memcpy(repl->donor_digest, donor->digest, sizeof(repl->donor_digest));
-	for (size_t i = 0; i < repl->n_members; i++)
-		all_equal &= repl->members[i].version == donor->version &&
-			     strcmp(repl->members[i].digest, donor->digest) == 0;
-
-	if (me->version != donor->version || strcmp(me->digest, donor->digest) != 0) {
-		repl->in_sync = false;
-		repl->phase = PHASE_RECEIVING;
-		return;
-	}
-	if (donor == me && !all_equal) {
-		/* the state as it is now, before the buffer: what the others start from */
-		r = send_snapshot(repl);
-		if (r < 0)
-			repl_error(repl, r, "cannot send state snapshot: %s", sdb_errmsg(repl->db));
-	}
-	become_synced(repl);
-}
-
-static void on_state(struct sdb_repl *repl, uint32_t sender, json_object *msg)
-{
-	struct member *m = member_find(repl, sender);
-	json_object *version, *digest, *in_sync;
-
-	if (repl->phase != PHASE_COLLECTING || !m || m->have || !same_round(repl, msg))
-		return;
-	if (!json_object_object_get_ex(msg, "version", &version) ||
-	    !json_object_object_get_ex(msg, "digest", &digest) ||
-	    !json_object_is_type(digest, json_type_string))
-		return;
-	m->have = true;
-	m->version = (uint64_t)json_object_get_int64(version);
-	snprintf(m->digest, sizeof(m->digest), "%s", json_object_get_string(digest));
-	m->in_sync =
-	    json_object_object_get_ex(msg, "in_sync", &in_sync) && json_object_get_boolean(in_sync);
-	for (size_t i = 0; i < repl->n_members; i++)
-		if (!repl->members[i].have)
-			return;
-	round_complete(repl);
-}
-
-static void load_snapshot(struct sdb_repl *repl)
-{
-	_cleanup_json_ json_object *dump = NULL;
-	char digest[65];
-	uint64_t version;
-	int r;
-
-	dump = json_tokener_parse(repl->snap);
-	if (!dump) {
-		r = -EBADMSG;
-		repl_error(repl, r, "cannot load snapshot from node %u: malformed", repl->donor);
-		goto out_failed;
-	}
-	r = sdb__load(repl->db, dump);
-	if (r < 0) {
-		repl_error(repl, r, "cannot load snapshot from node %u: %s", repl->donor,
-			   sdb_errmsg(repl->db));
-		goto out_failed;
-	}
-	r = sdb_version(repl->db, &version);
-	if (r >= 0)
-		r = sdb_digest(repl->db, digest);
-	if (r < 0 || version != repl->donor_version || strcmp(digest, repl->donor_digest) != 0) {
-		repl_error(repl, r < 0 ? r : -EBADMSG,
-			   "snapshot from node %u does not give its state (version %llu)",
-			   repl->donor, (unsigned long long)repl->donor_version);
-		goto out_failed;
-	}
-	repl->snapshots_received++;
-	become_synced(repl);
-	return;
-
-out_failed:
-	/* stay RECEIVING (buffering); the caller decides when to sdb_repl_resync() */
-	snapshot_reset(repl);
-	repl->in_sync = false;
-}
-
-static void on_snapshot(struct sdb_repl *repl, uint32_t sender, json_object *msg)
-{
-	json_object *part, *parts, *data;
-	size_t len;
-	char *snap;
-
-	if (repl->phase != PHASE_RECEIVING || sender != repl->donor || !same_round(repl, msg))
-		return;
-	if (!json_object_object_get_ex(msg, "part", &part) ||
-	    !json_object_object_get_ex(msg, "parts", &parts) ||
-	    !json_object_object_get_ex(msg, "data", &data) ||
-	    !json_object_is_type(data, json_type_string) ||
-	    (uint64_t)json_object_get_int64(part) != repl->snap_next ||
-	    (repl->snap_next > 0 && (uint64_t)json_object_get_int64(parts) != repl->snap_parts)) {
-		repl_error(repl, -EBADMSG, "bad snapshot part from node %u", sender);
-		snapshot_reset(repl);
-		return;
-	}
-	repl->snap_parts = (uint64_t)json_object_get_int64(parts);
-	len = (size_t)json_object_get_string_len(data);
-	snap = realloc(repl->snap, repl->snap_len + len + 1);
-	if (!snap) {
-		repl_error(repl, -ENOMEM, "cannot receive snapshot");
-		snapshot_reset(repl);
-		return;
-	}
-	memcpy(snap + repl->snap_len, json_object_get_string(data), len);
-	repl->snap = snap;
-	repl->snap_len += len;
-	repl->snap[repl->snap_len] = '\0';
-	if (++repl->snap_next == repl->snap_parts)
-		load_snapshot(repl);
+	return sdb__repl_round_begin(repl);
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */
@@ -645,21 +282,21 @@ int sdb_repl_deliver(struct sdb_repl *repl, uint32_t sender, const void *buf, si
 	if (strncmp(type, "sync_", 5) != 0) {
 		if (repl->phase == PHASE_SYNCED)
 			apply_one(repl, sender, msg);
-		else
+		else if (repl->phase != PHASE_INCOMPATIBLE) /* not joined: not ours to keep */
 			r = buffer_push(repl, sender, msg);
 		return r;
 	}
 	if (!json_object_object_get_ex(msg, "v", &v) ||
-	    json_object_get_int64(v) != SDB_MSG_PROTOCOL || !member_find(repl, sender))
+	    json_object_get_int64(v) != SDB_REPL_ROUND_VERSION || !sdb__repl_member_find(repl, sender))
 		return 0;
 	if (strcmp(type, "sync_start") == 0)
-		on_start(repl, sender, msg);
+		sdb__repl_on_start(repl, sender, msg);
 	else if (strcmp(type, "sync_state") == 0)
-		on_state(repl, sender, msg);
+		sdb__repl_on_state(repl, sender, msg);
 	else if (strcmp(type, "sync_snapshot") == 0)
-		on_snapshot(repl, sender, msg);
+		sdb__repl_snapshot_part(repl, sender, msg);
 	else if (strcmp(type, "sync_request") == 0)
-		return round_begin(repl);
+		return sdb__repl_round_begin(repl);
 	return 0;
 }
 
@@ -671,6 +308,8 @@ int sdb_repl_propose(struct sdb_repl *repl, const void *buf, size_t len)
 	r = sdb_msg_parse(buf, len, &msg);
 	if (r < 0 || strncmp(sdb_msg_type(msg), "sync_", 5) == 0)
 		return -EINVAL;
+	if (repl->phase == PHASE_INCOMPATIBLE)
+		return -EPROTONOSUPPORT;
 	if (repl->phase != PHASE_SYNCED)
 		return -EAGAIN;
 	if (repl->n_out > 0 && sdb_repl_flush(repl) < 0)
@@ -704,7 +343,7 @@ int sdb_repl_status(const struct sdb_repl *repl, json_object **ret)
 	json_object_object_add(o, "phase", json_object_new_string(phase_names[repl->phase]));
 	json_object_object_add(o, "in_sync", json_object_new_boolean(repl->in_sync));
 	json_object_object_add(o, "members", members);
-	json_object_object_add(o, "leader", json_object_new_int64(lowest_member(repl)));
+	json_object_object_add(o, "leader", json_object_new_int64(sdb__repl_lowest_member(repl)));
 	json_object_object_add(o, "donor", json_object_new_int64(repl->donor));
 	json_object_object_add(o, "rounds", json_object_new_int64((int64_t)repl->rounds));
 	json_object_object_add(o, "snapshots_received",
@@ -713,6 +352,8 @@ int sdb_repl_status(const struct sdb_repl *repl, json_object **ret)
 			       json_object_new_int64((int64_t)repl->snapshots_sent));
 	json_object_object_add(o, "buffered", json_object_new_int64((int64_t)repl->n_buffer));
 	json_object_object_add(o, "pending", json_object_new_int64((int64_t)repl->n_out));
+	json_object_object_add(o, "protocol", json_object_new_int(repl->protocol));
+	json_object_object_add(o, "cluster_protocol", json_object_new_int(repl->cluster_protocol));
 	*ret = o;
 	return 0;
 }
@@ -722,6 +363,8 @@ int sdb_repl_new(struct sdb *db, uint32_t local_nodeid, const struct sdb_repl_op
 {
 	struct sdb_repl *repl;
 	struct timespec ts;
+	const char *hook;
+	char *end;
 
 	if (!db || local_nodeid == 0 || !ops || !ops->send)
 		return -EINVAL;
@@ -732,6 +375,20 @@ int sdb_repl_new(struct sdb *db, uint32_t local_nodeid, const struct sdb_repl_op
 	repl->nodeid = local_nodeid;
 	repl->ops = *ops;
 	repl->phase = PHASE_IDLE;
+	repl->protocol = SDB_MSG_PROTOCOL;
+	/*
+	 * A test hook, and nothing else: announce another change protocol in
+	 * the sync round, as a host of another version would, to test that a
+	 * mixed cluster refuses the newcomer clearly (tests/lab/
+	 * test_state_protocol.sh). This host's messages stay what they are.
+	 */
+	hook = getenv("HASVC_TEST_STATE_PROTOCOL");
+	if (hook && *hook) {
+		long v = strtol(hook, &end, 10);
+
+		if (*end == '\0' && v > 0 && v < 1000)
+			repl->protocol = (int)v;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	repl->next_epoch = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	*ret = repl;
@@ -745,9 +402,9 @@ void sdb_repl_free(struct sdb_repl *repl)
 	for (size_t i = 0; i < repl->n_buffer; i++)
 		json_object_put(repl->buffer[i].msg);
 	free(repl->buffer);
-	outbox_clear(repl);
+	sdb__repl_outbox_clear(repl);
 	free(repl->out);
-	snapshot_reset(repl);
+	sdb__repl_snapshot_reset(repl);
 	free(repl->members);
 	free(repl);
 }

@@ -16,7 +16,11 @@
  *   confchg        every member: drop buffered changes, phase STARTING;
  *                  the lowest nodeid (the leader) sends sync_start(epoch)
  *   sync_start     from the leader: every member sends sync_state(epoch,
- *                  version, digest, in_sync), phase COLLECTING
+ *                  version, digest, in_sync, protocol), phase COLLECTING
+ *   protocol       a member whose change protocol differs from the
+ *                  cluster's (that of its members in sync, else the
+ *                  leader's) is not joined: phase "incompatible", it and
+ *                  the others say so through ops->error
  *   all states in  donor = among members in sync (else all), the highest
  *                  version, then the lowest nodeid. Members equal to the
  *                  donor are SYNCED at once; if any differs the donor sends
@@ -46,6 +50,8 @@
 
 /* Default bytes of state carried by one sync_snapshot message. */
 #define SDB_REPL_CHUNK_DEFAULT (256u * 1024u)
+/* Default bound of a whole snapshot a member receives (the state is far smaller). */
+#define SDB_REPL_SNAPSHOT_MAX_DEFAULT (512u << 20)
 
 struct sdb_repl;
 
@@ -70,6 +76,12 @@ struct sdb_repl_ops {
 	void (*error)(void *userdata, int error, const char *message);
 	void *userdata;
 	size_t snapshot_chunk; /* 0: SDB_REPL_CHUNK_DEFAULT */
+	/*
+	 * The most bytes of snapshot this member takes from a donor (0:
+	 * SDB_REPL_SNAPSHOT_MAX_DEFAULT): a larger one is refused, the member
+	 * stays RECEIVING (ops->error says why) and holds no more than that.
+	 */
+	size_t snapshot_max;
 };
 
 /* DB stays owned by the caller and must outlive the engine; OPS is copied. */
@@ -90,7 +102,9 @@ int sdb_repl_deliver(struct sdb_repl *repl, uint32_t sender, const void *buf, si
 /*
  * Sends a change message (built by a sdb_msg_*() builder). -EAGAIN while
  * this member is not synced (a sync round is running) or its own round
- * messages are still waiting to be sent; -EINVAL for something that is not a
+ * messages are still waiting to be sent; -EPROTONOSUPPORT while this member
+ * speaks another change protocol than the cluster (not joined: retrying will
+ * not help until a round says otherwise); -EINVAL for something that is not a
  * change message; else what ops->send returned.
  */
 int sdb_repl_propose(struct sdb_repl *repl, const void *buf, size_t len);
@@ -107,6 +121,11 @@ bool sdb_repl_is_synced(const struct sdb_repl *repl);
 
 /*
  * {"phase":"synced","in_sync":true,"members":[1,2],"leader":1,"donor":2,
- *  "rounds":3,"snapshots_received":1,"buffered":0,"pending":0}
+ *  "rounds":3,"snapshots_received":1,"buffered":0,"pending":0,
+ *  "protocol":2,"cluster_protocol":2}; phase "incompatible": not joined.
+ *
+ * Test hook: HASVC_TEST_STATE_PROTOCOL=N in the environment of the process
+ * at sdb_repl_new() makes this member announce change protocol N (tests
+ * only: see docs/state.md).
  */
 int sdb_repl_status(const struct sdb_repl *repl, json_object **ret);

@@ -15,7 +15,7 @@
  * every host, so nothing here may depend on the local host (no defaults taken
  * from the clock, no AUTOINCREMENT: ids come from the cluster row's counters).
  * Enumerations are CHECK constraints, the last line of defence behind the
- * validation in sdb_msg.c. docs/state.md describes every column.
+ * validation in sdb_msg_field.c. docs/state.md describes every column.
  */
 #include "sdb_internal.h"
 
@@ -123,6 +123,29 @@ const char *const sdb__schema_steps[] = {
 	"ALTER TABLE pairs ADD COLUMN nbd_port INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (nbd_port BETWEEN 0 AND 65535);"
 	"PRAGMA user_version = 4;",
+
+	/*
+	 * 4 -> 5: the transition a pair event records, as data: metrics count
+	 * them instead of parsing the message. Older events keep NULLs.
+	 */
+	"ALTER TABLE events ADD COLUMN pair_from TEXT;"
+	"ALTER TABLE events ADD COLUMN pair_to TEXT;"
+	"ALTER TABLE events ADD COLUMN pair_event TEXT;"
+	"CREATE INDEX events_transition ON events (pair_event, pair_to) WHERE pair_to IS NOT NULL;"
+	"PRAGMA user_version = 5;",
+
+	/*
+	 * 5 -> 6: maintenance is the node's admin state, beside its membership
+	 * state: a node in maintenance is online (it was, to be put there) and
+	 * its admin state says what the operator asked. 'maintenance' stays in
+	 * the CHECK of nodes.state for rows of older snapshots only; node_state
+	 * messages no longer set it.
+	 */
+	"ALTER TABLE nodes ADD COLUMN admin_state TEXT NOT NULL DEFAULT 'enabled'"
+	"  CHECK (admin_state IN ('enabled', 'maintenance'));"
+	"UPDATE nodes SET state = 'online', admin_state = 'maintenance'"
+	"  WHERE state = 'maintenance';"
+	"PRAGMA user_version = 6;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

@@ -112,6 +112,7 @@ static void fake_error(void *userdata, int error, const char *message)
 	struct fake_node *node = userdata;
 
 	node->errors++;
+	snprintf(node->last_error, sizeof(node->last_error), "%s", message);
 	if (getenv("FAKE_CPG_VERBOSE"))
 		fprintf(stderr, "node%u: %s (%s)\n", node->nodeid, message, strerror(-error));
 }
@@ -199,6 +200,7 @@ void fake_cpg_start(struct fake_cpg *cpg, uint32_t nodeid, bool random)
 	    .error = fake_error,
 	    .userdata = node,
 	    .snapshot_chunk = cpg->chunk,
+	    .snapshot_max = node->snapshot_max,
 	};
 	char *error = NULL;
 

@@ -35,10 +35,12 @@ struct fake_node {
 	struct sdb_repl *repl; /* NULL while stopped */
 	unsigned incarnation;  /* bumped at each stop */
 	bool send_fails;       /* ops->send says -EAGAIN */
+	size_t snapshot_max;   /* ops->snapshot_max at the next start */
 	struct fake_cpg *cpg;
 	/* what the callbacks saw */
 	unsigned synced, applied, refused, canceled, local_errors, errors;
 	unsigned snapshots; /* received, over every run */
+	char last_error[768]; /* the last message of ops->error */
 };
 
 struct fake_cpg;

@@ -50,6 +50,26 @@ static inline char *test_join(const char *dir, const char *name)
 	return p;
 }
 
+/* A fresh database in a fresh scratch directory (*RET_DIR); undo with test_db_free(). */
+static inline struct sdb *test_db_new(char **ret_dir)
+{
+	struct sdb *db = NULL;
+	char *error = NULL, *path;
+
+	*ret_dir = test_mkdtemp();
+	path = test_join(*ret_dir, "state.db");
+	cr_assert_eq(sdb_open(path, &db, &error), 0, "%s", error);
+	free(path);
+	return db;
+}
+
+static inline void test_db_free(struct sdb *db, char *dir)
+{
+	sdb_close(db);
+	test_rmdir(dir);
+	free(dir);
+}
+
 /* The whole content of PATH (malloc'd) and its size. */
 static inline char *test_read_file(const char *path, size_t *ret_len)
 {
@@ -99,6 +119,18 @@ static inline int test_apply(struct sdb *db, int build_result, char *buf, size_t
 		int apply_r_ = builder(__VA_ARGS__, &apply_buf_, &apply_len_);                     \
 		test_apply(db, apply_r_, apply_buf_, apply_len_);                                  \
 	})
+
+/* Node NAME is in membership STATE and admin state ADMIN. */
+static inline void test_expect_node(struct sdb *db, const char *name, const char *state,
+				    const char *admin)
+{
+	json_object *o = NULL;
+
+	cr_assert_eq(sdb_node_get(db, name, &o), 0, "%s", sdb_errmsg(db));
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "state")), state);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "admin_state")), admin);
+	json_object_put(o);
+}
 
 /* Two nodes, node1 and node2, and pair vm1 between them. */
 static inline void test_populate(struct sdb *db)

@@ -14,20 +14,14 @@ static struct sdb *db;
 
 static void setup(void)
 {
-	_cleanup_free_ char *path = NULL;
-	char *error = NULL;
-
-	dir = test_mkdtemp();
-	path = test_join(dir, "state.db");
-	cr_assert_eq(sdb_open(path, &db, &error), 0, "%s", error);
+	db = test_db_new(&dir);
 }
 
 static void teardown(void)
 {
-	sdb_close(db);
+	test_db_free(db, dir);
 	db = NULL;
-	test_rmdir(dir);
-	free(dir);
+	dir = NULL;
 }
 
 TestSuite(msg, .init = setup, .fini = teardown);
@@ -96,6 +90,8 @@ Test(msg, nodes)
 	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_node_state, "nodeX", "online", NULL));
 	EXPECT_REFUSED(-EEXIST, APPLY(db, sdb_msg_node_upsert, &clash));
 	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_state, "node1", "sleeping", NULL));
+	/* maintenance is no membership state since protocol 2: node_admin sets it */
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_state, "node1", "maintenance", NULL));
 
 	cr_assert_eq(sdb_nodes_list(db, &o), 0);
 	cr_assert_eq(json_object_array_length(o), 1);
@@ -105,10 +101,12 @@ Test(msg, nodes)
 
 Test(msg, pair_lifecycle)
 {
-	struct sdb_pair_change to_sync = {
-	    .vm = "vm1", .expect_state = "creating", .state = "initial-sync"};
+	struct sdb_pair_change to_sync = {.vm = "vm1",
+					  .expect_state = "creating",
+					  .state = "initial-sync",
+					  .pair_event = "backup-prepared"};
 	struct sdb_pair_change stale = {
-	    .vm = "vm1", .expect_state = "creating", .state = "degraded"};
+	    .vm = "vm1", .expect_state = "creating", .state = "degraded", .pair_event = "backup-lost"};
 	struct sdb_disk_spec progress[] = {
 	    {.target = "vda", .bytes_done = 1000, .bytes_total = 1000, .ready = true},
 	    {.target = "vdb", .bytes_done = 200, .bytes_total = 500}};
@@ -137,7 +135,8 @@ Test(msg, pair_lifecycle)
 	/* generation compare-and-set */
 	struct sdb_pair_change gen_ok = {
 	    .vm = "vm1", .expect_generation = 2, .reason = "mirror started"};
-	struct sdb_pair_change gen_old = {.vm = "vm1", .expect_generation = 2, .state = "error"};
+	struct sdb_pair_change gen_old = {
+	    .vm = "vm1", .expect_generation = 2, .state = "degraded", .pair_event = "mirror-failed"};
 	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &gen_ok), 0, "%s", sdb_errmsg(db));
 	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &gen_old));
 
@@ -152,9 +151,17 @@ Test(msg, pair_lifecycle)
 	    json_object_object_get(json_object_array_get_idx(disks, 0), "ready")));
 	json_object_put(o);
 
-	/* roles: promote the backup, no backup left */
+	/* roles: promote the backup, no backup left (through the edges of the table) */
+	static const char *const to_promoting[][2] = {
+	    {"in-sync", "mirror-ready"}, {"fencing", "primary-lost"}, {"promoting", "fenced"}};
+	for (size_t i = 0; i < ARRAY_SIZE(to_promoting); i++) {
+		struct sdb_pair_change step = {
+		    .vm = "vm1", .state = to_promoting[i][0], .pair_event = to_promoting[i][1]};
+		cr_assert_eq(APPLY(db, sdb_msg_pair_update, &step), 0, "%s", sdb_errmsg(db));
+	}
 	struct sdb_pair_change promoted = {.vm = "vm1",
 					   .state = "unprotected",
+					   .pair_event = "promoted",
 					   .primary = "node2",
 					   .clear_backup = true,
 					   .reason = ""};
@@ -312,36 +319,36 @@ Test(msg, malformed_messages_change_nothing)
 	    "",
 	    "not json",
 	    "[1,2,3]",
-	    "{\"v\":1,\"time\":1}",
-	    "{\"v\":1,\"type\":\"launch_missiles\",\"time\":1}",
+	    "{\"v\":2,\"time\":1}",
+	    "{\"v\":2,\"type\":\"launch_missiles\",\"time\":1}",
 	    "{\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"}",
 	    "{\"v\":\"1\",\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"kind\":\"k\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":-5,\"kind\":\"k\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":7,\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\","
+	    "{\"v\":2,\"type\":\"event\",\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":-5,\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":7,\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\","
 	    "\"detail\":\"not an object\"}",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"} trailing",
-	    "{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\\u0000x\",\"message\":\"m\"}",
-	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":0}",
-	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":4294967296}",
-	    "{\"v\":1,\"type\":\"node_upsert\",\"time\":1,\"nodeid\":3}",
-	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"state\":\"happy\"}",
-	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"backup\":\"node2\","
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\",\"message\":\"m\"} trailing",
+	    "{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\\u0000x\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":0}",
+	    "{\"v\":2,\"type\":\"node_upsert\",\"time\":1,\"name\":\"n\",\"nodeid\":4294967296}",
+	    "{\"v\":2,\"type\":\"node_upsert\",\"time\":1,\"nodeid\":3}",
+	    "{\"v\":2,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"state\":\"happy\"}",
+	    "{\"v\":2,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"backup\":\"node2\","
 	    "\"clear_backup\":true}",
-	    "{\"v\":1,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"clear_backup\":1}",
-	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1}",
-	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "{\"v\":2,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\",\"clear_backup\":1}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
 	    "\"bytes_total\":2,\"disks\":[{\"bytes_done\":1}]}",
-	    "{\"v\":1,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
 	    "\"bytes_total\":2,\"disks\":{}}",
-	    "{\"v\":1,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
+	    "{\"v\":2,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
 	    "\"desired_state\":\"elsewhere\"}",
-	    "{\"v\":1,\"type\":\"fence_start\",\"time\":1,\"ref\":\"r\",\"target\":\"node2\","
+	    "{\"v\":2,\"type\":\"fence_start\",\"time\":1,\"ref\":\"r\",\"target\":\"node2\","
 	    "\"agent\":\"fence_x\",\"action\":\"explode\"}",
-	    "{\"v\":1,\"type\":\"sync_state\",\"time\":1}",
+	    "{\"v\":2,\"type\":\"sync_state\",\"time\":1}",
 	};
 	char before[65], after[65];
 	uint64_t v0;
@@ -357,16 +364,22 @@ Test(msg, malformed_messages_change_nothing)
 		cr_assert(sdb_apply_refused(r));
 	}
 	/* a newer protocol is refused distinctly */
-	cr_assert_eq(apply_text("{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+	cr_assert_eq(apply_text("{\"v\":3,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
 				"\"message\":\"m\"}"),
 		     -EPROTONOSUPPORT);
-	cr_assert(strstr(sdb_errmsg(db), "protocol version 2"), "%s", sdb_errmsg(db));
+	cr_assert(strstr(sdb_errmsg(db), "protocol version 3"), "%s", sdb_errmsg(db));
+	/* an older one too: protocol 1 knew no pair_event, its state changes are unchecked */
+	cr_assert_eq(apply_text("{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+				"\"message\":\"m\"}"),
+		     -EINVAL);
+	cr_assert(strstr(sdb_errmsg(db), "protocol version 1, this hasvcd speaks 2"), "%s",
+		  sdb_errmsg(db));
 	cr_assert_eq(sdb_digest(db, after), 0);
 	cr_assert_str_eq(before, after);
 	cr_assert_eq(v0, version());
 
 	/* the good one, and unknown extra fields are tolerated */
-	cr_assert_eq(apply_text("{\"v\":1,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
+	cr_assert_eq(apply_text("{\"v\":2,\"type\":\"event\",\"time\":1,\"kind\":\"k\","
 				"\"message\":\"m\",\"later\":true}"),
 		     0, "%s", sdb_errmsg(db));
 	cr_assert_eq(version(), v0 + 1);
@@ -387,7 +400,7 @@ Test(msg, builders_refuse_missing_arguments)
 
 	cr_assert_eq(sdb_msg_op_end("vm1", "r", &buf, &len), 0);
 	cr_assert_eq(strlen(buf), len);
-	cr_assert(strstr(buf, "\"v\":1"), "%s", buf);
+	cr_assert(strstr(buf, "\"v\":2"), "%s", buf);
 	cr_assert(strstr(buf, "\"type\":\"op_end\""), "%s", buf);
 	free(buf);
 }
@@ -424,11 +437,11 @@ Test(msg, pair_spec_travels_with_the_pair)
 
 Test(msg, pair_spec_refusals)
 {
-	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_create\",\"time\":1,"
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"disk_sizes\":[-1]}"));
-	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_create\",\"time\":1,"
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"disk_sizes\":\"x\"}"));
-	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":1,\"type\":\"pair_create\",\"time\":1,"
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_create\",\"time\":1,"
 					   "\"vm\":\"v\",\"primary\":\"node1\",\"nbd_port\":70000}"));
 }
 
@@ -481,6 +494,7 @@ Test(msg, pair_create_logs_its_event)
 Test(msg, pair_update_logs_its_event)
 {
 	struct sdb_pair_change go = {.vm = "vm1", .expect_state = "creating", .state = "initial-sync",
+				     .pair_event = "backup-prepared",
 				     .event = "creating -> initial-sync (backup-prepared)",
 				     .event_node = "node2"};
 	size_t before;
@@ -491,4 +505,62 @@ Test(msg, pair_update_logs_its_event)
 	expect_pair_event(before, go.event, "vm1", "node2");
 	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_pair_update, &go));
 	cr_assert_eq(events_count(), before + 1, "a refused transition logged an event");
+}
+
+/* The admin state of a node is its own field: maintenance leaves the membership state alone. */
+Test(msg, node_admin_state)
+{
+	struct sdb_node_info n1 = {.name = "node1", .nodeid = 1};
+	json_object *o = NULL;
+
+	cr_assert_eq(APPLY(db, sdb_msg_node_upsert, &n1), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(APPLY(db, sdb_msg_node_state, "node1", "online", NULL), 0);
+	test_expect_node(db, "node1", "online", "enabled");
+
+	cr_assert_eq(APPLY(db, sdb_msg_node_admin, "node1", "maintenance", "enabled"), 0, "%s",
+		     sdb_errmsg(db));
+	test_expect_node(db, "node1", "online", "maintenance");
+
+	/* the membership state moves on its own, the admin state stays */
+	cr_assert_eq(APPLY(db, sdb_msg_node_state, "node1", "offline", "online"), 0);
+	n1.address = "10.0.0.9";
+	cr_assert_eq(APPLY(db, sdb_msg_node_upsert, &n1), 0);
+	test_expect_node(db, "node1", "offline", "maintenance");
+
+	EXPECT_REFUSED(-ESTALE, APPLY(db, sdb_msg_node_admin, "node1", "enabled", "enabled"));
+	cr_assert(strstr(sdb_errmsg(db), "node 'node1' is maintenance, not enabled"),
+		  "%s", sdb_errmsg(db));
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_node_admin, "node7", "enabled", NULL));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_admin, "node1", "asleep", NULL));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_node_admin, "node1", "enabled", "offline"));
+	cr_assert_eq(APPLY(db, sdb_msg_node_admin, "node1", "enabled", NULL), 0);
+	cr_assert_eq(sdb_nodes_list(db, &o), 0);
+	cr_assert_str_eq(str_of(json_object_array_get_idx(o, 0), "admin_state"), "enabled");
+	json_object_put(o);
+}
+
+/* Issue 16: numbers above INT64_MAX are refused, not clamped to it (sqlite stores int64). */
+Test(msg, numbers_above_int64_are_refused)
+{
+	static const char *const big[] = {
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\","
+	    "\"bytes_done\":9223372036854775808,\"bytes_total\":1}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":18446744073709551615}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":2,\"disks\":[{\"target\":\"vda\",\"bytes_done\":9223372036854775808}]}",
+	    "{\"v\":2,\"type\":\"event\",\"time\":9223372036854775808,\"kind\":\"k\",\"message\":\"m\"}",
+	    "{\"v\":2,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
+	    "\"disk_sizes\":[1024,9223372036854775808]}",
+	    "{\"v\":2,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
+	    "\"disk_sizes\":[18446744073709551615]}",
+	};
+
+	test_populate(db);
+	for (size_t i = 0; i < ARRAY_SIZE(big); i++)
+		EXPECT_REFUSED(-EINVAL, apply_text(big[i]));
+	/* INT64_MAX itself is a number like any other */
+	cr_assert_eq(apply_text("{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\","
+				"\"bytes_done\":9223372036854775807,\"bytes_total\":1}"),
+		     0, "%s", sdb_errmsg(db));
 }

@@ -15,6 +15,7 @@
 #include "fake_cpg.c"
 
 #include "sdb_internal.h"
+#include "sdb_repl_internal.h"
 
 TestSuite(repl);
 
@@ -23,6 +24,15 @@ static struct fake_cpg *cpg;
 static void cluster_new(size_t n, size_t chunk)
 {
 	cr_assert_eq(fake_cpg_new(n, chunk, &cpg), 0);
+}
+
+/* N nodes, the first STARTED of them started and settled. */
+static void cluster_up(size_t n, size_t started, size_t chunk)
+{
+	cluster_new(n, chunk);
+	for (uint32_t id = 1; id <= started; id++)
+		fake_cpg_start(cpg, id, false);
+	fake_cpg_run(cpg);
 }
 
 static void cluster_free(void)
@@ -163,7 +173,8 @@ Test(repl, restarted_node_with_stale_state_catches_up, .fini = cluster_free)
 	/* node1, the lowest nodeid and so the leader, is away while things change */
 	fake_cpg_stop(cpg, 1, false);
 	fake_cpg_run(cpg);
-	struct sdb_pair_change c = {.vm = "vm1", .state = "initial-sync"};
+	struct sdb_pair_change c = {
+	    .vm = "vm1", .state = "initial-sync", .pair_event = "backup-prepared"};
 	cr_assert_eq(PROPOSE(2, sdb_msg_pair_update, &c), 0);
 	cr_assert_eq(PROPOSE(3, sdb_msg_event, NULL, NULL, "k", "while node1 was away", NULL), 0);
 	fake_cpg_run(cpg);
@@ -392,6 +403,10 @@ Test(repl, send_failures_are_retried, .fini = cluster_free)
 
 static const char *const states[] = {"creating", "initial-sync", "in-sync", "degraded",
 				     "fencing",	 "promoting",	 "error"};
+/* with the states above, some pairs of them are edges of the pair state machine */
+static const char *const pair_events[] = {"backup-prepared", "mirror-ready", "mirror-failed",
+					  "backup-lost",     "primary-lost", "fenced",
+					  "promote-failed",  "host-returned"};
 
 static void random_change(uint32_t node)
 {
@@ -415,6 +430,7 @@ static void random_change(uint32_t node)
 	case 2: {
 		struct sdb_pair_change c = {.vm = vm,
 					    .state = states[(r >> 16) % ARRAY_SIZE(states)],
+					    .pair_event = pair_events[(r >> 24) % ARRAY_SIZE(pair_events)],
 					    .expect_state = (r & 1) ? states[(r >> 20) % 3] : NULL};
 		PROPOSE(node, sdb_msg_pair_update, &c);
 		break;
@@ -515,4 +531,139 @@ Test(repl, random_interleavings_converge, .fini = cluster_free, .timeout = 240)
 	cr_assert_gt(canceled, 0, "no change was ever caught by a new round");
 	cr_assert_gt(refused, 0);
 	cr_assert_gt(applied, 10 * seeds);
+}
+
+/* A pair state change that is not an edge of the pair state machine: refused on every host. */
+Test(repl, bad_pair_edge_is_refused_everywhere, .fini = cluster_free)
+{
+	struct sdb_pair_change forged = {
+	    .vm = "vm1", .state = "promoting", .pair_event = "fenced", .event = "forged"};
+	struct sdb_pair_change good = {
+	    .vm = "vm1", .state = "initial-sync", .pair_event = "backup-prepared"};
+	char before[65], after[65];
+	unsigned refused[4];
+
+	cluster_up(3, 3, 0);
+	seed_state(1, 0);
+	assert_converged(before, "seeded");
+	for (uint32_t id = 1; id <= 3; id++)
+		refused[id] = fake_cpg_node(cpg, id)->refused;
+
+	/* proposed by node3, applied (refused) by all three in the agreed order */
+	cr_assert_eq(PROPOSE(3, sdb_msg_pair_update, &forged), 0);
+	fake_cpg_run(cpg);
+	assert_converged(after, "after the forged change");
+	cr_assert_str_eq(before, after, "a refused edge changed the state");
+	for (uint32_t id = 1; id <= 3; id++) {
+		struct fake_node *n = fake_cpg_node(cpg, id);
+
+		cr_assert_eq(n->refused, refused[id] + 1, "node%u did not refuse it", id);
+		cr_assert_eq(n->local_errors, 0, "node%u took the refusal for a local failure", id);
+		cr_assert(strstr(sdb_errmsg(n->db), "creating -> promoting (fenced) is not an edge"),
+			  "node%u: %s", id, sdb_errmsg(n->db));
+	}
+
+	/* and a valid edge still applies everywhere */
+	cr_assert_eq(PROPOSE(2, sdb_msg_pair_update, &good), 0);
+	fake_cpg_run(cpg);
+	assert_converged(after, "after the valid change");
+	cr_assert_str_neq(before, after);
+}
+
+/* Starts NODEID announcing change protocol PROTOCOL (the test hook), and lets it settle. */
+static void start_with_protocol(uint32_t nodeid, const char *protocol)
+{
+	cr_assert_eq(setenv("HASVC_TEST_STATE_PROTOCOL", protocol, 1), 0);
+	fake_cpg_start(cpg, nodeid, false);
+	unsetenv("HASVC_TEST_STATE_PROTOCOL");
+	fake_cpg_run(cpg);
+}
+
+/*
+ * A host that speaks another change protocol (HASVC_TEST_STATE_PROTOCOL
+ * makes one) is refused at join, clearly, on both sides: it is not synced,
+ * its proposals are refused, and the cluster goes on without it.
+ */
+Test(repl, other_protocol_is_refused_at_join, .fini = cluster_free)
+{
+	char d1[65], d2[65], d3[65];
+	struct fake_node *n1, *n3;
+
+	cluster_up(3, 2, 0);
+	seed_state(1, 2);
+	start_with_protocol(3, "3");
+	n1 = fake_cpg_node(cpg, 1);
+	n3 = fake_cpg_node(cpg, 3);
+
+	cr_assert_str_eq(phase_of(3), "incompatible");
+	cr_assert(!sdb_repl_is_synced(n3->repl));
+	cr_assert(strstr(n3->last_error, "state protocol 3 here, cluster speaks 2: not joining"),
+		  "node3 said: %s", n3->last_error);
+	cr_assert(strstr(n1->last_error, "node 3 speaks state protocol 3"), "node1 said: %s",
+		  n1->last_error);
+	cr_assert(sdb_repl_is_synced(n1->repl) && sdb_repl_is_synced(fake_cpg_node(cpg, 2)->repl));
+	cr_assert_eq(n3->snapshots, 0, "node3 loaded the cluster's state");
+
+	/* its writes are refused; the others' go on, and it does not apply them */
+	cr_assert_eq(PROPOSE(3, sdb_msg_event, NULL, NULL, "k", "from node3", NULL),
+		     -EPROTONOSUPPORT);
+	digest_of(3, d3);
+	cr_assert_eq(PROPOSE(2, sdb_msg_event, NULL, NULL, "k", "from node2", NULL), 0);
+	fake_cpg_run(cpg);
+	digest_of(1, d1);
+	digest_of(2, d2);
+	cr_assert_str_eq(d1, d2);
+	digest_of(3, d2);
+	cr_assert_str_eq(d3, d2, "node3 applied a change of a cluster it did not join");
+
+	/* upgraded (here: the hook gone), it joins and catches up */
+	fake_cpg_stop(cpg, 3, false);
+	fake_cpg_start(cpg, 3, false);
+	fake_cpg_run(cpg);
+	assert_converged(d3, "node3 back with the cluster's protocol");
+	cr_assert_str_eq(d1, d3);
+}
+
+/* A host of the old protocol (1, whose sync_state did not say it) refuses to join a new cluster. */
+Test(repl, protocol_one_newcomer_is_refused, .fini = cluster_free)
+{
+	cluster_up(3, 2, 0);
+	seed_state(2, 0);
+	start_with_protocol(3, "1");
+	cr_assert_str_eq(phase_of(3), "incompatible");
+	cr_assert(strstr(fake_cpg_node(cpg, 3)->last_error,
+			 "state protocol 1 here, cluster speaks 2: not joining"),
+		  "%s", fake_cpg_node(cpg, 3)->last_error);
+	/* a configuration change later (node2 leaves): still refused, the rest still synced */
+	fake_cpg_stop(cpg, 2, false);
+	fake_cpg_run(cpg);
+	cr_assert_str_eq(phase_of(3), "incompatible");
+	cr_assert(sdb_repl_is_synced(fake_cpg_node(cpg, 1)->repl));
+}
+
+/* Issue 16: a donor cannot make a receiver hold more snapshot than its bound. */
+Test(repl, snapshot_beyond_the_bound_is_refused, .fini = cluster_free)
+{
+	struct fake_node *n3;
+	char digest[65];
+
+	cluster_up(3, 2, 1024); /* parts of 1 KiB */
+	seed_state(1, 40);	/* a dump of several KiB */
+	n3 = fake_cpg_node(cpg, 3);
+	n3->snapshot_max = 4096;
+	fake_cpg_start(cpg, 3, false);
+	fake_cpg_run(cpg);
+	cr_assert_str_eq(phase_of(3), "receiving");
+	cr_assert_eq(n3->snapshots, 0, "node3 loaded a snapshot above its bound");
+	cr_assert(strstr(n3->last_error, "larger than 4096 bytes"), "node3 said: %s",
+		  n3->last_error);
+	cr_assert_leq(n3->repl->snap_len, 4096u, "node3 holds %zu bytes", n3->repl->snap_len);
+	cr_assert(sdb_repl_is_synced(fake_cpg_node(cpg, 1)->repl));
+
+	/* with room enough, the next round brings the state */
+	fake_cpg_stop(cpg, 3, false);
+	n3->snapshot_max = 0;
+	fake_cpg_start(cpg, 3, false);
+	fake_cpg_run(cpg);
+	assert_converged(digest, "node3 with the default bound");
 }

@@ -128,7 +128,8 @@ static void insert_fixture(sqlite3 *conn, unsigned version)
 {
 	raw_exec(conn, "INSERT INTO nodes (name, nodeid, address, state, changed_usec)"
 		       " VALUES ('node1', 1, '10.0.0.1', 'online', 10),"
-		       " ('node2', 2, '10.0.0.2', 'offline', 11)");
+		       " ('node2', 2, '10.0.0.2', 'offline', 11),"
+		       " ('node3', 3, '10.0.0.3', 'maintenance', 12)");
 	raw_exec(conn, "INSERT INTO pairs (vm, primary_node, backup_node, state, bytes_done,"
 		       " bytes_total, generation, created_usec, changed_usec)"
 		       " VALUES ('vm1', 'node1', 'node2', 'in-sync', 7, 7, 4, 20, 21)");
@@ -181,10 +182,9 @@ Test(schema, every_migration_step_keeps_the_data)
 		cr_assert_eq(pragma_int(db->conn, "PRAGMA user_version"), sdb_schema_version());
 		cr_assert_eq(sdb_version(db, &version), 0);
 		cr_assert_eq(version, 5);
-		cr_assert_eq(sdb_node_get(db, "node1", &o), 0);
-		cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "state")),
-				 "online");
-		json_object_put(o);
+		test_expect_node(db, "node1", "online", "enabled");
+		/* maintenance was a membership state before schema 6: now an admin state */
+		test_expect_node(db, "node3", "online", "maintenance");
 		cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
 		cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "state")),
 				 "in-sync");
@@ -194,6 +194,9 @@ Test(schema, every_migration_step_keeps_the_data)
 		json_object_put(o);
 		cr_assert_eq(sdb_events_list(db, 0, 0, &a), 0);
 		cr_assert_eq(json_object_array_length(a), 1);
+		/* an event older than the transition columns (schema 5) records none */
+		cr_assert(!json_object_object_get_ex(json_object_array_get_idx(a, 0), "transition",
+						     NULL));
 		json_object_put(a);
 		cr_assert_eq(sdb_fence_log_list(db, "node2", 0, &a), 0);
 		cr_assert_eq(json_object_array_length(a), 1);
