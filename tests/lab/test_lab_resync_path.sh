@@ -30,25 +30,12 @@
 #      QMP yank, which leaves the NBD node dead for good (hence the socket
 #      shutdown of step 3 to cut a silent backup).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_qmp.sh"
 
 VM=vm1
 MIB=1048576
 labdir=/var/lib/hasvc-lab/$HASVC_LAB
 
-# qmp NODE JSON: the command's "return" (compact); fails on an error reply.
-qmp() {
-	local out
-	out=$(lab exec "$1" virsh qemu-monitor-command "$VM" "$2") || fail "QMP on $1 failed: $2"
-	jq -e 'has("return")' >/dev/null <<<"$out" || fail "QMP on $1: $2: $(jq -c .error <<<"$out")"
-	jq -c .return <<<"$out"
-}
-# qmp_error NODE JSON: the error's description; fails when the command succeeds.
-qmp_error() {
-	local out
-	out=$(lab exec "$1" virsh qemu-monitor-command "$VM" "$2") || true
-	jq -e 'has("error")' >/dev/null <<<"$out" || fail "QMP on $1 should have failed: $2"
-	jq -r .error.desc <<<"$out"
-}
 # job NODE FIELD: a field of our mirror job hs-vda ("" when there is none).
 job() { qmp "$1" '{"execute":"query-block-jobs"}' | jq -r --arg f "$2" '.[] | select(.device == "hs-vda") | .[$f] | tostring'; }
 job_ready() { [ "$(job "$1" status)" = ready ] && [ "$(job "$1" offset)" = "$(job "$1" len)" ]; }
