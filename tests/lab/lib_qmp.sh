@@ -19,3 +19,16 @@ qmp_error() {
 	jq -e 'has("error")' >/dev/null <<<"$out" || fail "QMP on $1 should have failed: $2"
 	jq -r .error.desc <<<"$out"
 }
+
+# lab_pair_domains: $VM running on node1 (256 MiB qcow2) and its backup
+# defined from mirror_xml_backup()'s output (hasvc-backup-xml) on node2,
+# started paused on a new image of the same size. The definition stays in
+# $labdir/backup.xml for a switchover.
+lab_pair_domains() {
+	lab vm-create node1 "$VM" 256M
+	lab exec node1 virsh dumpxml --inactive "$VM" | "$HASVC_BUILD_DIR/mirror/hasvc-backup-xml" >"$labdir/backup.xml"
+	lab exec node2 mkdir -p /var/lib/libvirt/images
+	lab exec node2 qemu-img create -q -f qcow2 "/var/lib/libvirt/images/$VM.qcow2" 256M
+	lab exec node2 virsh -q define "$labdir/backup.xml" >/dev/null
+	lab exec node2 virsh -q start --paused "$VM" >/dev/null
+}

@@ -24,6 +24,9 @@
 #   4. Delta resync in this design: the NBD child is removed, blockdev-backup
 #      sync=bitmap (allowed: no mirror holds the node) copies what the bitmap
 #      holds to a new NBD node, which then rejoins the quorum; images equal.
+#   5. libvirtd's restart leaves the quorum alone; and the graph goes back to
+#      libvirt's (before a live migration, or to unpair): a null-co child
+#      takes the quorum's last place, then qom-set drive=the format node.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_qmp.sh"
 
@@ -43,6 +46,9 @@ children() {
 		| [.edges[] | select($n[(.parent | tostring)] == "hs-q") | "\(.name)=\($n[(.child | tostring)])"] | join(" ")'
 }
 child_edge() { children | tr ' ' '\n' | sed -n "s/=$1\$//p"; }
+# add_child NODE / del_child NODE: x-blockdev-change on the quorum hs-q.
+add_child() { q1 "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"hs-q\",\"node\":\"$1\"}}" >/dev/null; }
+del_child() { q1 "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"hs-q\",\"child\":\"$(child_edge "$1")\"}}" >/dev/null; }
 export_backup() {
 	qmp node2 '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"host":"10.77.0.12","port":"10809"}}}}' >/dev/null
 	qmp node2 '{"execute":"block-export-add","arguments":{"type":"nbd","id":"e-vda","node-name":"libvirt-1-format","name":"vda","writable":true,"writethrough":true}}' >/dev/null
@@ -79,12 +85,7 @@ measure() { # CONFIG
 }
 
 lab up --hosts 2 --no-daemon
-lab vm-create node1 $VM 256M
-lab exec node1 virsh dumpxml --inactive $VM | "$HASVC_BUILD_DIR/mirror/hasvc-backup-xml" >"$labdir/backup.xml"
-lab exec node2 mkdir -p /var/lib/libvirt/images
-lab exec node2 qemu-img create -q -f qcow2 /var/lib/libvirt/images/$VM.qcow2 256M
-lab exec node2 virsh -q define "$labdir/backup.xml" >/dev/null
-lab exec node2 virsh -q start --paused $VM >/dev/null
+lab_pair_domains
 export_backup
 # The measured regions allocated first, so no configuration pays for allocation.
 qio "write -P 1 100M 32M"
@@ -110,9 +111,9 @@ q1 '{"execute":"qom-set","arguments":{"path":"/machine/peripheral/virtio-disk0/v
 [ "$(q1 '{"execute":"query-block"}' | jq -r '.[] | select(.qdev | test("virtio-disk0")) | .inserted."node-name"')" = hs-q ] ||
 	fail "qom-set drive did not put the quorum under the guest device"
 measure nbd
-q1 '{"execute":"x-blockdev-change","arguments":{"parent":"hs-q","node":"libvirt-1-format"}}' >/dev/null
-q1 "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"hs-q\",\"child\":\"$(child_edge hs-nbd-vda)\"}}" >/dev/null
-q1 '{"execute":"x-blockdev-change","arguments":{"parent":"hs-q","node":"hs-nbd-vda"}}' >/dev/null
+add_child libvirt-1-format
+del_child hs-nbd-vda
+add_child hs-nbd-vda
 note "inserted in $(($(now_ms) - t0)) ms (with the nbd-only measurement); children: $(children)"
 [[ $(children) == children.1=libvirt-1-format\ children.2=hs-nbd-vda ]] || fail "children: $(children)"
 lab exec node1 virsh -q resume $VM >/dev/null
@@ -173,7 +174,7 @@ lab heal node2
 
 note "4. delta resync: NBD child out, blockdev-backup sync=bitmap to a new NBD node, back in"
 lab exec node1 virsh -q suspend $VM >/dev/null
-q1 "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"hs-q\",\"child\":\"$(child_edge hs-nbd-vda)\"}}" >/dev/null
+del_child hs-nbd-vda
 q1 '{"execute":"blockdev-del","arguments":{"node-name":"hs-nbd-vda"}}' >/dev/null
 count=$(q1 '{"execute":"query-named-block-nodes","arguments":{"flat":true}}' |
 	jq -r '.[] | select(."node-name" == "libvirt-1-format") | ."dirty-bitmaps"[] | select(.name == "hs-delta") | .count')
@@ -186,7 +187,7 @@ q1 '{"execute":"job-dismiss","arguments":{"id":"hs-bk"}}' >/dev/null
 note "bitmap held $count bytes; backup job $(jq -r '."current-progress"' <<<"$job") of $(jq -r '."total-progress"' <<<"$job") bytes in $(($(now_ms) - t0)) ms, error: $(jq -r '.error // "none"' <<<"$job")"
 [ "$(jq -r '.error // ""' <<<"$job")" = "" ] || fail "the backup job failed: $job"
 [ "$(jq -r '."current-progress"' <<<"$job")" = "$count" ] || fail "the backup job copied other than the bitmap's bytes: $job"
-q1 '{"execute":"x-blockdev-change","arguments":{"parent":"hs-q","node":"hs-nbd-b"}}' >/dev/null
+add_child hs-nbd-b
 note "children: $(children)"
 q1 '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"host":"10.77.0.11","port":"10810"}}}}' >/dev/null
 q1 '{"execute":"block-export-add","arguments":{"type":"nbd","id":"cmp-vda","node-name":"libvirt-1-format","name":"vda","writable":false}}' >/dev/null
@@ -194,4 +195,28 @@ lab exec node1 qemu-img compare -q -f raw -F raw nbd://10.77.0.11:10810/vda $B |
 lab exec node1 virsh -q resume $VM >/dev/null
 qio "write -P 0x41 40M 1M"
 on_backup 40 0x41 || fail "the rejoined NBD child does not take writes"
+
+note "5. libvirtd restarted with the quorum in place; then back to libvirt's own graph"
+lab restart node1 libvirtd
+domstate_is node1 $VM running || fail "vm1 is $(domstate node1 $VM) after libvirtd's restart"
+[ "$(q1 '{"execute":"query-block"}' | jq -r '.[] | select(.qdev | test("virtio-disk0")) | .inserted."node-name"')" = hs-q ] ||
+	fail "libvirtd's restart changed the guest's graph"
+e=$(qmp_error node1 '{"execute":"qom-set","arguments":{"path":"/machine/peripheral/virtio-disk0/virtio-backend","property":"drive","value":"libvirt-1-format"}}')
+[[ $e == *"Permission conflict"* ]] || fail "qom-set back to the format node refused for another reason: $e"
+t0=$(now_ms)
+lab exec node1 virsh -q suspend $VM >/dev/null
+q1 '{"execute":"blockdev-add","arguments":{"driver":"null-co","node-name":"hs-null","size":268435456}}' >/dev/null
+add_child hs-null
+del_child libvirt-1-format
+del_child hs-nbd-b
+q1 '{"execute":"qom-set","arguments":{"path":"/machine/peripheral/virtio-disk0/virtio-backend","property":"drive","value":"libvirt-1-format"}}' >/dev/null
+q1 '{"execute":"blockdev-del","arguments":{"node-name":"hs-q"}}' >/dev/null
+lab exec node1 virsh -q resume $VM >/dev/null
+note "reverted in $(($(now_ms) - t0)) ms (placeholder null-co child, then qom-set drive)"
+[ "$(q1 '{"execute":"query-block"}' | jq -r '.[] | select(.qdev | test("virtio-disk0")) | .inserted."node-name"')" = libvirt-1-format ] ||
+	fail "the guest device is not back on libvirt's format node"
+qio "write -P 0x42 41M 1M"
+qio "read -P 0x41 40M 1M"
+qio "read -P 0x42 41M 1M"
+! grep -q 'Pattern verification failed' "$log1" || fail "the disk lost data through the quorum's removal"
 note "PASS"

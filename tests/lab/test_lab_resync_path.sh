@@ -107,17 +107,13 @@ resync_delta() {
 	identical "$1" $P $B || fail "$3: images differ after the incremental resync"
 }
 
-lab up --hosts 2 --no-daemon
-lab vm-create node1 $VM 256M
-lab exec node1 virsh dumpxml --inactive $VM | "$HASVC_BUILD_DIR/mirror/hasvc-backup-xml" >"$labdir/backup.xml"
 start_backup() { # NODE: the backup domain, paused, its disk exported
 	lab exec "$1" virsh -q start --paused $VM >/dev/null
 	export_disk "$1" "10.77.0.1${1#node}" 10809
 }
-lab exec node2 mkdir -p /var/lib/libvirt/images
-lab exec node2 qemu-img create -q -f qcow2 /var/lib/libvirt/images/$VM.qcow2 256M
-lab exec node2 virsh -q define "$labdir/backup.xml" >/dev/null
-start_backup node2
+lab up --hosts 2 --no-daemon
+lab_pair_domains
+export_disk node2 10.77.0.12 10809
 write_mib node1 virtio-disk0 0 4 >/dev/null
 cmp_export node1 10.77.0.11
 
