@@ -23,8 +23,16 @@
 # a flush, and quorum_co_flush flushes its children one after the other:
 # a FUA write through the quorum costs one leg's write plus every leg's flush.
 #
+# Then the same with real legs, still outside the guest device so that the
+# write cache can be on: a local qcow2 (cache.direct, as libvirt's
+# cache='none') and an NBD node to a scratch qcow2 exported by node2's QEMU
+# (writethrough, as hasvc's backups): local, nbd, quorum [local, nbd], and
+# mirror local -> nbd (sync=none, write-blocking), each with nodes of its own,
+# allocated by a first pass, then timed.
+#
 # Asserted (loosely: the legs are fixed, the machine is not):
 #   writeback:  quorum < 1.5 x one, mirror > 1.6 x one   (parallel / sequential)
+# The real legs are printed only.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_qmp.sh"
 
@@ -67,4 +75,34 @@ awk -v o="${ms[writeback.one]}" -v q="${ms[writeback.quorum]}" -v m="${ms[writeb
 	exit !(q < 1.5 * o && m > 1.6 * o) }' || fail "writeback: the legs are no longer parallel in quorum, or sequential in the mirror"
 awk -v o="${ms[writethrough.one]}" -v q="${ms[writethrough.quorum]}" -v m="${ms[writethrough.mirror]}" 'BEGIN {
 	printf "writethrough (FUA): quorum / one = %.2f, mirror / one = %.2f\n", q / o, m / o }'
+
+note "real legs: local qcow2 on node1, NBD to a qcow2 exported by node2"
+lab vm-create node2 $VM 64M
+scratch() { # NODE NAME: a 64 MiB qcow2 opened as node NAME (O_DIRECT)
+	lab exec "$1" qemu-img create -q -f qcow2 "/var/lib/libvirt/images/$2.qcow2" 64M
+	qmp "$1" "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"qcow2\",\"node-name\":\"$2\",\"file\":{\"driver\":\"file\",\"filename\":\"/var/lib/libvirt/images/$2.qcow2\",\"aio\":\"threads\"},\"cache\":{\"direct\":true}}}" >/dev/null
+}
+scratch node2 b
+qmp node2 '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"host":"10.77.0.12","port":"10809"}}}}' >/dev/null
+qmp node2 '{"execute":"block-export-add","arguments":{"type":"nbd","id":"x-b","node-name":"b","name":"b","writable":true,"writethrough":true}}' >/dev/null
+for n in l0 l1 l2; do scratch node1 $n; done
+for n in r0 r1 r2; do
+	qmp node1 "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"nbd\",\"node-name\":\"$n\",\"server\":{\"type\":\"inet\",\"host\":\"10.77.0.12\",\"port\":\"10809\"},\"export\":\"b\",\"reconnect-delay\":0}}" >/dev/null
+done
+qmp node1 '{"execute":"blockdev-add","arguments":{"driver":"quorum","node-name":"rq","vote-threshold":1,"read-pattern":"fifo","children":["l1","r1"]}}' >/dev/null
+for x in local:l0 nbd:r0 rquorum:rq rmirror:l2; do
+	qmp node1 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"x-${x%%:*}\",\"node-name\":\"${x#*:}\",\"name\":\"${x%%:*}\",\"writable\":true,\"writethrough\":false}}" >/dev/null
+done
+qmp node1 '{"execute":"blockdev-mirror","arguments":{"job-id":"rm","device":"l2","target":"r2","sync":"none","copy-mode":"write-blocking"}}' >/dev/null
+for c in local nbd rquorum rmirror; do mean_ms $c -t writeback >/dev/null; done # allocate
+for mode in writeback writethrough; do
+	opt=()
+	[ $mode = writeback ] && opt=(-t writeback)
+	for c in local nbd rquorum rmirror; do ms[$mode.$c]=$(mean_ms $c "${opt[@]}"); done
+	note "$mode, real legs: local ${ms[$mode.local]} ms, nbd ${ms[$mode.nbd]} ms, quorum ${ms[$mode.rquorum]} ms, mirror ${ms[$mode.rmirror]} ms (mean of $OPS)"
+	awk -v l="${ms[$mode.local]}" -v n="${ms[$mode.nbd]}" -v q="${ms[$mode.rquorum]}" -v m="${ms[$mode.rmirror]}" -v mode=$mode 'BEGIN {
+		mx = l > n ? l : n
+		printf "%s, real legs: quorum / max(local, nbd) = %.2f, mirror / max = %.2f, (local + nbd) / max = %.2f\n",
+			mode, q / mx, m / mx, (l + n) / mx }'
+done
 note "done"
