@@ -26,8 +26,7 @@ static const char *nodeid_name(const struct hs_core *d, uint32_t nodeid)
 
 /*
  * A node's state: the membership says online/offline, but a decision
- * recorded in the replicated state (fencing, fenced, maintenance) wins while
- * it stands.
+ * recorded in the replicated state (fencing, fenced) wins while it stands.
  */
 static enum hs_node_state node_state(struct hs_core *d, const struct hs_node_view *n)
 {
@@ -43,13 +42,21 @@ static json_object *node_json(struct hs_core *d, const struct hs_node_view *n)
 	json_object *o = json_object_new_object();
 	enum hs_node_state state = node_state(d, n);
 	bool decided = hs_node_state_decided(state);
+	bool maintenance = hs_core_node_in_maintenance(d, n->name);
 
 	json_object_object_add(o, "name", json_object_new_string(n->name));
 	json_object_object_add(o, "nodeid", json_object_new_int64(n->nodeid));
 	json_object_object_add(o, "online", json_object_new_boolean(n->online));
 	/* offline but host_up: only hasvcd is missing there; its VMs still run */
 	json_object_object_add(o, "host_up", json_object_new_boolean(n->host_up));
-	json_object_object_add(o, "state", json_object_new_string(hs_node_state_name(state)));
+	/* "state" says maintenance for a running host in it (the word operators and
+	 * dashboards read since schema 1); admin_state tells it apart always */
+	json_object_object_add(o, "state",
+			       json_object_new_string(maintenance && state == HS_NODE_ONLINE
+							  ? "maintenance"
+							  : hs_node_state_name(state)));
+	json_object_object_add(o, "admin_state",
+			       json_object_new_string(maintenance ? "maintenance" : "enabled"));
 	json_object_object_add(o, "changed_usec", json_object_new_int64((int64_t)n->changed_usec));
 	/* Say why a node is fencing/fenced: the last fence log entry for it. */
 	if (decided) {

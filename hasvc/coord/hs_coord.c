@@ -110,8 +110,7 @@ void hs_coord_cron(struct hs_coord *c)
 		if (n->online || !n->host_lost || n->nodeid == v.local_nodeid)
 			continue;
 		state = hs_core_node_state(d, n->name);
-		if (state != HS_NODE_OFFLINE && state != HS_NODE_FENCING &&
-		    state != HS_NODE_MAINTENANCE)
+		if (state != HS_NODE_OFFLINE && state != HS_NODE_FENCING)
 			continue;
 		if (state == HS_NODE_FENCING && now < c->last_attempt_usec[i] + RETRY_MS * 1000ULL)
 			continue;
@@ -134,7 +133,8 @@ void hs_coord_cron(struct hs_coord *c)
  * Make the nodes table say what the membership says. online/offline follow
  * the membership. fencing and fenced are decisions: only a node that rejoined
  * after the decision is online again, and "offline" never hides them.
- * maintenance is the admin's.
+ * Maintenance is the admin's, in a field of its own: the membership's word
+ * goes on being recorded for a host in maintenance.
  */
 void hs_coord_nodes_reconcile(struct hs_coord *c)
 {
@@ -163,8 +163,7 @@ void hs_coord_nodes_reconcile(struct hs_coord *c)
 		json_object_put(row);
 		bool decided = hs_node_state_decided(have.state);
 		bool rejoined = n->online && n->changed_usec > have.changed_usec;
-		if (have.state != want && have.state != HS_NODE_MAINTENANCE &&
-		    (!decided || (rejoined && have.state != HS_NODE_FENCING))) {
+		if (have.state != want && (!decided || (rejoined && have.state != HS_NODE_FENCING))) {
 			if (sdb_msg_node_state(n->name, hs_node_state_name(want),
 					       hs_node_state_name(have.state), &buf, &len) == 0 &&
 			    hs_state_propose(d, buf, len) == 0)

@@ -151,15 +151,29 @@ bool hs_core_host_up(const struct hs_core *core, const char *node)
 	return node && hs_cluster_node_get(core->cluster, node, &n) && n.host_up;
 }
 
-enum hs_node_state hs_core_node_state(const struct hs_core *core, const char *node)
+int hs_core_node_get(const struct hs_core *core, const char *node, struct hs_node *ret)
 {
 	json_object *row = NULL;
-	struct hs_node n = {0};
+	int r = -ENOENT;
 
 	if (node && core->db && sdb_node_get(core->db, node, &row) == 0)
-		hs_node_decode(row, &n);
+		r = hs_node_decode(row, ret);
 	json_object_put(row);
-	return n.state;
+	return r;
+}
+
+enum hs_node_state hs_core_node_state(const struct hs_core *core, const char *node)
+{
+	struct hs_node n = {0};
+
+	return hs_core_node_get(core, node, &n) < 0 ? HS_NODE_UNKNOWN : n.state;
+}
+
+bool hs_core_node_in_maintenance(const struct hs_core *core, const char *node)
+{
+	struct hs_node n = {0};
+
+	return hs_core_node_get(core, node, &n) >= 0 && n.admin == HS_NODE_IN_MAINTENANCE;
 }
 
 const char *hs_core_replication_address(const struct hs_core *core, const char *host)

@@ -80,6 +80,10 @@ bool hs_core_node_online(const struct hs_core *core, const char *node);
 bool hs_core_host_up(const struct hs_core *core, const char *node);
 /* The state NODE's row records; HS_NODE_UNKNOWN without a row. */
 enum hs_node_state hs_core_node_state(const struct hs_core *core, const char *node);
+/* NODE's row whole (state and admin state); -ENOENT when it has none yet. */
+int hs_core_node_get(const struct hs_core *core, const char *node, struct hs_node *ret);
+/* The admin put NODE in maintenance (false for a node without a row). */
+bool hs_core_node_in_maintenance(const struct hs_core *core, const char *node);
 /* Where HOST's NBD exports listen (its replication_address, else address); NULL if unknown. */
 const char *hs_core_replication_address(const struct hs_core *core, const char *host);
 /* A synced member of a quorate partition, with nothing of its own unsent: it may act. */

@@ -83,6 +83,7 @@ int hs_node_decode(json_object *row, struct hs_node *ret)
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
 	ret->nodeid = (uint32_t)hs_json_u64(row, "nodeid");
 	ret->state = hs_node_state_from_name(hs_json_str(row, "state"));
+	ret->admin = hs_node_admin_from_name(hs_json_str(row, "admin_state"));
 	ret->changed_usec = hs_json_u64(row, "changed_usec");
 	return 0;
 }

@@ -47,6 +47,7 @@ struct hs_node {
 	char name[HS_NAME_MAX + 1];
 	uint32_t nodeid;
 	enum hs_node_state state;
+	enum hs_node_admin admin;
 	uint64_t changed_usec; /* stamped by the proposer of the last change */
 };
 

@@ -10,7 +10,6 @@ static const char *const names[HS_NODE_STATE_MAX] = {
 	[HS_NODE_OFFLINE] = "offline",
 	[HS_NODE_FENCING] = "fencing",
 	[HS_NODE_FENCED] = "fenced",
-	[HS_NODE_MAINTENANCE] = "maintenance",
 };
 
 const char *hs_node_state_name(enum hs_node_state s)
@@ -28,5 +27,15 @@ enum hs_node_state hs_node_state_from_name(const char *name)
 
 bool hs_node_state_decided(enum hs_node_state s)
 {
-	return s == HS_NODE_FENCING || s == HS_NODE_FENCED || s == HS_NODE_MAINTENANCE;
+	return s == HS_NODE_FENCING || s == HS_NODE_FENCED;
+}
+
+const char *hs_node_admin_name(enum hs_node_admin a)
+{
+	return a == HS_NODE_IN_MAINTENANCE ? "maintenance" : "enabled";
+}
+
+enum hs_node_admin hs_node_admin_from_name(const char *name)
+{
+	return name && strcmp(name, "maintenance") == 0 ? HS_NODE_IN_MAINTENANCE : HS_NODE_ENABLED;
 }

@@ -2,8 +2,9 @@
 /*
  * hs_pair_maintenance: a host in maintenance, seen from the pairs.
  *
- * The admin operation (hs_pairs_maintenance) records the node's state
- * "maintenance" (or takes it back) in the replicated nodes table. Then the
+ * The admin operation (hs_pairs_maintenance) records the node's admin state
+ * "maintenance" (or "enabled" again) in the replicated nodes table, beside
+ * its membership state, which goes on following the ring. Then the
  * coordinator, at each round (hs__pairs_maintenance_cron), switches over
  * every in-sync pair whose primary runs there, and says once, per pair, why
  * one that cannot move yet stays ("cannot leave"): the names it has said it
@@ -22,10 +23,9 @@ void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pair
 			  void *userdata)
 {
 	struct hs_core *core = p->core;
-	enum hs_node_state want = on ? HS_NODE_MAINTENANCE
-				     : (hs_core_node_online(core, node) ? HS_NODE_ONLINE
-									: HS_NODE_OFFLINE);
-	enum hs_node_state state;
+	enum hs_node_admin want = on ? HS_NODE_IN_MAINTENANCE : HS_NODE_ENABLED;
+	struct hs_node row = {.state = HS_NODE_UNKNOWN, .admin = HS_NODE_ENABLED};
+	bool has_row;
 	char *buf = NULL;
 	size_t len;
 	int r;
@@ -34,25 +34,24 @@ void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pair
 		hs__pairs_refuse(reply, userdata, -ENOENT, "no node '%s'", node);
 		return;
 	}
-	state = hs_core_node_state(core, node);
-	if (!on && state != HS_NODE_MAINTENANCE) {
+	has_row = hs_core_node_get(core, node, &row) >= 0;
+	if (!on && row.admin != HS_NODE_IN_MAINTENANCE) {
 		hs__pairs_refuse(reply, userdata, -EPERM, "%s is not in maintenance", node);
 		return;
 	}
-	if (on && (state == HS_NODE_FENCING || state == HS_NODE_FENCED)) {
+	if (on && (row.state == HS_NODE_FENCING || row.state == HS_NODE_FENCED)) {
 		hs__pairs_refuse(reply, userdata, -EPERM, "%s is %s; maintenance is for a running host",
-				 node, hs_node_state_name(state));
+				 node, hs_node_state_name(row.state));
 		return;
 	}
-	if (state != want) {
+	if (row.admin != want) {
 		/* not recorded yet (the cluster just formed): its row goes first;
 		 * not a member (-ENOENT): the change alone, the state refuses it */
 		r = hs_state_ensure_node(core, node);
 		if (r >= 0 || r == -ENOENT)
-			r = sdb_msg_node_state(node, hs_node_state_name(want),
-					       state != HS_NODE_UNKNOWN ? hs_node_state_name(state)
-								: NULL,
-					       &buf, &len);
+			r = sdb_msg_node_admin(node, hs_node_admin_name(want),
+					       has_row ? hs_node_admin_name(row.admin) : NULL, &buf,
+					       &len);
 		if (r >= 0)
 			r = hs_state_propose(core, buf, len);
 		if (r < 0) {
@@ -66,7 +65,12 @@ void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pair
 	}
 	p->n_maintenance_noted = 0;
 	reply(userdata, HS_PAIRS_DONE,
-	      &(struct hs_pairs_answer){.node = node, .state = hs_node_state_name(want)});
+	      &(struct hs_pairs_answer){
+		  .node = node,
+		  /* the word the node list shows for it now (hs_api_status.c) */
+		  .state = on ? "maintenance" : hs_node_state_name(hs_core_node_online(core, node)
+								       ? HS_NODE_ONLINE
+								       : HS_NODE_OFFLINE)});
 }
 
 /* True when VM's "cannot leave" was said already; else it is remembered as said. */
@@ -88,7 +92,7 @@ void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs,
 	for (size_t i = 0; i < n; i++) {
 		const struct hs_pair *v = &pairs[i];
 
-		if (hs_core_node_state(p->core, v->primary) != HS_NODE_MAINTENANCE)
+		if (!hs_core_node_in_maintenance(p->core, v->primary))
 			continue;
 		if (v->state == HS_PAIR_IN_SYNC && !v->op && hs_core_node_online(p->core, v->backup)) {
 			hs__pairs_switchover_start(p, v, "maintenance");

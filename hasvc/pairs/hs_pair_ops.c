@@ -214,7 +214,7 @@ void hs_pairs_create(struct hs_pairs *p, const struct hs_pair_request *req,
 		       "%s is not in the cluster now; a backup needs a running host", req->backup);
 		return;
 	}
-	if (hs_core_node_state(core, req->backup) == HS_NODE_MAINTENANCE) {
+	if (hs_core_node_in_maintenance(core, req->backup)) {
 		hs__pairs_refuse(reply, userdata, -EPERM, "%s is in maintenance and takes no new backups",
 		       req->backup);
 		return;

@@ -39,7 +39,7 @@ static bool plan_fenced(void *userdata, const char *node)
 static bool plan_accepts_backups(void *userdata, const char *node)
 {
 	return hs_core_node_online(userdata, node) &&
-	       hs_core_node_state(userdata, node) != HS_NODE_MAINTENANCE;
+	       !hs_core_node_in_maintenance(userdata, node);
 }
 
 static void step_restarted(struct hs_pairs *p, struct task *t, const struct hs_pair *v,

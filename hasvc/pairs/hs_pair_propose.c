@@ -80,6 +80,7 @@ int hs__pairs_transition(struct hs_pairs *p, const struct hs_pair *v, enum hs_pa
 	c.expect_state = hs_pair_state_name(v->state);
 	c.expect_generation = v->generation;
 	c.state = hs_pair_state_name(row->next);
+	c.pair_event = hs_pair_event_name(ev); /* the edge, checked by every host as it applies */
 	if (!c.reason)
 		c.reason = state_keeps_reason(row->next) ? detail : "";
 	c.event = event;

@@ -104,7 +104,9 @@ Test(node_state, names_round_trip_and_decisions)
 	cr_assert(!hs_node_state_decided(HS_NODE_UNKNOWN));
 	cr_assert(hs_node_state_decided(HS_NODE_FENCING));
 	cr_assert(hs_node_state_decided(HS_NODE_FENCED));
-	cr_assert(hs_node_state_decided(HS_NODE_MAINTENANCE));
+	cr_assert_eq(hs_node_admin_from_name("maintenance"), HS_NODE_IN_MAINTENANCE);
+	cr_assert_eq(hs_node_admin_from_name(NULL), HS_NODE_ENABLED);
+	cr_assert_str_eq(hs_node_admin_name(HS_NODE_IN_MAINTENANCE), "maintenance");
 }
 
 Test(pair_fsm, duties_name_an_actor_and_states_that_ask_nothing_have_none)

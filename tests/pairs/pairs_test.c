@@ -70,6 +70,16 @@ void pt_teardown(void)
 	memset(&pt, 0, sizeof(pt));
 }
 
+void pt_node_admin(const char *node, const char *admin_state)
+{
+	char *buf = NULL;
+	size_t len;
+
+	int built = sdb_msg_node_admin(node, admin_state, NULL, &buf, &len);
+
+	pt_propose(built, buf, len);
+}
+
 void pt_node_state(const char *node, const char *state)
 {
 	char *buf = NULL;

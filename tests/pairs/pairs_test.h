@@ -47,6 +47,8 @@ void pt_quorate_set(bool quorate);
 void pt_propose(int built, char *buf, size_t len);
 /* Proposes a node_state change of NODE (to STATE) and delivers it. */
 void pt_node_state(const char *node, const char *state);
+/* The admin state of NODE's row: "enabled" | "maintenance". */
+void pt_node_admin(const char *node, const char *admin_state);
 
 /* --- pairs --- */
 /* A pair row as the state would hold it, delivered. */

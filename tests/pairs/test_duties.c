@@ -254,7 +254,9 @@ Test(duties, a_stale_proposal_is_refused_by_the_state)
 	/* another host moved the pair meanwhile */
 	char *buf = NULL;
 	size_t len;
-	int built = sdb_msg_pair_update(&(struct sdb_pair_change){.vm = "vm1", .state = "degraded"},
+	int built = sdb_msg_pair_update(&(struct sdb_pair_change){.vm = "vm1",
+								   .state = "degraded",
+								   .pair_event = "mirror-failed"},
 				       &buf, &len);
 
 	pt_propose(built, buf, len);

@@ -52,7 +52,7 @@ Test(ops, create_refusals_say_why)
 	expect_refused(create(&r, "vm1", "node1", NULL, 0), -EPERM, "another host than the primary");
 	pt_node_set("node3", false, false);
 	expect_refused(create(&r, "vm1", "node3", NULL, 0), -EPERM, "not in the cluster now");
-	pt_node_state("node2", "maintenance");
+	pt_node_admin("node2", "maintenance");
 	expect_refused(create(&r, "vm1", "node2", NULL, 0), -EPERM, "in maintenance");
 	pt_quorate_set(false);
 	expect_refused(create(&r, "vm1", "node2", NULL, 0), -ENOLINK, "no quorum");
