@@ -116,18 +116,30 @@ json_object *hs__api_status_json(struct hs_core *d)
 }
 
 /* Transitions counted from the kept event log (see docs/api.md). */
+/*
+ * Counted from the transitions the event log records (state, next state,
+ * event: the enum names of hs_pair_fsm.h, NULL for any), never from the
+ * events' prose. Events logged before schema 5 record no transition.
+ */
 static const struct {
-	const char *name, *help, *text;
+	const char *name, *help;
+	enum hs_pair_state from, to; /* HS_PAIR_STATE_MAX: any */
+	enum hs_pair_event event;
 } transition_metrics[] = {
 	{"hasvc_failovers", "Backups promoted after their primary's host was fenced.",
-	 "fencing -> promoting (fenced)"},
-	{"hasvc_switchovers", "Planned switchovers that stopped the primary.",
-	 "(primary-stopped)"},
+	 HS_PAIR_FENCING, HS_PAIR_PROMOTING, HS_EV_FENCED},
+	{"hasvc_switchovers", "Planned switchovers that stopped the primary.", HS_PAIR_STATE_MAX,
+	 HS_PAIR_STATE_MAX, HS_EV_PRIMARY_STOPPED},
 	{"hasvc_promotion_refusals", "Primaries lost before their backup was in sync: not promoted.",
-	 "-> lost-unsynced (primary-lost)"},
-	{"hasvc_mirror_failures", "Mirrors cut: backup lost or block job failed.",
-	 "-> degraded (mirror-failed)"},
+	 HS_PAIR_STATE_MAX, HS_PAIR_LOST_UNSYNCED, HS_EV_PRIMARY_LOST},
+	{"hasvc_mirror_failures", "Mirrors cut: backup lost or block job failed.", HS_PAIR_STATE_MAX,
+	 HS_PAIR_DEGRADED, HS_EV_MIRROR_FAILED},
 };
+
+static const char *state_or_any(enum hs_pair_state s)
+{
+	return s == HS_PAIR_STATE_MAX ? NULL : hs_pair_state_name(s);
+}
 
 /* One gauge NAME per pair, from the pair's numeric field KEY. */
 static void pair_gauge(FILE *f, const struct hs_pair_list *l, const char *name, const char *key,
@@ -177,10 +189,20 @@ static void pair_metrics(FILE *f, struct hs_core *d)
 		   "Bytes written on the primary and not yet on the backup, as last reported.");
 	for (size_t i = 0; i < ARRAY_SIZE(transition_metrics); i++) {
 		uint64_t c = 0;
-		sdb_events_count(d->db, "pair", transition_metrics[i].text, &c);
+		sdb_transitions_count(d->db, state_or_any(transition_metrics[i].from),
+				      state_or_any(transition_metrics[i].to),
+				      hs_pair_event_name(transition_metrics[i].event), &c);
 		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", transition_metrics[i].name,
 			transition_metrics[i].help, transition_metrics[i].name,
 			transition_metrics[i].name, (unsigned long long)c);
+	}
+	fprintf(f, "# HELP hasvc_pair_transitions Pair transitions in the kept event log, by event.\n"
+		   "# TYPE hasvc_pair_transitions gauge\n");
+	for (int e = 0; e < HS_EV_MAX; e++) {
+		uint64_t c = 0;
+		sdb_transitions_count(d->db, NULL, NULL, hs_pair_event_name(e), &c);
+		fprintf(f, "hasvc_pair_transitions{event=\"%s\"} %llu\n", hs_pair_event_name(e),
+			(unsigned long long)c);
 	}
 	hs_pair_list_free(&l);
 }

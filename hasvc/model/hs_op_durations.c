@@ -91,6 +91,31 @@ static void transition(struct hs_op_durations *d, struct vm_starts *v, const cha
 	}
 }
 
+/*
+ * The transition an event records: its "transition" {from, to, event} (state/
+ * stores it for every state change since schema 5). An event logged before
+ * that carries it only in its text, "FROM -> TO (EVENT): detail", read as a
+ * fallback so durations survive the upgrade; other pair events ("pairing
+ * vm1: ...") are no transitions.
+ */
+static bool event_transition(json_object *e, char from[32], char to[32])
+{
+	json_object *t;
+	const char *f, *s, *msg;
+
+	if (json_object_object_get_ex(e, "transition", &t)) {
+		f = field_string(t, "from");
+		s = field_string(t, "to");
+		if (!f || !s || strlen(f) >= 32 || strlen(s) >= 32)
+			return false;
+		strcpy(from, f);
+		strcpy(to, s);
+		return true;
+	}
+	msg = field_string(e, "message");
+	return msg && sscanf(msg, "%31s -> %31s (", from, to) == 2;
+}
+
 void hs_op_durations_add_pair_events(struct hs_op_durations *d, json_object *events)
 {
 	size_t n = json_object_array_length(events), n_vms = 0, cap = 0;
@@ -98,13 +123,11 @@ void hs_op_durations_add_pair_events(struct hs_op_durations *d, json_object *eve
 
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(events, i);
-		const char *vm = field_string(e, "vm"), *msg = field_string(e, "message");
+		const char *vm = field_string(e, "vm");
 		char from[32], to[32];
 		size_t k;
 
-		/* "FROM -> TO (EVENT): detail"; other pair events ("pairing vm1: ...") are not transitions */
-		if (!vm || !msg || strlen(vm) >= sizeof(vms[0].vm) ||
-		    sscanf(msg, "%31s -> %31s (", from, to) != 2)
+		if (!vm || strlen(vm) >= sizeof(vms[0].vm) || !event_transition(e, from, to))
 			continue;
 		for (k = 0; k < n_vms && strcmp(vms[k].vm, vm) != 0; k++)
 			;

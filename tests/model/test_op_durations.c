@@ -131,6 +131,22 @@ Test(op_durations, pair_operations_from_transitions)
 	cr_assert_float_eq(d.op[HS_OP_PROMOTE].sum, 1.5, 1e-6);
 }
 
+/* Since schema 5 the transition is a field of its own: the text is only for people. */
+Test(op_durations, the_recorded_transition_wins_over_the_text)
+{
+	_cleanup_json_ json_object *list = json_tokener_parse(
+	    "[{\"vm\":\"vm1\",\"time_usec\":10000000,\"message\":\"vm1 is on its way\","
+	    "  \"transition\":{\"from\":\"creating\",\"to\":\"initial-sync\",\"event\":\"backup-prepared\"}},"
+	    " {\"vm\":\"vm1\",\"time_usec\":16000000,\"message\":\"in-sync -> fencing (x): a misleading text\","
+	    "  \"transition\":{\"from\":\"initial-sync\",\"to\":\"in-sync\",\"event\":\"mirror-ready\"}}]");
+	struct hs_op_durations d = {0};
+
+	hs_op_durations_add_pair_events(&d, list);
+	cr_assert_eq(d.op[HS_OP_INITIAL_SYNC].count, 1);
+	cr_assert_float_eq(d.op[HS_OP_INITIAL_SYNC].sum, 6, 1e-6);
+	cr_assert_eq(d.op[HS_OP_FAILOVER].count, 0);
+}
+
 Test(op_durations, operations_that_did_not_succeed_are_not_counted)
 {
 	static const struct pair_event ev[] = {
