@@ -28,6 +28,7 @@
 #include <qb/qblog.h>
 
 #include "hs_cluster.h"
+#include "hs_corosync_crypto.h"
 #include "hs_cleanup.h"
 #include "hs_clock.h"
 #include "hs_json_cleanup.h"
@@ -400,6 +401,7 @@ static void cluster_connect(struct hs_cluster *c)
 	c->logged_unreachable = false;
 	qb_log(LOG_NOTICE, "joined corosync group '%s' as nodeid %u (%s)", HS_CPG_GROUP,
 	       c->view.local_nodeid, node_name(c, c->view.local_nodeid));
+	hs_corosync_crypto_warn();
 	view_update(c);
 }
 

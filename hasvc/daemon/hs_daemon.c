@@ -30,6 +30,7 @@
 #include "hs_daemon.h"
 #include "hs_fencing.h"
 #include "hs_pairs.h"
+#include "hs_service.h"
 #include "hs_state.h"
 
 #define CRON_MS 300
@@ -42,6 +43,7 @@ struct hs_daemon {
 	struct hs_api *api;
 	qb_loop_timer_handle cron;
 	bool kick_pending;
+	struct hs_service service; /* what systemd is told */
 };
 
 static int log_priority(const char *level)
@@ -68,6 +70,7 @@ static int32_t signal_stop(int32_t sig, void *data)
 	struct hs_daemon *d = data;
 
 	qb_log(LOG_NOTICE, "signal %s: stopping", strsignal(sig));
+	hs_service_stopping(&d->service);
 	qb_loop_stop(d->core->loop);
 	return 0;
 }
@@ -78,7 +81,9 @@ static int32_t signal_stop(int32_t sig, void *data)
  *     in the outbox for a sync round to end;
  *   - coordinator: record membership in the replicated nodes table, fence
  *     hosts that were lost (and retry failed fences);
- *   - pairs: every host's duties, the coordinator's plan (hs_pairs.h).
+ *   - pairs: every host's duties, the coordinator's plan (hs_pairs.h);
+ *   - the service manager: the watchdog ping, READY once synced, STATUS
+ *     when its line changed (hs_service.h).
  */
 static void cron(void *data)
 {
@@ -88,6 +93,7 @@ static void cron(void *data)
 	hs_coord_nodes_reconcile(d->coord);
 	hs_coord_cron(d->coord);
 	hs_pairs_cron(d->pairs);
+	hs_service_update(&d->service, d->core);
 	qb_loop_timer_add(d->core->loop, QB_LOOP_LOW, CRON_MS * 1000000ULL, d, cron, &d->cron);
 }
 
@@ -129,6 +135,9 @@ static void core_changed(void *userdata, enum hs_core_change what)
 		break;
 	case HS_CORE_SYNCED:
 	case HS_CORE_MEMBERSHIP:
+		hs_service_update(&d->service, d->core);
+		kick(d);
+		break;
 	case HS_CORE_LOCAL:
 		kick(d);
 		break;
@@ -148,6 +157,7 @@ int hs_daemon_run(const char *config_path)
 		return r;
 	}
 	log_setup(log_priority(config->log_level));
+	hs_service_init(&d.service);
 	r = hs_core_new(config, &d.core);
 	if (r < 0)
 		return r; /* hs_core logged why */

@@ -17,7 +17,7 @@ post() {
 	lab exec "$1" curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/hasvc/hasvcd.sock \
 		-X POST --data-binary "$2" http://hasvc/v1/test/propose
 }
-event='{"v":1,"type":"event","time":1,"node":"node1","kind":"test","message":"hello from the test hook"}'
+event='{"v":2,"type":"event","time":1,"node":"node1","kind":"test","message":"hello from the test hook"}'
 
 [ "$(post node1 "$event")" = 404 ] || fail "the hook answers without test_hooks = yes"
 
@@ -37,7 +37,7 @@ status=$(lab exec node2 curl -s -o /dev/null -w '%{http_code}' -X POST \
 wait_for 20 "the event on node3" event_count_above node3 "hello from the test hook" 0
 [ "$(event_count node3 "hello from the test hook")" = 1 ] || fail "the event was applied twice"
 
-[ "$(post node1 '{"v":1,"type":"no-such-change","time":1}')" = 202 ] ||
+[ "$(post node1 '{"v":2,"type":"no-such-change","time":1}')" = 202 ] ||
 	fail "the hook refused to propose"
 sleep 1
 wait_for 20 "digests equal after a refused change" digests_equal node1 node2 node3
