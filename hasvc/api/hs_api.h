@@ -22,7 +22,7 @@
  */
 #pragma once
 
-#define HS_API_SCHEMA 1
+#include "hs_api_schema.h"
 
 struct hs_core;
 struct hs_pairs;

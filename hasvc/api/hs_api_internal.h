@@ -3,7 +3,7 @@
  * hs_api_internal: what the files of api/ share; nothing outside api/
  * includes it.
  *
- *   hs_api.c          MHD on the qb_loop: listeners, the request's life
+ *   hs_api_server.c   MHD on the qb_loop: listeners, the request's life
  *   hs_api_listen.c   the sockets and the token file
  *   hs_api_routes.c   the route table, routing and authorisation
  *   hs_api_reply.c    answers: JSON, errors, the errno -> HTTP status table

@@ -14,7 +14,6 @@
 #include "hs_json_cleanup.h"
 #include "hs_op_durations.h"
 #include "hs_pair_fsm.h"
-#include "hs_state.h"
 #include "sdb.h"
 
 static const char *nodeid_name(const struct hs_core *d, uint32_t nodeid)

@@ -22,7 +22,6 @@
 #include "hs_json_cleanup.h"
 #include "hs_name.h"
 #include "hs_pairs.h"
-#include "hs_state.h"
 
 /* --- fencing -------------------------------------------------------------- */
 

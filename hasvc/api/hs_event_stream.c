@@ -27,7 +27,7 @@
 
 #include "hs_clock.h"
 #include "hs_json_cleanup.h"
-#include "hs_api.h"
+#include "hs_api_schema.h"
 #include "hs_event_stream.h"
 #include "sdb.h"
 

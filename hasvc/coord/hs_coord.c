@@ -34,7 +34,6 @@
 #include "hs_coord.h"
 #include "hs_core.h"
 #include "hs_fencing.h"
-#include "hs_state.h"
 #include "sdb.h"
 #include "sdb_msg.h"
 

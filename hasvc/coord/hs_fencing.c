@@ -25,7 +25,6 @@
 #include "hs_clock.h"
 #include "hs_core.h"
 #include "hs_fencing.h"
-#include "hs_state.h"
 #include "sdb_msg.h"
 
 #define MAX_RUNNING 16

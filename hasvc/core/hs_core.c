@@ -16,7 +16,6 @@
 
 #include "hs_clock.h"
 #include "hs_core.h"
-#include "hs_state.h"
 #include "sdb.h"
 #include "sdb_repl.h"
 

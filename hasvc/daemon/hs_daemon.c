@@ -31,7 +31,6 @@
 #include "hs_fencing.h"
 #include "hs_pairs.h"
 #include "hs_service.h"
-#include "hs_state.h"
 
 #define CRON_MS 300
 

@@ -17,7 +17,6 @@
 #include "hs_core.h"
 #include "hs_sd_notify.h"
 #include "hs_service.h"
-#include "hs_state.h"
 #include "sdb_repl.h"
 
 static void sent(struct hs_service *s, int r, const char *what)

@@ -11,7 +11,7 @@
  *   hs_pair_plan.c        the coordinator's plan (hs_coord_plan) carried out
  *   hs_pair_maintenance.c maintenance: the admin operation and the moves
  *   hs_pair_ops.c         the admin operations on pairs
- *   hs_pairs.c            the object and the cron
+ *   hs_pairs_round.c      the object and the cron
  */
 #pragma once
 
@@ -21,7 +21,6 @@
 #include "hs_core.h"
 #include "hs_pair_fsm.h"
 #include "hs_pairs.h"
-#include "hs_state.h"
 #include "mirror.h"
 
 struct sdb_pair_change;

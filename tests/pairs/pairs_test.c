@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "hs_cleanup.h"
-#include "hs_state.h"
+#include "hs_core.h"
 #include "pairs_test.h"
 #include "sdb.h"
 #include "sdb_msg.h"

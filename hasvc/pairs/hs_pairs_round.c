@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * hs_pairs: the pairs object (its mirror/ connection, its tasks) and its
+ * hs_pairs_round: the pairs object (its mirror/ connection, its tasks) and its
  * round, run from the daemon's cron and whenever the core's change hooks
  * say something moved (see hs_pairs.h for the model):
  *

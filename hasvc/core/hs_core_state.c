@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * hs_state: the daemon's side of the replicated state, part of the core.
+ * hs_core_state: the daemon's side of the replicated state, part of the core
+ * (declared in hs_core.h).
  *
  * Opens the sqlite store (state/) and its replication engine, and wires them
  * to the cluster connection (hs_core.c holds the cluster's callbacks):
@@ -25,7 +26,6 @@
 
 #include "hs_cleanup.h"
 #include "hs_core.h"
-#include "hs_state.h"
 #include "sdb.h"
 #include "sdb_msg.h"
 #include "sdb_repl.h"

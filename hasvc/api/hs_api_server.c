@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * hs_api: libmicrohttpd on the daemon's qb_loop (see hs_api.h).
+ * hs_api_server: libmicrohttpd on the daemon's qb_loop (the object of hs_api.h).
  *
  * Each listener is an MHD daemon in MHD_USE_EPOLL mode with no thread: its
  * epoll fd is added to the qb_loop, and MHD_run() is called when that fd is
