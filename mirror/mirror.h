@@ -30,6 +30,10 @@
  *                          NBD server, resume the domain;
  *   mirror_teardown        on the backup host: destroy and undefine the backup
  *                          and remove the images it was given.
+ *
+ * With TLS (mirror_set_tls, below; on by itself when the host has a CA
+ * certificate) the exports speak NBD over TLS and, prepared with
+ * mirror_backup_prepare_tls, let in only the pair's primary.
  */
 #pragma once
 
