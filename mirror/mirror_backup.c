@@ -238,10 +238,12 @@ static int nbd_listen(struct request *r, virDomainPtr d, json_object *options, u
 	int ret = -EADDRINUSE;
 
 	for (unsigned i = 0; i < PORT_TRIES && *port + i <= 65535; i++) {
-		json_object *args = NULL, *addr = json_object_new_object(),
-			    *data = json_object_new_object();
+		json_object *args = NULL, *addr, *data;
 
-		json_object_deep_copy(options, &args, NULL);
+		if (json_object_deep_copy(options, &args, NULL) < 0)
+			return mirror__say(r, -ENOMEM, "out of memory");
+		addr = json_object_new_object();
+		data = json_object_new_object();
 		snprintf(portstr, sizeof(portstr), "%u", *port + i);
 		json_object_object_add(data, "host", json_object_new_string(r->host));
 		json_object_object_add(data, "port", json_object_new_string(portstr));
@@ -334,6 +336,10 @@ static void prepare_run(struct mirror *m, struct request *r)
 	if (virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED) < 0) {
 		mirror__say(r, -EIO, "cannot start backup %s paused: %s", dom->name,
 			    mirror__virt_error());
+		goto out_undo;
+	}
+	if (!listen_args) {
+		mirror__say(r, -ENOMEM, "out of memory");
 		goto out_undo;
 	}
 	if (tls_objects_add(r, d, dom->n_disks, listen_args, &tls) < 0 ||
