@@ -52,6 +52,8 @@ struct mirror {
 	mirror_done_fn job_event;        /* under lock: block job events go there, */
 	mirror_reply_fn job_event_reply; /* or there */
 	void *job_event_userdata;
+	char *tls_dir; /* caller's thread only: mirror_set_tls(), copied into each request */
+	enum mirror_tls_mode tls_mode;
 };
 
 void mirror__request_free(struct request *r)
@@ -63,6 +65,8 @@ void mirror__request_free(struct request *r)
 	free(r->vm);
 	free(r->host);
 	free(r->note);
+	free(r->tls_dir);
+	free(r->peer);
 	mirror__answer_clear(r);
 	free(r);
 }
@@ -246,6 +250,12 @@ static int32_t done_ready(int32_t fd, int32_t revents, void *data)
 
 int mirror__submit(struct mirror *m, struct request *r)
 {
+	/* The TLS settings travel with the request: the thread never reads M's. */
+	r->tls_mode = m->tls_mode;
+	if (m->tls_dir && !(r->tls_dir = strdup(m->tls_dir))) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
 	return queue_push(m, &m->requests, m->request_fd, r);
 }
 
@@ -356,7 +366,20 @@ void mirror_free(struct mirror *m)
 		close(m->done_fd);
 	pthread_mutex_destroy(&m->lock);
 	free(m->uri);
+	free(m->tls_dir);
 	free(m);
+}
+
+int mirror_set_tls(struct mirror *m, const struct mirror_tls *tls)
+{
+	char *dir = NULL;
+
+	if (tls->dir && !(dir = strdup(tls->dir)))
+		return -ENOMEM;
+	free(m->tls_dir);
+	m->tls_dir = dir;
+	m->tls_mode = tls->mode;
+	return 0;
 }
 
 static void job_event_set(struct mirror *m, mirror_done_fn fn, mirror_reply_fn reply,

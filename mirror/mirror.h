@@ -30,6 +30,10 @@
  *                          NBD server, resume the domain;
  *   mirror_teardown        on the backup host: destroy and undefine the backup
  *                          and remove the images it was given.
+ *
+ * With TLS (mirror_set_tls, below; on by itself when the host has a CA
+ * certificate) the exports speak NBD over TLS and, prepared with
+ * mirror_backup_prepare_tls, let in only the pair's primary.
  */
 #pragma once
 
@@ -203,3 +207,52 @@ int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done,
 int mirror_jobs_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata);
 /* Replaces what mirror_on_job_event() set, and the other way round. */
 void mirror_on_job_event_typed(struct mirror *m, mirror_reply_fn fn, void *userdata);
+
+/* --- secured replication (TLS) -------------------------------------------------------- */
+
+/*
+ * The backup's NBD server and the primary's block copy into it speak TLS
+ * (x509, both ends verified) when the host's TLS directory holds a CA
+ * certificate, and refuse to run with certificates that are missing, expired
+ * or not signed by that CA, saying which (docs/security.md, docs/mirror.md).
+ *
+ * The directory: DIR when set here, else the one libvirt's QEMU driver takes
+ * NBD client certificates from (qemu.conf nbd_tls_x509_cert_dir, else
+ * default_tls_x509_cert_dir), else MIRROR_TLS_DIR_DEFAULT; its files are
+ * those deploy/hasvc-certs makes. The primary's side is made by libvirt from
+ * qemu.conf's directory whatever is set here: set DIR only to the same one.
+ *
+ * MODE: AUTO (what a mirror does without this call) "TLS is on when
+ * DIR/ca-cert.pem exists"; ON: a host without certificates refuses to export
+ * or to copy; OFF: plain NBD as before, whatever DIR holds.
+ */
+#define MIRROR_TLS_DIR_DEFAULT "/etc/pki/qemu"
+
+enum mirror_tls_mode {
+	MIRROR_TLS_AUTO,
+	MIRROR_TLS_ON,
+	MIRROR_TLS_OFF,
+};
+
+struct mirror_tls {
+	const char *dir; /* NULL: libvirt's, as above */
+	enum mirror_tls_mode mode;
+};
+
+/* For the operations submitted from now on; TLS is copied. */
+int mirror_set_tls(struct mirror *m, const struct mirror_tls *tls);
+
+/*
+ * mirror_backup_prepare_typed(), and with TLS on only the pair's primary may
+ * connect: PRIMARY_NODE is its node name, the CN of its host certificate
+ * (QEMU's authz matches the client's distinguished name "CN=<PRIMARY_NODE>"),
+ * and this host's own certificate is let in too (it holds the disk already;
+ * an operator may read the export from here). PRIMARY_NODE NULL, and
+ * mirror_backup_prepare() and _typed(): any certificate the CA signed gets
+ * in (the data is still encrypted, and a host outside the cluster is kept
+ * out, but any host of the cluster could write).
+ */
+int mirror_backup_prepare_tls(struct mirror *m, const char *primary_xml,
+			      const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
+			      unsigned port, bool fresh, uint64_t memory_reserve,
+			      const char *primary_node, mirror_reply_fn done, void *userdata);

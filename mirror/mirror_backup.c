@@ -33,6 +33,7 @@
 #include "mirror.h"
 #include "mirror_internal.h"
 #include "mirror_memory.h"
+#include "mirror_tls.h"
 #include "mirror_xml.h"
 
 #define PORT_TRIES 16 /* prepare: ports tried from the one asked for */
@@ -136,22 +137,121 @@ static int make_room(struct request *r, virDomainPtr d, const char *name)
 	return 0;
 }
 
+/* OBJ as a QMP command: "{"execute":EXECUTE,"arguments":OBJ}" in CMD; OBJ is put. */
+static int qmp_build(const char *execute, json_object *obj, char *cmd, size_t len)
+{
+	json_object *c = json_object_new_object();
+	int n;
+
+	json_object_object_add(c, "execute", json_object_new_string(execute));
+	json_object_object_add(c, "arguments", obj);
+	n = snprintf(cmd, len, "%s", json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN));
+	json_object_put(c);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* An authz-list rule letting DN in (QEMU matches the peer's whole DN, "exact"). */
+static json_object *authz_rule(const char *dn)
+{
+	json_object *rule = json_object_new_object();
+
+	json_object_object_add(rule, "match", json_object_new_string(dn));
+	json_object_object_add(rule, "policy", json_object_new_string("allow"));
+	json_object_object_add(rule, "format", json_object_new_string("exact"));
+	return rule;
+}
+
+/*
+ * With TLS (mirror__tls_for): the NBD server's credentials and who may
+ * connect, as QOM objects of the backup's QEMU, made with object-add (libvirt
+ * has no API for an NBD server of our own: docs/mirror.md). They live as long
+ * as this QEMU, as the exports do. ARGS gets nbd-server-start's TLS arguments
+ * and, TLS or not, max-connections: the block copy holds one connection per
+ * disk; one more per disk lets a restarted mirror or a reconnecting client in
+ * while QEMU still holds the old connection, and one an operator's read. A
+ * 0 return with *RET_TLS false is plain NBD.
+ */
+static int tls_objects_add(struct request *r, virDomainPtr d, size_t n_disks, json_object *args,
+			   bool *ret_tls)
+{
+	char dir[4096], self[512] = "", msg[MIRROR_MSG_MAX], cmd[8192];
+	json_object *o, *rules;
+	int tls = mirror__tls_for(r, dir, sizeof(dir)), e;
+
+	json_object_object_add(args, "max-connections", json_object_new_int((int)(2 * n_disks + 1)));
+	*ret_tls = tls > 0;
+	if (tls <= 0)
+		return tls;
+	e = mirror_tls_cert_check(dir, "server-cert.pem", "server-key.pem", NULL, 0, msg,
+				  sizeof(msg));
+	if (e < 0)
+		return mirror__say(r, e, "cannot export over TLS: %s", msg);
+	/* Our own client certificate (an operator reading the export here); optional. */
+	if (mirror_tls_cert_check(dir, "client-cert.pem", "client-key.pem", self, sizeof(self),
+				  msg, sizeof(msg)) < 0)
+		self[0] = '\0';
+
+	o = json_object_new_object();
+	json_object_object_add(o, "qom-type", json_object_new_string("tls-creds-x509"));
+	json_object_object_add(o, "id", json_object_new_string("hasvc-tls"));
+	json_object_object_add(o, "dir", json_object_new_string(dir));
+	json_object_object_add(o, "endpoint", json_object_new_string("server"));
+	json_object_object_add(o, "verify-peer", json_object_new_boolean(true));
+	if (qmp_build("object-add", o, cmd, sizeof(cmd)) < 0 || mirror__qmp(r, d, cmd) < 0) {
+		snprintf(msg, sizeof(msg), "%s", r->message);
+		return mirror__say(r, -EIO, "cannot load the TLS credentials of %s: %s", dir,
+				   msg);
+	}
+	json_object_object_add(args, "tls-creds", json_object_new_string("hasvc-tls"));
+	if (!r->peer)
+		return 0;
+
+	o = json_object_new_object();
+	rules = json_object_new_array();
+	snprintf(msg, sizeof(msg), "CN=%s", r->peer);
+	json_object_array_add(rules, authz_rule(msg));
+	if (self[0] && strcmp(self, msg) != 0)
+		json_object_array_add(rules, authz_rule(self));
+	json_object_object_add(o, "qom-type", json_object_new_string("authz-list"));
+	json_object_object_add(o, "id", json_object_new_string("hasvc-authz"));
+	json_object_object_add(o, "policy", json_object_new_string("deny"));
+	json_object_object_add(o, "rules", rules);
+	if (qmp_build("object-add", o, cmd, sizeof(cmd)) < 0 || mirror__qmp(r, d, cmd) < 0) {
+		snprintf(msg, sizeof(msg), "%s", r->message);
+		return mirror__say(r, -EIO, "cannot limit the exports to %s: %s", r->peer,
+				   msg);
+	}
+	json_object_object_add(args, "tls-authz", json_object_new_string("hasvc-authz"));
+	return 0;
+}
+
 /*
  * Starts the backup's NBD server on R's host at *PORT, or, when something
  * else holds that port (a service of the host's own, a backup QEMU left from
  * before), at one of the next PORT_TRIES - 1 ports; *PORT is the one bound.
- * Another error (bad address) is not retried.
+ * Another error (bad address) is not retried. OPTIONS: nbd-server-start's
+ * arguments but the address (tls_objects_add).
  */
-static int nbd_listen(struct request *r, virDomainPtr d, unsigned *port)
+static int nbd_listen(struct request *r, virDomainPtr d, json_object *options, unsigned *port)
 {
-	char cmd[512];
+	char cmd[1024], portstr[16];
 	int ret = -EADDRINUSE;
 
 	for (unsigned i = 0; i < PORT_TRIES && *port + i <= 65535; i++) {
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":"
-			 "\"inet\",\"data\":{\"host\":\"%s\",\"port\":\"%u\"}}}}",
-			 r->host, *port + i);
+		json_object *args = NULL, *addr, *data;
+
+		if (json_object_deep_copy(options, &args, NULL) < 0)
+			return mirror__say(r, -ENOMEM, "out of memory");
+		addr = json_object_new_object();
+		data = json_object_new_object();
+		snprintf(portstr, sizeof(portstr), "%u", *port + i);
+		json_object_object_add(data, "host", json_object_new_string(r->host));
+		json_object_object_add(data, "port", json_object_new_string(portstr));
+		json_object_object_add(addr, "type", json_object_new_string("inet"));
+		json_object_object_add(addr, "data", data);
+		json_object_object_add(args, "addr", addr);
+		if (qmp_build("nbd-server-start", args, cmd, sizeof(cmd)) < 0)
+			return mirror__say(r, -EINVAL, "address %s too long", r->host);
 		ret = mirror__qmp(r, d, cmd);
 		if (ret == 0) {
 			*port += i;
@@ -175,6 +275,8 @@ static void prepare_run(struct mirror *m, struct request *r)
 	virConnectPtr conn;
 	char cmd[1024], node[128];
 	unsigned port = r->port;
+	json_object *listen_args = json_object_new_object();
+	bool tls = false;
 
 	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
 	    mirror_xml_backup(r->xml, &backup_xml, &error) < 0) {
@@ -236,7 +338,12 @@ static void prepare_run(struct mirror *m, struct request *r)
 			    mirror__virt_error());
 		goto out_undo;
 	}
-	if (nbd_listen(r, d, &port) < 0)
+	if (!listen_args) {
+		mirror__say(r, -ENOMEM, "out of memory");
+		goto out_undo;
+	}
+	if (tls_objects_add(r, d, dom->n_disks, listen_args, &tls) < 0 ||
+	    nbd_listen(r, d, listen_args, &port) < 0)
 		goto out_undo;
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		if (format_node(r, d, dom->disks[i].source, node, sizeof(node)) < 0)
@@ -251,8 +358,10 @@ static void prepare_run(struct mirror *m, struct request *r)
 	}
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;
-	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u", dom->name,
-		    dom->n_disks, r->host, port);
+	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s",
+		    dom->name, dom->n_disks, r->host, port,
+		    !tls ? "" : r->peer ? " (TLS, for CN=" : " (TLS, any certificate of the CA",
+		    tls && r->peer ? r->peer : "", tls ? ")" : "");
 	goto out;
 
 out_undo:
@@ -267,6 +376,7 @@ out_undo:
 out:
 	if (d)
 		virDomainFree(d);
+	json_object_put(listen_args);
 	free(created);
 	free(backup_xml);
 	free(error);
@@ -324,13 +434,22 @@ out:
 
 static int prepare_submit(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
-			  uint64_t memory_reserve, mirror_done_fn done, mirror_reply_fn reply,
-			  void *userdata)
+			  uint64_t memory_reserve, const char *peer, mirror_done_fn done,
+			  mirror_reply_fn reply, void *userdata)
 {
-	struct request *r = mirror__request_new(prepare_run, done, reply, userdata);
+	struct request *r;
 
+	/* a node name, nothing a distinguished name would read differently */
+	if (peer && (!*peer || strspn(peer, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "0123456789._-") != strlen(peer)))
+		return -EINVAL;
+	r = mirror__request_new(prepare_run, done, reply, userdata);
 	if (!r)
 		return -ENOMEM;
+	if (peer && !(r->peer = strdup(peer))) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
 	r->memory_reserve = memory_reserve;
 	r->xml = strdup(primary_xml);
 	r->host = strdup(nbd_addr);
@@ -351,7 +470,7 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 			  uint64_t memory_reserve, mirror_done_fn done, void *userdata)
 {
 	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
-			      memory_reserve, done, NULL, userdata);
+			      memory_reserve, NULL, done, NULL, userdata);
 }
 
 int mirror_backup_prepare_typed(struct mirror *m, const char *primary_xml,
@@ -360,7 +479,16 @@ int mirror_backup_prepare_typed(struct mirror *m, const char *primary_xml,
 				mirror_reply_fn done, void *userdata)
 {
 	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
-			      memory_reserve, NULL, done, userdata);
+			      memory_reserve, NULL, NULL, done, userdata);
+}
+
+int mirror_backup_prepare_tls(struct mirror *m, const char *primary_xml,
+			      const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
+			      unsigned port, bool fresh, uint64_t memory_reserve,
+			      const char *primary_node, mirror_reply_fn done, void *userdata)
+{
+	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
+			      memory_reserve, primary_node, NULL, done, userdata);
 }
 
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)

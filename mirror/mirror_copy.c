@@ -26,6 +26,7 @@
 #include "mirror.h"
 #include "mirror_internal.h"
 #include "mirror_sockets.h"
+#include "mirror_tls.h"
 #include "mirror_xml.h"
 
 #define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
@@ -109,10 +110,28 @@ static void start_run(struct mirror *m, struct request *r)
 	};
 	virTypedParameter *param = r->sync ? params : params + 1; /* async: no granularity */
 	int n_params = r->sync ? 2 : 1;
-	char dest[512], note[160];
+	char dest[512], dir[4096], msg[MIRROR_MSG_MAX], note[160];
+	int tls;
 
 	if (!dom)
 		return;
+	/*
+	 * libvirt makes the client's tls-creds-x509 object from qemu.conf's NBD
+	 * certificate directory for a source with tls='yes'; its files are
+	 * checked here first, so a bad one is named instead of a failed handshake.
+	 */
+	tls = mirror__tls_for(r, dir, sizeof(dir));
+	if (tls < 0)
+		goto out;
+	if (tls > 0) {
+		int e = mirror_tls_cert_check(dir, "client-cert.pem", "client-key.pem", NULL, 0,
+					      msg, sizeof(msg));
+		if (e < 0) {
+			mirror__say(r, e, "cannot mirror %s to %s:%u over TLS: %s", r->vm, r->host,
+				    r->port, msg);
+			goto out;
+		}
+	}
 	if (r->sync)
 		flags |= VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES;
 	/* A job of an earlier mirror (to a backup that is gone) must not linger. */
@@ -121,8 +140,9 @@ static void start_run(struct mirror *m, struct request *r)
 		snprintf(
 		    dest, sizeof(dest),
 		    "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
-		    "<source protocol='nbd' name='%s'><host name='%s' port='%u'/></source></disk>",
-		    dom->disks[i].target, r->host, r->port);
+		    "<source protocol='nbd' name='%s' tls='%s'><host name='%s' port='%u'/></source>"
+		    "</disk>",
+		    dom->disks[i].target, tls > 0 ? "yes" : "no", r->host, r->port);
 		if (virDomainBlockCopy(d, dom->disks[i].target, dest, param,
 				       n_params + (r->bandwidth_mib ? 1 : 0), flags) < 0) {
 			mirror__say(r, -EIO, "cannot mirror disk %s of %s to %s:%u: %s",
@@ -132,9 +152,9 @@ static void start_run(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
-	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s)%s", r->vm, dom->n_disks,
+	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s%s)%s", r->vm, dom->n_disks,
 		    r->host, r->port, r->sync ? "synchronous writes" : "asynchronous",
-		    r->bandwidth_mib ? ", throttled" : "",
+		    r->bandwidth_mib ? ", throttled" : "", tls > 0 ? ", TLS" : "",
 		    connections_bound(r->vm, r->host, r->port, note, sizeof(note)));
 out:
 	virDomainFree(d);

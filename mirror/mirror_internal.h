@@ -57,6 +57,9 @@ struct request {
 	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
+	char *tls_dir;  /* mirror_set_tls()'s directory, NULL: libvirt's */
+	enum mirror_tls_mode tls_mode;
+	char *peer;     /* prepare: the pair's primary node, the one client let in; NULL any */
 	mirror_done_fn done;   /* the answer as JSON DATA, */
 	mirror_reply_fn reply; /* or as a record (the *_typed operations) */
 	void *userdata;
@@ -110,6 +113,15 @@ int mirror__qmp_return(virDomainPtr d, const char *cmd, json_object **ret_parsed
 		       json_object **ret_return);
 /* Aborts the block job on every mirrored disk that has one; FLAGS as virDomainBlockJobAbort. */
 void mirror__jobs_abort(virDomainPtr d, const struct mirror_domain *dom, unsigned flags);
+
+/* --- mirror_tls.c: the host's TLS settings, for an operation ---------------------- */
+
+/*
+ * Whether R runs with TLS (1, the directory in RET) or without (0), by R's
+ * mode and the host's files; -errno after mirror__say when mode ON finds
+ * no certificates.
+ */
+int mirror__tls_for(struct request *r, char *ret, size_t len);
 
 /* --- mirror_copy.c: how far the block jobs are ------------------------------------ */
 

@@ -9,7 +9,12 @@
  *   hasvc-mirror jobs|inspect|restart|teardown|promote VM
  *   hasvc-mirror cut VM [NBD_HOST PORT]
  *   hasvc-mirror stop VM sync|async TIMEOUT_S
+ *
+ * Environment: HASVC_MIRROR_FRESH (prepare: a new pair), HASVC_MIRROR_PRIMARY
+ * (prepare: only this node's certificate may connect, mirror_backup_prepare_tls),
+ * HASVC_MIRROR_TLS auto|on|off and HASVC_MIRROR_TLS_DIR (mirror_set_tls).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,30 @@ static void done(void *userdata, int r, const char *message, json_object *data)
 		printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN));
 	result = r;
 	qb_loop_stop(loop);
+}
+
+static void replied(void *userdata, const struct mirror_reply *reply)
+{
+	fprintf(reply->result < 0 ? stderr : stdout, "%s\n", reply->message);
+	if (reply->result >= 0)
+		printf("{\"port\":%u}\n", reply->port);
+	result = reply->result;
+	qb_loop_stop(loop);
+}
+
+/* HASVC_MIRROR_TLS / HASVC_MIRROR_TLS_DIR, when set. */
+static int tls_from_env(void)
+{
+	const char *mode = getenv("HASVC_MIRROR_TLS");
+	struct mirror_tls tls = {.dir = getenv("HASVC_MIRROR_TLS_DIR"), .mode = MIRROR_TLS_AUTO};
+
+	if (mode && strcmp(mode, "on") == 0)
+		tls.mode = MIRROR_TLS_ON;
+	else if (mode && strcmp(mode, "off") == 0)
+		tls.mode = MIRROR_TLS_OFF;
+	else if (mode && strcmp(mode, "auto") != 0)
+		return -EINVAL;
+	return mirror_set_tls(m, &tls);
 }
 
 static void poll_jobs(void *data);
@@ -93,13 +122,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hasvc-mirror: cannot start the mirror thread\n");
 		return 1;
 	}
+	if (tls_from_env() < 0) {
+		fprintf(stderr, "hasvc-mirror: HASVC_MIRROR_TLS is auto, on or off\n");
+		return 2;
+	}
 	if (argc >= 6 && strcmp(argv[1], "prepare") == 0) {
 		char *xml = slurp(argv[2]);
 		size_t n = (size_t)(argc - 5);
 		uint64_t *sizes = calloc(n, sizeof(*sizes));
 		for (size_t i = 0; sizes && i < n; i++)
 			sizes[i] = strtoull(argv[5 + i], NULL, 10);
-		if (xml && sizes)
+		if (xml && sizes && getenv("HASVC_MIRROR_PRIMARY"))
+			r = mirror_backup_prepare_tls(m, xml, sizes, n, argv[3],
+						      (unsigned)atoi(argv[4]),
+						      getenv("HASVC_MIRROR_FRESH") != NULL, 0,
+						      getenv("HASVC_MIRROR_PRIMARY"), replied, NULL);
+		else if (xml && sizes)
 			r = mirror_backup_prepare(m, xml, sizes, n, argv[3], (unsigned)atoi(argv[4]),
 						  getenv("HASVC_MIRROR_FRESH") != NULL, 0, done, NULL);
 		free(xml);

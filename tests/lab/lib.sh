@@ -148,3 +148,27 @@ verify_blocks() {
 	[ "$(lab exec "$1" grep -c '^read 1048576/1048576' "$log" || true)" = $((reads + $4 - $3 + 1)) ] ||
 		fail "not every read of blocks $3..$4 ran on $1"
 }
+
+# A backup's NBD export, read the way the lab's replication runs: over TLS
+# with the reading host's own certificate when the lab has TLS on (the
+# backup lets its own host in), plain NBD otherwise (deploy/lab, docs/security.md).
+# nbd_image HOST PORT EXPORT [CERT_DIR]: qemu's --object/--image-opts arguments
+# (one a line) for EXPORT on HOST:PORT, the raw format on top.
+nbd_image() {
+	local host=$1 port=$2 export=$3 dir=${4:-/etc/hasvc/pki}
+	if [ "$(cat "/var/lib/hasvc-lab/$HASVC_LAB/tls" 2>/dev/null)" = on ] || [ -n "${4:-}" ]; then
+		printf '%s\n' --object "tls-creds-x509,id=hasvc-tls0,endpoint=client,dir=$dir" --image-opts \
+			"driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=$host,file.server.port=$port,file.export=$export,file.tls-creds=hasvc-tls0"
+	else
+		printf '%s\n' -f raw "nbd://$host:$port/$export"
+	fi
+}
+# nbd_io NODE HOST PORT QEMU_IO_ARGS...: qemu-io on NODE against export vda of HOST:PORT.
+# NBD_CERT_DIR: a certificate directory other than NODE's own (forces TLS).
+nbd_io() {
+	local node=$1 host=$2 port=$3 img=()
+	shift 3
+	mapfile -t img < <(nbd_image "$host" "$port" vda ${NBD_CERT_DIR:+"$NBD_CERT_DIR"})
+	# the image last: qemu-io takes its options before the file name
+	lab exec "$node" qemu-io "${img[@]:0:${#img[@]}-1}" "$@" "${img[-1]}"
+}

@@ -36,7 +36,7 @@ note "re-protected onto node3 with every block"
 wait_for 120 "vm1 in-sync on node3" bash -c "[ \"\$($LAB_CMD exec node1 hasvc pair show vm1 --json | jq -r '.state + \"/\" + .backup')\" = in-sync/node3 ]"
 port=$(pair_field node1 vm1 nbd_port)
 for i in 1 9 16; do
-	lab exec node3 qemu-io -f raw -r -c "read -P $i $((64 + i))M 1M" "nbd://10.77.0.13:$port/vda" >/dev/null ||
+	nbd_io node3 10.77.0.13 "$port" -r -c "read -P $i $((64 + i))M 1M" >/dev/null ||
 		fail "block $i missing on the new backup"
 done
 note "node2 returns (quorum without node3 needs it)"
@@ -64,7 +64,7 @@ backup=$(pair_field node1 vm1 backup)
 port=$(pair_field node1 vm1 nbd_port)
 note "backup now on $backup"
 for i in 1 9 16 17 18 20; do
-	lab exec "$backup" qemu-io -f raw -r -c "read -P $i $((64 + i))M 1M" \
-		"nbd://10.77.0.1${backup#node}:$port/vda" >/dev/null || fail "block $i missing on $backup"
+	nbd_io "$backup" "10.77.0.1${backup#node}" "$port" -r -c "read -P $i $((64 + i))M 1M" \
+		>/dev/null || fail "block $i missing on $backup"
 done
 note "PASS"

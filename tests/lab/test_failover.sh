@@ -54,8 +54,8 @@ wait_for 120 "vm1 in-sync again" pair_state_is node2 vm1 in-sync
 	fail "expected node2/node3, got $(pair_field node2 vm1 primary)/$(pair_field node2 vm1 backup)"
 write_blocks node2 vm1 33 40
 port=$(pair_field node2 vm1 nbd_port)
-lab exec node3 qemu-io -f raw -r -c "read -P 40 $((64 + 40))M 1M" -c "read -P 1 65M 1M" \
-	"nbd://10.77.0.13:$port/vda" >/dev/null || fail "a write after re-protection is missing on node3"
+nbd_io node3 10.77.0.13 "$port" -r -c "read -P 40 $((64 + 40))M 1M" -c "read -P 1 65M 1M" \
+	>/dev/null || fail "a write after re-protection is missing on node3"
 
 note "metrics count the failover and show the pair (promtool-clean)"
 metrics=$(lab exec node3 curl -sf --unix-socket /run/hasvc/hasvcd.sock http://hasvc/metrics)

@@ -30,11 +30,18 @@ on_backup() {
 	local port=$1 args=() c
 	shift
 	for c in "$@"; do args+=(-c "$c"); done
-	lab exec node2 qemu-io -f raw -r "${args[@]}" "nbd://10.77.0.12:$port/vda" >/dev/null
+	nbd_io node2 10.77.0.12 "$port" -r "${args[@]}" >/dev/null
 }
 # identical PORT: with vm1 paused and flushed, its image equals node2's export.
 identical() {
-	lab exec node1 qemu-img compare -q -U -f qcow2 -F raw "$img" "nbd://10.77.0.12:$1/vda"
+	local nbd=()
+	mapfile -t nbd < <(nbd_image 10.77.0.12 "$1" vda)
+	if [ "${nbd[0]}" = --object ]; then # TLS: both images as options
+		lab exec node1 qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
+			"driver=qcow2,file.driver=file,file.filename=$img" "${nbd[3]}"
+	else
+		lab exec node1 qemu-img compare -q -U -f qcow2 -F raw "$img" "${nbd[2]}"
+	fi
 }
 lag() { pair_field node1 vm1 lag_bytes; }
 lag_at_least_4m() { [ "$(lag)" -ge $((4 << 20)) ]; }

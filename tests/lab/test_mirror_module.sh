@@ -51,8 +51,8 @@ lab exec node1 "$M" start vm1 10.77.0.12 10809 sync
 note "in sync after $(($(now_ms) - t0)) ms"
 lab exec node1 "$M" jobs vm1 | contains '"ready":true' || fail "jobs do not say ready"
 hmp node1 virtio-disk0 "write -P 0x77 100M 1M" >/dev/null
-lab exec node1 qemu-io -f raw -r -c 'read -P 0x77 100M 1M' -c 'read -P 0x33 0 64M' \
-	nbd://10.77.0.12:10809/vda >/dev/null || fail "acknowledged write missing on the backup"
+nbd_io node1 10.77.0.12 10809 -r -c 'read -P 0x77 100M 1M' -c 'read -P 0x33 0 64M' \
+	>/dev/null || fail "acknowledged write missing on the backup"
 
 note "crash node1, promote on node2"
 lab crash node1
