@@ -52,7 +52,7 @@ static bool libvirtd_away(struct task *t, const struct hs_pair *v, int result,
 
 /* creating, on the backup host */
 static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		     const char *message, json_object *data)
+		     const char *message, const struct mirror_reply *reply)
 {
 	if (libvirtd_away(t, v, result, message, true))
 		return;
@@ -60,7 +60,7 @@ static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 	if (result >= 0) {
 		/* the port the backup listens on is the one it bound, not the one asked */
 		struct sdb_pair_change port = {
-		    .nbd_port = (unsigned)json_object_get_int(json_object_object_get(data, "port")),
+		    .nbd_port = reply->port,
 		};
 		hs__pairs_transition(p, v, HS_EV_BACKUP_PREPARED, &port, "%s", message);
 	} else if (v->generation == 1) /* a new pair: creating it failed, it goes */
@@ -107,10 +107,12 @@ void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	pe = hs__pending_new(p, t, v, prepared, false);
 	if (!pe)
 		return;
-	r = mirror_backup_prepare(p->mirror, xml, bytes, n,
-				  hs_core_replication_address(p->core, p->core->self->name), port,
-				  v->generation == 1, (uint64_t)p->core->config->memory_reserve_mib << 20,
-				  hs__request_done, pe);
+	/* with TLS, the export lets in only the pair's primary (CN=<primary>) */
+	r = mirror_backup_prepare_tls(p->mirror, xml, bytes, n,
+				      hs_core_replication_address(p->core, p->core->self->name), port,
+				      v->generation == 1,
+				      (uint64_t)p->core->config->memory_reserve_mib << 20, v->primary,
+				      hs__request_reply, pe);
 	if (r < 0)
 		hs__pending_failed(t, pe, "prepare the backup", r);
 }
@@ -123,10 +125,10 @@ static void mirror_failed(struct hs_pairs *p, const struct hs_pair *v, const cha
 }
 
 static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		      const char *message, json_object *data)
+		      const char *message, const struct mirror_reply *reply)
 {
-	json_object *disks = data ? json_object_object_get(data, "disks") : NULL;
-	size_t n = disks ? json_object_array_length(disks) : 0, ready = 0;
+	const struct mirror_jobs_state *jobs = reply->jobs;
+	size_t n = jobs ? jobs->n_disks : 0, ready = 0;
 	struct sdb_disk_spec spec[64];
 	uint64_t done = 0, total = 0, now = hs_now_usec(CLOCK_REALTIME);
 	char *buf = NULL;
@@ -138,24 +140,23 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 		mirror_failed(p, v, message);
 		return;
 	}
-	if (!json_object_get_boolean(json_object_object_get(data, "active"))) {
+	if (!jobs || !jobs->active) {
 		mirror_failed(p, v, "the VM is not running");
 		return;
 	}
 	for (size_t i = 0; i < n && i < ARRAY_SIZE(spec); i++) {
-		json_object *d = json_object_array_get_idx(disks, i);
-		if (!json_object_get_boolean(json_object_object_get(d, "job"))) {
+		const struct mirror_disk_job *d = &jobs->disks[i];
+		if (!d->job) {
 			char why[128];
-			snprintf(why, sizeof(why), "the block copy of disk %s stopped",
-				 hs_json_str(d, "target"));
+			snprintf(why, sizeof(why), "the block copy of disk %s stopped", d->target);
 			mirror_failed(p, v, why);
 			return;
 		}
 		spec[i] = (struct sdb_disk_spec){
-			.target = hs_json_str(d, "target"),
-			.bytes_done = hs_json_u64(d, "cur"),
-			.bytes_total = hs_json_u64(d, "end"),
-			.ready = json_object_get_boolean(json_object_object_get(d, "ready")),
+			.target = d->target,
+			.bytes_done = d->cur,
+			.bytes_total = d->end,
+			.ready = d->ready,
 		};
 		ready += spec[i].ready;
 		done += spec[i].bytes_done;
@@ -195,7 +196,7 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 }
 
 static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
-			   int result, const char *message, json_object *data)
+			   int result, const char *message, const struct mirror_reply *reply)
 {
 	if (libvirtd_away(t, v, result, message, true))
 		return;
@@ -234,13 +235,13 @@ void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 		return;
 	}
 	t->next_usec = hs_now_usec(CLOCK_REALTIME) + POLL_USEC;
-	hs__submit_vm(p, t, v, mirror_jobs, "read the mirror jobs", jobs_seen);
+	hs__submit_vm_typed(p, t, v, mirror_jobs_typed, "read the mirror jobs", jobs_seen);
 }
 
 /* degraded, on the primary host: the mirror goes at once, guest I/O must not wait on it */
 static void restarted_after_switchover(struct hs_pairs *p, struct task *t,
 				       const struct hs_pair *v, int result, const char *message,
-				       json_object *data)
+				       const struct mirror_reply *reply)
 {
 	char *buf = NULL;
 	size_t len;
@@ -257,7 +258,7 @@ static void restarted_after_switchover(struct hs_pairs *p, struct task *t,
 }
 
 static void cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		const char *message, json_object *data)
+		const char *message, const struct mirror_reply *reply)
 {
 	if (v->switchover) {
 		hs__submit_vm(p, t, v, mirror_restart, "restart the VM", restarted_after_switchover);
@@ -275,7 +276,7 @@ void hs__duty_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 }
 
 static void cut_during_switchover(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
-				  int result, const char *message, json_object *data)
+				  int result, const char *message, const struct mirror_reply *reply)
 {
 	/* the stop in flight sees its jobs fail, resumes the guest and reports */
 }

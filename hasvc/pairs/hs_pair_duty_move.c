@@ -33,7 +33,7 @@ void hs__duty_await_fence(struct hs_pairs *p, struct task *t, const struct hs_pa
 
 /* promoting, on the backup host */
 static void promoted(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		     const char *message, json_object *data)
+		     const char *message, const struct mirror_reply *reply)
 {
 	bool switchover = v->switchover;
 	struct sdb_pair_change c = {.primary = p->core->self->name, .backup = v->primary};
@@ -61,7 +61,7 @@ void hs__duty_promote(struct hs_pairs *p, struct task *t, const struct hs_pair *
 
 /* switching-over, on the primary host */
 static void restarted_primary(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
-			      int result, const char *message, json_object *data)
+			      int result, const char *message, const struct mirror_reply *reply)
 {
 	hs__pairs_transition(p, v, HS_EV_SWITCHOVER_FAILED, NULL,
 			    "switchover failed (%s); %s %s on %s", t->failure ? t->failure : "?",
@@ -72,7 +72,7 @@ static void restarted_primary(struct hs_pairs *p, struct task *t, const struct h
 }
 
 static void stopped(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		    const char *message, json_object *data)
+		    const char *message, const struct mirror_reply *reply)
 {
 	t->done = true;
 	if (result >= 0) {
@@ -104,7 +104,7 @@ void hs__duty_stop_primary(struct hs_pairs *p, struct task *t, const struct hs_p
 
 /* deleting: the primary stops mirroring, then the backup host removes the backup */
 static void delete_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		       const char *message, json_object *data)
+		       const char *message, const struct mirror_reply *reply)
 {
 	struct sdb_pair_change c = {.vm = v->vm, .expect_state = "deleting",
 				    .expect_generation = v->generation, .desired_state = "deleted"};
@@ -133,7 +133,7 @@ static void pair_remove(struct hs_pairs *p, const struct hs_pair *v, const char 
 }
 
 static void torn_down(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		      const char *message, json_object *data)
+		      const char *message, const struct mirror_reply *reply)
 {
 	if (result < 0) {
 		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;

@@ -43,7 +43,7 @@ static bool plan_accepts_backups(void *userdata, const char *node)
 }
 
 static void step_restarted(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
-			   int result, const char *message, json_object *data)
+			   int result, const char *message, const struct mirror_reply *reply)
 {
 	if (result < 0) {
 		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;

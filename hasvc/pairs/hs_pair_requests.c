@@ -36,7 +36,7 @@ static void task_request_ended(struct task *t, const struct pending *pe)
 		t->running = false;
 }
 
-void hs__request_done(void *userdata, int result, const char *message, json_object *data)
+void hs__request_reply(void *userdata, const struct mirror_reply *reply)
 {
 	struct pending *pe = userdata;
 	struct hs_pairs *p = pe->p;
@@ -45,17 +45,23 @@ void hs__request_done(void *userdata, int result, const char *message, json_obje
 
 	if (t)
 		task_request_ended(t, pe);
-	if (result < 0)
-		qb_log(LOG_WARNING, "pair %s: %s", pe->vm, message);
+	if (reply->result < 0)
+		qb_log(LOG_WARNING, "pair %s: %s", pe->vm, reply->message);
 	else
-		qb_log(LOG_DEBUG, "pair %s: %s", pe->vm, message);
+		qb_log(LOG_DEBUG, "pair %s: %s", pe->vm, reply->message);
 	if (t && hs_core_pair_get(p->core, pe->vm, &v) == 0) {
 		if (v.generation == pe->generation && v.state == pe->state)
-			pe->then(p, t, &v, result, message, data);
+			pe->then(p, t, &v, reply->result, reply->message, reply);
 		hs_pair_release(&v);
 	}
 	free(pe->vm);
 	free(pe);
+}
+
+/* The operations with no records to answer (start, cut, promote, ...): result and message. */
+void hs__request_done(void *userdata, int result, const char *message, json_object *data)
+{
+	hs__request_reply(userdata, &(struct mirror_reply){.result = result, .message = message});
 }
 
 struct pending *hs__pending_new(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
@@ -97,6 +103,19 @@ void hs__submit_vm(struct hs_pairs *p, struct task *t, const struct hs_pair *v, 
 	if (!pe)
 		return;
 	r = fn(p->mirror, v->vm, hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, what, r);
+}
+
+void hs__submit_vm_typed(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			 mirror_vm_typed_fn fn, const char *what, hs_pair_then_fn then)
+{
+	struct pending *pe = hs__pending_new(p, t, v, then, false);
+	int r;
+
+	if (!pe)
+		return;
+	r = fn(p->mirror, v->vm, hs__request_reply, pe);
 	if (r < 0)
 		hs__pending_failed(t, pe, what, r);
 }

@@ -109,20 +109,29 @@ void hs__pairs_propose(struct hs_pairs *p, int built, char **buf, size_t *len, c
 
 /* --- hs_pair_requests.c --- */
 struct pending;
-/* What runs when a request ends, if the pair is still where the request found it. */
+/*
+ * What runs when a request ends, if the pair is still where the request found
+ * it: RESULT and MESSAGE, and REPLY, mirror/'s answer as records (its port,
+ * its jobs), valid during the call.
+ */
 typedef void (*hs_pair_then_fn)(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
-				int result, const char *message, json_object *data);
+				int result, const char *message, const struct mirror_reply *reply);
 typedef int (*mirror_vm_fn)(struct mirror *, const char *, mirror_done_fn, void *);
+typedef int (*mirror_vm_typed_fn)(struct mirror *, const char *, mirror_reply_fn, void *);
 /* A request of V's task in flight; URGENT ones are counted apart (task.urgent_running). */
 struct pending *hs__pending_new(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
 				hs_pair_then_fn then, bool urgent);
-/* The mirror/ callback of every request: PE is its userdata. */
+/* The mirror/ callbacks of every request (PE is its userdata): with records, or none. */
+void hs__request_reply(void *pe, const struct mirror_reply *reply);
 void hs__request_done(void *pe, int result, const char *message, json_object *data);
 /* The request could not be submitted (R): logged, the duty retried later. */
 void hs__pending_failed(struct task *t, struct pending *pe, const char *what, int r);
 /* FN(mirror, vm) as a request of T. */
 void hs__submit_vm(struct hs_pairs *p, struct task *t, const struct hs_pair *v, mirror_vm_fn fn,
 		   const char *what, hs_pair_then_fn then);
+/* The same, for an operation that answers with records (mirror_jobs_typed). */
+void hs__submit_vm_typed(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			 mirror_vm_typed_fn fn, const char *what, hs_pair_then_fn then);
 /* Cuts V's mirror, urgently (see hs_pair_requests.c). */
 void hs__submit_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
 		    hs_pair_then_fn then);

@@ -57,10 +57,49 @@ struct pt_call *pt_pending(const char *op)
 	return NULL;
 }
 
+/*
+ * The records a typed operation answers with, from the JSON the tests give
+ * (the shape mirror/'s JSON answers have: "port"; "active" and "disks" of
+ * {"target","job","ready","cur","end"}).
+ */
+static void answer_typed(struct pt_call *c, int result, const char *message, json_object *data)
+{
+	struct mirror_disk_job disks[16];
+	struct mirror_jobs_state jobs = {.disks = disks};
+	struct mirror_reply reply = {.result = result, .message = message};
+	json_object *v, *list;
+
+	if (json_object_object_get_ex(data, "port", &v))
+		reply.port = (unsigned)json_object_get_int(v);
+	if (strcmp(c->op, "jobs") == 0 && data) {
+		jobs.active = json_object_object_get_ex(data, "active", &v) && json_object_get_boolean(v);
+		if (json_object_object_get_ex(data, "disks", &list))
+			for (size_t i = 0; i < json_object_array_length(list) && i < 16; i++) {
+				json_object *d = json_object_array_get_idx(list, i), *f;
+
+				disks[i] = (struct mirror_disk_job){
+				    .target = json_object_object_get_ex(d, "target", &f)
+						  ? (char *)json_object_get_string(f)
+						  : (char *)"",
+				    .job = json_object_object_get_ex(d, "job", &f) && json_object_get_boolean(f),
+				    .ready = json_object_object_get_ex(d, "ready", &f) && json_object_get_boolean(f),
+				    .cur = json_object_object_get_ex(d, "cur", &f) ? (uint64_t)json_object_get_int64(f) : 0,
+				    .end = json_object_object_get_ex(d, "end", &f) ? (uint64_t)json_object_get_int64(f) : 0,
+				};
+				jobs.n_disks++;
+			}
+		reply.jobs = &jobs;
+	}
+	c->reply(c->userdata, &reply);
+}
+
 void pt_answer(struct pt_call *c, int result, const char *message, json_object *data)
 {
 	c->answered = true;
-	c->done(c->userdata, result, message, data);
+	if (c->reply)
+		answer_typed(c, result, message, data);
+	else
+		c->done(c->userdata, result, message, data);
 	json_object_put(data);
 	pt_deliver();
 }
@@ -92,6 +131,21 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 	return record("backup_prepare", primary_xml, port, fresh, done, userdata);
 }
 
+int mirror_backup_prepare_tls(struct mirror *m, const char *primary_xml,
+			      const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
+			      unsigned port, bool fresh, uint64_t memory_reserve,
+			      const char *primary_node, mirror_reply_fn done, void *userdata)
+{
+	int r = record("backup_prepare", primary_xml, port, fresh, NULL, userdata);
+
+	if (r >= 0) {
+		calls[n_calls - 1].reply = done;
+		snprintf(calls[n_calls - 1].primary, sizeof(calls[0].primary), "%s",
+			 primary_node ? primary_node : "");
+	}
+	return r;
+}
+
 int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigned port, bool sync,
 		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata)
 {
@@ -106,6 +160,15 @@ int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *
 int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
 	return record("jobs", vm, 0, false, done, userdata);
+}
+
+int mirror_jobs_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata)
+{
+	int r = record("jobs", vm, 0, false, NULL, userdata);
+
+	if (r >= 0)
+		calls[n_calls - 1].reply = done;
+	return r;
 }
 
 int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,

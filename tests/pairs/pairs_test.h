@@ -68,6 +68,8 @@ struct pt_call {
 	unsigned port;
 	bool sync;
 	mirror_done_fn done;
+	mirror_reply_fn reply; /* the typed operations answer here instead */
+	char primary[80];      /* backup_prepare: the one host its export lets in */
 	void *userdata;
 	bool answered;
 };

@@ -51,6 +51,8 @@ Test(duties, the_backup_host_prepares_then_the_pair_syncs)
 	c = pt_pending("backup_prepare");
 	cr_assert_not_null(c, "the backup host prepares in creating");
 	cr_assert(c->sync, "a new pair's backup is fresh");
+	/* with TLS the export lets in only the pair's primary: its name goes along */
+	cr_assert_str_eq(c->primary, "node1");
 	/* the port bound, not the one asked, is recorded */
 	json_object_object_add(data, "port", json_object_new_int(10811));
 	pt_answer(c, 0, "backup prepared", data);
