@@ -86,12 +86,15 @@ static void create_free(struct create *c)
 	free(c);
 }
 
-static void inspected(void *userdata, int result, const char *message, json_object *data)
+static void inspected(void *userdata, const struct mirror_reply *reply)
 {
 	struct create *c = userdata;
 	struct hs_core *core = c->p->core;
-	json_object *disks = hs_json_get(data, "disks"), *row = NULL;
-	size_t n = disks ? json_object_array_length(disks) : 0;
+	const struct mirror_inspection *in = reply->inspection;
+	int result = reply->result;
+	const char *message = reply->message;
+	json_object *row = NULL;
+	size_t n = result >= 0 && in ? in->n_disks : 0;
 	_cleanup_free_ char *event = NULL;
 	struct sdb_disk_spec spec[MAX_DISKS];
 	uint64_t sizes[MAX_DISKS];
@@ -116,10 +119,9 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		json_object *disk = json_object_array_get_idx(disks, i);
-		sizes[i] = hs_json_u64(disk, "bytes");
+		sizes[i] = in->disks[i].bytes;
 		spec[i] = (struct sdb_disk_spec){
-			.target = hs_json_str(disk, "target"),
+			.target = in->disks[i].target,
 			.bytes_total = sizes[i],
 		};
 	}
@@ -133,7 +135,7 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 	}
 	struct sdb_pair_spec ps = {
 		.vm = c->vm,
-		.uuid = hs_json_str(data, "uuid"),
+		.uuid = in->uuid && *in->uuid ? in->uuid : NULL,
 		.primary = core->self->name,
 		.backup = c->backup,
 		.mode = c->mode,
@@ -141,7 +143,7 @@ static void inspected(void *userdata, int result, const char *message, json_obje
 		.state = "creating",
 		.disks = spec,
 		.n_disks = n,
-		.domain_xml = hs_json_str(data, "xml"),
+		.domain_xml = in->xml,
 		.disk_sizes = sizes,
 		.n_disk_sizes = n,
 		.nbd_port = hs__pairs_free_port(c->p, c->backup, c->vm),
@@ -242,7 +244,7 @@ void hs_pairs_create(struct hs_pairs *p, const struct hs_pair_request *req,
 	c->bandwidth_mib = (uint64_t)req->bandwidth_mib;
 	c->reply = reply;
 	c->userdata = userdata;
-	r = mirror_inspect(p->mirror, req->vm, inspected, c);
+	r = mirror_inspect_typed(p->mirror, req->vm, inspected, c);
 	if (r < 0) {
 		create_free(c);
 		hs__pairs_refuse(reply, userdata, r, "cannot ask libvirt: %s", strerror(-r));

@@ -41,12 +41,12 @@ void hs_pairs_cron(struct hs_pairs *p)
  * VM's jobs now rather than at the next poll (READY a second sooner ends
  * the initial sync a second sooner; a failure degrades the pair at once).
  */
-static void job_event_seen(void *userdata, int result, const char *message, json_object *data)
+static void job_event_seen(void *userdata, const struct mirror_reply *reply)
 {
 	struct hs_pairs *p = userdata;
-	const char *vm = hs_json_str(data, "vm");
+	const char *vm = reply->event ? reply->event->vm : NULL;
 
-	qb_log(result < 0 ? LOG_WARNING : LOG_DEBUG, "%s", message);
+	qb_log(reply->result < 0 ? LOG_WARNING : LOG_DEBUG, "%s", reply->message);
 	for (struct task *t = p->tasks; t && vm; t = t->next)
 		if (strcmp(t->vm, vm) == 0)
 			t->next_usec = 0;
@@ -66,7 +66,7 @@ int hs_pairs_new(struct hs_core *core, struct hs_pairs **ret)
 		free(p);
 		return r;
 	}
-	mirror_on_job_event(p->mirror, job_event_seen, p);
+	mirror_on_job_event_typed(p->mirror, job_event_seen, p);
 	*ret = p;
 	return 0;
 }

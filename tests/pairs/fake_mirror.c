@@ -66,6 +66,8 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 {
 	struct mirror_disk_job disks[16];
 	struct mirror_jobs_state jobs = {.disks = disks};
+	struct mirror_disk_size sizes[16];
+	struct mirror_inspection in = {.disks = sizes};
 	struct mirror_reply reply = {.result = result, .message = message};
 	json_object *v, *list;
 
@@ -89,6 +91,23 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 				jobs.n_disks++;
 			}
 		reply.jobs = &jobs;
+	}
+	if (strcmp(c->op, "inspect") == 0 && data) {
+		in.uuid = json_object_object_get_ex(data, "uuid", &v) ? (char *)json_object_get_string(v) : (char *)"";
+		in.xml = json_object_object_get_ex(data, "xml", &v) ? (char *)json_object_get_string(v) : NULL;
+		if (json_object_object_get_ex(data, "disks", &list))
+			for (size_t i = 0; i < json_object_array_length(list) && i < 16; i++) {
+				json_object *d = json_object_array_get_idx(list, i), *f;
+
+				sizes[i] = (struct mirror_disk_size){
+				    .target = json_object_object_get_ex(d, "target", &f)
+						  ? (char *)json_object_get_string(f)
+						  : (char *)"",
+				    .bytes = json_object_object_get_ex(d, "bytes", &f) ? (uint64_t)json_object_get_int64(f) : 0,
+				};
+				in.n_disks++;
+			}
+		reply.inspection = &in;
 	}
 	c->reply(c->userdata, &reply);
 }
@@ -120,7 +139,7 @@ void mirror_free(struct mirror *m)
 {
 }
 
-void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata)
+void mirror_on_job_event_typed(struct mirror *m, mirror_reply_fn fn, void *userdata)
 {
 }
 
@@ -152,9 +171,13 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 	return record("start", vm, port, sync, done, userdata);
 }
 
-int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata)
 {
-	return record("inspect", vm, 0, false, done, userdata);
+	int r = record("inspect", vm, 0, false, NULL, userdata);
+
+	if (r >= 0)
+		calls[n_calls - 1].reply = done;
+	return r;
 }
 
 int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
