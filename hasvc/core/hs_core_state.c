@@ -114,6 +114,26 @@ static void repl_synced(void *userdata)
 	       (unsigned long long)version, digest);
 }
 
+/*
+ * Every host says each pair transition as it applies it, in the same words
+ * and the same order everywhere (the proposer said it when it proposed):
+ * "vm1: in-sync -> fencing (primary-lost), from nodeid 1".
+ */
+static void transition_applied(json_object *msg, uint32_t sender)
+{
+	json_object *vm, *from, *to, *event;
+
+	if (!json_object_object_get_ex(msg, "state", &to) ||
+	    !json_object_object_get_ex(msg, "pair_event", &event) ||
+	    !json_object_object_get_ex(msg, "vm", &vm))
+		return;
+	if (!json_object_object_get_ex(msg, "expect_state", &from))
+		from = NULL;
+	qb_log(LOG_INFO, "%s: %s -> %s (%s), from nodeid %u", json_object_get_string(vm),
+	       from ? json_object_get_string(from) : "?", json_object_get_string(to),
+	       json_object_get_string(event), sender);
+}
+
 static void repl_applied(void *userdata, uint32_t sender, json_object *msg, int result)
 {
 	struct hs_core *d = userdata;
@@ -121,6 +141,8 @@ static void repl_applied(void *userdata, uint32_t sender, json_object *msg, int 
 
 	if (result == 0) {
 		qb_log(LOG_DEBUG, "applied %s from nodeid %u", type, sender);
+		if (strcmp(type, "pair_update") == 0)
+			transition_applied(msg, sender);
 		/* A pair or a node moved: whoever acts next should not wait for the cron. */
 		hs_core_changed(d, strcmp(type, "pair_progress") != 0 && strcmp(type, "event") != 0
 					   ? HS_CORE_APPLIED
