@@ -16,7 +16,17 @@ if dpkg-query -W -f='${Status}' hasvc 2>/dev/null | grep -q 'install ok installe
 fi
 deb=$("$SRC/deploy/package" --out "$HASVC_BUILD_DIR/package-apt" --no-lintian 2>"$HASVC_BUILD_DIR/package-apt.log") ||
 	{ tail -20 "$HASVC_BUILD_DIR/package-apt.log" >&2; fail "deploy/package failed"; }
-trap 'lab_teardown; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q hasvc >/dev/null 2>&1 || true' EXIT
+# The purge must not remove /etc/hasvc: every lab's hosts bind-mount their own
+# over it, and rmdir of a mount point detaches the mounts on it in every other
+# mount namespace (Linux 3.18+): a lab running beside this test would lose its
+# hosts' configuration. A file of ours keeps the directory through the purge.
+purge() {
+	local keep=/etc/hasvc/.kept-by-test_lab_apt_install
+	touch "$keep"
+	DEBIAN_FRONTEND=noninteractive apt-get purge -y -q hasvc >/dev/null 2>&1 || true
+	rm -f "$keep"
+}
+trap 'lab_teardown; purge' EXIT
 note "apt-get install $(basename "$deb")"
 (cd "$(dirname "$deb")" && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "./$(basename "$deb")") \
 	>"$HASVC_BUILD_DIR/apt-install.log" 2>&1 || { tail -20 "$HASVC_BUILD_DIR/apt-install.log" >&2; fail "apt-get install failed"; }
