@@ -31,14 +31,6 @@
 
 #define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
 #define COPY_GRANULARITY_SYNC (1U << 20)   /* block copy, sync mode: chunk size */
-/*
- * How long QEMU's NBD connection to the backup may hold data unacknowledged
- * (or stay idle and unanswered) before the kernel fails it (mirror_sockets.c):
- * a replication link cut while the backup host stays in the membership holds
- * a sync write this long at most, about what corosync takes to see a lost
- * host at its default token (1 s), after which the cut happens anyway.
- */
-#define LINK_TIMEOUT_MS 3000
 
 /*
  * Closes VM's connections to its NBD exports on HOST:PORT, so that requests in
@@ -62,26 +54,14 @@ static const char *connections_close(const char *vm, const char *host, unsigned 
 	return note;
 }
 
-/*
- * Bounds the silence of VM's connections to HOST:PORT (LINK_TIMEOUT_MS).
- * Without it the mirror still works, with the kernel's minutes of
- * retransmission on a cut link: a note in the result says so.
- */
-static const char *connections_bound(const char *vm, const char *host, unsigned port, char *note,
-				     size_t size)
+int mirror_link_silence(const char *vm, const char *host, unsigned port, unsigned *ret_ms)
 {
-	unsigned count = 0;
 	pid_t pid;
 	int r = mirror_sockets_qemu_pid(vm, &pid);
 
 	if (r >= 0)
-		r = mirror_sockets_set_timeout(pid, host, port, LINK_TIMEOUT_MS, &count);
-	if (r < 0)
-		snprintf(note, size, "; cannot bound its connections' silence: %s", strerror(-r));
-	else
-		snprintf(note, size, "; %u connection(s) fail after %u ms unanswered", count,
-			 LINK_TIMEOUT_MS);
-	return note;
+		r = mirror_sockets_silence(pid, host, port, ret_ms);
+	return r;
 }
 
 static void start_run(struct mirror *m, struct request *r)
@@ -110,7 +90,7 @@ static void start_run(struct mirror *m, struct request *r)
 	};
 	virTypedParameter *param = r->sync ? params : params + 1; /* async: no granularity */
 	int n_params = r->sync ? 2 : 1;
-	char dest[512], dir[4096], msg[MIRROR_MSG_MAX], note[160];
+	char dest[512], dir[4096], msg[MIRROR_MSG_MAX];
 	int tls;
 
 	if (!dom)
@@ -152,10 +132,9 @@ static void start_run(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
-	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s%s)%s", r->vm, dom->n_disks,
+	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s%s)", r->vm, dom->n_disks,
 		    r->host, r->port, r->sync ? "synchronous writes" : "asynchronous",
-		    r->bandwidth_mib ? ", throttled" : "", tls > 0 ? ", TLS" : "",
-		    connections_bound(r->vm, r->host, r->port, note, sizeof(note)));
+		    r->bandwidth_mib ? ", throttled" : "", tls > 0 ? ", TLS" : "");
 out:
 	virDomainFree(d);
 	mirror_domain_free(dom);

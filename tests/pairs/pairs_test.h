@@ -73,6 +73,8 @@ struct pt_call {
 	void *userdata;
 	bool answered;
 };
+/* What mirror_link_silence() answers: how long the backup acknowledged nothing. */
+extern unsigned pt_link_silence_ms;
 /* The requests made, oldest first. */
 size_t pt_calls(void);
 struct pt_call *pt_call(size_t i);
