@@ -173,6 +173,21 @@ int hs_api_new(struct hs_core *core, struct hs_pairs *pairs, struct hs_fencing *
 	api->pairs = pairs;
 	api->fencing = fencing;
 
+	/*
+	 * The certificate first: a bad one stops the daemon before it takes
+	 * the unix socket (and its path) from anyone.
+	 */
+	if (cfg->http_listen && cfg->http_plain) {
+		qb_log(LOG_WARNING, "http_plain = yes: the TCP API on %s is plain HTTP, its "
+		       "tokens cross the network in clear; set http_tls_cert and "
+		       "http_tls_key for HTTPS", cfg->http_listen);
+	} else if (cfg->http_listen) {
+		/* hs_config refuses http_listen without both, or http_plain */
+		r = hs__api_tls_load(cfg->http_tls_cert, cfg->http_tls_key,
+				     &api->tcp_listener.tls_cert, &api->tcp_listener.tls_key);
+		if (r < 0)
+			goto out_free;
+	}
 	r = hs__api_unix_socket_open(cfg->api_socket, &fd);
 	if (r < 0) {
 		qb_log(LOG_ERR, "cannot listen on %s: %s", cfg->api_socket, strerror(-r));
@@ -186,18 +201,6 @@ int hs_api_new(struct hs_core *core, struct hs_pairs *pairs, struct hs_fencing *
 		r = hs__api_tokens_load(api, cfg->token_file);
 		if (r < 0)
 			goto out_free;
-		if (cfg->http_plain) {
-			qb_log(LOG_WARNING, "http_plain = yes: the TCP API on %s is plain HTTP, its "
-			       "tokens cross the network in clear; set http_tls_cert and "
-			       "http_tls_key for HTTPS", cfg->http_listen);
-		} else {
-			/* hs_config refuses http_listen without both, or http_plain */
-			r = hs__api_tls_load(cfg->http_tls_cert, cfg->http_tls_key,
-					     &api->tcp_listener.tls_cert,
-					     &api->tcp_listener.tls_key);
-			if (r < 0)
-				goto out_free;
-		}
 		r = hs__api_tcp_socket_open(cfg->http_listen, &fd);
 		if (r < 0) {
 			qb_log(LOG_ERR, "cannot listen on %s (http_listen): %s", cfg->http_listen,
