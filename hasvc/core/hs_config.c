@@ -53,6 +53,10 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("state_dir", state_dir),
 	DAEMON_KEY("api_socket", api_socket),
 	DAEMON_KEY("http_listen", http_listen),
+	/* the TCP API is HTTPS unless http_plain = yes (docs/security.md) */
+	DAEMON_KEY("http_tls_cert", http_tls_cert),
+	DAEMON_KEY("http_tls_key", http_tls_key),
+	{SECTION_DAEMON, "http_plain", KEY_BOOL, offsetof(struct hs_config, http_plain), 0, 0},
 	DAEMON_KEY("token_file", token_file),
 	DAEMON_KEY("web_dir", web_dir),
 	DAEMON_KEY("fence_agent_dir", fence_agent_dir),
@@ -361,6 +365,21 @@ static int config_validate(struct parser *p)
 		return parse_error(p, "reprotect must be any or old-host, not '%s'", c->reprotect);
 	c->fence_always = c->fence_lost_hosts && strcmp(c->fence_lost_hosts, "always") == 0;
 	c->reprotect_old_host = c->reprotect && strcmp(c->reprotect, "old-host") == 0;
+	/*
+	 * Tokens cross the network in every request: plain HTTP must be asked
+	 * for, never the fallback of a forgotten key. A key without the other
+	 * is a half-done setup, refused even with http_plain.
+	 */
+	if (!c->http_tls_cert != !c->http_tls_key)
+		return parse_error(p, "%s is set but %s is not: the TCP API needs both",
+				   c->http_tls_cert ? "http_tls_cert" : "http_tls_key",
+				   c->http_tls_cert ? "http_tls_key" : "http_tls_cert");
+	if (c->http_plain && c->http_tls_cert)
+		return parse_error(p, "http_plain = yes and http_tls_cert/http_tls_key are both set: "
+				   "choose HTTPS or plain HTTP");
+	if (c->http_listen && !c->http_tls_cert && !c->http_plain)
+		return parse_error(p, "http_listen needs http_tls_cert and http_tls_key, "
+				   "or http_plain = yes");
 	if (c->nbd_port_base == 0)
 		c->nbd_port_base = 10809;
 	if (c->nbd_port_base < 1024)
@@ -475,6 +494,8 @@ void hs_config_free(struct hs_config *c)
 	free(c->state_dir);
 	free(c->api_socket);
 	free(c->http_listen);
+	free(c->http_tls_cert);
+	free(c->http_tls_key);
 	free(c->token_file);
 	free(c->web_dir);
 	free(c->fence_agent_dir);

@@ -43,6 +43,9 @@ struct hs_config {
 	char *state_dir;       /* sqlite database lives here */
 	char *api_socket;      /* unix socket of the HTTP API (CLI, full rights) */
 	char *http_listen;     /* "ADDR:PORT" of the dashboard API, NULL = off */
+	char *http_tls_cert;   /* PEM certificate of the TCP API (HTTPS) */
+	char *http_tls_key;    /* its PEM private key */
+	bool http_plain;       /* http_listen without TLS, asked for explicitly */
 	char *token_file;      /* bearer tokens for the TCP API */
 	char *web_dir;         /* static dashboard files */
 	char *fence_agent_dir; /* where agents named without a path are found */

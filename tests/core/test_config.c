@@ -40,7 +40,8 @@ Test(config, good_file_is_read_whole)
 	char *error = NULL;
 
 	write_config("# comment\n[daemon]\nnode = node2\nstate_dir = /tmp/x\nlog_level = debug\n"
-		     "http_listen = 127.0.0.1:7480\n" GOOD_NODES
+		     "http_listen = 127.0.0.1:7480\nhttp_tls_cert = /tmp/c.pem\n"
+		     "http_tls_key = /tmp/k.pem\n" GOOD_NODES
 		     "[fence node1]\nlevel = 2\nagent = fence_b\noption = ip=1.2.3.4\n"
 		     "[fence node1]\nlevel = 1\nagent = fence_ipmilan\ntimeout = 7\n"
 		     "option = ip=10.9.0.1\noption = username=admin\n");
@@ -48,6 +49,9 @@ Test(config, good_file_is_read_whole)
 	cr_assert_str_eq(c->node_name, "node2");
 	cr_assert_str_eq(c->state_dir, "/tmp/x");
 	cr_assert_str_eq(c->api_socket, "/run/hasvc/hasvcd.sock", "default applies");
+	cr_assert_str_eq(c->http_tls_cert, "/tmp/c.pem");
+	cr_assert_str_eq(c->http_tls_key, "/tmp/k.pem");
+	cr_assert(!c->http_plain, "HTTPS unless asked otherwise");
 	cr_assert_eq(c->n_nodes, 2);
 	cr_assert_eq(c->nodes[1].nodeid, 2);
 	cr_assert_str_eq(c->nodes[0].replication_address, "10.0.0.1", "defaults to address");
@@ -82,6 +86,26 @@ Test(config, test_hooks_are_off_unless_asked_for)
 	cr_assert(c->test_hooks);
 	cr_assert(c->fence_always);
 	cr_assert(c->reprotect_old_host);
+	hs_config_free(c);
+}
+
+Test(config, plain_http_only_when_asked_for)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_plain = yes\n"
+		     GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert(c->http_plain);
+	cr_assert_null(c->http_tls_cert);
+	hs_config_free(c);
+	cleanup();
+	/* no TCP API: nothing to secure, no key needed */
+	write_config("[daemon]\nnode = node1\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert(!c->http_plain);
+	cr_assert_null(c->http_tls_cert);
 	hs_config_free(c);
 }
 
@@ -140,6 +164,19 @@ static const struct bad_case bad_cases[] = {
 	 ": fence_lost_hosts must be always or with-primaries, not 'never'"},
 	{"[daemon]\nnode = node1\nlog_level = loud\n" GOOD_NODES, ": log_level must be error, warning, info or debug"},
 	{"[daemon]\nnode = node1\ntest_hooks = maybe\n" GOOD_NODES, ":3: 'test_hooks' must be yes or no"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\n" GOOD_NODES,
+	 ": http_listen needs http_tls_cert and http_tls_key, or http_plain = yes"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_plain = no\n" GOOD_NODES,
+	 ": http_listen needs http_tls_cert and http_tls_key, or http_plain = yes"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_tls_cert = /c.pem\n" GOOD_NODES,
+	 ": http_tls_cert is set but http_tls_key is not"},
+	{"[daemon]\nnode = node1\nhttp_tls_key = /k.pem\n" GOOD_NODES,
+	 ": http_tls_key is set but http_tls_cert is not"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_tls_cert = /c.pem\n"
+	 "http_tls_key = /k.pem\nhttp_plain = yes\n" GOOD_NODES,
+	 ": http_plain = yes and http_tls_cert/http_tls_key are both set"},
+	{"[daemon]\nnode = node1\nhttp_plain = sometimes\n" GOOD_NODES, ":3: 'http_plain' must be yes or no"},
+	{"[daemon]\nnode = node1\nhttp_tls_cert =\n", ":3: 'http_tls_cert' needs a value"},
 	{"[daemon]\nnode = node1\n[node n12345678901234567890123456789012345678901234567890123456789012345]\n",
 	 ":3: bad host name"},
 };
