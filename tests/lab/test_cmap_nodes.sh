@@ -69,4 +69,41 @@ lab exec node3 rm -rf /tmp/hasvc-doctored
 
 note "the running cluster was not disturbed"
 for n in $all; do node_online node1 "$n" || fail "$n went offline"; done
+
+# corosync down at start-up: a hasvc.conf that names every host on its own
+# lets hasvcd start (its API answers) and is checked once corosync answers.
+note "corosync stopped on node3; hasvcd started on a full hasvc.conf with a wrong nodeid"
+log=/var/log/hasvc/doctored.log
+full='[node node1]\nnodeid = 1\naddress = 10.77.0.11\n[node node2]\nnodeid = 5\naddress = 10.77.0.12\n'
+full+='[node node3]\nnodeid = 3\naddress = 10.77.0.13\n'
+sed -e 's|^api_socket = .*|api_socket = /run/hasvc/doctored.sock|' \
+	-e 's|^state_dir = .*|state_dir = /tmp/hasvc-doctored|' -e '/^http_listen = /d' \
+	-e '/^\[daemon\]$/a node = node3' "$etc/hasvc.conf" >"$etc/doctored.conf"
+printf '%b' "$full" >>"$etc/doctored.conf"
+grep -q 'ring0_addr: 10.77.0.11$' "$etc/../corosync/corosync.conf" ||
+	fail "node1's ring0_addr is not 10.77.0.11 in corosync.conf"
+corosync_pid=$(lab exec node3 cat /run/corosync.lab.pid)
+[ "$(cat "/proc/$corosync_pid/comm")" = corosync ] || fail "no lab corosync at pid $corosync_pid"
+kill -TERM "$corosync_pid"
+wait_for 30 "node3's corosync stopped" bash -c "[ ! -d /proc/$corosync_pid ]"
+lab exec node3 bash -c "mkdir -p /tmp/hasvc-doctored; rm -f /tmp/hasvc-doctored/rc
+	(hasvcd -f -c /etc/hasvc/doctored.conf </dev/null >$log 2>&1; echo \$? >/tmp/hasvc-doctored/rc) &"
+log_has() { lab exec node3 grep -qF -- "$1" "$log"; }
+wait_for 20 "hasvcd starts on hasvc.conf's nodes" \
+	log_has "corosync does not answer: starting with hasvc.conf's 3 nodes"
+wait_for 20 "its API answers without corosync" \
+	lab exec node3 hasvc --socket /run/hasvc/doctored.sock status --json
+note "corosync back on node3: the doctored hasvcd must stop with the error"
+lab restart node3 corosync
+rc_set() { lab exec node3 test -s /tmp/hasvc-doctored/rc; }
+wait_for 30 "the doctored hasvcd exits" rc_set
+rc=$(lab exec node3 cat /tmp/hasvc-doctored/rc)
+[ "$rc" -ne 0 ] || fail "hasvcd exited 0 on a nodeid corosync contradicts"
+line=$(grep -n '^\[node node2\]' "$etc/doctored.conf" | cut -d: -f1)
+want="/etc/hasvc/doctored.conf:$line: node2 has nodeid 5 here but 2 in corosync's nodelist"
+log_has "$want" || fail "its log lacks '$want': $(lab exec node3 tail -5 "$log")"
+note "exit $rc: $want"
+rm -f "$etc/doctored.conf"
+lab exec node3 rm -rf /tmp/hasvc-doctored "$log"
+wait_for 30 "node3's own hasvcd back online" node_online node1 node3
 note "PASS"
