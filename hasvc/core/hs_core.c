@@ -145,6 +145,10 @@ int hs_core_new(struct hs_config *config, struct hs_core **ret)
 		qb_log(LOG_ERR, "cannot set up the cluster connection: %s", strerror(-r));
 		goto out_free;
 	}
+	if (core->failed) { /* corosync came up meanwhile and disagrees: logged */
+		r = -EINVAL;
+		goto out_free;
+	}
 	*ret = core;
 	return 0;
 
