@@ -7,7 +7,10 @@
 # knowing itself by corosync's local nodeid. A hasvc.conf that disagrees with
 # corosync's nodelist (a wrong nodeid, a host corosync does not list, a
 # [daemon] node that is not this host) makes hasvcd exit non-zero at start-up
-# with an error that names the file, the line and the node.
+# with an error that names the file, the line and the node. With corosync down
+# at start-up, a hasvc.conf that names every host on its own is taken and
+# checked at the first join (a mismatch then stops hasvcd, exit 1); one that
+# leaves the hosts to corosync makes hasvcd wait for corosync.
 source "$(dirname "$0")/lib.sh"
 
 lab up --hosts 3
@@ -106,4 +109,27 @@ note "exit $rc: $want"
 rm -f "$etc/doctored.conf"
 lab exec node3 rm -rf /tmp/hasvc-doctored "$log"
 wait_for 30 "node3's own hasvcd back online" node_online node1 node3
+
+# corosync down at start-up and a hasvc.conf that leaves the hosts to it:
+# hasvcd waits for corosync (which host this is decides the state's identity),
+# then starts as the host corosync says.
+note "node3's hasvcd restarted on the lab's hasvc.conf while its corosync is down"
+main_log=/var/log/hasvc/hasvcd.log
+took_list() { lab exec node3 grep -c "3 nodes from corosync's nodelist; this host is node3" "$main_log" || true; }
+before=$(took_list)
+kill -KILL "$(lab exec node3 cat /run/hasvcd.lab.pid)"
+corosync_pid=$(lab exec node3 cat /run/corosync.lab.pid)
+[ "$(cat "/proc/$corosync_pid/comm")" = corosync ] || fail "no lab corosync at pid $corosync_pid"
+kill -TERM "$corosync_pid"
+wait_for 30 "node3's corosync stopped" bash -c "[ ! -d /proc/$corosync_pid ]"
+lab exec node3 bash -c 'hasvcd -f -c /etc/hasvc/hasvc.conf </dev/null >>/var/log/hasvc/hasvcd.log 2>&1 &
+	echo $! >/run/hasvcd.lab.pid'
+main_has() { lab exec node3 grep -qF -- "$1" "$main_log"; }
+wait_for 20 "hasvcd says it waits for corosync" main_has "waiting for it to read its nodelist"
+note "corosync back on node3: hasvcd starts as node3"
+lab restart node3 corosync
+wait_for 30 "node3 online again" node_online node1 node3
+[ "$(took_list)" -gt "$before" ] || fail "node3's hasvcd did not log taking corosync's nodelist"
+got=$(status_json node3 | jq -r '[.nodes[] | "\(.name)=\(.nodeid)"] | join(" ")')
+[ "$got" = "node1=1 node2=2 node3=3" ] || fail "node3 lists '$got' after the wait"
 note "PASS"
