@@ -19,6 +19,7 @@
 #include "hs_clock.h"
 #include "hs_core.h"
 #include "hs_corosync_nodes.h"
+#include "hs_sd_notify.h"
 #include "sdb.h"
 #include "sdb_repl.h"
 
@@ -56,7 +57,7 @@ static void cluster_fatal(void *userdata, const char *message)
 	qb_loop_stop(core->loop);
 }
 
-#define NODES_WAIT_S 1
+#define NODES_WAIT_USEC 1000000ULL
 
 /*
  * The hosts: corosync's nodelist merged with hasvc.conf. Returns 1 when
@@ -65,8 +66,13 @@ static void cluster_fatal(void *userdata, const char *message)
  */
 static int core_nodes_resolve(struct hs_config *config)
 {
+	uint64_t wait_usec = NODES_WAIT_USEC, watchdog_usec;
 	bool logged = false;
 	int r;
+
+	/* the service manager's watchdog runs while we wait: ping it at half its period */
+	if (hs_sd_watchdog_usec(&watchdog_usec) == 1 && watchdog_usec / 2 < wait_usec)
+		wait_usec = watchdog_usec / 2;
 
 	for (;;) {
 		struct hs_corosync_nodelist *l = calloc(1, sizeof(*l));
@@ -98,7 +104,12 @@ static int core_nodes_resolve(struct hs_config *config)
 			qb_log(LOG_WARNING, "corosync does not answer; waiting for it to read its "
 			       "nodelist (hasvc.conf does not name every host on its own)");
 		logged = true;
-		sleep(NODES_WAIT_S);
+		/*
+		 * Alive, only waiting: the watchdog (WatchdogSec=) must not
+		 * restart a daemon that waits for corosync to start.
+		 */
+		hs_sd_notify("WATCHDOG=1");
+		usleep(wait_usec);
 	}
 }
 
