@@ -172,6 +172,7 @@ static int section_begin(struct parser *p, char *header)
 		nodes[c->n_nodes].name = strdup(name);
 		if (!nodes[c->n_nodes].name)
 			return -ENOMEM;
+		nodes[c->n_nodes].line = p->line;
 		p->target = &nodes[c->n_nodes++];
 		p->section = SECTION_NODE;
 	} else {
@@ -187,6 +188,7 @@ static int section_begin(struct parser *p, char *header)
 		if (!fences[c->n_fences].node)
 			return -ENOMEM;
 		fences[c->n_fences].level = 1;
+		fences[c->n_fences].line = p->line;
 		fences[c->n_fences].timeout_s = 20;
 		p->target = &fences[c->n_fences++];
 		p->section = SECTION_FENCE;
@@ -308,33 +310,26 @@ static int config_validate(struct parser *p)
 	int r;
 
 	p->line = 0;
-	if (!c->node_name)
-		return parse_error(p, "[daemon] node is not set: which [node] is this host?");
-	if (c->n_nodes == 0)
-		return parse_error(p, "no [node NAME] section: the cluster has no hosts");
-	if (!hs_config_node_by_name(c, c->node_name))
-		return parse_error(p, "[daemon] node = %s, but there is no [node %s] section",
-				   c->node_name, c->node_name);
+	/*
+	 * The hosts are corosync's (hs_corosync_nodes_merge): here only what
+	 * hasvc.conf says on its own is checked, the rest once corosync answers.
+	 */
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		struct hs_config_node *n = &c->nodes[i];
 
-		if (n->nodeid == 0)
-			return parse_error(p, "[node %s] has no nodeid", n->name);
-		if (!n->address)
-			return parse_error(p, "[node %s] has no address", n->name);
 		for (size_t j = 0; j < i; j++)
-			if (c->nodes[j].nodeid == n->nodeid)
+			if (n->nodeid && c->nodes[j].nodeid == n->nodeid)
 				return parse_error(p, "nodes %s and %s share nodeid %u",
 						   c->nodes[j].name, n->name, n->nodeid);
-		r = set_default(&n->replication_address, n->address);
-		if (r < 0)
-			return r;
+		if (n->address) {
+			r = set_default(&n->replication_address, n->address);
+			if (r < 0)
+				return r;
+		}
 	}
 	for (size_t i = 0; i < c->n_fences; i++) {
 		struct hs_config_fence *f = &c->fences[i];
 
-		if (!hs_config_node_by_name(c, f->node))
-			return parse_error(p, "[fence %s] names no [node %s]", f->node, f->node);
 		if (!f->agent)
 			return parse_error(p, "[fence %s] level %u has no agent", f->node, f->level);
 		if (f->level == 0)

@@ -149,14 +149,8 @@ static const struct bad_case bad_cases[] = {
 	 ":12: 'timeout' must be a whole number from 0 to 3600"},
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nagent = x\noption = novalue\n",
 	 ":12: 'option' must be key=value"},
-	{"[daemon]\nnode = node9\n" GOOD_NODES, ": [daemon] node = node9, but there is no [node node9]"},
-	{"[daemon]\n" GOOD_NODES, ": [daemon] node is not set"},
-	{"[daemon]\nnode = node1\n", ": no [node NAME] section"},
-	{"[daemon]\nnode = node1\n[node node1]\naddress = a\n", ": [node node1] has no nodeid"},
-	{"[daemon]\nnode = node1\n[node node1]\nnodeid = 1\n", ": [node node1] has no address"},
 	{"[daemon]\nnode = node1\n[node node1]\nnodeid = 1\naddress = a\n[node node2]\nnodeid = 1\naddress = b\n",
 	 ": nodes node1 and node2 share nodeid 1"},
-	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node3]\nagent = x\n", ": [fence node3] names no [node node3]"},
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nlevel = 1\n", ": [fence node1] level 1 has no agent"},
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nagent = a\n[fence node1]\nagent = b\n",
 	 ": [fence node1] has two devices at level 1"},
@@ -180,6 +174,31 @@ static const struct bad_case bad_cases[] = {
 	{"[daemon]\nnode = node1\n[node n12345678901234567890123456789012345678901234567890123456789012345]\n",
 	 ":3: bad host name"},
 };
+
+/*
+ * The hosts are corosync's (hs_corosync_nodes): a file that leaves them out,
+ * or gives a [node] only its replication address, is read; whether its names
+ * and nodeids are right is tested in test_corosync_nodes.c.
+ */
+Test(config, node_sections_may_be_left_to_corosync)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nstate_dir = /tmp/x\n"
+		     "[node node2]\nreplication_address = 10.1.0.2\n"
+		     "[fence node3]\nagent = fence_ipmilan\n");
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert_null(c->node_name, "corosync's local nodeid will say");
+	cr_assert_eq(c->n_nodes, 1);
+	cr_assert_eq(c->nodes[0].nodeid, 0);
+	cr_assert_null(c->nodes[0].address);
+	cr_assert_eq(c->nodes[0].line, 3);
+	cr_assert_str_eq(c->nodes[0].replication_address, "10.1.0.2");
+	cr_assert_eq(c->n_fences, 1);
+	cr_assert_eq(c->fences[0].line, 5);
+	hs_config_free(c);
+}
 
 Test(config, every_mistake_is_named_with_its_line)
 {
