@@ -247,12 +247,13 @@ void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 		 * qmp engine: a pair that had a backup before (not a new one) may
 		 * still have its paused jobs into this backup's export; mirror/
 		 * resumes them if so (only the delta travels), else copies in full
-		 * and says why.
+		 * and says why. A new pair comes here at generation 2 (created,
+		 * then backup-prepared): every later initial sync has a larger one.
 		 */
 		if (mirror_engine_qmp(p->mirror))
 			r = mirror_start_resync(p->mirror, v->vm, addr, v->nbd_port,
 						v->mode == HS_MODE_SYNC, v->bandwidth_mib,
-						v->generation > 1, false, hs__request_done, pe);
+						v->generation > 2, false, hs__request_done, pe);
 		else
 			r = mirror_start(p->mirror, v->vm, addr, v->nbd_port,
 					 v->mode == HS_MODE_SYNC, v->bandwidth_mib,
