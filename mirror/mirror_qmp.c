@@ -303,9 +303,10 @@ int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const
 	}
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		if (!jobs[i].exists) {
+			/* also after a switchover: this QEMU never mirrored the pair */
 			snprintf(why, size,
-				 "the primary's QEMU restarted (no mirror job of disk %s), its dirty "
-				 "bitmap is gone",
+				 "the primary's QEMU restarted, its dirty bitmap is gone (no mirror "
+				 "job of disk %s on this host)",
 				 dom->disks[i].target);
 			return -ENOENT;
 		}
