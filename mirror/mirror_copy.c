@@ -101,8 +101,11 @@ static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror
 		e = mirror__qmp_resume(r, d, dom);
 	else if (r->resume_only)
 		e = mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);
-	else
+	else {
+		/* a libvirt block copy left from the default engine holds the node */
+		mirror__jobs_abort(d, dom, 0);
 		e = mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL);
+	}
 	if (e < 0)
 		return;
 	/* a resumed job has a new connection: bound its silence too */

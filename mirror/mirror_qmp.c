@@ -52,7 +52,15 @@
 struct qmp_job {
 	bool exists;
 	bool paused;
-	bool ready; /* status "ready": every write since reaches both sides */
+	/*
+	 * READY in hasvc's sense: every write reaches both sides and nothing is
+	 * owed. QEMU's status "ready" is not enough: a READY job that paused
+	 * and is resumed is "ready" again at once, with its delta still to copy.
+	 * A write-blocking job says "actively-synced" once its bitmap is clean
+	 * (false again on a target error); a background one never does, and is
+	 * ready when it caught up (offset == len).
+	 */
+	bool ready;
 	char status[16];
 	char io_status[16];
 	uint64_t offset, len;
@@ -126,9 +134,10 @@ static int jobs_query(virDomainPtr d, const struct mirror_domain *dom, struct qm
 			snprintf(j->status, sizeof(j->status), "%s", str_of(o, "status") ?: "");
 			snprintf(j->io_status, sizeof(j->io_status), "%s",
 				 str_of(o, "io-status") ?: "");
-			j->ready = strcmp(j->status, "ready") == 0 && !j->paused;
 			j->offset = u64_of(o, "offset");
 			j->len = u64_of(o, "len");
+			j->ready = strcmp(j->status, "ready") == 0 && !j->paused &&
+				   (bool_of(o, "actively-synced") || j->offset == j->len);
 		}
 	}
 	json_object_put(parsed);
@@ -369,8 +378,8 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 	}
 	return mirror__say(r, 0,
 			   "%s: incremental resync: %zu paused mirror job(s) resumed after %u "
-			   "try(s), %" PRIu64 " bytes copied (written while the backup was away)%s",
-			   r->vm, dom->n_disks, tries, owed, ready ? "" : "; still copying");
+			   "try(s), %" PRIu64 " bytes %s (written while the backup was away)",
+			   r->vm, dom->n_disks, tries, owed, ready ? "copied" : "to copy, copying");
 }
 
 int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
