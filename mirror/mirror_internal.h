@@ -148,6 +148,27 @@ enum mirror_job_status mirror__job_status(int libvirt_status);
 
 /* --- mirror_qmp.c: the qmp engine (HASVC_MIRROR_ENGINE=qmp) ----------------------- */
 
+/* One disk's job as query-block-jobs tells it. */
+struct mirror__qmp_job {
+	bool exists;
+	bool paused;
+	/*
+	 * READY in hasvc's sense: every write reaches both sides and nothing is
+	 * owed. QEMU's status "ready" is not enough: a READY job that paused
+	 * and is resumed is "ready" again at once, with its delta still to copy.
+	 * A write-blocking job says "actively-synced" once its bitmap is clean
+	 * (false again on a target error); a background one never does, and is
+	 * ready when it caught up (offset == len).
+	 */
+	bool ready;
+	char status[16];
+	char io_status[16];
+	uint64_t offset, len;
+};
+
+/* Our jobs of DOM's disks (JOBS[n_disks]) from query-block-jobs' LIST; others ignored. */
+void mirror__qmp_jobs_parse(json_object *list, const struct mirror_domain *dom,
+			    struct mirror__qmp_job *jobs);
 /* mirror__jobs_read() for our own jobs (query-block-jobs). */
 int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			  size_t *ret_ready, bool *ret_drained);

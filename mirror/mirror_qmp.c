@@ -48,23 +48,6 @@
 #define QMP_RESUME_TRIES 20      /* block-job-resume, once a second, until READY */
 #define QMP_CANCEL_WAIT_MS 10000 /* a cancelled job leaves query-block-jobs */
 
-/* One disk's job as query-block-jobs tells it. */
-struct qmp_job {
-	bool exists;
-	bool paused;
-	/*
-	 * READY in hasvc's sense: every write reaches both sides and nothing is
-	 * owed. QEMU's status "ready" is not enough: a READY job that paused
-	 * and is resumed is "ready" again at once, with its delta still to copy.
-	 * A write-blocking job says "actively-synced" once its bitmap is clean
-	 * (false again on a target error); a background one never does, and is
-	 * ready when it caught up (offset == len).
-	 */
-	bool ready;
-	char status[16];
-	char io_status[16];
-	uint64_t offset, len;
-};
 
 static void job_id(char *buf, size_t size, const char *target)
 {
@@ -106,24 +89,19 @@ static bool bool_of(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
 }
 
-/* Our jobs of DOM's disks into JOBS[n_disks]; -EIO when QEMU does not answer. */
-static int jobs_query(virDomainPtr d, const struct mirror_domain *dom, struct qmp_job *jobs)
+void mirror__qmp_jobs_parse(json_object *list, const struct mirror_domain *dom,
+			    struct mirror__qmp_job *jobs)
 {
-	json_object *parsed, *list;
 	char id[128];
 
-	if (mirror__qmp_return(d, "{\"execute\":\"query-block-jobs\"}", &parsed, &list) < 0)
-		return -EIO;
-	if (!list || !json_object_is_type(list, json_type_array)) {
-		json_object_put(parsed);
-		return -EIO;
-	}
 	for (size_t i = 0; i < dom->n_disks; i++) {
-		struct qmp_job *j = &jobs[i];
+		struct mirror__qmp_job *j = &jobs[i];
 
-		*j = (struct qmp_job){0};
+		*j = (struct mirror__qmp_job){0};
 		job_id(id, sizeof(id), dom->disks[i].target);
-		for (size_t k = 0; k < json_object_array_length(list); k++) {
+		for (size_t k = 0; json_object_is_type(list, json_type_array) &&
+				   k < json_object_array_length(list);
+		     k++) {
 			json_object *o = json_object_array_get_idx(list, k);
 			const char *dev = str_of(o, "device");
 
@@ -140,6 +118,20 @@ static int jobs_query(virDomainPtr d, const struct mirror_domain *dom, struct qm
 				   (bool_of(o, "actively-synced") || j->offset == j->len);
 		}
 	}
+}
+
+/* Our jobs of DOM's disks into JOBS[n_disks]; -EIO when QEMU does not answer. */
+static int jobs_query(virDomainPtr d, const struct mirror_domain *dom, struct mirror__qmp_job *jobs)
+{
+	json_object *parsed, *list;
+
+	if (mirror__qmp_return(d, "{\"execute\":\"query-block-jobs\"}", &parsed, &list) < 0)
+		return -EIO;
+	if (!list || !json_object_is_type(list, json_type_array)) {
+		json_object_put(parsed);
+		return -EIO;
+	}
+	mirror__qmp_jobs_parse(list, dom, jobs);
 	json_object_put(parsed);
 	return 0;
 }
@@ -147,7 +139,7 @@ static int jobs_query(virDomainPtr d, const struct mirror_domain *dom, struct qm
 int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			  size_t *ret_ready, bool *ret_drained)
 {
-	struct qmp_job jobs[dom->n_disks ?: 1];
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
 	int state = VIR_DOMAIN_NOSTATE, reason;
 	bool active, drained = true;
 	size_t ready = 0;
@@ -168,7 +160,7 @@ int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror
 	r->jobs.active = active;
 	r->jobs.paused = state == VIR_DOMAIN_PAUSED;
 	for (size_t i = 0; i < dom->n_disks; i++) {
-		const struct qmp_job *q = &jobs[i];
+		const struct mirror__qmp_job *q = &jobs[i];
 		struct mirror_disk_job *j = &r->jobs.disks[i];
 
 		ready += q->exists && q->ready;
@@ -204,7 +196,7 @@ void mirror__qmp_jobs_pause(virDomainPtr d, const struct mirror_domain *dom)
 
 void mirror__qmp_jobs_cancel(virDomainPtr d, const struct mirror_domain *dom, bool force)
 {
-	struct qmp_job jobs[dom->n_disks ?: 1];
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
 	char cmd[256], id[128];
 	bool any = false;
 
@@ -304,7 +296,7 @@ static bool node_goes_to(virDomainPtr d, const char *target, const char *host, u
 int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const char *host,
 			  unsigned port, char *why, size_t size)
 {
-	struct qmp_job jobs[dom->n_disks ?: 1];
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
 
 	if (jobs_query(d, dom, jobs) < 0) {
 		snprintf(why, size, "its jobs cannot be read");
@@ -331,7 +323,7 @@ int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const
 
 int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom)
 {
-	struct qmp_job jobs[dom->n_disks ?: 1];
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
 	char cmd[256], id[128];
 	uint64_t owed = 0;
 	unsigned tries = 0;
