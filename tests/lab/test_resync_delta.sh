@@ -15,6 +15,9 @@
 #      the 256 MiB), and the two images compare identical block for block
 #      over NBD (the primary's through a read-only export of its own, the
 #      backup's through its TLS export).
+#   3b. Cut again, and the primary's QEMU restarted meanwhile (virsh destroy +
+#      start): its paused job and dirty bitmap are gone, so after the heal
+#      the resync is full, and the event says why; the disks compare equal.
 #   4. A switchover on the qmp engine: the drain sees our job, cancels it, the
 #      roles reverse, and node2 mirrors back to node1 with a job of its own
 #      (a full copy for now, with the reason: issue 13 item 2 is not built).
@@ -29,6 +32,30 @@ SLACK=$((2 * MIB)) # the sync mirror's granularity is 1 MiB: one chunk each side
 
 # job FIELD: a field of vm1's mirror job hs-vda on node1 ("" when there is none).
 job() { qmp node1 '{"execute":"query-block-jobs"}' | jq -r --arg f "$1" '.[] | select(.device == "hs-vda") | .[$f] | tostring'; }
+
+# compare_disks: vm1's disk on node1 and the backup's on node2, block for block
+# over NBD (the primary's through a read-only export of its own, port 10899).
+compare_disks() {
+	local port fmt
+	local -a b
+	port=$(pair_field node1 vm1 nbd_port)
+	fmt=$(qmp node1 '{"execute":"query-named-block-nodes","arguments":{"flat":true}}' |
+		jq -r '[.[] | select(.drv == "qcow2" and (.file | endswith("/vm1.qcow2")))][0]."node-name"')
+	qmp node1 '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"host":"10.77.0.11","port":"10899"}}}}' >/dev/null
+	qmp node1 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"cmp-vda\",\"node-name\":\"$fmt\",\"name\":\"vda\",\"writable\":false}}" >/dev/null
+	mapfile -t b < <(nbd_image 10.77.0.12 "$port" vda)
+	if [ "${b[0]}" = --object ]; then
+		lab exec node1 qemu-img compare -q "${b[0]}" "${b[1]}" --image-opts \
+			"driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=10.77.0.11,file.server.port=10899,file.export=vda" \
+			"${b[3]}" || fail "primary and backup differ"
+	else
+		lab exec node1 qemu-img compare -q -f raw -F raw nbd://10.77.0.11:10899/vda "${b[2]}" ||
+			fail "primary and backup differ"
+	fi
+	qmp node1 '{"execute":"block-export-del","arguments":{"id":"cmp-vda"}}' >/dev/null
+	qmp node1 '{"execute":"nbd-server-stop"}' >/dev/null
+	note "identical"
+}
 
 export HASVC_LAB_DAEMON_ENV=HASVC_MIRROR_ENGINE=qmp
 lab up --hosts 2
@@ -82,22 +109,25 @@ event_count_above node1 "incremental resync" 0 || fail "no incremental resync in
 [ "$copied" -le $((2 * W + SLACK)) ] || fail "the resync copied $copied bytes for W = $W"
 [ "$copied" -ge "$W" ] || fail "the resync copied $copied bytes, less than W = $W"
 
-note "primary and backup compared block for block over NBD"
-port=$(pair_field node1 vm1 nbd_port)
-qmp node1 '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"host":"10.77.0.11","port":"10899"}}}}' >/dev/null
-qmp node1 '{"execute":"block-export-add","arguments":{"type":"nbd","id":"cmp-vda","node-name":"libvirt-1-format","name":"vda","writable":false}}' >/dev/null
-mapfile -t b < <(nbd_image 10.77.0.12 "$port" vda)
-if [ "${b[0]}" = --object ]; then
-	lab exec node1 qemu-img compare -q "${b[0]}" "${b[1]}" --image-opts \
-		"driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=10.77.0.11,file.server.port=10899,file.export=vda" \
-		"${b[3]}" || fail "primary and backup differ after the incremental resync"
-else
-	lab exec node1 qemu-img compare -q -f raw -F raw nbd://10.77.0.11:10899/vda "${b[2]}" ||
-		fail "primary and backup differ after the incremental resync"
-fi
-qmp node1 '{"execute":"block-export-del","arguments":{"id":"cmp-vda"}}' >/dev/null
-qmp node1 '{"execute":"nbd-server-stop"}' >/dev/null
-note "identical"
+compare_disks
+
+note "3b. cut again; the primary's QEMU restarted while the backup is away"
+lab repl node2 cut
+write_blocks node1 vm1 20 21
+wait_for 30 "vm1 degraded again" event_count_above node1 "in-sync -> degraded" 1
+lab exec node1 virsh -q destroy vm1 >/dev/null
+lab exec node1 virsh -q start vm1 >/dev/null
+write_blocks node1 vm1 22 23
+[ -z "$(job status)" ] || fail "a job survived the primary's QEMU: $(job status)"
+lab repl node2 heal
+t0=$(now_ms)
+wait_for 80 "vm1 in-sync after a full resync" bash -c "[ \"\$($LAB_CMD exec node1 hasvc pair show vm1 --json | jq -r .state)\" = in-sync ]"
+note "in-sync $(($(now_ms) - t0)) ms after the heal; the new job copied $(job offset) bytes"
+[ "$(job offset)" -ge "$full" ] || fail "the resync after the primary's restart copied $(job offset) bytes, not the whole disk"
+event_count_above node1 "full resync: the primary's QEMU restarted, its dirty bitmap is gone" 0 ||
+	fail "no event says why the resync is full"
+lab exec node1 hasvc events | grep "vm1" | grep "full resync" | tail -1
+compare_disks
 
 note "4. switchover node1 -> node2 on the qmp engine"
 t0=$(now_ms)
