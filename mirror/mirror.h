@@ -129,6 +129,17 @@ int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *use
 void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata);
 
 /*
+ * How long (ms) the backup at NBD_HOST:PORT has left VM's QEMU without an
+ * acknowledgement of data sent to it (TCP_INFO of QEMU's connections, read
+ * in the caller's thread: quick, and never blocked by a stuck QEMU); 0 when
+ * nothing waits. A cut replication link shows here while corosync still
+ * lists the backup host: the caller records the pair degraded through the
+ * cluster, then cuts (never the other way round: a primary that is the one
+ * cut off must not acknowledge writes its backup lacks).
+ */
+int mirror_link_silence(const char *vm, const char *nbd_host, unsigned port, unsigned *ret_ms);
+
+/*
  * Stops the block jobs of VM at once. NBD_HOST:PORT (optional) is where the
  * backup's exports were: QEMU's TCP connections to it are shut down first,
  * in the caller's thread (mirror_sockets), so guest writes waiting on a

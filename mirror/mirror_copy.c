@@ -31,14 +31,6 @@
 
 #define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
 #define COPY_GRANULARITY_SYNC (1U << 20)   /* block copy, sync mode: chunk size */
-/*
- * How long QEMU's NBD connection to the backup may hold data unacknowledged
- * (or stay idle and unanswered) before the kernel fails it (mirror_sockets.c):
- * a replication link cut while the backup host stays in the membership holds
- * a sync write this long at most, about what corosync takes to see a lost
- * host at its default token (1 s), after which the cut happens anyway.
- */
-#define LINK_TIMEOUT_MS 3000
 
 /*
  * Closes VM's connections to its NBD exports on HOST:PORT, so that requests in
@@ -62,56 +54,40 @@ static const char *connections_close(const char *vm, const char *host, unsigned 
 	return note;
 }
 
-/*
- * Bounds the silence of VM's connections to HOST:PORT (LINK_TIMEOUT_MS).
- * Without it the mirror still works, with the kernel's minutes of
- * retransmission on a cut link: a note in the result says so.
- */
-static const char *connections_bound(const char *vm, const char *host, unsigned port, char *note,
-				     size_t size)
+int mirror_link_silence(const char *vm, const char *host, unsigned port, unsigned *ret_ms)
 {
-	unsigned count = 0;
 	pid_t pid;
 	int r = mirror_sockets_qemu_pid(vm, &pid);
 
 	if (r >= 0)
-		r = mirror_sockets_set_timeout(pid, host, port, LINK_TIMEOUT_MS, &count);
-	if (r < 0)
-		snprintf(note, size, "; cannot bound its connections' silence: %s", strerror(-r));
-	else
-		snprintf(note, size, "; %u connection(s) fail after %u ms unanswered", count,
-			 LINK_TIMEOUT_MS);
-	return note;
+		r = mirror_sockets_silence(pid, host, port, ret_ms);
+	return r;
 }
 
 /*
  * The qmp engine's start (mirror_qmp.c): our paused jobs resumed when they
- * may be and still exist, else a full copy whose message says why.
+ * may be and still exist, else a full copy whose message says why. A silent
+ * backup is seen by the pairs as for the default engine (mirror_link_silence
+ * reads the same QEMU's connections to HOST:PORT), which cut it: the job
+ * then pauses.
  */
 static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			  const char *tls_dir)
 {
-	char why[256], note[160];
-	size_t len;
+	char why[256];
 	int e = -ENOENT;
 
 	if (r->may_resume || r->resume_only)
 		e = mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
-	if (e == 0)
-		e = mirror__qmp_resume(r, d, dom);
-	else if (r->resume_only)
-		e = mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);
-	else {
+	if (e == 0) {
+		mirror__qmp_resume(r, d, dom);
+	} else if (r->resume_only) {
+		mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);
+	} else {
 		/* a libvirt block copy left from the default engine holds the node */
 		mirror__jobs_abort(d, dom, 0);
-		e = mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL);
+		mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL);
 	}
-	if (e < 0)
-		return;
-	/* a resumed job has a new connection: bound its silence too */
-	len = strlen(r->message);
-	snprintf(r->message + len, sizeof(r->message) - len, "%s",
-		 connections_bound(r->vm, r->host, r->port, note, sizeof(note)));
 }
 
 static void start_run(struct mirror *m, struct request *r)
@@ -140,7 +116,7 @@ static void start_run(struct mirror *m, struct request *r)
 	};
 	virTypedParameter *param = r->sync ? params : params + 1; /* async: no granularity */
 	int n_params = r->sync ? 2 : 1;
-	char dest[512], dir[4096], msg[MIRROR_MSG_MAX], note[160];
+	char dest[512], dir[4096], msg[MIRROR_MSG_MAX];
 	int tls;
 
 	if (!dom)
@@ -186,10 +162,9 @@ static void start_run(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
-	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s%s)%s", r->vm, dom->n_disks,
+	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s%s)", r->vm, dom->n_disks,
 		    r->host, r->port, r->sync ? "synchronous writes" : "asynchronous",
-		    r->bandwidth_mib ? ", throttled" : "", tls > 0 ? ", TLS" : "",
-		    connections_bound(r->vm, r->host, r->port, note, sizeof(note)));
+		    r->bandwidth_mib ? ", throttled" : "", tls > 0 ? ", TLS" : "");
 out:
 	virDomainFree(d);
 	mirror_domain_free(dom);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * mirror_sockets: close a QEMU's TCP connections to a backup that went silent,
- * and bound how long they may stay silent before the kernel gives up on them.
+ * and tell how long they have been silent.
  *
  * Why. In sync mode a guest write waits until the NBD target acknowledged it.
  * When the backup host is cut off without a reset (a partition, a frozen
@@ -17,17 +17,16 @@
  * and shutdown(2) it: shutdown acts on the socket, not on the descriptor, so
  * QEMU sees EOF and EPIPE at once.
  *
- * Bounding the silence. When only the replication link is cut (the backup
+ * Measuring the silence. When only the replication link is cut (the backup
  * host stays in the corosync membership, so nothing cuts the mirror), a sync
  * write would wait for the kernel's retransmission to give up: 15 minutes
- * with Linux's tcp_retries2 (seen by the chaos campaign). Right after a block
- * copy starts, TCP_USER_TIMEOUT is set on QEMU's NBD connections, through the
- * same duplicates: data unacknowledged for that long fails the connection,
- * the job stops with an error (the pair goes degraded) and the guest's write
- * completes from the source. Keepalive probes after as long idle make a dead
- * idle link fail the same way, so the pair does not read in-sync over a link
- * that cannot carry a write. QEMU 10.0's NBD client has keep-alive options but
- * no user timeout, and libvirt's block copy passes neither.
+ * with Linux's tcp_retries2 (seen by the chaos campaign). TCP_INFO on the
+ * same duplicates tells how long the backup has not acknowledged data that
+ * waits for it; the primary's hasvcd then records the pair degraded through
+ * the cluster and only after that cuts (shuts the sockets down). It must not
+ * let the kernel fail the connection by itself (TCP_USER_TIMEOUT, keepalive):
+ * a primary that is the one cut off would then acknowledge writes its backup
+ * never gets, just before the majority fences it and promotes the backup.
  *
  * Which sockets. The QEMU process is the one in our network namespace whose
  * command line names the domain (`-name guest=VM,...`), which is how libvirt
@@ -237,27 +236,33 @@ int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned
 	return peer_sockets_each(pid, host, port, sock_shutdown, NULL, ret_closed);
 }
 
-static int sock_set_timeout(int sock, const void *arg)
-{
-	unsigned timeout_ms = *(const unsigned *)arg;
-	int user_timeout = (int)timeout_ms, on = 1;
-	int idle = (int)(timeout_ms / 1000 ?: 1), interval = 1, count = 1;
+struct silence {
+	unsigned longest_ms; /* the longest time without an ACK while data waited for one */
+};
 
-	if (setsockopt(sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) < 0 ||
-	    setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
-	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
-	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval)) < 0 ||
-	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count)) < 0)
+static int sock_silence(int sock, const void *arg)
+{
+	struct silence *sl = (struct silence *)arg;
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &len) < 0)
 		return -errno;
+	/* data sent and not acknowledged, and the peer silent since: a cut link
+	 * (an idle connection has nothing unacknowledged: it is not silent) */
+	if (info.tcpi_unacked > 0 && info.tcpi_last_ack_recv > sl->longest_ms)
+		sl->longest_ms = info.tcpi_last_ack_recv;
 	return 0;
 }
 
-int mirror_sockets_set_timeout(pid_t pid, const char *host, unsigned port, unsigned timeout_ms,
-			       unsigned *ret_count)
+int mirror_sockets_silence(pid_t pid, const char *host, unsigned port, unsigned *ret_ms)
 {
-	if (timeout_ms == 0 || timeout_ms > INT32_MAX)
-		return -EINVAL;
-	return peer_sockets_each(pid, host, port, sock_set_timeout, &timeout_ms, ret_count);
+	struct silence sl = {0};
+	int r = peer_sockets_each(pid, host, port, sock_silence, &sl, NULL);
+
+	if (r >= 0)
+		*ret_ms = sl.longest_ms;
+	return r;
 }
 
 /* True when PID's network namespace is ours. */

@@ -16,12 +16,11 @@
 int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned *ret_closed);
 
 /*
- * Sets TCP_USER_TIMEOUT (TIMEOUT_MS) and keepalive probes (after TIMEOUT_MS
- * idle, one a second, one missed is fatal) on every TCP connection of process
- * PID to HOST:PORT. *RET_COUNT is how many. -EINVAL for a zero timeout.
+ * How long (ms) the peer HOST:PORT of process PID's TCP connections has not
+ * acknowledged data sent to it, the longest over them; 0 when nothing waits
+ * for an acknowledgement (idle, or answering).
  */
-int mirror_sockets_set_timeout(pid_t pid, const char *host, unsigned port, unsigned timeout_ms,
-			       unsigned *ret_count);
+int mirror_sockets_silence(pid_t pid, const char *host, unsigned port, unsigned *ret_ms);
 
 /* The pid of the QEMU running domain VM in this network namespace; -ESRCH if none. */
 int mirror_sockets_qemu_pid(const char *vm, pid_t *ret_pid);

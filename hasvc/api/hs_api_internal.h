@@ -43,6 +43,9 @@ struct listener {
 	int epoll_fd;
 	bool needs_token; /* TCP: yes; the unix socket is guarded by its file mode */
 	const char *what;
+	/* HTTPS: the PEM texts MHD serves with, kept while it runs; NULL: plain */
+	char *tls_cert;
+	char *tls_key;
 };
 
 struct hs_api {
@@ -80,6 +83,13 @@ int hs__api_dispatch(struct listener *l, struct MHD_Connection *c, const char *u
 /* --- hs_api_listen.c --- */
 int hs__api_unix_socket_open(const char *path, int *ret_fd);
 int hs__api_tcp_socket_open(const char *listen_spec, int *ret_fd);
+/*
+ * Reads the TCP API's PEM certificate and key (http_tls_cert, http_tls_key)
+ * and checks them as GnuTLS will serve them: readable, parseable, valid now,
+ * the key the certificate's. Errors are logged naming the file.
+ */
+int hs__api_tls_load(const char *cert_path, const char *key_path, char **ret_cert,
+		     char **ret_key);
 /* "TOKEN read|admin NAME" per line; the file must not be readable by others. */
 int hs__api_tokens_load(struct hs_api *api, const char *path);
 /* The role of the request's token (header, or ?token= when IN_QUERY). */

@@ -7,6 +7,11 @@
  * The TCP listener ("IPv4ADDR:PORT") needs a bearer token from the token
  * file, lines "TOKEN read|admin NAME"; the file must not be readable by
  * group or others, and a missing file means no token works.
+ *
+ * The TCP listener speaks HTTPS: its certificate and key are read here once,
+ * at start-up, and checked with GnuTLS before MHD gets them, so that a
+ * missing, broken, expired or mismatched file stops the daemon with the
+ * file's name rather than as a handshake failure every client sees later.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,8 +22,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <qb/qblog.h>
 
 #include "hs_api_internal.h"
@@ -92,6 +100,130 @@ int hs__api_tcp_socket_open(const char *listen_spec, int *ret_fd)
 		return -errno;
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+#define MAX_PEM (1024 * 1024)
+
+/* PATH's whole text, NUL-terminated, as MHD wants its PEM options. */
+static int pem_read(const char *what, const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	if (!f) {
+		int r = -errno;
+		qb_log(LOG_ERR, "%s %s: cannot read: %s", what, path, strerror(-r));
+		return r;
+	}
+	text = malloc(MAX_PEM + 1);
+	if (!text)
+		return -ENOMEM;
+	len = fread(text, 1, MAX_PEM + 1, f);
+	if (ferror(f) || len > MAX_PEM || len == 0) {
+		qb_log(LOG_ERR, "%s %s: %s", what, path,
+		       ferror(f) ? "read error" : len ? "larger than 1 MiB" : "empty");
+		return ferror(f) ? -EIO : -EINVAL;
+	}
+	text[len] = '\0';
+	*ret = TAKE_PTR(text);
+	*ret_len = len;
+	return 0;
+}
+
+static void day_of(time_t t, char buf[static 32])
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, 32, "%Y-%m-%d %H:%M UTC", &tm))
+		strcpy(buf, "?");
+}
+
+/* The certificate's dates against now: an expired one is an error, not a warning. */
+static int cert_check_dates(const char *path, const gnutls_datum_t *pem)
+{
+	gnutls_x509_crt_t crt;
+	time_t now = time(NULL), from, until;
+	char when[32];
+	int r;
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return -ENOMEM;
+	r = gnutls_x509_crt_import(crt, pem, GNUTLS_X509_FMT_PEM);
+	if (r < 0) {
+		qb_log(LOG_ERR, "http_tls_cert %s: not a PEM certificate: %s", path,
+		       gnutls_strerror(r));
+		gnutls_x509_crt_deinit(crt);
+		return -EINVAL;
+	}
+	from = gnutls_x509_crt_get_activation_time(crt);
+	until = gnutls_x509_crt_get_expiration_time(crt);
+	gnutls_x509_crt_deinit(crt);
+	if (until != (time_t)-1 && until < now) {
+		day_of(until, when);
+		qb_log(LOG_ERR, "http_tls_cert %s: the certificate expired on %s; make a new one "
+		       "(deploy/hasvc-certs host)", path, when);
+		return -EKEYEXPIRED;
+	}
+	if (from != (time_t)-1 && from > now) {
+		day_of(from, when);
+		qb_log(LOG_ERR, "http_tls_cert %s: the certificate is not valid before %s "
+		       "(is this host's clock right?)", path, when);
+		return -EKEYEXPIRED;
+	}
+	return 0;
+}
+
+int hs__api_tls_load(const char *cert_path, const char *key_path, char **ret_cert,
+		     char **ret_key)
+{
+	_cleanup_free_ char *cert = NULL;
+	char *key = NULL;
+	gnutls_certificate_credentials_t creds;
+	gnutls_datum_t cert_pem, key_pem;
+	size_t cert_len = 0, key_len = 0;
+	struct stat st;
+	int r;
+
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+		qb_log(LOG_ERR, "this libmicrohttpd has no TLS: the TCP API cannot serve HTTPS");
+		return -EOPNOTSUPP;
+	}
+	r = pem_read("http_tls_cert", cert_path, &cert, &cert_len);
+	if (r < 0)
+		return r;
+	r = pem_read("http_tls_key", key_path, &key, &key_len);
+	if (r < 0)
+		return r;
+	if (stat(key_path, &st) == 0 && (st.st_mode & 0077))
+		qb_log(LOG_WARNING, "http_tls_key %s is readable by group or others (mode %04o); "
+		       "chmod 600 it", key_path, st.st_mode & 07777);
+	cert_pem = (gnutls_datum_t){.data = (unsigned char *)cert, .size = (unsigned)cert_len};
+	key_pem = (gnutls_datum_t){.data = (unsigned char *)key, .size = (unsigned)key_len};
+	r = cert_check_dates(cert_path, &cert_pem);
+	if (r < 0)
+		goto out_key;
+	/* what MHD will do with them: a key that is not the certificate's fails here */
+	if (gnutls_certificate_allocate_credentials(&creds) < 0) {
+		r = -ENOMEM;
+		goto out_key;
+	}
+	r = gnutls_certificate_set_x509_key_mem(creds, &cert_pem, &key_pem, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(creds);
+	if (r < 0) {
+		qb_log(LOG_ERR, "http_tls_key %s: %s (with http_tls_cert %s)", key_path,
+		       gnutls_strerror(r), cert_path);
+		r = -EINVAL;
+		goto out_key;
+	}
+	*ret_cert = TAKE_PTR(cert);
+	*ret_key = key;
+	return 0;
+
+out_key:
+	explicit_bzero(key, key_len);
+	free(key);
+	return r;
 }
 
 /* "TOKEN read|admin NAME" per line; the file must not be readable by others. */

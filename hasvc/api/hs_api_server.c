@@ -12,6 +12,10 @@
  * allocate a struct request), then once per chunk of body (appended, refused
  * past MAX_BODY), then a last time with no data: only then is the route's
  * handler run (hs_api_routes.c) and the answer queued.
+ *
+ * The TCP listener is HTTPS (MHD_USE_TLS, the PEM texts of http_tls_cert and
+ * http_tls_key) unless the configuration says http_plain = yes; the unix
+ * socket is always plain: it is local and mode 0600.
  */
 #include <errno.h>
 #include <poll.h>
@@ -104,18 +108,28 @@ static void housekeeping(void *data)
 			  housekeeping, &api->timer);
 }
 
+/* With l->tls_cert set, the listener serves HTTPS with it and l->tls_key. */
 static int listener_start(struct hs_api *api, struct listener *l, int fd, bool needs_token,
 			  const char *what)
 {
 	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
 	l->api = api;
 	l->needs_token = needs_token;
 	l->what = what;
-	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, access_handler,
-				  l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-				  request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 128,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);
+	if (l->tls_cert)
+		l->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, access_handler, l,
+					  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+					  request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 128,
+					  MHD_OPTION_CONNECTION_TIMEOUT, 30,
+					  MHD_OPTION_HTTPS_MEM_CERT, l->tls_cert,
+					  MHD_OPTION_HTTPS_MEM_KEY, l->tls_key, MHD_OPTION_END);
+	else
+		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, l,
+					  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+					  request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 128,
+					  MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
 		qb_log(LOG_ERR, "cannot start the API on %s", what);
@@ -133,11 +147,16 @@ static int listener_start(struct hs_api *api, struct listener *l, int fd, bool n
 
 static void listener_stop(struct hs_api *api, struct listener *l)
 {
-	if (!l->mhd)
-		return;
-	qb_loop_poll_del(api->core->loop, l->epoll_fd);
-	MHD_stop_daemon(l->mhd);
-	l->mhd = NULL;
+	if (l->mhd) {
+		qb_loop_poll_del(api->core->loop, l->epoll_fd);
+		MHD_stop_daemon(l->mhd);
+		l->mhd = NULL;
+	}
+	if (l->tls_key)
+		explicit_bzero(l->tls_key, strlen(l->tls_key));
+	free(l->tls_key);
+	free(l->tls_cert);
+	l->tls_key = l->tls_cert = NULL;
 }
 
 int hs_api_new(struct hs_core *core, struct hs_pairs *pairs, struct hs_fencing *fencing,
@@ -154,6 +173,21 @@ int hs_api_new(struct hs_core *core, struct hs_pairs *pairs, struct hs_fencing *
 	api->pairs = pairs;
 	api->fencing = fencing;
 
+	/*
+	 * The certificate first: a bad one stops the daemon before it takes
+	 * the unix socket (and its path) from anyone.
+	 */
+	if (cfg->http_listen && cfg->http_plain) {
+		qb_log(LOG_WARNING, "http_plain = yes: the TCP API on %s is plain HTTP, its "
+		       "tokens cross the network in clear; set http_tls_cert and "
+		       "http_tls_key for HTTPS", cfg->http_listen);
+	} else if (cfg->http_listen) {
+		/* hs_config refuses http_listen without both, or http_plain */
+		r = hs__api_tls_load(cfg->http_tls_cert, cfg->http_tls_key,
+				     &api->tcp_listener.tls_cert, &api->tcp_listener.tls_key);
+		if (r < 0)
+			goto out_free;
+	}
 	r = hs__api_unix_socket_open(cfg->api_socket, &fd);
 	if (r < 0) {
 		qb_log(LOG_ERR, "cannot listen on %s: %s", cfg->api_socket, strerror(-r));
@@ -176,6 +210,8 @@ int hs_api_new(struct hs_core *core, struct hs_pairs *pairs, struct hs_fencing *
 		r = listener_start(api, &api->tcp_listener, fd, true, cfg->http_listen);
 		if (r < 0)
 			goto out_free;
+		qb_log(LOG_INFO, "TCP API on %s: %s", cfg->http_listen,
+		       cfg->http_plain ? "plain HTTP" : "HTTPS");
 	}
 	qb_loop_timer_add(core->loop, QB_LOOP_LOW, HOUSEKEEPING_MS * 1000000ULL, api,
 			  housekeeping, &api->timer);

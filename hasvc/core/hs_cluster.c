@@ -29,6 +29,7 @@
 
 #include "hs_cluster.h"
 #include "hs_corosync_crypto.h"
+#include "hs_corosync_nodes.h"
 #include "hs_cleanup.h"
 #include "hs_clock.h"
 #include "hs_json_cleanup.h"
@@ -380,6 +381,36 @@ out_finalize:
 	return err;
 }
 
+/*
+ * hasvc.conf's nodes were taken on their own while corosync was down: now
+ * that it answers, they must be its nodelist. False (the daemon is told to
+ * stop) when they are not.
+ */
+static bool nodes_checked(struct hs_cluster *c)
+{
+	struct hs_corosync_nodelist *l = calloc(1, sizeof(*l));
+	_cleanup_free_ char *error = NULL;
+	int r = l ? hs_corosync_nodes_read(l, &error) : -ENOMEM;
+
+	if (r >= 0) {
+		l->local_nodeid = c->view.local_nodeid; /* cpg_local_get's answer */
+		r = hs_corosync_nodes_check(c->config, l, &error);
+	}
+	free(l);
+	if (r >= 0) {
+		c->cb.check_nodes = false;
+		qb_log(LOG_INFO, "hasvc.conf's nodes agree with corosync's nodelist");
+		return true;
+	}
+	if (r == -ECONNREFUSED) /* gone again: the next join checks */
+		return true;
+	qb_log(LOG_CRIT, "hasvc.conf disagrees with corosync's nodelist: %s",
+	       error ? error : strerror(-r));
+	if (c->cb.fatal)
+		c->cb.fatal(c->cb.userdata, error ? error : strerror(-r));
+	return false;
+}
+
 static void cluster_connect(struct hs_cluster *c)
 {
 	cs_error_t err;
@@ -399,6 +430,8 @@ static void cluster_connect(struct hs_cluster *c)
 		return;
 	}
 	c->logged_unreachable = false;
+	if (c->cb.check_nodes && !nodes_checked(c))
+		return;
 	qb_log(LOG_NOTICE, "joined corosync group '%s' as nodeid %u (%s)", HS_CPG_GROUP,
 	       c->view.local_nodeid, node_name(c, c->view.local_nodeid));
 	hs_corosync_crypto_warn();

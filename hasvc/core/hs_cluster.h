@@ -59,10 +59,24 @@ typedef void (*hs_cluster_deliver_fn)(void *userdata, uint32_t sender_nodeid, co
  */
 typedef void (*hs_cluster_confchg_fn)(void *userdata, const uint32_t *members, size_t n_members);
 
+/*
+ * Called on the loop when the cluster cannot be served with this
+ * configuration (hasvc.conf disagrees with corosync's nodelist); MESSAGE was
+ * logged. The daemon stops.
+ */
+typedef void (*hs_cluster_fatal_fn)(void *userdata, const char *message);
+
 struct hs_cluster_callbacks {
 	hs_cluster_change_fn change;
 	hs_cluster_confchg_fn confchg;
 	hs_cluster_deliver_fn deliver;
+	hs_cluster_fatal_fn fatal;
+	/*
+	 * The configuration's nodes were not read from corosync (it did not
+	 * answer at start-up): check them against its nodelist at the first
+	 * join, and call fatal on a mismatch.
+	 */
+	bool check_nodes;
 	void *userdata;
 };
 

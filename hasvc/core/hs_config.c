@@ -53,6 +53,10 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("state_dir", state_dir),
 	DAEMON_KEY("api_socket", api_socket),
 	DAEMON_KEY("http_listen", http_listen),
+	/* the TCP API is HTTPS unless http_plain = yes (docs/security.md) */
+	DAEMON_KEY("http_tls_cert", http_tls_cert),
+	DAEMON_KEY("http_tls_key", http_tls_key),
+	{SECTION_DAEMON, "http_plain", KEY_BOOL, offsetof(struct hs_config, http_plain), 0, 0},
 	DAEMON_KEY("token_file", token_file),
 	DAEMON_KEY("web_dir", web_dir),
 	DAEMON_KEY("fence_agent_dir", fence_agent_dir),
@@ -168,6 +172,7 @@ static int section_begin(struct parser *p, char *header)
 		nodes[c->n_nodes].name = strdup(name);
 		if (!nodes[c->n_nodes].name)
 			return -ENOMEM;
+		nodes[c->n_nodes].line = p->line;
 		p->target = &nodes[c->n_nodes++];
 		p->section = SECTION_NODE;
 	} else {
@@ -183,6 +188,7 @@ static int section_begin(struct parser *p, char *header)
 		if (!fences[c->n_fences].node)
 			return -ENOMEM;
 		fences[c->n_fences].level = 1;
+		fences[c->n_fences].line = p->line;
 		fences[c->n_fences].timeout_s = 20;
 		p->target = &fences[c->n_fences++];
 		p->section = SECTION_FENCE;
@@ -304,33 +310,26 @@ static int config_validate(struct parser *p)
 	int r;
 
 	p->line = 0;
-	if (!c->node_name)
-		return parse_error(p, "[daemon] node is not set: which [node] is this host?");
-	if (c->n_nodes == 0)
-		return parse_error(p, "no [node NAME] section: the cluster has no hosts");
-	if (!hs_config_node_by_name(c, c->node_name))
-		return parse_error(p, "[daemon] node = %s, but there is no [node %s] section",
-				   c->node_name, c->node_name);
+	/*
+	 * The hosts are corosync's (hs_corosync_nodes_merge): here only what
+	 * hasvc.conf says on its own is checked, the rest once corosync answers.
+	 */
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		struct hs_config_node *n = &c->nodes[i];
 
-		if (n->nodeid == 0)
-			return parse_error(p, "[node %s] has no nodeid", n->name);
-		if (!n->address)
-			return parse_error(p, "[node %s] has no address", n->name);
 		for (size_t j = 0; j < i; j++)
-			if (c->nodes[j].nodeid == n->nodeid)
+			if (n->nodeid && c->nodes[j].nodeid == n->nodeid)
 				return parse_error(p, "nodes %s and %s share nodeid %u",
 						   c->nodes[j].name, n->name, n->nodeid);
-		r = set_default(&n->replication_address, n->address);
-		if (r < 0)
-			return r;
+		if (n->address) {
+			r = set_default(&n->replication_address, n->address);
+			if (r < 0)
+				return r;
+		}
 	}
 	for (size_t i = 0; i < c->n_fences; i++) {
 		struct hs_config_fence *f = &c->fences[i];
 
-		if (!hs_config_node_by_name(c, f->node))
-			return parse_error(p, "[fence %s] names no [node %s]", f->node, f->node);
 		if (!f->agent)
 			return parse_error(p, "[fence %s] level %u has no agent", f->node, f->level);
 		if (f->level == 0)
@@ -361,6 +360,21 @@ static int config_validate(struct parser *p)
 		return parse_error(p, "reprotect must be any or old-host, not '%s'", c->reprotect);
 	c->fence_always = c->fence_lost_hosts && strcmp(c->fence_lost_hosts, "always") == 0;
 	c->reprotect_old_host = c->reprotect && strcmp(c->reprotect, "old-host") == 0;
+	/*
+	 * Tokens cross the network in every request: plain HTTP must be asked
+	 * for, never the fallback of a forgotten key. A key without the other
+	 * is a half-done setup, refused even with http_plain.
+	 */
+	if (!c->http_tls_cert != !c->http_tls_key)
+		return parse_error(p, "%s is set but %s is not: the TCP API needs both",
+				   c->http_tls_cert ? "http_tls_cert" : "http_tls_key",
+				   c->http_tls_cert ? "http_tls_key" : "http_tls_cert");
+	if (c->http_plain && c->http_tls_cert)
+		return parse_error(p, "http_plain = yes and http_tls_cert/http_tls_key are both set: "
+				   "choose HTTPS or plain HTTP");
+	if (c->http_listen && !c->http_tls_cert && !c->http_plain)
+		return parse_error(p, "http_listen needs http_tls_cert and http_tls_key, "
+				   "or http_plain = yes");
 	if (c->nbd_port_base == 0)
 		c->nbd_port_base = 10809;
 	if (c->nbd_port_base < 1024)
@@ -475,6 +489,8 @@ void hs_config_free(struct hs_config *c)
 	free(c->state_dir);
 	free(c->api_socket);
 	free(c->http_listen);
+	free(c->http_tls_cert);
+	free(c->http_tls_key);
 	free(c->token_file);
 	free(c->web_dir);
 	free(c->fence_agent_dir);

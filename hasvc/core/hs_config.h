@@ -4,7 +4,10 @@
  *
  * Sections:
  *   [daemon]          this host's daemon: node name, directories, API sockets
- *   [node NAME]       one per cluster host: corosync nodeid and addresses
+ *   [node NAME]       optional, one per cluster host: its replication address;
+ *                     the hosts themselves (names, nodeids, ring0 addresses)
+ *                     come from corosync's nodelist (hs_corosync_nodes.h), and
+ *                     a nodeid or address given here must agree with it
  *   [fence NAME]      one per fence device of host NAME; several are tried in
  *                     the order of their `level` (1 first)
  *
@@ -27,22 +30,27 @@ struct hs_config_fence {
 	unsigned timeout_s;    /* per action */
 	char **options;        /* "key=value" lines written to the agent's stdin */
 	size_t n_options;
+	unsigned line;         /* of its section header, for errors found later */
 };
 
 struct hs_config_node {
 	char *name;
-	uint32_t nodeid;       /* corosync nodeid */
-	char *address;         /* cluster (ring0) address */
+	uint32_t nodeid;       /* corosync nodeid; 0 until merged when hasvc.conf omits it */
+	char *address;         /* cluster (ring0) address; NULL until merged when omitted */
 	char *replication_address; /* where NBD exports listen; defaults to address */
+	unsigned line;         /* of its [node] header; 0: not in hasvc.conf */
 };
 
 struct hs_config {
 	char *path;
 	/* [daemon] */
-	char *node_name;       /* which [node] this host is */
+	char *node_name;       /* which node this host is; NULL: corosync's local nodeid says */
 	char *state_dir;       /* sqlite database lives here */
 	char *api_socket;      /* unix socket of the HTTP API (CLI, full rights) */
 	char *http_listen;     /* "ADDR:PORT" of the dashboard API, NULL = off */
+	char *http_tls_cert;   /* PEM certificate of the TCP API (HTTPS) */
+	char *http_tls_key;    /* its PEM private key */
+	bool http_plain;       /* http_listen without TLS, asked for explicitly */
 	char *token_file;      /* bearer tokens for the TCP API */
 	char *web_dir;         /* static dashboard files */
 	char *fence_agent_dir; /* where agents named without a path are found */
@@ -57,7 +65,7 @@ struct hs_config {
 	/* the policies above, decoded once */
 	bool fence_always;       /* fence_lost_hosts = always */
 	bool reprotect_old_host; /* reprotect = old-host */
-	/* [node ...] */
+	/* [node ...]; after hs_corosync_nodes_merge(), corosync's whole nodelist */
 	struct hs_config_node *nodes;
 	size_t n_nodes;
 	/* [fence ...] sorted by node, then level */

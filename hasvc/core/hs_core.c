@@ -11,11 +11,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <qb/qblog.h>
 
+#include "hs_cleanup.h"
 #include "hs_clock.h"
 #include "hs_core.h"
+#include "hs_corosync_nodes.h"
+#include "hs_sd_notify.h"
 #include "sdb.h"
 #include "sdb_repl.h"
 
@@ -45,6 +49,70 @@ static void cluster_changed(void *userdata, const struct hs_cluster_view *view)
 	hs_core_changed(userdata, HS_CORE_MEMBERSHIP);
 }
 
+static void cluster_fatal(void *userdata, const char *message)
+{
+	struct hs_core *core = userdata;
+
+	core->failed = true;
+	qb_loop_stop(core->loop);
+}
+
+#define NODES_WAIT_USEC 1000000ULL
+
+/*
+ * The hosts: corosync's nodelist merged with hasvc.conf. Returns 1 when
+ * corosync did not answer and CONFIG is taken as it is, to be checked at the
+ * first join; 0 when merged; -EINVAL (logged) on a mismatch.
+ */
+static int core_nodes_resolve(struct hs_config *config)
+{
+	uint64_t wait_usec = NODES_WAIT_USEC, watchdog_usec;
+	bool logged = false;
+	int r;
+
+	/* the service manager's watchdog runs while we wait: ping it at half its period */
+	if (hs_sd_watchdog_usec(&watchdog_usec) == 1 && watchdog_usec / 2 < wait_usec)
+		wait_usec = watchdog_usec / 2;
+
+	for (;;) {
+		struct hs_corosync_nodelist *l = calloc(1, sizeof(*l));
+		_cleanup_free_ char *error = NULL;
+
+		if (!l)
+			return -ENOMEM;
+		r = hs_corosync_nodes_read(l, &error);
+		if (r >= 0)
+			r = hs_corosync_nodes_merge(config, l, &error);
+		free(l);
+		if (r >= 0) {
+			qb_log(LOG_INFO, "%zu nodes from corosync's nodelist; this host is %s",
+			       config->n_nodes, config->node_name);
+			return 0;
+		}
+		if (r != -ECONNREFUSED) {
+			qb_log(LOG_CRIT, "hasvc.conf disagrees with corosync's nodelist: %s",
+			       error ? error : strerror(-r));
+			return r;
+		}
+		if (hs_config_nodes_complete(config)) {
+			qb_log(LOG_NOTICE, "corosync does not answer: starting with hasvc.conf's %zu "
+			       "nodes, checked against corosync's nodelist once it does",
+			       config->n_nodes);
+			return 1;
+		}
+		if (!logged)
+			qb_log(LOG_WARNING, "corosync does not answer; waiting for it to read its "
+			       "nodelist (hasvc.conf does not name every host on its own)");
+		logged = true;
+		/*
+		 * Alive, only waiting: the watchdog (WatchdogSec=) must not
+		 * restart a daemon that waits for corosync to start.
+		 */
+		hs_sd_notify("WATCHDOG=1");
+		usleep(wait_usec);
+	}
+}
+
 int hs_core_new(struct hs_config *config, struct hs_core **ret)
 {
 	struct hs_core *core = calloc(1, sizeof(*core));
@@ -52,6 +120,7 @@ int hs_core_new(struct hs_config *config, struct hs_core **ret)
 		.change = cluster_changed,
 		.confchg = cluster_confchg,
 		.deliver = cluster_deliver,
+		.fatal = cluster_fatal,
 	};
 	int r;
 
@@ -60,6 +129,16 @@ int hs_core_new(struct hs_config *config, struct hs_core **ret)
 		return -ENOMEM;
 	}
 	core->config = config;
+	r = core_nodes_resolve(config);
+	if (r < 0)
+		goto out_free;
+	cb.check_nodes = r > 0;
+	if (config->n_nodes > HS_CLUSTER_MAX_NODES) {
+		qb_log(LOG_ERR, "%zu nodes: hasvc serves at most %d", config->n_nodes,
+		       HS_CLUSTER_MAX_NODES);
+		r = -E2BIG;
+		goto out_free;
+	}
 	core->self = hs_config_node_by_name(config, config->node_name);
 	core->started_usec = hs_now_usec(CLOCK_REALTIME);
 	core->loop = qb_loop_create();
@@ -75,6 +154,10 @@ int hs_core_new(struct hs_config *config, struct hs_core **ret)
 	r = hs_cluster_new(core->loop, config, &cb, &core->cluster);
 	if (r < 0) {
 		qb_log(LOG_ERR, "cannot set up the cluster connection: %s", strerror(-r));
+		goto out_free;
+	}
+	if (core->failed) { /* corosync came up meanwhile and disagrees: logged */
+		r = -EINVAL;
 		goto out_free;
 	}
 	*ret = core;

@@ -50,6 +50,7 @@ struct hs_core {
 	struct sdb_repl *repl;    /* its replication over CPG */
 	struct hs_outbox *outbox; /* changes waiting for a sync round to end */
 	uint64_t started_usec;    /* CLOCK_REALTIME */
+	bool failed;              /* the cluster refused this configuration: exit non-zero */
 	struct {
 		hs_core_change_fn fn;
 		void *userdata;
@@ -59,8 +60,16 @@ struct hs_core {
 
 /*
  * Builds the core from CONFIG (taken, freed by hs_core_free even on
- * failure): the loop, the replicated state, the cluster connection. Each
- * failure is logged with what to fix.
+ * failure): the hosts (corosync's nodelist merged with CONFIG's, see
+ * hs_corosync_nodes.h), the loop, the replicated state, the cluster
+ * connection. Each failure is logged with what to fix; a configuration that
+ * disagrees with corosync is -EINVAL.
+ *
+ * When corosync does not answer yet and CONFIG names every host on its own
+ * (nodeid and address in each [node], [daemon] node), the core starts with
+ * CONFIG's list and checks it at the first join: a mismatch then stops the
+ * loop with core->failed set. Otherwise it waits for corosync here, since
+ * which host this is decides the state's identity.
  */
 int hs_core_new(struct hs_config *config, struct hs_core **ret);
 void hs_core_free(struct hs_core *core);

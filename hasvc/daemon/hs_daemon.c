@@ -186,7 +186,7 @@ int hs_daemon_run(const char *config_path)
 	qb_log(LOG_NOTICE, "hasvcd %s started on %s (nodeid %u), API on %s", HASVC_VERSION,
 	       d.core->self->name, d.core->self->nodeid, d.core->config->api_socket);
 	qb_loop_run(d.core->loop);
-	r = 0;
+	r = d.core->failed ? -EINVAL : 0; /* hasvc.conf disagrees with corosync: logged */
 
 out_free:
 	hs_coord_free(d.coord);

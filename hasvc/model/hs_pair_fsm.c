@@ -96,7 +96,11 @@ static const struct hs_pair_transition transitions[] = {
 static const struct hs_pair_duty duties[] = {
 	/* state        action           actor        urgent */
 	DUTY(CREATING, PREPARE_BACKUP, BACKUP, false),
+	/* watch-link first (a duty that polls moves the task's next time on),
+	 * urgent: it must run while a block-job request waits behind a stuck write */
+	DUTY(INITIAL_SYNC, WATCH_LINK, PRIMARY, true),
 	DUTY(INITIAL_SYNC, START_MIRROR, PRIMARY, false),
+	DUTY(IN_SYNC, WATCH_LINK, PRIMARY, true),
 	DUTY(IN_SYNC, WATCH_MIRROR, PRIMARY, false),
 	DUTY(DEGRADED, CUT_MIRROR, PRIMARY, true),
 	DUTY(FENCING, AWAIT_FENCE, COORDINATOR, false),
@@ -171,6 +175,7 @@ static const char *const action_names[HS_ACT_MAX] = {
 	[HS_ACT_WATCH_BACKUP] = "watch-backup",
 	[HS_ACT_RELEASE_MIRROR] = "release-mirror",
 	[HS_ACT_REMOVE_ORPHAN] = "remove-orphan",
+	[HS_ACT_WATCH_LINK] = "watch-link",
 };
 
 const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,

@@ -80,6 +80,7 @@ enum hs_pair_action {
 	HS_ACT_WATCH_BACKUP,     /* primary: cut the mirror if the backup host leaves the ring */
 	HS_ACT_RELEASE_MIRROR,   /* primary: stop mirroring so the backup may go */
 	HS_ACT_REMOVE_ORPHAN,    /* coordinator: remove a pair whose backup host is gone */
+	HS_ACT_WATCH_LINK,       /* primary: a replication link silent too long degrades the pair */
 	HS_ACT_MAX,
 };
 

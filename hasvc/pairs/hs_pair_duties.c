@@ -36,6 +36,7 @@ static const hs_pair_duty_fn handlers[HS_ACT_MAX] = {
 	[HS_ACT_RELEASE_MIRROR] = hs__duty_delete_primary,
 	[HS_ACT_TEARDOWN] = hs__duty_delete_backup,
 	[HS_ACT_REMOVE_ORPHAN] = hs__duty_delete_orphan,
+	[HS_ACT_WATCH_LINK] = hs__duty_watch_link,
 };
 
 hs_pair_duty_fn hs__pair_duty_handler(enum hs_pair_action action)

@@ -30,6 +30,15 @@
 
 #define POLL_USEC (1000 * 1000ULL)          /* mirror jobs, while mirroring */
 #define PROGRESS_USEC (2000 * 1000ULL)      /* sync progress, then lag, into the state */
+/*
+ * A backup that acknowledged nothing of what waits for it for this long,
+ * while corosync still lists its host, is behind a cut replication link: the
+ * pair goes degraded (through the cluster: a primary without quorum cannot,
+ * and keeps its writes held until it is fenced), and only then the mirror is
+ * cut and the guest's writes complete. About what corosync takes to see a
+ * lost host at its default token (1 s).
+ */
+#define LINK_SILENCE_MS 3000
 #define LIBVIRT_GRACE_USEC (60 * 1000 * 1000ULL) /* libvirtd away: retry a preparation this long */
 
 /*
@@ -223,6 +232,29 @@ static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_p
 	/* which kind of resync runs, and why: the operator's question after an outage */
 	if (mirror_engine_qmp(p->mirror))
 		hs_state_event(p->core, v->vm, "pair", "%s", message);
+}
+
+/*
+ * initial-sync and in-sync, on the primary host, urgent (it runs while a
+ * block-job request waits: libvirt's calls on the domain queue behind a
+ * monitor command stuck on the write): a replication link silent for
+ * LINK_SILENCE_MS proposes the pair degraded. No request, a quick look at
+ * QEMU's sockets.
+ */
+void hs__duty_watch_link(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	const char *addr = hs_core_replication_address(p->core, v->backup);
+	unsigned silent_ms = 0;
+
+	if (!addr || !v->nbd_port ||
+	    mirror_link_silence(v->vm, addr, v->nbd_port, &silent_ms) < 0 ||
+	    silent_ms < LINK_SILENCE_MS)
+		return;
+	char why[160];
+	snprintf(why, sizeof(why),
+		 "the backup at %s:%u acknowledged nothing for %u ms (replication link cut?)", addr,
+		 v->nbd_port, silent_ms);
+	mirror_failed(p, v, why);
 }
 
 void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v)

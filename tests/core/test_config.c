@@ -40,7 +40,8 @@ Test(config, good_file_is_read_whole)
 	char *error = NULL;
 
 	write_config("# comment\n[daemon]\nnode = node2\nstate_dir = /tmp/x\nlog_level = debug\n"
-		     "http_listen = 127.0.0.1:7480\n" GOOD_NODES
+		     "http_listen = 127.0.0.1:7480\nhttp_tls_cert = /tmp/c.pem\n"
+		     "http_tls_key = /tmp/k.pem\n" GOOD_NODES
 		     "[fence node1]\nlevel = 2\nagent = fence_b\noption = ip=1.2.3.4\n"
 		     "[fence node1]\nlevel = 1\nagent = fence_ipmilan\ntimeout = 7\n"
 		     "option = ip=10.9.0.1\noption = username=admin\n");
@@ -48,6 +49,9 @@ Test(config, good_file_is_read_whole)
 	cr_assert_str_eq(c->node_name, "node2");
 	cr_assert_str_eq(c->state_dir, "/tmp/x");
 	cr_assert_str_eq(c->api_socket, "/run/hasvc/hasvcd.sock", "default applies");
+	cr_assert_str_eq(c->http_tls_cert, "/tmp/c.pem");
+	cr_assert_str_eq(c->http_tls_key, "/tmp/k.pem");
+	cr_assert(!c->http_plain, "HTTPS unless asked otherwise");
 	cr_assert_eq(c->n_nodes, 2);
 	cr_assert_eq(c->nodes[1].nodeid, 2);
 	cr_assert_str_eq(c->nodes[0].replication_address, "10.0.0.1", "defaults to address");
@@ -82,6 +86,26 @@ Test(config, test_hooks_are_off_unless_asked_for)
 	cr_assert(c->test_hooks);
 	cr_assert(c->fence_always);
 	cr_assert(c->reprotect_old_host);
+	hs_config_free(c);
+}
+
+Test(config, plain_http_only_when_asked_for)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_plain = yes\n"
+		     GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert(c->http_plain);
+	cr_assert_null(c->http_tls_cert);
+	hs_config_free(c);
+	cleanup();
+	/* no TCP API: nothing to secure, no key needed */
+	write_config("[daemon]\nnode = node1\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert(!c->http_plain);
+	cr_assert_null(c->http_tls_cert);
 	hs_config_free(c);
 }
 
@@ -125,14 +149,8 @@ static const struct bad_case bad_cases[] = {
 	 ":12: 'timeout' must be a whole number from 0 to 3600"},
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nagent = x\noption = novalue\n",
 	 ":12: 'option' must be key=value"},
-	{"[daemon]\nnode = node9\n" GOOD_NODES, ": [daemon] node = node9, but there is no [node node9]"},
-	{"[daemon]\n" GOOD_NODES, ": [daemon] node is not set"},
-	{"[daemon]\nnode = node1\n", ": no [node NAME] section"},
-	{"[daemon]\nnode = node1\n[node node1]\naddress = a\n", ": [node node1] has no nodeid"},
-	{"[daemon]\nnode = node1\n[node node1]\nnodeid = 1\n", ": [node node1] has no address"},
 	{"[daemon]\nnode = node1\n[node node1]\nnodeid = 1\naddress = a\n[node node2]\nnodeid = 1\naddress = b\n",
 	 ": nodes node1 and node2 share nodeid 1"},
-	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node3]\nagent = x\n", ": [fence node3] names no [node node3]"},
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nlevel = 1\n", ": [fence node1] level 1 has no agent"},
 	{"[daemon]\nnode = node1\n" GOOD_NODES "[fence node1]\nagent = a\n[fence node1]\nagent = b\n",
 	 ": [fence node1] has two devices at level 1"},
@@ -140,9 +158,47 @@ static const struct bad_case bad_cases[] = {
 	 ": fence_lost_hosts must be always or with-primaries, not 'never'"},
 	{"[daemon]\nnode = node1\nlog_level = loud\n" GOOD_NODES, ": log_level must be error, warning, info or debug"},
 	{"[daemon]\nnode = node1\ntest_hooks = maybe\n" GOOD_NODES, ":3: 'test_hooks' must be yes or no"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\n" GOOD_NODES,
+	 ": http_listen needs http_tls_cert and http_tls_key, or http_plain = yes"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_plain = no\n" GOOD_NODES,
+	 ": http_listen needs http_tls_cert and http_tls_key, or http_plain = yes"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_tls_cert = /c.pem\n" GOOD_NODES,
+	 ": http_tls_cert is set but http_tls_key is not"},
+	{"[daemon]\nnode = node1\nhttp_tls_key = /k.pem\n" GOOD_NODES,
+	 ": http_tls_key is set but http_tls_cert is not"},
+	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\nhttp_tls_cert = /c.pem\n"
+	 "http_tls_key = /k.pem\nhttp_plain = yes\n" GOOD_NODES,
+	 ": http_plain = yes and http_tls_cert/http_tls_key are both set"},
+	{"[daemon]\nnode = node1\nhttp_plain = sometimes\n" GOOD_NODES, ":3: 'http_plain' must be yes or no"},
+	{"[daemon]\nnode = node1\nhttp_tls_cert =\n", ":3: 'http_tls_cert' needs a value"},
 	{"[daemon]\nnode = node1\n[node n12345678901234567890123456789012345678901234567890123456789012345]\n",
 	 ":3: bad host name"},
 };
+
+/*
+ * The hosts are corosync's (hs_corosync_nodes): a file that leaves them out,
+ * or gives a [node] only its replication address, is read; whether its names
+ * and nodeids are right is tested in test_corosync_nodes.c.
+ */
+Test(config, node_sections_may_be_left_to_corosync)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nstate_dir = /tmp/x\n"
+		     "[node node2]\nreplication_address = 10.1.0.2\n"
+		     "[fence node3]\nagent = fence_ipmilan\n");
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert_null(c->node_name, "corosync's local nodeid will say");
+	cr_assert_eq(c->n_nodes, 1);
+	cr_assert_eq(c->nodes[0].nodeid, 0);
+	cr_assert_null(c->nodes[0].address);
+	cr_assert_eq(c->nodes[0].line, 3);
+	cr_assert_str_eq(c->nodes[0].replication_address, "10.1.0.2");
+	cr_assert_eq(c->n_fences, 1);
+	cr_assert_eq(c->fences[0].line, 5);
+	hs_config_free(c);
+}
 
 Test(config, every_mistake_is_named_with_its_line)
 {

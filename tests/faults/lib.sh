@@ -199,8 +199,9 @@ check_blocks_on_backup() {
 	backup=$(pair_field "$node" "$vm" backup)
 	port=$(pair_field "$node" "$vm" nbd_port)
 	for i in $(awk '{print $1}' "$FAULT_DIR/acked"); do
-		lab exec "$backup" qemu-io -f raw -r -c "read -P $((i & 0xff)) $((64 + i))M 1M" \
-			"nbd://10.77.0.1${backup#node}:$port/vda" >/dev/null ||
+		# over TLS on a TLS lab (lab/lib.sh nbd_io: the backup host's own certificate)
+		nbd_io "$backup" "10.77.0.1${backup#node}" "$port" -r \
+			-c "read -P $((i & 0xff)) $((64 + i))M 1M" >/dev/null ||
 			fail "acknowledged block $i is not on the backup on $backup"
 		count=$((count + 1))
 	done

@@ -13,13 +13,15 @@ wait_for 20 "state synced" digests_equal node1 node2 node3
 sleep 1 # let the coordinator's membership records settle
 wait_for 20 "state synced" digests_equal node1 node2 node3
 before=$(digest node1)
-url=http://10.77.0.11:7480
+# HTTPS, node1's certificate from the lab CA (deploy/lab)
+url=https://10.77.0.11:7480
+CA=(--cacert "/var/lib/hasvc-lab/$HASVC_LAB/pki/ca-cert.pem")
 
 # req EXPECTED_STATUS EXPECTED_ERROR CURL_ARGS...: one request from node2 to node1's TCP API.
 req() {
 	local want=$1 error=$2 out status
 	shift 2
-	out=$(lab exec node2 curl -s -o /dev/stdout -w '\n%{http_code}' "$@")
+	out=$(lab exec node2 curl "${CA[@]}" -s -o /dev/stdout -w '\n%{http_code}' "$@")
 	status=$(tail -1 <<<"$out")
 	body=$(sed '$d' <<<"$out")
 	[ "$status" = "$want" ] || fail "$* -> HTTP $status, want $want: $body"
@@ -78,10 +80,10 @@ req 401 unauthorized "$url/v1/status?token=lab-read-token"
 req 401 unauthorized "$url/v1/events/stream?token=wrong"
 req 400 bad_query "${R[@]}" -H "Last-Event-ID: x" "$url/v1/events/stream"
 req 200 "" "$url/"
-lab exec node2 curl -sf "$url/" | contains "<title>hasvc</title>" || fail "dashboard page not served"
+lab exec node2 curl "${CA[@]}" -sf "$url/" | contains "<title>hasvc</title>" || fail "dashboard page not served"
 req 200 "" "${R[@]}" "$url/metrics"
-lab exec node2 curl -sf "${R[@]}" "$url/metrics" | contains '^hasvc_node_up{node="node3"} 1$' || fail "metrics lack node3 up"
-lab exec node2 curl -sf "${R[@]}" "$url/metrics" | promtool check metrics || fail "promtool rejects /metrics"
+lab exec node2 curl "${CA[@]}" -sf "${R[@]}" "$url/metrics" | contains '^hasvc_node_up{node="node3"} 1$' || fail "metrics lack node3 up"
+lab exec node2 curl "${CA[@]}" -sf "${R[@]}" "$url/metrics" | promtool check metrics || fail "promtool rejects /metrics"
 
 lab exec node3 true
 [ "$(lab exec node3 hasvc status --json | jq -r .cluster.quorate)" = true ] || fail "node3 lost quorum"
@@ -90,10 +92,10 @@ wait_for 10 "unchanged state" digests_equal node1 node2 node3
 # The event stream, read the way a browser's EventSource does (token in the
 # URL, Last-Event-ID on reconnect): an event caused now arrives on it.
 dir=/var/lib/hasvc-lab/$HASVC_LAB
-since=$(lab exec node2 curl -sf "${R[@]}" "$url/v1/events?limit=10000" | jq '[.events[].id] | max // 0')
-lab exec node2 curl -sN --max-time 17 "$url/v1/events/stream?since=999999999&token=lab-read-token" >"$dir/quiet" 2>/dev/null &
+since=$(lab exec node2 curl "${CA[@]}" -sf "${R[@]}" "$url/v1/events?limit=10000" | jq '[.events[].id] | max // 0')
+lab exec node2 curl "${CA[@]}" -sN --max-time 17 "$url/v1/events/stream?since=999999999&token=lab-read-token" >"$dir/quiet" 2>/dev/null &
 quiet_pid=$!
-lab exec node2 curl -sN --max-time 12 -D "$dir/stream-headers" "$url/v1/events/stream?since=$since&token=lab-read-token" >"$dir/stream" 2>/dev/null &
+lab exec node2 curl "${CA[@]}" -sN --max-time 12 -D "$dir/stream-headers" "$url/v1/events/stream?since=$since&token=lab-read-token" >"$dir/stream" 2>/dev/null &
 stream_pid=$!
 # ... and `hasvc events --follow`, the CLI's reader of the same stream (unix socket)
 lab exec node3 timeout 12 hasvc events --follow --since "$since" >"$dir/follow" 2>&1 &
@@ -108,7 +110,7 @@ on_id=$(grep -B2 '^data: .*node node3 enters maintenance' "$dir/stream" | sed -n
 grep -q '^event: maintenance$' "$dir/stream" || fail "no 'event: maintenance' line: $(cat "$dir/stream")"
 note "ok: event $on_id (maintenance on) arrived on the stream"
 # A reconnecting client gets what came after its Last-Event-ID, and only that.
-lab exec node2 curl -sN --max-time 2 "${R[@]}" -H "Last-Event-ID: $on_id" "$url/v1/events/stream?since=0" >"$dir/replay" 2>/dev/null || true
+lab exec node2 curl "${CA[@]}" -sN --max-time 2 "${R[@]}" -H "Last-Event-ID: $on_id" "$url/v1/events/stream?since=0" >"$dir/replay" 2>/dev/null || true
 grep -q '^data: .*node node3 leaves maintenance' "$dir/replay" || fail "Last-Event-ID replay lacks the later event: $(cat "$dir/replay")"
 ! grep -q "^id: $on_id$" "$dir/replay" || fail "Last-Event-ID replay repeats event $on_id"
 note "ok: Last-Event-ID $on_id replays what followed"

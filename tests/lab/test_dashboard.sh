@@ -23,7 +23,16 @@ dir=/var/lib/hasvc-lab/$HASVC_LAB
 # ?stream=0: the page polls instead of following the event stream, because
 # Chromium's virtual time budget waits for every open request to finish and
 # the stream never does (the stream is checked below, by the page's console).
-page="http://10.77.0.13:7480/?stream=0#token=lab-read-token"
+page="https://10.77.0.13:7480/?stream=0#token=lab-read-token"
+# The API is HTTPS (deploy/lab). Chromium on Linux trusts only its NSS
+# database (~/.pki/nssdb), which needs certutil (libnss3-tools, not
+# installed) to take the lab CA. Instead it is told to accept exactly node3's
+# key, by its SPKI hash: a pin of the one server, not a blanket
+# --ignore-certificate-errors (Chromium honours the list with --user-data-dir).
+spki=$(openssl x509 -in "$dir/node3/etc/hasvc/pki/server-cert.pem" -pubkey -noout |
+	openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+[ -n "$spki" ] || fail "cannot hash node3's certificate key"
+tls=(--ignore-certificate-errors-spki-list="$spki")
 # browse WHAT CHROMIUM_ARGS...: one headless run in node3 with a profile of its
 # own; the virtual time budget lets the page run its fetches and redraw.
 browse() {
@@ -32,7 +41,7 @@ browse() {
 	rm -rf "$dir/chromium-$what"
 	lab exec node3 timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
 		--user-data-dir="$dir/chromium-$what" --window-size=1280,900 \
-		--virtual-time-budget=4000 "$@" "$page" 2>/dev/null
+		"${tls[@]}" --virtual-time-budget=4000 "$@" "$page" 2>/dev/null
 }
 # pair_row DOM: the <tr> of vm1 in the pairs table, tags and all.
 pair_row() { grep -oP '<tr data-vm="vm1">.*?</tr>' <<<"$1" || true; }
@@ -55,8 +64,8 @@ rm -rf "$dir/chromium-live"
 (sleep 5 && lab exec node1 hasvc node maintenance node3 on >/dev/null) &
 cause=$!
 lab exec node3 timeout 12 chromium --headless --no-sandbox --disable-gpu --no-first-run \
-	--user-data-dir="$dir/chromium-live" --enable-logging=stderr --v=0 \
-	"http://10.77.0.13:7480/#token=lab-read-token" >/dev/null 2>"$dir/chromium-live.log" || true
+	--user-data-dir="$dir/chromium-live" --enable-logging=stderr --v=0 "${tls[@]}" \
+	"https://10.77.0.13:7480/#token=lab-read-token" >/dev/null 2>"$dir/chromium-live.log" || true
 wait "$cause" || fail "maintenance on node3 failed"
 grep -q '"hasvc: following the event stream"' "$dir/chromium-live.log" ||
 	fail "the page did not open the event stream: $(grep CONSOLE "$dir/chromium-live.log")"

@@ -42,7 +42,8 @@ done
 lab exec node2 hasvc status
 
 note "the dashboard comes from the package"
-page=$(lab exec node1 curl -sf http://10.77.0.11:7480/)
+page=$(lab exec node1 curl -sf --cacert "/var/lib/hasvc-lab/$HASVC_LAB/pki/ca-cert.pem" \
+	https://10.77.0.11:7480/)
 cmp -s <(printf '%s\n' "$page") "$root/usr/share/hasvc/web/index.html" ||
 	fail "the dashboard page is not the packaged index.html"
 note "PASS"

@@ -28,8 +28,9 @@ wait_for 30 "node1's hasvcd back" digests_equal node1 node2 node3
 wait_for 30 "node2 sees node1" node_online node2 node1
 
 status=$(lab exec node2 curl -s -o /dev/null -w '%{http_code}' -X POST \
+	--cacert "/var/lib/hasvc-lab/$HASVC_LAB/pki/ca-cert.pem" \
 	-H "Authorization: Bearer lab-admin-token" --data-binary "$event" \
-	http://10.77.0.11:7480/v1/test/propose)
+	https://10.77.0.11:7480/v1/test/propose)
 [ "$status" = 404 ] || fail "the hook answers on TCP: HTTP $status"
 [ "$(post node2 "$event")" = 404 ] || fail "node2 has no test_hooks and answers"
 

@@ -76,6 +76,8 @@ struct pt_call {
 };
 /* The fake mirror's engine: false the default (libvirt block copy), true qmp. */
 extern bool pt_engine_qmp;
+/* What mirror_link_silence() answers: how long the backup acknowledged nothing. */
+extern unsigned pt_link_silence_ms;
 /* The requests made, oldest first. */
 size_t pt_calls(void);
 struct pt_call *pt_call(size_t i);
