@@ -54,6 +54,7 @@ struct mirror {
 	void *job_event_userdata;
 	char *tls_dir; /* caller's thread only: mirror_set_tls(), copied into each request */
 	enum mirror_tls_mode tls_mode;
+	bool qmp; /* HASVC_MIRROR_ENGINE=qmp at mirror_new(): mirror_qmp.c runs the jobs */
 };
 
 void mirror__request_free(struct request *r)
@@ -252,6 +253,7 @@ int mirror__submit(struct mirror *m, struct request *r)
 {
 	/* The TLS settings travel with the request: the thread never reads M's. */
 	r->tls_mode = m->tls_mode;
+	r->qmp = m->qmp;
 	if (m->tls_dir && !(r->tls_dir = strdup(m->tls_dir))) {
 		mirror__request_free(r);
 		return -ENOMEM;
@@ -295,6 +297,8 @@ int mirror_new(qb_loop_t *loop, const char *uri, struct mirror **ret)
 	m->loop = loop;
 	m->request_fd = m->done_fd = -1;
 	m->job_callback = -1;
+	/* experimental, per host (docs/mirror.md); a config key can come later */
+	m->qmp = getenv("HASVC_MIRROR_ENGINE") && strcmp(getenv("HASVC_MIRROR_ENGINE"), "qmp") == 0;
 	pthread_mutex_init(&m->lock, NULL);
 	m->uri = strdup(uri ? uri : "qemu:///system");
 	m->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -368,6 +372,11 @@ void mirror_free(struct mirror *m)
 	free(m->uri);
 	free(m->tls_dir);
 	free(m);
+}
+
+bool mirror_engine_qmp(const struct mirror *m)
+{
+	return m->qmp;
 }
 
 int mirror_set_tls(struct mirror *m, const struct mirror_tls *tls)

@@ -21,7 +21,9 @@
  *                          disk into the backup's exports (returns once the
  *                          jobs run; mirror_jobs tells when they are READY);
  *   mirror_jobs            on the primary host: per disk, job, READY, progress;
- *   mirror_cut             on the primary host: abort the block jobs at once;
+ *   mirror_cut             on the primary host: abort the block jobs at once
+ *                          (qmp engine: pause them, their dirty ranges kept);
+ *   mirror_release         on the primary host: end the mirror for good;
  *   mirror_stop_primary    on the primary host (switchover): shut the guest
  *                          down, or pause it, drain the mirror, stop it, and
  *                          make sure the domain is off;
@@ -82,6 +84,30 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata);
 
 /*
+ * The experimental qmp engine (HASVC_MIRROR_ENGINE=qmp in the environment of
+ * mirror_new(), docs/mirror.md): the copy is a QEMU job of hasvc's own, which
+ * a cut pauses instead of ending. The calls below mean something with it only;
+ * with the default engine (libvirt block copy) they are mirror_start, and
+ * mirror_resume fails with -EOPNOTSUPP.
+ *
+ * mirror_start_resync: MAY_RESUME: when our paused jobs into NBD_HOST:PORT still
+ * exist (this QEMU ran all along), resume them: only the ranges written since
+ * the cut travel. Otherwise (or without MAY_RESUME) a full copy; the message
+ * says which and why ("full resync: the primary's QEMU restarted ...").
+ * FROM_EQUAL: the disks are equal at this moment (a switchover's reverse
+ * mirror, started while the guest is paused): copy only what is written from
+ * now on (sync none).
+ */
+int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+			bool sync, uint64_t bandwidth_mib, bool may_resume, bool from_equal,
+			mirror_done_fn done, void *userdata);
+/* Resumes the paused jobs into NBD_HOST:PORT; -ENOENT/-ESTALE when they cannot be. */
+int mirror_resume(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		  mirror_done_fn done, void *userdata);
+/* True when this mirror runs the qmp engine. */
+bool mirror_engine_qmp(const struct mirror *m);
+
+/*
  * DATA: {"uuid","xml","disks":[{"target","bytes"}]}; -ENOENT no such domain,
  * -ESRCH not running, else mirror_domain_parse()'s errors.
  */
@@ -122,6 +148,9 @@ int mirror_link_silence(const char *vm, const char *nbd_host, unsigned port, uns
  */
 int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
 	       mirror_done_fn done, void *userdata);
+/* mirror_cut, and with the qmp engine the paused jobs cancelled too (a delete). */
+int mirror_release(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		   mirror_done_fn done, void *userdata);
 
 /*
  * Planned stop for a switchover. SYNC mirror: ask the guest to shut down and
@@ -167,6 +196,7 @@ struct mirror_disk_job {
 	bool ready;   /* READY: every write since reaches both sides */
 	uint64_t cur; /* bytes copied of END (0 and 0 without a job) */
 	uint64_t end;
+	bool paused;  /* qmp engine: the job is paused (its backup went away), ranges kept */
 };
 
 struct mirror_jobs_state {

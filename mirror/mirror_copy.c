@@ -64,6 +64,32 @@ int mirror_link_silence(const char *vm, const char *host, unsigned port, unsigne
 	return r;
 }
 
+/*
+ * The qmp engine's start (mirror_qmp.c): our paused jobs resumed when they
+ * may be and still exist, else a full copy whose message says why. A silent
+ * backup is seen by the pairs as for the default engine (mirror_link_silence
+ * reads the same QEMU's connections to HOST:PORT), which cut it: the job
+ * then pauses.
+ */
+static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			  const char *tls_dir)
+{
+	char why[256];
+	int e = -ENOENT;
+
+	if (r->may_resume || r->resume_only)
+		e = mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
+	if (e == 0) {
+		mirror__qmp_resume(r, d, dom);
+	} else if (r->resume_only) {
+		mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);
+	} else {
+		/* a libvirt block copy left from the default engine holds the node */
+		mirror__jobs_abort(d, dom, 0);
+		mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL);
+	}
+}
+
 static void start_run(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
@@ -112,6 +138,10 @@ static void start_run(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
+	if (r->qmp) {
+		start_run_qmp(r, d, dom, tls > 0 ? dir : NULL);
+		goto out;
+	}
 	if (r->sync)
 		flags |= VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES;
 	/* A job of an earlier mirror (to a backup that is gone) must not linger. */
@@ -150,6 +180,8 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 	size_t ready = 0;
 	bool drained = true;
 
+	if (r->qmp)
+		return mirror__qmp_jobs_read(r, d, dom, ret_ready, ret_drained);
 	if (virDomainGetState(d, &state, &reason, 0) < 0)
 		return mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
 				   mirror__virt_error());
@@ -215,16 +247,59 @@ static void cut_run(struct mirror *m, struct request *r)
 
 	if (!dom)
 		return;
+	/*
+	 * qmp engine: the sockets are shut down already; the jobs pause (most
+	 * have, on their failed target write) and keep what they owe, for a
+	 * resync of the delta when the backup is back. A release ends them.
+	 */
+	if (r->qmp && !r->release && virDomainIsActive(d) == 1) {
+		mirror__qmp_jobs_pause(d, dom);
+		mirror__say(r, 0, "%s: mirror paused, its dirty ranges kept%s", r->vm,
+			    r->note ? r->note : "");
+		goto out;
+	}
+	if (r->qmp && virDomainIsActive(d) == 1)
+		mirror__qmp_jobs_cancel(d, dom, true);
 	/* ASYNC: do not wait for requests in flight to a backup that may be gone. */
 	if (virDomainIsActive(d) == 1)
 		mirror__jobs_abort(d, dom, VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC);
 	mirror__say(r, 0, "%s: mirror stopped%s", r->vm, r->note ? r->note : "");
+out:
 	virDomainFree(d);
 	mirror_domain_free(dom);
 }
 
 int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigned port, bool sync,
 		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata)
+{
+	return mirror_start_resync(m, vm, nbd_host, port, sync, bandwidth_mib, false, false, done,
+				   userdata);
+}
+
+int mirror_resume(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		  mirror_done_fn done, void *userdata)
+{
+	struct request *r = NULL;
+	int ret;
+
+	if (!mirror_engine_qmp(m))
+		return -EOPNOTSUPP;
+	ret = mirror__submit_vm(m, start_run, vm, done, NULL, userdata, &r);
+	if (ret < 0)
+		return ret;
+	r->host = strdup(nbd_host);
+	r->port = port;
+	r->resume_only = true;
+	if (!r->host) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
+	return mirror__submit(m, r);
+}
+
+int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+			bool sync, uint64_t bandwidth_mib, bool may_resume, bool from_equal,
+			mirror_done_fn done, void *userdata)
 {
 	struct request *r = NULL;
 	int ret = mirror__submit_vm(m, start_run, vm, done, NULL, userdata, &r);
@@ -235,6 +310,8 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 	r->port = port;
 	r->sync = sync;
 	r->bandwidth_mib = bandwidth_mib;
+	r->may_resume = may_resume;
+	r->from_equal = from_equal;
 	if (!r->host) {
 		mirror__request_free(r);
 		return -ENOMEM;
@@ -252,8 +329,8 @@ int mirror_jobs_typed(struct mirror *m, const char *vm, mirror_reply_fn done, vo
 	return mirror__submit_vm(m, jobs_run, vm, NULL, done, userdata, NULL);
 }
 
-int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
-	       mirror_done_fn done, void *userdata)
+static int cut_submit(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		      bool release, mirror_done_fn done, void *userdata)
 {
 	struct request *r = NULL;
 	int ret = mirror__submit_vm(m, cut_run, vm, done, NULL, userdata, &r);
@@ -261,6 +338,7 @@ int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned 
 
 	if (ret < 0)
 		return ret;
+	r->release = release;
 	/*
 	 * Here, in the caller's thread, not queued: the mirror thread may be
 	 * stuck in a libvirt call that waits for the very request in flight to
@@ -273,4 +351,16 @@ int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned 
 		return -ENOMEM;
 	}
 	return mirror__submit(m, r);
+}
+
+int mirror_cut(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+	       mirror_done_fn done, void *userdata)
+{
+	return cut_submit(m, vm, nbd_host, port, false, done, userdata);
+}
+
+int mirror_release(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		   mirror_done_fn done, void *userdata)
+{
+	return cut_submit(m, vm, nbd_host, port, true, done, userdata);
 }

@@ -54,6 +54,11 @@ struct request {
 	char *note;     /* cut: what closing the connections did */
 	bool sync;
 	bool fresh;     /* prepare: a new pair, nothing of that name may exist */
+	bool qmp;       /* the qmp engine (mirror_qmp.c) runs the primary's jobs */
+	bool may_resume; /* start: resume our paused jobs into HOST:PORT when they exist */
+	bool from_equal; /* start: the disks are equal now, copy only the writes from now on */
+	bool resume_only; /* mirror_resume: no full copy when the jobs cannot resume */
+	bool release;   /* cut: end the jobs for good (qmp engine: cancel, not pause) */
 	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
@@ -140,3 +145,45 @@ void mirror__answer_clear(struct request *r);
 /* Hands R's outcome to its callback, on the caller's thread: as a record, or as JSON. */
 void mirror__answer_deliver(struct request *r);
 enum mirror_job_status mirror__job_status(int libvirt_status);
+
+/* --- mirror_qmp.c: the qmp engine (HASVC_MIRROR_ENGINE=qmp) ----------------------- */
+
+/* One disk's job as query-block-jobs tells it. */
+struct mirror__qmp_job {
+	bool exists;
+	bool paused;
+	/*
+	 * READY in hasvc's sense: every write reaches both sides and nothing is
+	 * owed. QEMU's status "ready" is not enough: a READY job that paused
+	 * and is resumed is "ready" again at once, with its delta still to copy.
+	 * A write-blocking job says "actively-synced" once its bitmap is clean
+	 * (false again on a target error); a background one never does, and is
+	 * ready when it caught up (offset == len).
+	 */
+	bool ready;
+	char status[16];
+	char io_status[16];
+	uint64_t offset, len;
+};
+
+/* Our jobs of DOM's disks (JOBS[n_disks]) from query-block-jobs' LIST; others ignored. */
+void mirror__qmp_jobs_parse(json_object *list, const struct mirror_domain *dom,
+			    struct mirror__qmp_job *jobs);
+/* mirror__jobs_read() for our own jobs (query-block-jobs). */
+int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			  size_t *ret_ready, bool *ret_drained);
+/* Pauses our jobs (a paused one stays so); their dirty ranges are kept. */
+void mirror__qmp_jobs_pause(virDomainPtr d, const struct mirror_domain *dom);
+/* Cancels our jobs, waits until they are gone, deletes our NBD nodes. */
+void mirror__qmp_jobs_cancel(virDomainPtr d, const struct mirror_domain *dom, bool force);
+/*
+ * 0 when every disk has our job into HOST:PORT; else -errno and WHY says,
+ * for the event, why the resync must be full.
+ */
+int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const char *host,
+			  unsigned port, char *why, size_t size);
+/* Resumes the paused jobs until READY (a few tries); the message has the bytes copied. */
+int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom);
+/* A new job per disk into R->host:R->port; TLS_DIR NULL plain; WHY_FULL for the message. */
+int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+		      const char *tls_dir, const char *why_full);

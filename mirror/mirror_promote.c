@@ -47,7 +47,7 @@ static bool wait_shutoff(virDomainPtr d, unsigned timeout_s)
 static bool jobs_gone(const struct request *r)
 {
 	for (size_t i = 0; i < r->jobs.n_disks; i++)
-		if (!r->jobs.disks[i].job)
+		if (!r->jobs.disks[i].job || r->jobs.disks[i].paused)
 			return true;
 	return false;
 }
@@ -107,6 +107,8 @@ static void stop_primary_run(struct mirror *m, struct request *r)
 	}
 	/* READY and nothing left to copy: stopping the jobs leaves equal disks. */
 	mirror__jobs_abort(d, dom, 0);
+	if (r->qmp)
+		mirror__qmp_jobs_cancel(d, dom, false);
 	if (virDomainDestroy(d) < 0) {
 		mirror__say(r, -EIO, "cannot stop %s: %s", r->vm, mirror__virt_error());
 		goto out;

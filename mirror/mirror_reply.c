@@ -93,6 +93,8 @@ static json_object *jobs_json(const struct mirror_jobs_state *jobs)
 		json_object_object_add(d, "ready", json_object_new_boolean(j->ready));
 		json_object_object_add(d, "cur", json_object_new_int64((int64_t)j->cur));
 		json_object_object_add(d, "end", json_object_new_int64((int64_t)j->end));
+		if (j->paused) /* qmp engine only: the JSON of the default engine stays as it was */
+			json_object_object_add(d, "paused", json_object_new_boolean(true));
 		json_object_array_add(disks, d);
 	}
 	return o;

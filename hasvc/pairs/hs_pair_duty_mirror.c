@@ -161,6 +161,19 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 			mirror_failed(p, v, why);
 			return;
 		}
+		/*
+		 * qmp engine: a failed target write paused the job, which keeps
+		 * what it owes; the pair is not protected until a resume copied it.
+		 */
+		if (d->paused) {
+			char why[192];
+			snprintf(why, sizeof(why),
+				 "the mirror of disk %s paused on a failed write to the backup "
+				 "(%llu bytes owed, kept for an incremental resync)",
+				 d->target, (unsigned long long)(d->end - d->cur));
+			mirror_failed(p, v, why);
+			return;
+		}
 		spec[i] = (struct sdb_disk_spec){
 			.target = d->target,
 			.bytes_done = d->cur,
@@ -216,6 +229,9 @@ static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_p
 	}
 	t->mirror_started = true;
 	t->next_usec = hs_now_usec(CLOCK_REALTIME) + POLL_USEC;
+	/* which kind of resync runs, and why: the operator's question after an outage */
+	if (mirror_engine_qmp(p->mirror))
+		hs_state_event(p->core, v->vm, "pair", "%s", message);
 }
 
 /*
@@ -259,9 +275,21 @@ void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 		pe = hs__pending_new(p, t, v, mirror_started, false);
 		if (!pe)
 			return;
-		r = mirror_start(p->mirror, v->vm, addr, v->nbd_port,
-				 v->mode == HS_MODE_SYNC, v->bandwidth_mib,
-				 hs__request_done, pe);
+		/*
+		 * qmp engine: a pair that had a backup before (not a new one) may
+		 * still have its paused jobs into this backup's export; mirror/
+		 * resumes them if so (only the delta travels), else copies in full
+		 * and says why. A new pair comes here at generation 2 (created,
+		 * then backup-prepared): every later initial sync has a larger one.
+		 */
+		if (mirror_engine_qmp(p->mirror))
+			r = mirror_start_resync(p->mirror, v->vm, addr, v->nbd_port,
+						v->mode == HS_MODE_SYNC, v->bandwidth_mib,
+						v->generation > 2, false, hs__request_done, pe);
+		else
+			r = mirror_start(p->mirror, v->vm, addr, v->nbd_port,
+					 v->mode == HS_MODE_SYNC, v->bandwidth_mib,
+					 hs__request_done, pe);
 		if (r < 0)
 			hs__pending_failed(t, pe, "start the mirror", r);
 		return;

@@ -118,7 +118,7 @@ static void delete_cut(struct hs_pairs *p, struct task *t, const struct hs_pair 
 void hs__duty_delete_primary(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
 	if (!t->done && v->desired != HS_DESIRED_DELETED)
-		hs__submit_cut(p, t, v, delete_cut);
+		hs__submit_release(p, t, v, delete_cut);
 }
 
 static void pair_remove(struct hs_pairs *p, const struct hs_pair *v, const char *how)

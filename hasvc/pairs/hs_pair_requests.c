@@ -138,3 +138,23 @@ void hs__submit_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
 	if (r < 0)
 		hs__pending_failed(t, pe, "stop the mirror", r);
 }
+
+/* hs__submit_cut, for good: the qmp engine's paused jobs go too (an unpairing). */
+void hs__submit_release(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			hs_pair_then_fn then)
+{
+	struct pending *pe;
+	int r;
+
+	if (!mirror_engine_qmp(p->mirror)) {
+		hs__submit_cut(p, t, v, then);
+		return;
+	}
+	if (!(pe = hs__pending_new(p, t, v, then, true)))
+		return;
+	r = mirror_release(p->mirror, v->vm,
+			   v->backup ? hs_core_replication_address(p->core, v->backup) : NULL,
+			   v->nbd_port, hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, "stop the mirror", r);
+}

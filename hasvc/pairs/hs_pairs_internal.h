@@ -135,6 +135,8 @@ void hs__submit_vm_typed(struct hs_pairs *p, struct task *t, const struct hs_pai
 /* Cuts V's mirror, urgently (see hs_pair_requests.c). */
 void hs__submit_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
 		    hs_pair_then_fn then);
+void hs__submit_release(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			hs_pair_then_fn then);
 
 /* --- hs_pair_duties.c --- */
 /* Every duty of V's state that falls to this host. */

@@ -18,6 +18,7 @@ struct mirror {
 };
 
 static struct mirror the_mirror;
+bool pt_engine_qmp; /* what mirror_engine_qmp() says */
 static struct pt_call calls[256];
 static size_t n_calls;
 
@@ -95,6 +96,7 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 				    .ready = json_object_object_get_ex(d, "ready", &f) && json_object_get_boolean(f),
 				    .cur = json_object_object_get_ex(d, "cur", &f) ? (uint64_t)json_object_get_int64(f) : 0,
 				    .end = json_object_object_get_ex(d, "end", &f) ? (uint64_t)json_object_get_int64(f) : 0,
+				    .paused = json_object_object_get_ex(d, "paused", &f) && json_object_get_boolean(f),
 				};
 				jobs.n_disks++;
 			}
@@ -177,6 +179,34 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata)
 {
 	return record("start", vm, port, sync, done, userdata);
+}
+
+int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+			bool sync, uint64_t bandwidth_mib, bool may_resume, bool from_equal,
+			mirror_done_fn done, void *userdata)
+{
+	int r = record("start_resync", vm, port, sync, done, userdata);
+
+	if (r >= 0)
+		calls[n_calls - 1].may_resume = may_resume;
+	return r;
+}
+
+int mirror_resume(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		  mirror_done_fn done, void *userdata)
+{
+	return record("resume", vm, port, false, done, userdata);
+}
+
+int mirror_release(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		   mirror_done_fn done, void *userdata)
+{
+	return record("release", vm, port, false, done, userdata);
+}
+
+bool mirror_engine_qmp(const struct mirror *m)
+{
+	return pt_engine_qmp;
 }
 
 int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata)

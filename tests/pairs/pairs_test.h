@@ -72,7 +72,10 @@ struct pt_call {
 	char primary[80];      /* backup_prepare: the one host its export lets in */
 	void *userdata;
 	bool answered;
+	bool may_resume; /* start_resync: resume our paused jobs if they exist */
 };
+/* The fake mirror's engine: false the default (libvirt block copy), true qmp. */
+extern bool pt_engine_qmp;
 /* What mirror_link_silence() answers: how long the backup acknowledged nothing. */
 extern unsigned pt_link_silence_ms;
 /* The requests made, oldest first. */

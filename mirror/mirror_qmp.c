@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror_qmp: the "qmp" mirror engine (experimental, HASVC_MIRROR_ENGINE=qmp,
+ * docs/mirror.md): the primary's block copy as a QEMU job of hasvc's own,
+ * driven over QMP (virDomainQemuMonitorCommand), so that an outage of the
+ * backup pauses the job instead of ending it and a resync copies only what
+ * was written meanwhile (issue 13; docs/datapath-experiments.md part A says
+ * what QEMU 10.0 and libvirt 11.3 do with each command used here).
+ *
+ * Per mirrored disk TARGET ("vda"):
+ *   - node "hs-nbd-TARGET": the backup's export as an NBD client node
+ *     (blockdev-add, reconnect-delay 0: a lost backup fails requests at once
+ *     and the job pauses; open-timeout 5), with tls-creds "hs-tls-client"
+ *     (object-add tls-creds-x509 endpoint=client on the host's TLS directory)
+ *     when the replication runs over TLS;
+ *   - job "hs-TARGET": blockdev-mirror from the disk's format node into that
+ *     node, sync full (or none for a reverse mirror from equal disks),
+ *     on-target-error stop (a failed target write pauses the job and leaves
+ *     the range dirty: the job's len - offset is what it owes), copy-mode
+ *     write-blocking in sync mode, background in async mode.
+ *
+ * libvirt neither sees nor touches these jobs (it ignores untracked jobs,
+ * and sends no events for them): their state is read with query-block-jobs.
+ * A cut pauses them (block-job-pause, after mirror_cut shut the sockets down)
+ * and keeps them; a resume (block-job-resume, repeated: QEMU's NBD client
+ * reconnects only when a request finds the connection down) copies the dirty
+ * ranges only. They are cancelled (block-job-cancel, blockdev-del of the
+ * node) only when the mirror ends for good: a new full copy, a switchover's
+ * drain, a delete.
+ *
+ * Everything here runs on the mirror thread.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "mirror_internal.h"
+
+#define QMP_TLS_ID "hs-tls-client"
+#define QMP_GRANULARITY_SYNC (1U << 20) /* as the libvirt engine: see mirror_copy.c */
+#define QMP_BUF_BYTES (64ULL << 20)
+#define QMP_RESUME_TRIES 20      /* block-job-resume, once a second, until READY */
+#define QMP_CANCEL_WAIT_MS 10000 /* a cancelled job leaves query-block-jobs */
+
+
+static void job_id(char *buf, size_t size, const char *target)
+{
+	snprintf(buf, size, "hs-%s", target);
+}
+
+static void node_id(char *buf, size_t size, const char *target)
+{
+	snprintf(buf, size, "hs-nbd-%s", target);
+}
+
+/* QMP CMD on D, errors ignored (a pause of a paused job, a delete of no node). */
+static void qmp_quiet(virDomainPtr d, const char *cmd)
+{
+	json_object *parsed, *answer;
+
+	if (mirror__qmp_return(d, cmd, &parsed, &answer) == 0)
+		json_object_put(parsed);
+}
+
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t u64_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? (uint64_t)json_object_get_int64(v) : 0;
+}
+
+static bool bool_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+void mirror__qmp_jobs_parse(json_object *list, const struct mirror_domain *dom,
+			    struct mirror__qmp_job *jobs)
+{
+	char id[128];
+
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		struct mirror__qmp_job *j = &jobs[i];
+
+		*j = (struct mirror__qmp_job){0};
+		job_id(id, sizeof(id), dom->disks[i].target);
+		for (size_t k = 0; json_object_is_type(list, json_type_array) &&
+				   k < json_object_array_length(list);
+		     k++) {
+			json_object *o = json_object_array_get_idx(list, k);
+			const char *dev = str_of(o, "device");
+
+			if (!dev || strcmp(dev, id) != 0)
+				continue;
+			j->exists = true;
+			j->paused = bool_of(o, "paused");
+			snprintf(j->status, sizeof(j->status), "%s", str_of(o, "status") ?: "");
+			snprintf(j->io_status, sizeof(j->io_status), "%s",
+				 str_of(o, "io-status") ?: "");
+			j->offset = u64_of(o, "offset");
+			j->len = u64_of(o, "len");
+			j->ready = strcmp(j->status, "ready") == 0 && !j->paused &&
+				   (bool_of(o, "actively-synced") || j->offset == j->len);
+		}
+	}
+}
+
+/* Our jobs of DOM's disks into JOBS[n_disks]; -EIO when QEMU does not answer. */
+static int jobs_query(virDomainPtr d, const struct mirror_domain *dom, struct mirror__qmp_job *jobs)
+{
+	json_object *parsed, *list;
+
+	if (mirror__qmp_return(d, "{\"execute\":\"query-block-jobs\"}", &parsed, &list) < 0)
+		return -EIO;
+	if (!list || !json_object_is_type(list, json_type_array)) {
+		json_object_put(parsed);
+		return -EIO;
+	}
+	mirror__qmp_jobs_parse(list, dom, jobs);
+	json_object_put(parsed);
+	return 0;
+}
+
+int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			  size_t *ret_ready, bool *ret_drained)
+{
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	bool active, drained = true;
+	size_t ready = 0;
+
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		return mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
+				   mirror__virt_error());
+	active = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
+	memset(jobs, 0, sizeof(jobs));
+	if (active && jobs_query(d, dom, jobs) < 0)
+		return mirror__say(r, -EIO, "cannot read the mirror jobs of %s: %s", r->vm,
+				   mirror__virt_error());
+	mirror__answer_clear(r);
+	r->jobs.disks = calloc(dom->n_disks ?: 1, sizeof(*r->jobs.disks));
+	if (!r->jobs.disks)
+		return mirror__say(r, -ENOMEM, "out of memory");
+	r->answer = MIRROR__ANSWER_JOBS;
+	r->jobs.active = active;
+	r->jobs.paused = state == VIR_DOMAIN_PAUSED;
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		const struct mirror__qmp_job *q = &jobs[i];
+		struct mirror_disk_job *j = &r->jobs.disks[i];
+
+		ready += q->exists && q->ready;
+		drained = drained && q->exists && q->ready && q->offset == q->len;
+		*j = (struct mirror_disk_job){.target = strdup(dom->disks[i].target),
+					      .job = q->exists,
+					      .ready = q->ready,
+					      .paused = q->exists && q->paused,
+					      .cur = q->offset,
+					      .end = q->len};
+		if (!j->target)
+			return mirror__say(r, -ENOMEM, "out of memory");
+		r->jobs.n_disks++;
+	}
+	if (ret_ready)
+		*ret_ready = ready;
+	if (ret_drained)
+		*ret_drained = drained;
+	return 0;
+}
+
+void mirror__qmp_jobs_pause(virDomainPtr d, const struct mirror_domain *dom)
+{
+	char cmd[256], id[128];
+
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		job_id(id, sizeof(id), dom->disks[i].target);
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-job-pause\",\"arguments\":{\"device\":\"%s\"}}", id);
+		qmp_quiet(d, cmd); /* "already paused" (on-target-error=stop did it) is fine */
+	}
+}
+
+void mirror__qmp_jobs_cancel(virDomainPtr d, const struct mirror_domain *dom, bool force)
+{
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
+	char cmd[256], id[128];
+	bool any = false;
+
+	if (jobs_query(d, dom, jobs) < 0)
+		return;
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		if (!jobs[i].exists)
+			continue;
+		any = true;
+		job_id(id, sizeof(id), dom->disks[i].target);
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-job-cancel\",\"arguments\":{\"device\":\"%s\","
+			 "\"force\":%s}}",
+			 id, force ? "true" : "false");
+		qmp_quiet(d, cmd);
+	}
+	/* the node is held by the job until it is gone */
+	for (unsigned waited = 0; any && waited < QMP_CANCEL_WAIT_MS; waited += 100) {
+		any = false;
+		if (jobs_query(d, dom, jobs) < 0)
+			break;
+		for (size_t i = 0; i < dom->n_disks; i++)
+			any = any || jobs[i].exists;
+		if (any)
+			usleep(100000);
+	}
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		node_id(id, sizeof(id), dom->disks[i].target);
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"%s\"}}", id);
+		qmp_quiet(d, cmd);
+	}
+}
+
+/*
+ * The node-name of the format node over DISK's image (query-named-block-nodes:
+ * the node whose file is the image and whose driver is its format; a raw
+ * image libvirt opened without a format layer: its file node).
+ */
+static int format_node(virDomainPtr d, const struct mirror_disk *disk, char *buf, size_t size)
+{
+	json_object *parsed, *list;
+	const char *found = NULL;
+
+	if (mirror__qmp_return(d,
+			       "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
+			       &parsed, &list) < 0)
+		return -EIO;
+	for (size_t k = 0; list && json_object_is_type(list, json_type_array) &&
+			   k < json_object_array_length(list);
+	     k++) {
+		json_object *o = json_object_array_get_idx(list, k);
+		const char *file = str_of(o, "file"), *drv = str_of(o, "drv");
+		const char *name = str_of(o, "node-name");
+
+		if (!file || !drv || !name || name[0] == '#' || strcmp(file, disk->source) != 0)
+			continue;
+		if (strcmp(drv, disk->format) == 0) {
+			found = name;
+			break;
+		}
+		if (strcmp(drv, "file") == 0 && !found)
+			found = name;
+	}
+	if (found)
+		snprintf(buf, size, "%s", found);
+	json_object_put(parsed);
+	return found ? 0 : -ENOENT;
+}
+
+/* True when our NBD node of TARGET goes to HOST:PORT. */
+static bool node_goes_to(virDomainPtr d, const char *target, const char *host, unsigned port)
+{
+	json_object *parsed, *list;
+	char id[128], where[300];
+	bool same = false;
+
+	node_id(id, sizeof(id), target);
+	snprintf(where, sizeof(where), "//%s:%u/", host, port);
+	if (mirror__qmp_return(d,
+			       "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
+			       &parsed, &list) < 0)
+		return false;
+	for (size_t k = 0; list && json_object_is_type(list, json_type_array) &&
+			   k < json_object_array_length(list);
+	     k++) {
+		json_object *o = json_object_array_get_idx(list, k);
+		const char *name = str_of(o, "node-name"), *file = str_of(o, "file");
+
+		if (name && file && strcmp(name, id) == 0 && strstr(file, where))
+			same = true;
+	}
+	json_object_put(parsed);
+	return same;
+}
+
+int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const char *host,
+			  unsigned port, char *why, size_t size)
+{
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
+
+	if (jobs_query(d, dom, jobs) < 0) {
+		snprintf(why, size, "its jobs cannot be read");
+		return -EIO;
+	}
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		if (!jobs[i].exists) {
+			/* also after a switchover: this QEMU never mirrored the pair */
+			snprintf(why, size,
+				 "the primary's QEMU restarted, its dirty bitmap is gone (no mirror "
+				 "job of disk %s on this host)",
+				 dom->disks[i].target);
+			return -ENOENT;
+		}
+		if (!node_goes_to(d, dom->disks[i].target, host, port)) {
+			snprintf(why, size,
+				 "the mirror of disk %s went to another backup than %s:%u",
+				 dom->disks[i].target, host, port);
+			return -ESTALE;
+		}
+	}
+	return 0;
+}
+
+int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom)
+{
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
+	char cmd[256], id[128];
+	uint64_t owed = 0;
+	unsigned tries = 0;
+	bool ready = false;
+
+	if (jobs_query(d, dom, jobs) < 0)
+		return mirror__say(r, -EIO, "cannot read the mirror jobs of %s: %s", r->vm,
+				   mirror__virt_error());
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		if (!jobs[i].exists)
+			return mirror__say(r, -ENOENT, "%s: no mirror job of disk %s to resume",
+					   r->vm, dom->disks[i].target);
+		owed += jobs[i].len - jobs[i].offset;
+	}
+	while (!ready && tries < QMP_RESUME_TRIES) {
+		tries++;
+		for (size_t i = 0; i < dom->n_disks; i++) {
+			if (!jobs[i].paused)
+				continue;
+			job_id(id, sizeof(id), dom->disks[i].target);
+			snprintf(cmd, sizeof(cmd),
+				 "{\"execute\":\"block-job-resume\",\"arguments\":{\"device\":\"%s\"}}",
+				 id);
+			qmp_quiet(d, cmd);
+		}
+		sleep(1);
+		if (jobs_query(d, dom, jobs) < 0)
+			break;
+		ready = true;
+		for (size_t i = 0; i < dom->n_disks; i++)
+			ready = ready && jobs[i].exists && jobs[i].ready;
+	}
+	if (!ready) {
+		bool running = true;
+
+		for (size_t i = 0; i < dom->n_disks; i++)
+			running = running && jobs[i].exists && !jobs[i].paused;
+		if (!running)
+			return mirror__say(r, -EHOSTUNREACH,
+					   "%s: the mirror stays paused after %u resume(s) (is the "
+					   "backup's export back?); its %" PRIu64
+					   " dirty bytes are kept",
+					   r->vm, tries, owed);
+	}
+	return mirror__say(r, 0,
+			   "%s: incremental resync: %zu paused mirror job(s) resumed after %u "
+			   "try(s), %" PRIu64 " bytes %s (written while the backup was away)",
+			   r->vm, dom->n_disks, tries, owed, ready ? "copied" : "to copy, copying");
+}
+
+int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+		      const char *tls_dir, const char *why_full)
+{
+	char cmd[1024], node[128], id[128], format[128], tls[160] = "";
+	json_object *parsed, *answer, *error;
+
+	mirror__qmp_jobs_cancel(d, dom, true);
+	if (tls_dir) {
+		json_object *o = json_object_new_object(), *args = json_object_new_object();
+
+		qmp_quiet(d, "{\"execute\":\"object-del\",\"arguments\":{\"id\":\"" QMP_TLS_ID "\"}}");
+		json_object_object_add(o, "execute", json_object_new_string("object-add"));
+		json_object_object_add(args, "qom-type", json_object_new_string("tls-creds-x509"));
+		json_object_object_add(args, "id", json_object_new_string(QMP_TLS_ID));
+		json_object_object_add(args, "dir", json_object_new_string(tls_dir));
+		json_object_object_add(args, "endpoint", json_object_new_string("client"));
+		json_object_object_add(args, "verify-peer", json_object_new_boolean(true));
+		json_object_object_add(o, "arguments", args);
+		if (mirror__qmp(r, d, json_object_to_json_string(o)) < 0) {
+			json_object_put(o);
+			return r->result;
+		}
+		json_object_put(o);
+		snprintf(tls, sizeof(tls), ",\"tls-creds\":\"%s\"", QMP_TLS_ID);
+	}
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		const struct mirror_disk *disk = &dom->disks[i];
+
+		if (format_node(d, disk, format, sizeof(format)) < 0) {
+			mirror__qmp_jobs_cancel(d, dom, true);
+			return mirror__say(r, -ENOENT, "cannot find the block node of disk %s of %s",
+					   disk->target, r->vm);
+		}
+		node_id(node, sizeof(node), disk->target);
+		job_id(id, sizeof(id), disk->target);
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"nbd\","
+			 "\"node-name\":\"%s\",\"server\":{\"type\":\"inet\",\"host\":\"%s\","
+			 "\"port\":\"%u\"},\"export\":\"%s\",\"reconnect-delay\":0,"
+			 "\"open-timeout\":5%s}}",
+			 node, r->host, r->port, disk->target, tls);
+		if (mirror__qmp(r, d, cmd) < 0)
+			goto out_cancel;
+		/* the granularity as the libvirt engine: coarse in sync mode only */
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"blockdev-mirror\",\"arguments\":{\"job-id\":\"%s\","
+			 "\"device\":\"%s\",\"target\":\"%s\",\"sync\":\"%s\","
+			 "\"on-target-error\":\"stop\",\"copy-mode\":\"%s\",\"buf-size\":%llu,"
+			 "\"speed\":%" PRIu64 "%s}}",
+			 id, format, node, r->from_equal ? "none" : "full",
+			 r->sync ? "write-blocking" : "background", QMP_BUF_BYTES,
+			 r->bandwidth_mib << 20,
+			 r->sync ? ",\"granularity\":1048576" : "");
+		if (mirror__qmp_return(d, cmd, &parsed, &answer) < 0) {
+			mirror__say(r, -EIO, "cannot mirror disk %s of %s: %s", disk->target,
+				    r->vm, mirror__virt_error());
+			goto out_cancel;
+		}
+		if (parsed && json_object_object_get_ex(parsed, "error", &error)) {
+			mirror__say(r, -EIO, "cannot mirror disk %s of %s to %s:%u: %s",
+				    disk->target, r->vm, r->host, r->port,
+				    str_of(error, "desc") ?: "refused");
+			json_object_put(parsed);
+			goto out_cancel;
+		}
+		json_object_put(parsed);
+	}
+	return mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (qmp engine, %s%s%s)%s%s",
+			   r->vm, dom->n_disks, r->host, r->port,
+			   r->sync ? "synchronous writes" : "asynchronous",
+			   r->from_equal ? ", only writes from now on (the disks are equal)"
+				    : ", full copy",
+			   tls_dir ? ", TLS" : "", why_full ? "; full resync: " : "",
+			   why_full ? why_full : "");
+
+out_cancel:
+	mirror__qmp_jobs_cancel(d, dom, true);
+	return r->result;
+}

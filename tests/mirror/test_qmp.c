@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Tests of the qmp engine's reading of query-block-jobs (mirror_qmp.c): our
+ * job of each disk is found by its id ("hs-vda"), others are ignored, and a
+ * job is READY in hasvc's sense only when nothing is owed. The answers are
+ * the shapes QEMU 10.0 gave in docs/datapath-experiments.md part A.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "mirror_internal.h"
+
+static struct mirror_disk disks[] = {{.target = "vda"}, {.target = "vdb"}};
+static const struct mirror_domain dom = {.name = "vm1", .disks = disks, .n_disks = 2};
+
+static void parse(const char *answer, struct mirror__qmp_job *jobs)
+{
+	json_object *list = json_tokener_parse(answer);
+
+	cr_assert_not_null(list);
+	mirror__qmp_jobs_parse(list, &dom, jobs);
+	json_object_put(list);
+}
+
+Test(qmp, ours_are_found_by_id_others_ignored)
+{
+	struct mirror__qmp_job jobs[2];
+
+	parse("[{\"device\":\"copy-vda-libvirt-1-format\",\"type\":\"mirror\",\"status\":\"ready\","
+	      "\"paused\":false,\"offset\":5,\"len\":5,\"actively-synced\":true},"
+	      "{\"device\":\"hs-vdb\",\"type\":\"mirror\",\"status\":\"running\",\"paused\":false,"
+	      "\"offset\":1048576,\"len\":268435456,\"io-status\":\"ok\"}]",
+	      jobs);
+	cr_assert_not(jobs[0].exists, "libvirt's job is not ours");
+	cr_assert(jobs[1].exists);
+	cr_assert_not(jobs[1].ready, "a job still copying is not ready");
+	cr_assert_eq(jobs[1].offset, 1048576);
+	cr_assert_eq(jobs[1].len, 268435456);
+	cr_assert_str_eq(jobs[1].status, "running");
+}
+
+Test(qmp, a_synced_write_blocking_job_is_ready)
+{
+	struct mirror__qmp_job jobs[2];
+
+	parse("[{\"device\":\"hs-vda\",\"status\":\"ready\",\"paused\":false,\"ready\":true,"
+	      "\"offset\":268435456,\"len\":268435456,\"actively-synced\":true,\"io-status\":\"ok\"}]",
+	      jobs);
+	cr_assert(jobs[0].exists && jobs[0].ready);
+	cr_assert_not(jobs[1].exists);
+}
+
+Test(qmp, a_job_paused_on_its_target_error_owes_what_was_written)
+{
+	struct mirror__qmp_job jobs[2];
+
+	parse("[{\"device\":\"hs-vda\",\"status\":\"standby\",\"paused\":true,\"ready\":true,"
+	      "\"offset\":268435456,\"len\":276824064,\"actively-synced\":false,"
+	      "\"io-status\":\"failed\"}]",
+	      jobs);
+	cr_assert(jobs[0].exists && jobs[0].paused && !jobs[0].ready);
+	cr_assert_eq(jobs[0].len - jobs[0].offset, 8 << 20);
+	cr_assert_str_eq(jobs[0].io_status, "failed");
+}
+
+Test(qmp, a_resumed_ready_job_is_not_ready_before_its_delta_is_copied)
+{
+	struct mirror__qmp_job jobs[2];
+
+	/* QEMU says "ready" again at once after block-job-resume */
+	parse("[{\"device\":\"hs-vda\",\"status\":\"ready\",\"paused\":false,\"ready\":true,"
+	      "\"offset\":268435456,\"len\":276824064,\"actively-synced\":false}]",
+	      jobs);
+	cr_assert_not(jobs[0].ready, "the pair must not be in-sync with 8 MiB owed");
+}
+
+Test(qmp, a_background_job_is_ready_when_caught_up)
+{
+	struct mirror__qmp_job jobs[2];
+
+	parse("[{\"device\":\"hs-vda\",\"status\":\"ready\",\"paused\":false,\"ready\":true,"
+	      "\"offset\":1000,\"len\":1000,\"actively-synced\":false}]",
+	      jobs);
+	cr_assert(jobs[0].ready);
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Tests of the pairs' side of the qmp mirror engine (HASVC_MIRROR_ENGINE=qmp,
+ * mirror/mirror_qmp.c), over the fakes of pairs_test.h: a job paused on its
+ * failed target writes degrades the pair (it owes what it kept) and the cut
+ * keeps it; the pair's next initial sync asks mirror/ to resume it when the
+ * pair had a backup before, never for a new pair; an unpairing ends the jobs
+ * for good (release). With the default engine none of this is asked.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hs_pairs_internal.h"
+#include "pairs_test.h"
+#include "sdb_msg.h"
+
+static void teardown(void)
+{
+	pt_teardown();
+	pt_engine_qmp = false;
+}
+
+TestSuite(resync, .fini = teardown);
+
+static json_object *paused_job(uint64_t cur, uint64_t end)
+{
+	json_object *o = json_object_new_object(), *disks = json_object_new_array();
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "target", json_object_new_string("vda"));
+	json_object_object_add(d, "job", json_object_new_boolean(true));
+	json_object_object_add(d, "ready", json_object_new_boolean(false));
+	json_object_object_add(d, "paused", json_object_new_boolean(true));
+	json_object_object_add(d, "cur", json_object_new_int64((int64_t)cur));
+	json_object_object_add(d, "end", json_object_new_int64((int64_t)end));
+	json_object_array_add(disks, d);
+	json_object_object_add(o, "active", json_object_new_boolean(true));
+	json_object_object_add(o, "disks", disks);
+	return o;
+}
+
+/* The replicated change the backup host proposes once it prepared the backup again. */
+static void backup_prepared(const char *vm)
+{
+	struct hs_pair v = pt_pair(vm);
+	struct sdb_pair_change c = {.vm = vm,
+				    .expect_state = "creating",
+				    .expect_generation = v.generation,
+				    .state = "initial-sync",
+				    .pair_event = hs_pair_event_name(HS_EV_BACKUP_PREPARED),
+				    .reason = "",
+				    .event = "creating -> initial-sync (backup-prepared): test",
+				    .event_node = "node2"};
+	char *buf = NULL;
+	size_t len;
+	int built = sdb_msg_pair_update(&c, &buf, &len);
+
+	hs_pair_release(&v);
+	pt_propose(built, buf, len);
+}
+
+Test(resync, a_paused_job_degrades_the_pair_and_the_cut_keeps_it)
+{
+	struct hs_pair v;
+
+	pt_setup("node1");
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(100, 16 << 20 | 100));
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	v = pt_pair("vm1");
+	cr_assert_not_null(strstr(v.reason, "paused on a failed write to the backup (16777216 bytes owed"),
+			   "%s", v.reason);
+	hs_pair_release(&v);
+	pt_round();
+	cr_assert_not_null(pt_pending("cut"), "degraded: the job is cut (paused), not released");
+	cr_assert_null(pt_pending("release"));
+}
+
+Test(resync, a_pair_that_had_a_backup_resumes_its_jobs_a_new_one_copies_in_full)
+{
+	struct pt_call *c;
+
+	pt_setup("node1");
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node1", "node2", "initial-sync");
+	pt_round();
+	c = pt_pending("start_resync");
+	cr_assert_not_null(c, "the qmp engine starts through mirror_start_resync");
+	cr_assert_not(c->may_resume, "a new pair has no job to resume");
+	cr_assert_null(pt_pending("start"));
+	pt_teardown();
+
+	pt_setup("node1");
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(0, 1 << 20));
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC: the backup host is up, it comes back */
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	backup_prepared("vm1");
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	pt_calls_clear();
+	pt_round();
+	c = pt_pending("start_resync");
+	cr_assert_not_null(c);
+	cr_assert(c->may_resume, "a pair that had a backup may resume its paused jobs");
+	cr_assert(c->sync);
+	pt_answer(c, 0, "vm1: incremental resync: 1 paused mirror job(s) resumed after 2 try(s), "
+			"1048576 bytes copied", NULL);
+	pt_round(); /* the event may wait in the outbox behind the answer */
+	cr_assert_geq(pt_events("pair", "incremental resync"), 1,
+		     "the kind of resync is in the events");
+}
+
+Test(resync, the_default_engine_starts_and_cuts_as_before)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "initial-sync");
+	pt_round();
+	cr_assert_not_null(pt_pending("start"));
+	cr_assert_null(pt_pending("start_resync"));
+}
+
+Test(resync, unpairing_releases_the_jobs_for_good)
+{
+	pt_setup("node1");
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node1", "node2", "deleting");
+	pt_round();
+	cr_assert_not_null(pt_pending("release"), "the qmp engine's paused jobs must not linger");
+	cr_assert_null(pt_pending("cut"));
+}
