@@ -229,3 +229,61 @@ Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
 	free(port_s);
 	free(opt_port);
 }
+
+/*
+ * The evidence behind skipping "status" after fence_ipmilan's "off"
+ * (fence_device_off_verifies): a BMC that acknowledges the off but leaves the
+ * power on (its power hook fails, so the state stays "on") must make the real
+ * agent's off fail, not exit 0, and the fence must not be verified.
+ */
+Test(fence_bmc, fence_ipmilan_off_that_leaves_power_on_fails)
+{
+	char *start, *hook, *port_s, *opt_port;
+	struct fence_op_result *res = NULL;
+	struct fence_action_result *ares = NULL;
+	struct fence_op_options once = {.retries = 0};
+	FILE *f;
+
+	if (access("/usr/sbin/fence_ipmilan", X_OK) != 0 ||
+	    access("/usr/bin/ipmi_sim", X_OK) != 0 || access("/usr/bin/ipmitool", X_OK) != 0)
+		cr_skip_test("fence_ipmilan, ipmi_sim or ipmitool is not installed");
+
+	cr_assert(asprintf(&hook, "%s/power-hook", tmp) > 0);
+	f = fopen(hook, "w");
+	cr_assert(f);
+	fprintf(f, "#!/bin/sh\nexit 1\n"); /* the host cannot be powered off */
+	fclose(f);
+	chmod(hook, 0755);
+
+	int port = free_udp_port();
+	cr_assert(asprintf(&port_s, "%d", port) > 0);
+	cr_assert(asprintf(&start, "%s/start-bmc", bmc_dir) > 0);
+	char *argv[] = {start, "--addr", "127.0.0.1", "--port", port_s, "--state-dir", state_dir,
+			"--name", "testhost", "--user", BMC_USER, "--password", BMC_PASSWORD,
+			"--power-hook", hook, "--initial", "on", NULL};
+	cr_assert_eq(run_cmd(argv), 0, "start-bmc failed");
+
+	cr_assert(asprintf(&opt_port, "ipport=%d", port) > 0);
+	/* power_timeout: how many status reads (1 s apart) the agent waits for "off" */
+	char *opts[] = {"ip=127.0.0.1", opt_port, "username=" BMC_USER, "password=" BMC_PASSWORD,
+			"lanplus=1", "cipher=3", "power_wait=0", "power_timeout=2"};
+	struct fence_device dev =
+		test_device("testhost-ipmi", "fence_ipmilan", NULL, 1, 20, opts, 8);
+
+	cr_assert_eq(fence_op_run_sync("testhost", &dev, 1, &once, &res), 0);
+	cr_assert_not(res->verified, "%s", res->message);
+	cr_assert_eq(res->n_attempts, 1);
+	cr_assert_eq(res->attempts[0].verb, FENCE_OFF);
+	cr_assert_neq(res->attempts[0].error, 0, "%s", res->attempts[0].message);
+	cr_assert_not(res->attempts[0].timed_out, "%s", res->attempts[0].message);
+	fence_op_result_free(res);
+
+	cr_assert_eq(fence_action_run_sync(&dev, FENCE_STATUS, &ares), 0);
+	cr_assert_eq(ares->power, FENCE_POWER_ON, "%s", ares->message);
+	fence_action_result_free(ares);
+
+	free(start);
+	free(hook);
+	free(port_s);
+	free(opt_port);
+}
