@@ -132,38 +132,49 @@ static void teardown(void)
 	tmp = state_dir = bmc_dir = stop_path = NULL;
 }
 
-TestSuite(fence_bmc, .init = setup, .fini = teardown, .timeout = 120);
-
-Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
+/* Starts the BMC with a power hook running HOOK_BODY (sh); returns its port. */
+static int start_test_bmc(const char *hook_body)
 {
-	char *start, *hook, *hook_log, *port_s, *opt_port, *power, *log;
-	char *report = NULL;
-	struct fence_op_result *res = NULL;
-	struct fence_action_result *ares = NULL;
-	int port;
+	char *start, *hook, *port_s;
+	int port = free_udp_port();
 	FILE *f;
 
-	if (access("/usr/sbin/fence_ipmilan", X_OK) != 0 ||
-	    access("/usr/bin/ipmi_sim", X_OK) != 0 || access("/usr/bin/ipmitool", X_OK) != 0)
-		cr_skip_test("fence_ipmilan, ipmi_sim or ipmitool is not installed");
-
-	/* The power hook: appends its last argument to a file. */
 	cr_assert(asprintf(&hook, "%s/power-hook", tmp) > 0);
-	cr_assert(asprintf(&hook_log, "%s/hook.out", tmp) > 0);
 	f = fopen(hook, "w");
 	cr_assert(f);
-	fprintf(f, "#!/bin/sh\nfor last; do :; done\necho \"$last\" >>%s\n", hook_log);
+	fprintf(f, "#!/bin/sh\n%s", hook_body);
 	fclose(f);
 	chmod(hook, 0755);
-
-	port = free_udp_port();
 	cr_assert(asprintf(&port_s, "%d", port) > 0);
 	cr_assert(asprintf(&start, "%s/start-bmc", bmc_dir) > 0);
 	char *argv[] = {start, "--addr", "127.0.0.1", "--port", port_s, "--state-dir", state_dir,
 			"--name", "testhost", "--user", BMC_USER, "--password", BMC_PASSWORD,
 			"--power-hook", hook, "--initial", "on", NULL};
 	cr_assert_eq(run_cmd(argv), 0, "start-bmc failed");
+	free(start);
+	free(hook);
+	free(port_s);
+	return port;
+}
 
+TestSuite(fence_bmc, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
+{
+	char *hook, *hook_log, *opt_port, *power, *log;
+	char *report = NULL;
+	struct fence_op_result *res = NULL;
+	struct fence_action_result *ares = NULL;
+	int port;
+
+	if (access("/usr/sbin/fence_ipmilan", X_OK) != 0 ||
+	    access("/usr/bin/ipmi_sim", X_OK) != 0 || access("/usr/bin/ipmitool", X_OK) != 0)
+		cr_skip_test("fence_ipmilan, ipmi_sim or ipmitool is not installed");
+
+	/* The power hook: appends its last argument to a file. */
+	cr_assert(asprintf(&hook_log, "%s/hook.out", tmp) > 0);
+	cr_assert(asprintf(&hook, "for last; do :; done\necho \"$last\" >>%s\n", hook_log) > 0);
+	port = start_test_bmc(hook);
 	cr_assert(asprintf(&opt_port, "ipport=%d", port) > 0);
 	char *opts[] = {"ip=127.0.0.1", opt_port, "username=" BMC_USER, "password=" BMC_PASSWORD,
 			"lanplus=1", "cipher=3"};
@@ -223,10 +234,8 @@ Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
 	cr_assert_eq(res->attempts[0].verb, FENCE_OFF);
 	fence_op_result_free(res);
 
-	free(start);
 	free(hook);
 	free(hook_log);
-	free(port_s);
 	free(opt_port);
 }
 
@@ -238,30 +247,16 @@ Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
  */
 Test(fence_bmc, fence_ipmilan_off_that_leaves_power_on_fails)
 {
-	char *start, *hook, *port_s, *opt_port;
+	char *opt_port;
 	struct fence_op_result *res = NULL;
 	struct fence_action_result *ares = NULL;
 	struct fence_op_options once = {.retries = 0};
-	FILE *f;
 
 	if (access("/usr/sbin/fence_ipmilan", X_OK) != 0 ||
 	    access("/usr/bin/ipmi_sim", X_OK) != 0 || access("/usr/bin/ipmitool", X_OK) != 0)
 		cr_skip_test("fence_ipmilan, ipmi_sim or ipmitool is not installed");
 
-	cr_assert(asprintf(&hook, "%s/power-hook", tmp) > 0);
-	f = fopen(hook, "w");
-	cr_assert(f);
-	fprintf(f, "#!/bin/sh\nexit 1\n"); /* the host cannot be powered off */
-	fclose(f);
-	chmod(hook, 0755);
-
-	int port = free_udp_port();
-	cr_assert(asprintf(&port_s, "%d", port) > 0);
-	cr_assert(asprintf(&start, "%s/start-bmc", bmc_dir) > 0);
-	char *argv[] = {start, "--addr", "127.0.0.1", "--port", port_s, "--state-dir", state_dir,
-			"--name", "testhost", "--user", BMC_USER, "--password", BMC_PASSWORD,
-			"--power-hook", hook, "--initial", "on", NULL};
-	cr_assert_eq(run_cmd(argv), 0, "start-bmc failed");
+	int port = start_test_bmc("exit 1\n"); /* the host cannot be powered off */
 
 	cr_assert(asprintf(&opt_port, "ipport=%d", port) > 0);
 	/* power_timeout: how many status reads (1 s apart) the agent waits for "off" */
@@ -281,9 +276,5 @@ Test(fence_bmc, fence_ipmilan_off_that_leaves_power_on_fails)
 	cr_assert_eq(fence_action_run_sync(&dev, FENCE_STATUS, &ares), 0);
 	cr_assert_eq(ares->power, FENCE_POWER_ON, "%s", ares->message);
 	fence_action_result_free(ares);
-
-	free(start);
-	free(hook);
-	free(port_s);
 	free(opt_port);
 }
