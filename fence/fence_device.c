@@ -123,6 +123,26 @@ void fence_device_free(struct fence_device *dev)
 	free(dev);
 }
 
+/* fence_ipmilan and its aliases: one script, installed under each name */
+static const char *const self_verifying_agents[] = {
+	"fence_ipmilan", "fence_ipmilanplus", "fence_idrac", "fence_ilo3",
+	"fence_ilo4",    "fence_ilo5",        "fence_imm",
+};
+
+bool fence_device_off_verifies(const struct fence_device *dev)
+{
+	const char *base;
+
+	if (!dev || !dev->agent)
+		return false;
+	base = strrchr(dev->agent, '/');
+	base = base ? base + 1 : dev->agent;
+	for (size_t i = 0; i < sizeof(self_verifying_agents) / sizeof(*self_verifying_agents); i++)
+		if (strcmp(base, self_verifying_agents[i]) == 0)
+			return true;
+	return false;
+}
+
 int fence_option_validate(const char *option, char **ret_error)
 {
 	const char *eq;

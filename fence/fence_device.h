@@ -90,6 +90,22 @@ int fence_option_validate(const char *option, char **ret_error);
  */
 int fence_device_agent_path(const struct fence_device *dev, char **ret_path, char **ret_error);
 
+/*
+ * Whether the device's agent verifies its own "off": it exits 0 only once it
+ * has read the power back as off, so a separate "status" would read the same
+ * BMC a second time and add nothing but its run time (~0.2-0.6 s of python
+ * and ipmitool). True for fence_ipmilan and the agents that are the same
+ * script under another name (fence_idrac, fence_ilo3/4/5, fence_imm,
+ * fence_ipmilanplus): fence-agents' fencing library (lib/fencing.py.py,
+ * fence_action -> set_multi_power_fn -> async_set_multi_power_fn) powers off,
+ * then polls get_power_status until it reads "off" and fails the action
+ * (EC_WAITING_OFF, exit 1) when power_timeout runs out first; an "off" of a
+ * host already off is answered from a status read too ("Success: Already
+ * OFF"). Judged by the agent's base name; any other agent is verified with
+ * "status" (docs/fencing.md).
+ */
+bool fence_device_off_verifies(const struct fence_device *dev);
+
 /* "off", "on", "reboot", "status", "monitor", "metadata"; NULL when out of range. */
 const char *fence_verb_to_string(enum fence_verb verb);
 /* The verb for a name, or -EINVAL. */

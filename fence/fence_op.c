@@ -5,10 +5,16 @@
  * It is a small sequencer driven by fence_action callbacks on the loop:
  *
  *   (job) --> OFF(device) --ok--> STATUS(device) --off--> next device of the level
- *                 |                    |                     or FENCED when none is left
+ *                 |   |                |                     or FENCED when none is left
+ *                 |   +--ok, the agent verifies its off -->-^
  *                 +--fail--------------+--on / fail--> next level, or end of round
  *   end of round --> back-off timer --> round + 1 from the first level,
  *                    or NOT FENCED when the retries are used up
+ *
+ * An agent that verifies its own off (fence_device_off_verifies: fence_ipmilan
+ * reads the power back as off before it exits 0) skips STATUS: the second read
+ * of the same BMC would cost one more agent start and verify nothing more.
+ * Every other agent's off is verified by STATUS.
  *
  * At any time at most one agent runs; `step` and `cur` say which. Every agent
  * run becomes one attempt record, whatever happened, so the fence log tells
@@ -131,8 +137,11 @@ static void finish(struct fence_op *op, bool verified)
 		r->level = dev->level;
 		r->device = strdup(dev->name);
 		r->message = fence__strdupf("%s fenced (verified): device '%s' (%s) at level %u "
-					    "powered it off and status reports off",
-					    op->target, dev->name, dev->agent, dev->level);
+					    "powered it off and %s",
+					    op->target, dev->name, dev->agent, dev->level,
+					    fence_device_off_verifies(dev)
+						    ? "the agent read the power back as off"
+						    : "status reports off");
 	} else if (op->n_devs == 0) {
 		r->error = -ENODEV;
 		r->message = fence__strdupf("%s not fenced: no fence device configured",
@@ -196,6 +205,20 @@ static void level_failed(struct fence_op *op)
 	run_step(op);
 }
 
+/* The current device is verified off: on to the next one of its level, or done. */
+static void device_fenced(struct fence_op *op)
+{
+	const struct fence_device *dev = op->devs[op->cur];
+
+	if (op->cur + 1 < op->n_devs && op->devs[op->cur + 1]->level == dev->level) {
+		op->cur++;
+		op->step = FENCE_OFF;
+		run_step(op);
+		return;
+	}
+	finish(op, true);
+}
+
 static void on_action_done(struct fence_action *action, const struct fence_action_result *res,
 			   void *userdata)
 {
@@ -211,6 +234,10 @@ static void on_action_done(struct fence_action *action, const struct fence_actio
 	op->action = NULL;
 
 	if (op->step == FENCE_OFF) {
+		if (error == 0 && fence_device_off_verifies(dev)) {
+			device_fenced(op);
+			return;
+		}
 		if (error == 0) {
 			op->step = FENCE_STATUS;
 			run_step(op);
@@ -223,13 +250,7 @@ static void on_action_done(struct fence_action *action, const struct fence_actio
 	}
 
 	if (error == 0 && power == FENCE_POWER_OFF) {
-		if (op->cur + 1 < op->n_devs && op->devs[op->cur + 1]->level == dev->level) {
-			op->cur++;
-			op->step = FENCE_OFF;
-			run_step(op);
-			return;
-		}
-		finish(op, true);
+		device_fenced(op);
 		return;
 	}
 	if (error == 0)

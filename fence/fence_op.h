@@ -9,6 +9,8 @@
  * A round:
  *
  *     level 1: for each device of the level:  off --ok--> status --"off"--> next device
+ *                 (no status for an agent that verifies its own off, such as
+ *                 fence_ipmilan: fence_device_off_verifies)
  *                 any step failing, or status saying "on", fails the level
  *              every device done ==> FENCED (verified)
  *     level 2: ... (only when level 1 failed)
@@ -16,8 +18,9 @@
  *     every level failed ==> the round failed
  *
  * "Fenced" means verified: every device of one level accepted "off" and then
- * reported "off" to "status". Several devices at one level are all needed
- * (two power supplies behind two PDUs); the configuration usually has one.
+ * reported "off" to "status" (or read "off" back itself before exiting 0).
+ * Several devices at one level are all needed (two power supplies behind two
+ * PDUs); the configuration usually has one.
  *
  * A failed round is repeated after a back-off (base, doubled each round, up
  * to a maximum) until `retries` more rounds have failed; then the result is

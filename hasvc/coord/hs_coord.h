@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hs_coord: what only the coordinator does, run from the daemon's cron:
- * fence hosts that left the cluster, and keep the replicated node table in
- * step with the membership (see hs_coord.c for the rules).
+ * hs_coord: what only the coordinator does, run from the daemon's cron and
+ * from its kick on every change (a membership, an applied message): fence
+ * hosts that left the cluster, and keep the replicated node table in step
+ * with the membership (see hs_coord.c for the rules). Both are idempotent:
+ * running them more often proposes nothing twice.
  */
 #pragma once
 

@@ -5,8 +5,9 @@
  * The order of writes is the point of this file:
  *   1. node_state "fencing" and a fence_start row (action off) are proposed
  *      before the agent runs: every member knows a fence is under way;
- *   2. fence/ runs the levels, verifying "off" with "status", retrying with
- *      backoff;
+ *   2. fence/ runs the levels, verifying "off" with "status" (or by the
+ *      agent itself: fence_ipmilan reads the power back before it exits 0),
+ *      retrying with backoff;
  *   3. each agent run becomes an event, then the fence_finish row with the
  *      result, then (only on a verified off) node_state "fenced". Messages are
  *      applied in this order on every member, so a member that sees "fenced"

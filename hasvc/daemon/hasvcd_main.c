@@ -49,7 +49,8 @@ int main(int argc, char **argv)
 	}
 
 	qb_log_init("hasvcd", LOG_DAEMON, LOG_INFO);
-	qb_log_format_set(QB_LOG_STDERR, "%t %N[%P] %p: %b");
+	/* milliseconds: failover steps are tens of ms apart (docs/performance.md) */
+	qb_log_format_set(QB_LOG_STDERR, "%T %N[%P] %p: %b");
 	qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, foreground ? QB_TRUE : QB_FALSE);
 	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", LOG_INFO);
 	r = hs_daemon_run(config);

@@ -101,13 +101,20 @@ static void kicked(void *data)
 	struct hs_daemon *d = data;
 
 	d->kick_pending = false;
+	/*
+	 * The membership first: a lost host is fenced only once the nodes
+	 * table says it is offline, and waiting for the cron to record that
+	 * cost up to CRON_MS on every failover (docs/performance.md).
+	 */
+	hs_coord_nodes_reconcile(d->coord);
 	hs_coord_cron(d->coord);
 	hs_pairs_cron(d->pairs);
 }
 
 /*
  * Runs the coordinator's and the pairs' rounds soon, once, instead of at the
- * next cron tick, so that a failover does not wait for the timer.
+ * next cron tick, so that a failover does not wait for the timer: a
+ * membership change, a change applied from the cluster, a local event.
  */
 static void kick(struct hs_daemon *d)
 {

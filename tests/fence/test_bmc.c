@@ -132,38 +132,49 @@ static void teardown(void)
 	tmp = state_dir = bmc_dir = stop_path = NULL;
 }
 
-TestSuite(fence_bmc, .init = setup, .fini = teardown, .timeout = 120);
-
-Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
+/* Starts the BMC with a power hook running HOOK_BODY (sh); returns its port. */
+static int start_test_bmc(const char *hook_body)
 {
-	char *start, *hook, *hook_log, *port_s, *opt_port, *power, *log;
-	char *report = NULL;
-	struct fence_op_result *res = NULL;
-	struct fence_action_result *ares = NULL;
-	int port;
+	char *start, *hook, *port_s;
+	int port = free_udp_port();
 	FILE *f;
 
-	if (access("/usr/sbin/fence_ipmilan", X_OK) != 0 ||
-	    access("/usr/bin/ipmi_sim", X_OK) != 0 || access("/usr/bin/ipmitool", X_OK) != 0)
-		cr_skip_test("fence_ipmilan, ipmi_sim or ipmitool is not installed");
-
-	/* The power hook: appends its last argument to a file. */
 	cr_assert(asprintf(&hook, "%s/power-hook", tmp) > 0);
-	cr_assert(asprintf(&hook_log, "%s/hook.out", tmp) > 0);
 	f = fopen(hook, "w");
 	cr_assert(f);
-	fprintf(f, "#!/bin/sh\nfor last; do :; done\necho \"$last\" >>%s\n", hook_log);
+	fprintf(f, "#!/bin/sh\n%s", hook_body);
 	fclose(f);
 	chmod(hook, 0755);
-
-	port = free_udp_port();
 	cr_assert(asprintf(&port_s, "%d", port) > 0);
 	cr_assert(asprintf(&start, "%s/start-bmc", bmc_dir) > 0);
 	char *argv[] = {start, "--addr", "127.0.0.1", "--port", port_s, "--state-dir", state_dir,
 			"--name", "testhost", "--user", BMC_USER, "--password", BMC_PASSWORD,
 			"--power-hook", hook, "--initial", "on", NULL};
 	cr_assert_eq(run_cmd(argv), 0, "start-bmc failed");
+	free(start);
+	free(hook);
+	free(port_s);
+	return port;
+}
 
+TestSuite(fence_bmc, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
+{
+	char *hook, *hook_log, *opt_port, *power, *log;
+	char *report = NULL;
+	struct fence_op_result *res = NULL;
+	struct fence_action_result *ares = NULL;
+	int port;
+
+	if (access("/usr/sbin/fence_ipmilan", X_OK) != 0 ||
+	    access("/usr/bin/ipmi_sim", X_OK) != 0 || access("/usr/bin/ipmitool", X_OK) != 0)
+		cr_skip_test("fence_ipmilan, ipmi_sim or ipmitool is not installed");
+
+	/* The power hook: appends its last argument to a file. */
+	cr_assert(asprintf(&hook_log, "%s/hook.out", tmp) > 0);
+	cr_assert(asprintf(&hook, "for last; do :; done\necho \"$last\" >>%s\n", hook_log) > 0);
+	port = start_test_bmc(hook);
 	cr_assert(asprintf(&opt_port, "ipport=%d", port) > 0);
 	char *opts[] = {"ip=127.0.0.1", opt_port, "username=" BMC_USER, "password=" BMC_PASSWORD,
 			"lanplus=1", "cipher=3"};
@@ -180,15 +191,19 @@ Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
 	cr_assert_eq(ares->power, FENCE_POWER_ON, "%s", ares->message);
 	fence_action_result_free(ares);
 
-	/* fence: off, verified by status */
+	/* fence: off, which fence_ipmilan verifies itself (no status run) */
 	cr_assert_eq(fence_op_run_sync("testhost", &dev, 1, NULL, &res), 0);
 	cr_assert(res->verified, "%s", res->message);
 	cr_assert_eq(res->level, 1);
-	cr_assert_eq(res->n_attempts, 2);
+	cr_assert_eq(res->n_attempts, 1);
 	cr_assert_eq(res->attempts[0].verb, FENCE_OFF);
-	cr_assert_eq(res->attempts[1].verb, FENCE_STATUS);
-	cr_assert_eq(res->attempts[1].power, FENCE_POWER_OFF);
 	fence_op_result_free(res);
+
+	/* and the BMC does say off: what the fence took for verified is true */
+	cr_assert_eq(fence_action_run_sync(&dev, FENCE_STATUS, &ares), 0);
+	cr_assert_eq(ares->error, 0, "%s\n%s", ares->message, ares->err);
+	cr_assert_eq(ares->power, FENCE_POWER_OFF, "%s", ares->message);
+	fence_action_result_free(ares);
 
 	log = test_read_file(hook_log);
 	cr_assert_not_null(log, "the power hook never ran");
@@ -219,9 +234,47 @@ Test(fence_bmc, fence_ipmilan_against_ipmi_sim)
 	cr_assert_eq(res->attempts[0].verb, FENCE_OFF);
 	fence_op_result_free(res);
 
-	free(start);
 	free(hook);
 	free(hook_log);
-	free(port_s);
+	free(opt_port);
+}
+
+/*
+ * The evidence behind skipping "status" after fence_ipmilan's "off"
+ * (fence_device_off_verifies): a BMC that acknowledges the off but leaves the
+ * power on (its power hook fails, so the state stays "on") must make the real
+ * agent's off fail, not exit 0, and the fence must not be verified.
+ */
+Test(fence_bmc, fence_ipmilan_off_that_leaves_power_on_fails)
+{
+	char *opt_port;
+	struct fence_op_result *res = NULL;
+	struct fence_action_result *ares = NULL;
+	struct fence_op_options once = {.retries = 0};
+
+	if (access("/usr/sbin/fence_ipmilan", X_OK) != 0 ||
+	    access("/usr/bin/ipmi_sim", X_OK) != 0 || access("/usr/bin/ipmitool", X_OK) != 0)
+		cr_skip_test("fence_ipmilan, ipmi_sim or ipmitool is not installed");
+
+	int port = start_test_bmc("exit 1\n"); /* the host cannot be powered off */
+
+	cr_assert(asprintf(&opt_port, "ipport=%d", port) > 0);
+	/* power_timeout: how many status reads (1 s apart) the agent waits for "off" */
+	char *opts[] = {"ip=127.0.0.1", opt_port, "username=" BMC_USER, "password=" BMC_PASSWORD,
+			"lanplus=1", "cipher=3", "power_wait=0", "power_timeout=2"};
+	struct fence_device dev =
+		test_device("testhost-ipmi", "fence_ipmilan", NULL, 1, 20, opts, 8);
+
+	cr_assert_eq(fence_op_run_sync("testhost", &dev, 1, &once, &res), 0);
+	cr_assert_not(res->verified, "%s", res->message);
+	cr_assert_eq(res->n_attempts, 1);
+	cr_assert_eq(res->attempts[0].verb, FENCE_OFF);
+	cr_assert_neq(res->attempts[0].error, 0, "%s", res->attempts[0].message);
+	cr_assert_not(res->attempts[0].timed_out, "%s", res->attempts[0].message);
+	fence_op_result_free(res);
+
+	cr_assert_eq(fence_action_run_sync(&dev, FENCE_STATUS, &ares), 0);
+	cr_assert_eq(ares->power, FENCE_POWER_ON, "%s", ares->message);
+	fence_action_result_free(ares);
 	free(opt_port);
 }

@@ -154,3 +154,24 @@ Test(fence_device, verbs)
 	cr_assert_eq(fence_verb_from_string("explode"), -EINVAL);
 	cr_assert_null(fence_verb_to_string(_FENCE_VERB_MAX));
 }
+
+Test(fence_device, off_verifies_only_for_fence_ipmilan_and_its_aliases)
+{
+	struct fence_device dev = test_device("d", "fence_ipmilan", NULL, 1, 5, NULL, 0);
+
+	cr_assert(fence_device_off_verifies(&dev));
+	dev.agent = "/usr/sbin/fence_idrac";
+	cr_assert(fence_device_off_verifies(&dev));
+	dev.agent = "fence_ilo4";
+	cr_assert(fence_device_off_verifies(&dev));
+	/* anything else is verified with "status" */
+	dev.agent = "fence_stillon";
+	cr_assert_not(fence_device_off_verifies(&dev));
+	dev.agent = "fence_ipmilan.sh";
+	cr_assert_not(fence_device_off_verifies(&dev));
+	dev.agent = "/opt/fence_ipmilan/fence_virsh";
+	cr_assert_not(fence_device_off_verifies(&dev));
+	dev.agent = NULL;
+	cr_assert_not(fence_device_off_verifies(&dev));
+	cr_assert_not(fence_device_off_verifies(NULL));
+}

@@ -126,6 +126,69 @@ Test(fence_op, status_still_on_is_not_fenced)
 	fence_op_result_free(res);
 }
 
+/*
+ * A fake "fence_ipmilan" in a scratch directory: it appends each action to
+ * DIR/actions; "off" exits OFF_EXIT, "status" says on (so that a status run
+ * would show). The real agent exits 1 from "off" when the power does not read
+ * off (EC_WAITING_OFF).
+ */
+static char *fake_ipmilan(int off_exit)
+{
+	char *dir = test_mkdtemp(), *path;
+	FILE *f;
+
+	cr_assert(asprintf(&path, "%s/fence_ipmilan", dir) > 0);
+	f = fopen(path, "w");
+	cr_assert(f);
+	fprintf(f, "#!/bin/sh\naction=\nwhile IFS= read -r l; do case $l in action=*) "
+		   "action=${l#action=} ;; esac; done\necho \"$action\" >>%s/actions\n"
+		   "[ \"$action\" = status ] && { echo 'Status: ON'; exit 0; }\nexit %d\n",
+		dir, off_exit);
+	fclose(f);
+	cr_assert_eq(chmod(path, 0755), 0);
+	free(path);
+	return dir;
+}
+
+Test(fence_op, fence_ipmilan_off_is_its_own_verification)
+{
+	char *dir = fake_ipmilan(0), *path, *actions;
+	struct fence_device devs[] = {test_device("ipmi", "fence_ipmilan", dir, 1, 5, NULL, 0)};
+	struct fence_op_result *res = fence(devs, 1, &no_retries);
+
+	cr_assert(res->verified, "%s", res->message);
+	cr_assert_str_eq(res->message, "node1 fenced (verified): device 'ipmi' (fence_ipmilan) at "
+				       "level 1 powered it off and the agent read the power back "
+				       "as off");
+	cr_assert_eq(res->n_attempts, 1);
+	assert_attempt(&res->attempts[0], 1, 1, "ipmi", FENCE_OFF, 0);
+	cr_assert(asprintf(&path, "%s/actions", dir) > 0);
+	actions = test_read_file(path);
+	cr_assert_str_eq(actions, "off\n", "no status run after a verifying off");
+	free(actions);
+	free(path);
+	fence_op_result_free(res);
+	test_rmdir(dir);
+	free(dir);
+}
+
+Test(fence_op, fence_ipmilan_off_that_cannot_verify_is_not_fenced)
+{
+	char *dir = fake_ipmilan(1);
+	struct fence_device devs[] = {test_device("ipmi", "fence_ipmilan", dir, 1, 5, NULL, 0)};
+	struct fence_op_result *res = fence(devs, 1, &no_retries);
+
+	cr_assert_not(res->verified, "%s", res->message);
+	cr_assert_lt(res->error, 0);
+	cr_assert_null(res->device);
+	cr_assert_eq(res->n_attempts, 1);
+	cr_assert_eq(res->attempts[0].verb, FENCE_OFF);
+	cr_assert_neq(res->attempts[0].error, 0);
+	fence_op_result_free(res);
+	test_rmdir(dir);
+	free(dir);
+}
+
 Test(fence_op, every_device_of_a_level_is_needed)
 {
 	struct fence_device devs[] = {
