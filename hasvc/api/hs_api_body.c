@@ -144,3 +144,16 @@ int hs_api_body_parse(const char *text, size_t len, const struct hs_body_field *
 	*ret = TAKE_PTR(obj);
 	return 0;
 }
+
+const struct hs_body_field hs_api_pair_create_fields[] = {
+	{"vm", HS_BODY_STRING, true},
+	{"backup", HS_BODY_STRING, true},
+	{"mode", HS_BODY_STRING, false},
+	{"bandwidth_mib", HS_BODY_INT, false},
+};
+const size_t hs_api_pair_create_n_fields = ARRAY_SIZE(hs_api_pair_create_fields);
+
+const struct hs_body_field hs_api_maintenance_fields[] = {
+	{"on", HS_BODY_BOOL, true},
+};
+const size_t hs_api_maintenance_n_fields = ARRAY_SIZE(hs_api_maintenance_fields);

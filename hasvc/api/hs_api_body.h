@@ -34,6 +34,12 @@ struct hs_body_error {
 	char message[256];
 };
 
+/* The bodies the API takes (hs_api_write.c; the fuzzer tests/fuzz/fuzz_api_body.c). */
+extern const struct hs_body_field hs_api_pair_create_fields[]; /* POST /v1/pairs */
+extern const size_t hs_api_pair_create_n_fields;
+extern const struct hs_body_field hs_api_maintenance_fields[]; /* POST /v1/nodes/N/maintenance */
+extern const size_t hs_api_maintenance_n_fields;
+
 /*
  * Parses LEN bytes of TEXT (an empty body is {}) into *ret, an object holding
  * only FIELDS of their types. -EINVAL with ERR filled in otherwise.

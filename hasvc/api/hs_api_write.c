@@ -160,17 +160,6 @@ static void op_reply(void *userdata, int result, const struct hs_pairs_answer *a
 		_ok;                                                                               \
 	})
 
-static const struct hs_body_field pair_create_fields[] = {
-	{"vm", HS_BODY_STRING, true},
-	{"backup", HS_BODY_STRING, true},
-	{"mode", HS_BODY_STRING, false},
-	{"bandwidth_mib", HS_BODY_INT, false},
-};
-
-static const struct hs_body_field maintenance_fields[] = {
-	{"on", HS_BODY_BOOL, true},
-};
-
 /* POST /v1/pairs {"vm","backup","mode","bandwidth_mib"} */
 int hs__api_post_pairs(struct hs_api *api, struct MHD_Connection *c, const char *name,
 		       struct request *req)
@@ -180,7 +169,7 @@ int hs__api_post_pairs(struct hs_api *api, struct MHD_Connection *c, const char 
 	json_object *bw;
 	int ok;
 
-	if (!hs__api_body_parse(c, req, pair_create_fields, ARRAY_SIZE(pair_create_fields), &body,
+	if (!hs__api_body_parse(c, req, hs_api_pair_create_fields, hs_api_pair_create_n_fields, &body,
 				&ok))
 		return ok;
 	bw = hs_json_get(body, "bandwidth_mib");
@@ -245,7 +234,7 @@ static int post_node_maintenance(struct hs_api *api, struct MHD_Connection *c, c
 	_cleanup_json_ json_object *body = NULL;
 	int ok;
 
-	if (!hs__api_body_parse(c, req, maintenance_fields, ARRAY_SIZE(maintenance_fields), &body,
+	if (!hs__api_body_parse(c, req, hs_api_maintenance_fields, hs_api_maintenance_n_fields, &body,
 				&ok))
 		return ok;
 	return RUN_OP(c, req,

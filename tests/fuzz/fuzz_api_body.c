@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz_api_body: request bodies as the API sees them (POST /v1/pairs, the
- * maintenance switch), through hs_api_body_parse with the same field tables.
+ * maintenance switch), through hs_api_body_parse with the API's own field tables.
  * Anyone with a token can send one: the parser answers with an object of
  * exactly the declared fields and types, or -EINVAL and a message.
  */
@@ -11,17 +11,6 @@
 
 #include "fuzz.h"
 #include "hs_api_body.h"
-
-static const struct hs_body_field pair_create_fields[] = {
-	{"vm", HS_BODY_STRING, true},
-	{"backup", HS_BODY_STRING, true},
-	{"mode", HS_BODY_STRING, false},
-	{"bandwidth_mib", HS_BODY_INT, false},
-};
-
-static const struct hs_body_field maintenance_fields[] = {
-	{"on", HS_BODY_BOOL, true},
-};
 
 static void check(const char *text, size_t len, const struct hs_body_field *fields, size_t n)
 {
@@ -50,9 +39,7 @@ static void check(const char *text, size_t len, const struct hs_body_field *fiel
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	check((const char *)data, size, pair_create_fields,
-	      sizeof(pair_create_fields) / sizeof(pair_create_fields[0]));
-	check((const char *)data, size, maintenance_fields,
-	      sizeof(maintenance_fields) / sizeof(maintenance_fields[0]));
+	check((const char *)data, size, hs_api_pair_create_fields, hs_api_pair_create_n_fields);
+	check((const char *)data, size, hs_api_maintenance_fields, hs_api_maintenance_n_fields);
 	return 0;
 }
