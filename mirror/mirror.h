@@ -41,6 +41,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <qb/qbloop.h>
 
 struct mirror;
@@ -135,9 +136,12 @@ void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata);
  * nothing waits. A cut replication link shows here while corosync still
  * lists the backup host: the caller records the pair degraded through the
  * cluster, then cuts (never the other way round: a primary that is the one
- * cut off must not acknowledge writes its backup lacks).
+ * cut off must not acknowledge writes its backup lacks). *QEMU_PID keeps the
+ * QEMU's pid between calls (0 at first): asked every second, it spares a walk
+ * of /proc.
  */
-int mirror_link_silence(const char *vm, const char *nbd_host, unsigned port, unsigned *ret_ms);
+int mirror_link_silence(const char *vm, const char *nbd_host, unsigned port, pid_t *qemu_pid,
+			unsigned *ret_ms);
 
 /*
  * Stops the block jobs of VM at once. NBD_HOST:PORT (optional) is where the

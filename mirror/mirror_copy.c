@@ -41,7 +41,7 @@ static const char *connections_close(const char *vm, const char *host, unsigned 
 				     char *note, size_t size)
 {
 	unsigned closed = 0;
-	pid_t pid;
+	pid_t pid = 0;
 	int r = mirror_sockets_qemu_pid(vm, &pid);
 
 	if (r >= 0)
@@ -54,10 +54,13 @@ static const char *connections_close(const char *vm, const char *host, unsigned 
 	return note;
 }
 
-int mirror_link_silence(const char *vm, const char *host, unsigned port, unsigned *ret_ms)
+int mirror_link_silence(const char *vm, const char *host, unsigned port, pid_t *qemu_pid,
+			unsigned *ret_ms)
 {
-	pid_t pid;
+	pid_t pid = *qemu_pid;
 	int r = mirror_sockets_qemu_pid(vm, &pid);
+
+	*qemu_pid = r >= 0 ? pid : 0;
 
 	if (r >= 0)
 		r = mirror_sockets_silence(pid, host, port, ret_ms);

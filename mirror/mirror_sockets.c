@@ -308,6 +308,9 @@ int mirror_sockets_qemu_pid(const char *vm, pid_t *ret_pid)
 
 	if (strchr(vm, ','))
 		return -EINVAL; /* QEMU would have escaped it as ",,": not worth matching */
+	/* the one found last time, if it still runs VM: no walk of /proc */
+	if (*ret_pid > 0 && cmdline_names_guest(*ret_pid, vm) && same_netns(*ret_pid))
+		return 0;
 	dir = opendir("/proc");
 	if (!dir)
 		return -errno;

@@ -22,5 +22,9 @@ int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned
  */
 int mirror_sockets_silence(pid_t pid, const char *host, unsigned port, unsigned *ret_ms);
 
-/* The pid of the QEMU running domain VM in this network namespace; -ESRCH if none. */
+/*
+ * The pid of the QEMU running domain VM in this network namespace; -ESRCH if
+ * none. A pid already in *RET_PID (> 0) is checked first and kept when it
+ * still runs VM: callers that ask often (the link watch) keep it between calls.
+ */
 int mirror_sockets_qemu_pid(const char *vm, pid_t *ret_pid);

@@ -249,7 +249,7 @@ void hs__duty_watch_link(struct hs_pairs *p, struct task *t, const struct hs_pai
 	unsigned silent_ms = 0;
 
 	if (!addr || !v->nbd_port ||
-	    mirror_link_silence(v->vm, addr, v->nbd_port, &silent_ms) < 0 ||
+	    mirror_link_silence(v->vm, addr, v->nbd_port, &t->qemu_pid, &silent_ms) < 0 ||
 	    silent_ms < LINK_SILENCE_MS)
 		return;
 	char why[160];

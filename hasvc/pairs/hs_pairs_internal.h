@@ -44,6 +44,7 @@ struct task {
 	uint64_t progress_usec, progress_done;
 	enum hs_pair_event step_event; /* a plan step carried out by this host */
 	char *failure;           /* switchover: why the stop failed */
+	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
 };
 
 /* An NBD port this host put into a proposal, which the state may not show yet. */

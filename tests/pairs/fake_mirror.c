@@ -42,7 +42,8 @@ static int record(const char *op, const char *vm, unsigned port, bool sync, mirr
 
 unsigned pt_link_silence_ms;
 
-int mirror_link_silence(const char *vm, const char *host, unsigned port, unsigned *ret_ms)
+int mirror_link_silence(const char *vm, const char *host, unsigned port, pid_t *qemu_pid,
+			unsigned *ret_ms)
 {
 	*ret_ms = pt_link_silence_ms;
 	return 0;
