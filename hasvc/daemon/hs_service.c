@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ void hs_service_init(struct hs_service *s)
 	uint64_t usec;
 
 	memset(s, 0, sizeof(*s));
+	s->enabled = getenv("NOTIFY_SOCKET") != NULL;
 	s->started_usec = hs_now_usec(CLOCK_MONOTONIC);
 	if (hs_sd_watchdog_usec(&usec) == 1)
 		s->watchdog_usec = usec;
@@ -64,6 +66,10 @@ void hs_service_update(struct hs_service *s, struct hs_core *core)
 {
 	char status[sizeof(s->status)];
 	uint64_t now = hs_now_usec(CLOCK_MONOTONIC);
+
+	/* outside systemd nothing is sent: do not read every pair each tick for it */
+	if (!s->enabled)
+		return;
 
 	if (s->watchdog_usec && now >= s->last_ping_usec + s->watchdog_usec / 2) {
 		s->last_ping_usec = now;

@@ -19,6 +19,7 @@ struct hs_core;
 #define HS_SERVICE_READY_GRACE_S 30
 
 struct hs_service {
+	bool enabled;           /* $NOTIFY_SOCKET is set: there is someone to tell */
 	bool ready;             /* READY=1 was sent */
 	uint64_t started_usec;  /* CLOCK_MONOTONIC */
 	uint64_t watchdog_usec; /* systemd's interval; 0: no watchdog */
