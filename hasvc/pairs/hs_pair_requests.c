@@ -26,7 +26,27 @@ struct pending {
 	enum hs_pair_state state;
 	bool urgent; /* counted in task.urgent_running, not task.running */
 	hs_pair_then_fn then;
+	struct pending *prev, *next; /* hs_pairs.pendings */
 };
+
+/* Unlinks PE from its pairs' list and frees it. */
+static void pending_free(struct pending *pe)
+{
+	if (pe->prev)
+		pe->prev->next = pe->next;
+	else
+		pe->p->pendings = pe->next;
+	if (pe->next)
+		pe->next->prev = pe->prev;
+	free(pe->vm);
+	free(pe);
+}
+
+void hs__pendings_free(struct hs_pairs *p)
+{
+	while (p->pendings)
+		pending_free(p->pendings);
+}
 
 static void task_request_ended(struct task *t, const struct pending *pe)
 {
@@ -54,8 +74,7 @@ void hs__request_reply(void *userdata, const struct mirror_reply *reply)
 			pe->then(p, t, &v, reply->result, reply->message, reply);
 		hs_pair_release(&v);
 	}
-	free(pe->vm);
-	free(pe);
+	pending_free(pe);
 }
 
 /* The operations with no records to answer (start, cut, promote, ...): result and message. */
@@ -74,6 +93,10 @@ struct pending *hs__pending_new(struct hs_pairs *p, struct task *t, const struct
 		return NULL;
 	}
 	pe->p = p;
+	pe->next = p->pendings;
+	if (pe->next)
+		pe->next->prev = pe;
+	p->pendings = pe;
 	pe->generation = v->generation;
 	pe->state = v->state;
 	pe->urgent = urgent;
@@ -90,8 +113,7 @@ void hs__pending_failed(struct task *t, struct pending *pe, const char *what, in
 	qb_log(LOG_ERR, "pair %s: cannot %s: %s", pe->vm, what, strerror(-r));
 	task_request_ended(t, pe);
 	t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
-	free(pe->vm);
-	free(pe);
+	pending_free(pe);
 }
 
 void hs__submit_vm(struct hs_pairs *p, struct task *t, const struct hs_pair *v, mirror_vm_fn fn,

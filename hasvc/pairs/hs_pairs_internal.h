@@ -59,6 +59,11 @@ struct hs_pairs {
 	struct hs_core *core;
 	struct mirror *mirror;
 	struct task *tasks;
+	/*
+	 * The requests in flight: mirror/ drops its unanswered ones when it is
+	 * freed (their callbacks never run), so hs_pairs_free frees them here.
+	 */
+	struct pending *pendings;
 	struct port_claim claims[64]; /* ring: hs__pairs_free_port() */
 	size_t next_claim;
 	/* pairs whose "cannot leave" was logged, whole names: a cut one never matched */
@@ -127,6 +132,8 @@ void hs__request_reply(void *pe, const struct mirror_reply *reply);
 void hs__request_done(void *pe, int result, const char *message, json_object *data);
 /* The request could not be submitted (R): logged, the duty retried later. */
 void hs__pending_failed(struct task *t, struct pending *pe, const char *what, int r);
+/* Frees the requests mirror/ never answered (after mirror_free). */
+void hs__pendings_free(struct hs_pairs *p);
 /* FN(mirror, vm) as a request of T. */
 void hs__submit_vm(struct hs_pairs *p, struct task *t, const struct hs_pair *v, mirror_vm_fn fn,
 		   const char *what, hs_pair_then_fn then);
