@@ -210,7 +210,8 @@ int mirror__qmp_set_speed(struct request *r, virDomainPtr d, const struct mirror
 			char why[MIRROR_MSG_MAX];
 
 			snprintf(why, sizeof(why), "%s", r->message);
-			return mirror__say(r, r->result, "cannot set the copy speed of disk %s of %s: %s",
+			return mirror__say(r, r->result,
+					   "cannot set the copy speed of disk %s of %s: %s",
 					   dom->disks[i].target, r->vm, why);
 		}
 		set++;
@@ -218,7 +219,8 @@ int mirror__qmp_set_speed(struct request *r, virDomainPtr d, const struct mirror
 	if (set == 0)
 		return mirror__say(r, -ENOENT, "%s: no mirror job runs to set the speed of", r->vm);
 	if (speed)
-		return mirror__say(r, 0, "%s: copy speed %" PRIu64 " MiB/s per disk (%zu disk(s), qmp engine)",
+		return mirror__say(r, 0,
+				   "%s: copy speed %" PRIu64 " MiB/s per disk (%zu disk(s), qmp engine)",
 				   r->vm, speed >> 20, set);
 	return mirror__say(r, 0, "%s: copy speed unlimited (%zu disk(s), qmp engine)", r->vm, set);
 }

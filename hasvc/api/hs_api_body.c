@@ -153,7 +153,8 @@ int hs_api_body_parse(const char *text, size_t len, const struct hs_body_field *
 				      type_name(fields[i].type),
 				      val ? json_type_to_name(json_object_get_type(val)) : "null");
 		if (!in_range(val, &fields[i]))
-			return refuse(err, key, "field '%s' must be a whole number from %lld to %lld, not %s",
+			return refuse(err, key,
+				      "field '%s' must be a whole number from %lld to %lld, not %s",
 				      key, (long long)fields[i].min, (long long)fields[i].max,
 				      json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
 	}

@@ -7,8 +7,9 @@
  * this daemon) must not half-succeed with the field silently ignored, so the
  * body is refused whole: malformed or trailing JSON, a body that is not an
  * object, an unknown field, a field of the wrong JSON type (null included), a
- * number outside its field's range or a required field missing. The error names the field, so the API can answer
- * 400 {"error": "bad_request", "field": NAME, "message": ...}.
+ * number outside its field's range or a required field missing. The error
+ * names the field, so the API can answer 400 {"error": "bad_request",
+ * "field": NAME, "message": ...}.
  */
 #pragma once
 

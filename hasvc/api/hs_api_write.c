@@ -195,7 +195,8 @@ int hs__api_patch_pair(struct hs_api *api, struct MHD_Connection *c, const char 
 	int ok;
 
 	if (!vm || !*vm || strchr(vm, '/'))
-		return hs__api_queue_error(c, MHD_HTTP_NOT_FOUND, "not_found", "PATCH /v1/pairs/VM");
+		return hs__api_queue_error(c, MHD_HTTP_NOT_FOUND, "not_found",
+					   "PATCH /v1/pairs/VM");
 	if (!hs__api_body_parse(c, req, hs_api_pair_set_fields, hs_api_pair_set_n_fields, &body,
 				&ok))
 		return ok;

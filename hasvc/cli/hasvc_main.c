@@ -261,9 +261,10 @@ static void print_pair(json_object *p)
 	       "bandwidth: %s%s\nsync:      %s of %s bytes\nlag:       %s bytes\nreason:    %s\n",
 	       hs_json_str(p, "vm"), hs_json_str(p, "state"), hs_json_str(p, "primary"),
 	       hs_json_str(p, "backup"), hs_json_str(p, "mode"),
-	       strcmp(bw, "0") == 0 ? "unlimited" : bw, strcmp(bw, "0") == 0 ? "" : " MiB/s per disk",
-	       hs_json_str(p, "bytes_done"), hs_json_str(p, "bytes_total"),
-	       hs_json_str(p, "lag_bytes"), hs_json_str(p, "reason"));
+	       strcmp(bw, "0") == 0 ? "unlimited" : bw,
+	       strcmp(bw, "0") == 0 ? "" : " MiB/s per disk", hs_json_str(p, "bytes_done"),
+	       hs_json_str(p, "bytes_total"), hs_json_str(p, "lag_bytes"),
+	       hs_json_str(p, "reason"));
 }
 
 static int cmd_pair_show(const struct cli_options *o, int argc, char **argv)

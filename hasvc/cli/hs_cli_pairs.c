@@ -199,7 +199,8 @@ static bool bandwidth_arg(const char *text, json_object *body)
 	bw = strtoll(text, &end, 10);
 	if (errno || !*text || *end || bw < 0) {
 		fprintf(stderr,
-			"hasvc: --bandwidth must be a whole number of MiB/s (0: unlimited), not '%s'\n",
+			"hasvc: --bandwidth must be a whole number of MiB/s (0: unlimited), "
+			"not '%s'\n",
 			text);
 		return false;
 	}
@@ -258,7 +259,8 @@ int hs_cli_pair_set(const struct cli_options *o, int argc, char **argv)
 		json_object_put(body);
 		return HS_EXIT_USAGE;
 	}
-	snprintf(want, sizeof(want), "%s", json_object_to_json_string(hs_json_get(body, "bandwidth_mib")));
+	snprintf(want, sizeof(want), "%s",
+		 json_object_to_json_string(hs_json_get(body, "bandwidth_mib")));
 	snprintf(path, sizeof(path), "/v1/pairs/%s", argv[0]);
 	r = send_op(o, "PATCH", path, body, &answer);
 	json_object_put(answer);

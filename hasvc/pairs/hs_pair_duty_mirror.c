@@ -179,8 +179,9 @@ static void speed_keep(struct hs_pairs *p, struct task *t, const struct hs_pair 
 	if (t->speed_applied == v->bandwidth_mib + 1) {
 		if (t->speed_noted != v->bandwidth_mib + 1) {
 			t->speed_noted = v->bandwidth_mib + 1;
-			qb_log(LOG_WARNING, "pair %s: the copy speed was set to %llu MiB/s, the jobs "
-					    "report another",
+			qb_log(LOG_WARNING,
+			       "pair %s: the copy speed was set to %llu MiB/s, the jobs report "
+			       "another",
 			       v->vm, (unsigned long long)v->bandwidth_mib);
 		}
 		return;

@@ -312,17 +312,19 @@ void hs_pairs_set(struct hs_pairs *p, const struct hs_pair_settings *set, hs_pai
 	if (asprintf(&event, "bandwidth of %s set to %s (was %s) at the admin's request", set->vm,
 		     now, bandwidth_text(v.bandwidth_mib, was, sizeof(was))) < 0 ||
 	    asprintf(&message,
-		     "bandwidth of %s set to %s: %s applies it to the copy under way within seconds, "
-		     "and every later copy starts with it",
+		     "bandwidth of %s set to %s: %s applies it to the copy under way within "
+		     "seconds, and every later copy starts with it",
 		     set->vm, now, v.primary) < 0) {
 		hs__pairs_refuse(reply, userdata, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = sdb_msg_pair_set(&(struct sdb_pair_settings){.vm = set->vm,
-							 .bandwidth_mib = (uint64_t)set->bandwidth_mib,
-							 .event = event,
-							 .event_node = p->core->self->name},
-			     &buf, &len);
+	struct sdb_pair_settings change = {
+		.vm = set->vm,
+		.bandwidth_mib = (uint64_t)set->bandwidth_mib,
+		.event = event,
+		.event_node = p->core->self->name,
+	};
+	r = sdb_msg_pair_set(&change, &buf, &len);
 	if (r >= 0)
 		r = hs_state_propose(p->core, buf, len);
 	if (r < 0) {

@@ -171,7 +171,8 @@ int main(int argc, char **argv)
 	}
 	if (r == -1 && result == -1 && !waiting_vm && argc >= 2 && strcmp(argv[1], "prepare") != 0) {
 		fprintf(stderr, "usage: hasvc-mirror prepare XMLFILE ADDR PORT SIZE... | start VM HOST "
-				"PORT sync|async [MIB/S] | stop VM sync|async TIMEOUT_S | speed VM MIB/S | "
+				"PORT sync|async [MIB/S] | stop VM sync|async TIMEOUT_S | "
+				"speed VM MIB/S | "
 				"promote|jobs|inspect|cut|restart|teardown VM\n");
 		return 2;
 	}
