@@ -16,7 +16,10 @@
 #   4. in-sync, the steady mirror takes a new limit too (5 MiB/s on the job);
 #   5. in-sync in sync mode, with writes running, every sample of lag_bytes
 #      is 0 (every acknowledged write is on the backup); the blocks written
-#      are read back from the backup's export over NBD.
+#      are read back from the backup's export over NBD. (The lab's writes are
+#      HMP qemu-io commands, which hold QEMU's monitor: the jobs are never
+#      read while one is in flight, so the case the lag was wrong in, a write
+#      in flight as the jobs are read, is tests/pairs/test_bandwidth.c's.)
 # With HASVC_LAB_DAEMON_ENV=HASVC_MIRROR_ENGINE=qmp the same runs on the qmp
 # engine (block-job-set-speed), libvirt's view of the job left out.
 source "$(dirname "$0")/lib.sh"
