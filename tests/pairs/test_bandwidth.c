@@ -10,7 +10,7 @@
  *     pair, with its event, without a transition;
  *   - the primary host brings its running jobs to the pair's bandwidth at its
  *     next look at them (the initial sync goes on, it is not started again),
- *     once, and a copy started later is started with it;
+ *     once, and a copy started later (a resync) is started with it;
  *   - a READY sync-mode mirror reports no lag for the writes in flight (none
  *     is acknowledged to the guest before the backup has it); an async one
  *     reports what the backup lacks.
@@ -28,6 +28,7 @@
 static void teardown(void)
 {
 	pt_teardown();
+	pt_engine_qmp = false;
 }
 
 TestSuite(bandwidth, .fini = teardown);
@@ -241,4 +242,33 @@ Test(bandwidth, a_sync_mirror_catching_up_reports_its_rest)
 	pt_round();
 	pt_answer(pt_pending("jobs"), 0, "jobs", job(false, 1 << 20, 4 << 20, 0));
 	cr_assert_eq(pair_number("vm1", "lag_bytes"), 3 << 20);
+}
+
+/*
+ * A pair keeps its bandwidth through what follows: a resync after an outage
+ * (qmp engine: a later generation's initial sync resumes or copies again)
+ * starts with it, as the first copy did.
+ */
+Test(bandwidth, a_resync_starts_with_the_pairs_bandwidth)
+{
+	struct sdb_pair_change again = {.vm = "vm1", .reason = "a later generation"};
+	struct pt_reply r;
+	struct pt_call *c;
+	char *buf = NULL;
+	size_t len;
+	int built;
+
+	pt_engine_qmp = true;
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "initial-sync");
+	expect_answer(set(&r, "vm1", 7), HS_PAIRS_ACCEPTED, "");
+	for (int i = 0; i < 2; i++) { /* generation 3: the pair had a backup before */
+		built = sdb_msg_pair_update(&again, &buf, &len);
+		pt_propose(built, buf, len);
+	}
+	pt_round();
+	c = pt_pending("start_resync");
+	cr_assert_not_null(c);
+	cr_assert(c->may_resume, "a later generation may resume");
+	cr_assert_eq(c->bandwidth_mib, 7, "the resync starts with the pair's bandwidth");
 }
