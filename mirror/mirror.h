@@ -20,7 +20,10 @@
  *   mirror_start           on the primary host: block copy every mirrored
  *                          disk into the backup's exports (returns once the
  *                          jobs run; mirror_jobs tells when they are READY);
- *   mirror_jobs            on the primary host: per disk, job, READY, progress;
+ *   mirror_jobs            on the primary host: per disk, job, READY, progress,
+ *                          the speed it may copy at;
+ *   mirror_set_speed       on the primary host: change that speed on the running
+ *                          jobs (a resync throttled or let go, live);
  *   mirror_cut             on the primary host: abort the block jobs at once
  *                          (qmp engine: pause them, their dirty ranges kept);
  *   mirror_release         on the primary host: end the mirror for good;
@@ -102,6 +105,17 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
 			bool sync, uint64_t bandwidth_mib, bool may_resume, bool from_equal,
 			mirror_done_fn done, void *userdata);
+/*
+ * The speed of VM's running copy jobs, every mirrored disk's: BANDWIDTH_MIB
+ * MiB/s per disk, 0 unlimited, from now on (the jobs keep their progress; a
+ * job that waits out its rate limit is woken). The same limit mirror_start
+ * takes, for a copy already under way: libvirt's virDomainBlockJobSetSpeed,
+ * or with the qmp engine QMP block-job-set-speed on our jobs. A disk without
+ * a job is left alone; -ENOENT when no disk has one.
+ */
+int mirror_set_speed(struct mirror *m, const char *vm, uint64_t bandwidth_mib, mirror_done_fn done,
+		     void *userdata);
+
 /* Resumes the paused jobs into NBD_HOST:PORT; -ENOENT/-ESTALE when they cannot be. */
 int mirror_resume(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
 		  mirror_done_fn done, void *userdata);
@@ -116,7 +130,8 @@ int mirror_inspect(struct mirror *m, const char *vm, mirror_done_fn done, void *
 
 /*
  * DATA: {"active":bool,"paused":bool,"disks":[{"target","job":bool,"ready":bool,
- * "cur","end"}]}; -ENOENT when the domain is not defined here.
+ * "cur","end","speed"?}]} ("speed" only when the job is throttled); -ENOENT when
+ * the domain is not defined here.
  */
 int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 
@@ -201,6 +216,7 @@ struct mirror_disk_job {
 	uint64_t cur; /* bytes copied of END (0 and 0 without a job) */
 	uint64_t end;
 	bool paused;  /* qmp engine: the job is paused (its backup went away), ranges kept */
+	uint64_t speed; /* bytes/s the job may copy at (its rate limit), 0 unlimited */
 };
 
 struct mirror_jobs_state {

@@ -2,7 +2,7 @@
 /*
  * mirror_copy: the primary's side of a pair's data path, on the primary host:
  * start the block copy of every mirrored disk into the backup's NBD exports,
- * read how far the jobs are, and cut them.
+ * read how far the jobs are, change the speed they may copy at, and cut them.
  *
  * The copy is libvirt's block copy (QEMU's drive-mirror) onto an NBD disk
  * with REUSE_EXT (the backup's export exists) and TRANSIENT_JOB (the domain
@@ -17,6 +17,7 @@
  * aborted asynchronously on the mirror thread.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +207,9 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 
 		if (live)
 			mirror_xml_job_state(live, dom->disks[i].target, &job, &is_ready);
-		if (job && virDomainGetBlockJobInfo(d, dom->disks[i].target, &info, 0) != 1)
+		/* in bytes/s, as the job was given it: MiB/s would round a speed down */
+		if (job && virDomainGetBlockJobInfo(d, dom->disks[i].target, &info,
+						    VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES) != 1)
 			job = is_ready = false;
 		ready += job && is_ready;
 		drained = drained && job && is_ready && info.cur == info.end;
@@ -214,7 +217,8 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 					      .job = job,
 					      .ready = is_ready,
 					      .cur = info.cur,
-					      .end = info.end};
+					      .end = info.end,
+					      .speed = job ? info.bandwidth : 0};
 		if (!j->target) {
 			free(live);
 			return mirror__say(r, -ENOMEM, "out of memory");
@@ -239,6 +243,49 @@ static void jobs_run(struct mirror *m, struct request *r)
 		return;
 	if (mirror__jobs_read(r, d, dom, &ready, NULL) == 0)
 		mirror__say(r, 0, "%s: %zu of %zu disk(s) ready", r->vm, ready, dom->n_disks);
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+/*
+ * mirror_set_speed: the rate limit of every running job of R->vm, changed in
+ * place. QEMU keeps the job's progress and dirty state; a job sleeping out
+ * its old limit is woken, so a limit lifted takes effect at once.
+ */
+static void speed_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	uint64_t bytes = r->bandwidth_mib << 20;
+	size_t set = 0;
+
+	if (!dom)
+		return;
+	if (r->qmp) {
+		mirror__qmp_set_speed(r, d, dom, bytes);
+		goto out;
+	}
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		virDomainBlockJobInfo info = {0};
+
+		if (virDomainGetBlockJobInfo(d, dom->disks[i].target, &info, 0) != 1)
+			continue; /* no job on this disk: nothing to throttle */
+		if (virDomainBlockJobSetSpeed(d, dom->disks[i].target, bytes,
+					      VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) < 0) {
+			mirror__say(r, -EIO, "cannot set the copy speed of disk %s of %s: %s",
+				    dom->disks[i].target, r->vm, mirror__virt_error());
+			goto out;
+		}
+		set++;
+	}
+	if (set == 0)
+		mirror__say(r, -ENOENT, "%s: no copy job runs to set the speed of", r->vm);
+	else if (bytes)
+		mirror__say(r, 0, "%s: copy speed %" PRIu64 " MiB/s per disk (%zu disk(s))", r->vm,
+			    r->bandwidth_mib, set);
+	else
+		mirror__say(r, 0, "%s: copy speed unlimited (%zu disk(s))", r->vm, set);
+out:
 	virDomainFree(d);
 	mirror_domain_free(dom);
 }
@@ -319,6 +366,22 @@ int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, 
 		mirror__request_free(r);
 		return -ENOMEM;
 	}
+	return mirror__submit(m, r);
+}
+
+int mirror_set_speed(struct mirror *m, const char *vm, uint64_t bandwidth_mib, mirror_done_fn done,
+		     void *userdata)
+{
+	struct request *r = NULL;
+	int ret;
+
+	/* in bytes/s it must fit libvirt's unsigned long and QEMU's int64 */
+	if (bandwidth_mib > ((uint64_t)INT64_MAX >> 20))
+		return -EINVAL;
+	ret = mirror__submit_vm(m, speed_run, vm, done, NULL, userdata, &r);
+	if (ret < 0)
+		return ret;
+	r->bandwidth_mib = bandwidth_mib;
 	return mirror__submit(m, r);
 }
 

@@ -164,6 +164,7 @@ struct mirror__qmp_job {
 	char status[16];
 	char io_status[16];
 	uint64_t offset, len;
+	uint64_t speed; /* bytes/s, 0 unlimited */
 };
 
 /* Our jobs of DOM's disks (JOBS[n_disks]) from query-block-jobs' LIST; others ignored. */
@@ -172,6 +173,9 @@ void mirror__qmp_jobs_parse(json_object *list, const struct mirror_domain *dom,
 /* mirror__jobs_read() for our own jobs (query-block-jobs). */
 int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			  size_t *ret_ready, bool *ret_drained);
+/* mirror_set_speed() for our jobs: SPEED bytes/s (0 unlimited); R's result and message. */
+int mirror__qmp_set_speed(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			  uint64_t speed);
 /* Pauses our jobs (a paused one stays so); their dirty ranges are kept. */
 void mirror__qmp_jobs_pause(virDomainPtr d, const struct mirror_domain *dom);
 /* Cancels our jobs, waits until they are gone, deletes our NBD nodes. */

@@ -19,6 +19,9 @@
  *     the range dirty: the job's len - offset is what it owes), copy-mode
  *     write-blocking in sync mode, background in async mode.
  *
+ * The copy's rate limit is the job's "speed" (blockdev-mirror's argument at
+ * the start, block-job-set-speed on a running or paused job afterwards).
+ *
  * libvirt neither sees nor touches these jobs (it ignores untracked jobs,
  * and sends no events for them): their state is read with query-block-jobs.
  * A cut pauses them (block-job-pause, after mirror_cut shut the sockets down)
@@ -114,6 +117,7 @@ void mirror__qmp_jobs_parse(json_object *list, const struct mirror_domain *dom,
 				 str_of(o, "io-status") ?: "");
 			j->offset = u64_of(o, "offset");
 			j->len = u64_of(o, "len");
+			j->speed = u64_of(o, "speed");
 			j->ready = strcmp(j->status, "ready") == 0 && !j->paused &&
 				   (bool_of(o, "actively-synced") || j->offset == j->len);
 		}
@@ -170,7 +174,8 @@ int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror
 					      .ready = q->ready,
 					      .paused = q->exists && q->paused,
 					      .cur = q->offset,
-					      .end = q->len};
+					      .end = q->len,
+					      .speed = q->exists ? q->speed : 0};
 		if (!j->target)
 			return mirror__say(r, -ENOMEM, "out of memory");
 		r->jobs.n_disks++;
@@ -180,6 +185,44 @@ int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror
 	if (ret_drained)
 		*ret_drained = drained;
 	return 0;
+}
+
+int mirror__qmp_set_speed(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			  uint64_t speed)
+{
+	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
+	char cmd[256], id[128];
+	size_t set = 0;
+
+	if (jobs_query(d, dom, jobs) < 0)
+		return mirror__say(r, -EIO, "cannot read the mirror jobs of %s: %s", r->vm,
+				   mirror__virt_error());
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		if (!jobs[i].exists)
+			continue;
+		job_id(id, sizeof(id), dom->disks[i].target);
+		/* a paused job takes it too, for when it is resumed */
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-job-set-speed\",\"arguments\":{\"device\":\"%s\","
+			 "\"speed\":%" PRIu64 "}}",
+			 id, speed);
+		if (mirror__qmp(r, d, cmd) < 0) {
+			char why[MIRROR_MSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", r->message);
+			return mirror__say(r, r->result,
+					   "cannot set the copy speed of disk %s of %s: %s",
+					   dom->disks[i].target, r->vm, why);
+		}
+		set++;
+	}
+	if (set == 0)
+		return mirror__say(r, -ENOENT, "%s: no mirror job runs to set the speed of", r->vm);
+	if (speed)
+		return mirror__say(r, 0,
+				   "%s: copy speed %" PRIu64 " MiB/s per disk (%zu disk(s), qmp engine)",
+				   r->vm, speed >> 20, set);
+	return mirror__say(r, 0, "%s: copy speed unlimited (%zu disk(s), qmp engine)", r->vm, set);
 }
 
 void mirror__qmp_jobs_pause(virDomainPtr d, const struct mirror_domain *dom)

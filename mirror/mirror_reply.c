@@ -95,6 +95,9 @@ static json_object *jobs_json(const struct mirror_jobs_state *jobs)
 		json_object_object_add(d, "end", json_object_new_int64((int64_t)j->end));
 		if (j->paused) /* qmp engine only: the JSON of the default engine stays as it was */
 			json_object_object_add(d, "paused", json_object_new_boolean(true));
+		if (j->speed) /* throttled only: an unlimited job's JSON stays as it was */
+			json_object_object_add(d, "speed",
+					       json_object_new_int64((int64_t)j->speed));
 		json_object_array_add(disks, d);
 	}
 	return o;

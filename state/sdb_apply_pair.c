@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * sdb_apply_pair: applying the changes of a pair (pair_create, pair_update,
- * pair_progress, pair_delete) and of its disks.
+ * pair_progress, pair_set, pair_delete) and of its disks.
  *
  * The pair's state moves only along the edges of the pair state machine
  * (hasvc/model/hs_pair_fsm.h, the table the proposers use too): a
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sdb_apply.h"
+#include "sdb_msg.h"
 
 /* Replaces the disks of VM with DISKS (checked by sdb__field_disks). */
 static int disks_replace(struct sdb *db, const char *vm, json_object *disks)
@@ -245,6 +246,39 @@ int sdb__apply_pair_progress(struct sdb *db, const struct sdb__apply_ctx *c)
 	r = sdb__exec(db, s, "cannot update pair");
 	if (r >= 0 && disks)
 		r = disks_replace(db, row.key, disks);
+	return r;
+}
+
+/*
+ * pair_set: a setting of a running pair, no transition. The generation and
+ * changed_usec stay, so what the pair's hosts do for this generation (an
+ * initial sync under way) is not started again, and no compare-and-set of
+ * another proposal is made stale by it.
+ */
+int sdb__apply_pair_set(struct sdb *db, const struct sdb__apply_ctx *c)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	struct sdb__row row = {.q = SDB_Q_PAIR_GET, .what = "pair"};
+	const char *ev_node = NULL, *ev_message = NULL;
+	uint64_t bandwidth;
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_U64("bandwidth_mib", SDB_BANDWIDTH_MAX_MIB, &bandwidth),
+	    SDB_STR_OPT("event_node", SDB_NAME_MAX_LEN, NULL, &ev_node),
+	    SDB_STR_OPT("event", SDB_TEXT_MAX_LEN, NULL, &ev_message),
+	};
+	int r;
+
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
+	if (r < 0)
+		return r;
+	r = sdb__stmt_key(db, SDB_Q_PAIR_SET_BANDWIDTH, row.key, &s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 2, (int64_t)bandwidth);
+	r = sdb__exec(db, s, "cannot update pair");
+	if (r >= 0 && ev_message)
+		r = sdb__event_insert(db, c, ev_node, row.key, "pair", ev_message, NULL, NULL);
 	return r;
 }
 

@@ -109,6 +109,23 @@ struct sdb_pair_change {
 	const char *event_node; /* the host that proposed it */
 };
 
+/*
+ * What an admin tunes on a pair while it runs (pair_set): no transition, so
+ * neither the generation nor changed_usec moves and the duty under way (an
+ * initial sync, a resync) goes on; the host that runs the mirror applies the
+ * new value to its jobs.
+ */
+struct sdb_pair_settings {
+	const char *vm;		/* required */
+	uint64_t bandwidth_mib; /* MiB/s per disk, 0: unlimited; at most SDB_BANDWIDTH_MAX_MIB */
+	/* When set, an event (kind "pair") logged with the change, atomically. */
+	const char *event;
+	const char *event_node; /* the host that proposed it */
+};
+
+/* A pair_set bandwidth above this is refused: in bytes/s it still fits an int64. */
+#define SDB_BANDWIDTH_MAX_MIB (INT64_MAX >> 20)
+
 struct sdb_fence_start {
 	const char *ref;    /* required: unique in the cluster, chosen by the proposer */
 	const char *target; /* required: the host being fenced */
@@ -144,6 +161,8 @@ int sdb_msg_pair_progress(const char *vm, uint64_t bytes_done, uint64_t bytes_to
 			  const struct sdb_disk_spec *disks, size_t n_disks, char **ret_buf,
 			  size_t *ret_len);
 int sdb_msg_pair_delete(const char *vm, const char *expect_state, char **ret_buf, size_t *ret_len);
+/* The pair's settings (struct sdb_pair_settings); -ENOENT when applied to no pair. */
+int sdb_msg_pair_set(const struct sdb_pair_settings *set, char **ret_buf, size_t *ret_len);
 
 /* Event log: KIND is a short word ("fence", "promote"); DETAIL is borrowed. */
 int sdb_msg_event(const char *node, const char *vm, const char *kind, const char *message,

@@ -229,6 +229,22 @@ int sdb_msg_pair_progress(const char *vm, uint64_t bytes_done, uint64_t bytes_to
 	return msg_finish(m, ret_buf, ret_len);
 }
 
+int sdb_msg_pair_set(const struct sdb_pair_settings *set, char **ret_buf, size_t *ret_len)
+{
+	json_object *m;
+
+	if (!set || !set->vm)
+		return -EINVAL;
+	m = msg_new("pair_set");
+	if (m) {
+		add_str(m, "vm", set->vm);
+		add_u64(m, "bandwidth_mib", set->bandwidth_mib);
+		add_str(m, "event_node", set->event_node);
+		add_str(m, "event", set->event);
+	}
+	return msg_finish(m, ret_buf, ret_len);
+}
+
 int sdb_msg_pair_delete(const char *vm, const char *expect_state, char **ret_buf, size_t *ret_len)
 {
 	json_object *m;

@@ -59,6 +59,7 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 		" nbd_port = coalesce(?12, nbd_port),"
 		" generation = generation + 1, changed_usec = ?11 WHERE vm = ?1",
 	[SDB_Q_PAIR_PROGRESS] = "UPDATE pairs SET bytes_done = ?2, bytes_total = ?3 WHERE vm = ?1",
+	[SDB_Q_PAIR_SET_BANDWIDTH] = "UPDATE pairs SET bandwidth_mib = ?2 WHERE vm = ?1",
 	[SDB_Q_PAIR_DELETE] = "DELETE FROM pairs WHERE vm = ?1",
 	[SDB_Q_PAIR_SPEC] = "SELECT domain_xml, disk_sizes FROM pairs WHERE vm = ?1",
 	[SDB_Q_DISKS_GET] = "SELECT target, bytes_done, bytes_total, ready FROM pair_disks"

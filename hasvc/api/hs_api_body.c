@@ -16,6 +16,7 @@
 #include "hs_cleanup.h"
 #include "hs_clock.h"
 #include "hs_json_cleanup.h"
+#include "hs_pairs.h"
 
 static const char *type_name(enum hs_body_type t)
 {
@@ -41,6 +42,21 @@ static bool type_matches(json_object *v, enum hs_body_type t)
 		return json_object_is_type(v, json_type_boolean);
 	}
 	return false;
+}
+
+/*
+ * An integer field with a range. json-c saturates integers beyond int64 at
+ * INT64_MIN/MAX when it parses them, so a number too large for any range is
+ * out of it too, shown as sent.
+ */
+static bool in_range(json_object *v, const struct hs_body_field *f)
+{
+	int64_t n;
+
+	if (f->type != HS_BODY_INT || f->max <= f->min)
+		return true;
+	n = json_object_get_int64(v);
+	return n >= f->min && n <= f->max;
 }
 
 static int refuse(struct hs_body_error *err, const char *field, const char *fmt, ...)
@@ -136,6 +152,11 @@ int hs_api_body_parse(const char *text, size_t len, const struct hs_body_field *
 			return refuse(err, key, "field '%s' must be %s, not %s", key,
 				      type_name(fields[i].type),
 				      val ? json_type_to_name(json_object_get_type(val)) : "null");
+		if (!in_range(val, &fields[i]))
+			return refuse(err, key,
+				      "field '%s' must be a whole number from %lld to %lld, not %s",
+				      key, (long long)fields[i].min, (long long)fields[i].max,
+				      json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
 	}
 	for (i = 0; i < n_fields; i++)
 		if (fields[i].required && !json_object_object_get_ex(obj, fields[i].name, NULL))
@@ -146,14 +167,23 @@ int hs_api_body_parse(const char *text, size_t len, const struct hs_body_field *
 }
 
 const struct hs_body_field hs_api_pair_create_fields[] = {
-	{"vm", HS_BODY_STRING, true},
-	{"backup", HS_BODY_STRING, true},
-	{"mode", HS_BODY_STRING, false},
-	{"bandwidth_mib", HS_BODY_INT, false},
+	{.name = "vm", .type = HS_BODY_STRING, .required = true},
+	{.name = "backup", .type = HS_BODY_STRING, .required = true},
+	{.name = "mode", .type = HS_BODY_STRING},
+	{.name = "bandwidth_mib", .type = HS_BODY_INT, .max = HS_PAIR_BANDWIDTH_MAX_MIB},
 };
 const size_t hs_api_pair_create_n_fields = ARRAY_SIZE(hs_api_pair_create_fields);
 
 const struct hs_body_field hs_api_maintenance_fields[] = {
-	{"on", HS_BODY_BOOL, true},
+	{.name = "on", .type = HS_BODY_BOOL, .required = true},
 };
 const size_t hs_api_maintenance_n_fields = ARRAY_SIZE(hs_api_maintenance_fields);
+
+/* The settings `pair set` changes; one required while it is the only one. */
+const struct hs_body_field hs_api_pair_set_fields[] = {
+	{.name = "bandwidth_mib",
+	 .type = HS_BODY_INT,
+	 .required = true,
+	 .max = HS_PAIR_BANDWIDTH_MAX_MIB},
+};
+const size_t hs_api_pair_set_n_fields = ARRAY_SIZE(hs_api_pair_set_fields);

@@ -6,14 +6,16 @@
  * A write that carries a field we do not know (a typo, a client newer than
  * this daemon) must not half-succeed with the field silently ignored, so the
  * body is refused whole: malformed or trailing JSON, a body that is not an
- * object, an unknown field, a field of the wrong JSON type (null included) or
- * a required field missing. The error names the field, so the API can answer
- * 400 {"error": "bad_request", "field": NAME, "message": ...}.
+ * object, an unknown field, a field of the wrong JSON type (null included), a
+ * number outside its field's range or a required field missing. The error
+ * names the field, so the API can answer 400 {"error": "bad_request",
+ * "field": NAME, "message": ...}.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -27,6 +29,8 @@ struct hs_body_field {
 	const char *name;
 	enum hs_body_type type;
 	bool required;
+	/* HS_BODY_INT with MAX > MIN: the value must lie in MIN..MAX (named when it does not) */
+	int64_t min, max;
 };
 
 struct hs_body_error {
@@ -39,6 +43,8 @@ extern const struct hs_body_field hs_api_pair_create_fields[]; /* POST /v1/pairs
 extern const size_t hs_api_pair_create_n_fields;
 extern const struct hs_body_field hs_api_maintenance_fields[]; /* POST /v1/nodes/N/maintenance */
 extern const size_t hs_api_maintenance_n_fields;
+extern const struct hs_body_field hs_api_pair_set_fields[]; /* PATCH /v1/pairs/VM */
+extern const size_t hs_api_pair_set_n_fields;
 
 /*
  * Parses LEN bytes of TEXT (an empty body is {}) into *ret, an object holding

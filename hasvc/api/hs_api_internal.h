@@ -138,6 +138,7 @@ int hs__api_post_pairs(struct hs_api *, struct MHD_Connection *, const char *, s
 int hs__api_post_pair_action(struct hs_api *, struct MHD_Connection *, const char *,
 			     struct request *);
 int hs__api_delete_pair(struct hs_api *, struct MHD_Connection *, const char *, struct request *);
+int hs__api_patch_pair(struct hs_api *, struct MHD_Connection *, const char *, struct request *);
 int hs__api_post_fence_check(struct hs_api *, struct MHD_Connection *, const char *,
 			     struct request *);
 int hs__api_post_test_propose(struct hs_api *, struct MHD_Connection *, const char *,

@@ -42,6 +42,7 @@ static const struct route routes[] = {
 	{"POST", "/v1/pairs", hs__api_post_pairs, true, false, false, false},
 	{"POST", "/v1/pairs/", hs__api_post_pair_action, true, false, false, false},
 	{"DELETE", "/v1/pairs/", hs__api_delete_pair, true, false, false, false},
+	{"PATCH", "/v1/pairs/", hs__api_patch_pair, true, false, false, false},
 	{"GET", "/v1/events", hs__api_get_events, false, false, false, false},
 	{"GET", "/v1/events/stream", hs__api_get_event_stream, false, true, false, false},
 	{"GET", "/v1/fence-log", hs__api_get_fence_log, false, false, false, false},

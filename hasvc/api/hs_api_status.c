@@ -185,7 +185,14 @@ static void pair_metrics(FILE *f, struct hs_core *d)
 	pair_gauge(f, &l, "hasvc_pair_sync_total_bytes", "bytes_total",
 		   "Bytes the mirror has to copy (initial sync, then the block job's).");
 	pair_gauge(f, &l, "hasvc_pair_lag_bytes", "lag_bytes",
-		   "Bytes written on the primary and not yet on the backup, as last reported.");
+		   "Bytes written on the primary, acknowledged and not yet on the backup, as last "
+		   "reported (0 in sync mode once the mirror is ready).");
+	fprintf(f, "# HELP hasvc_pair_bandwidth_bytes_per_second The pair's copy speed limit per "
+		   "disk (pair create/set --bandwidth), 0 unlimited.\n"
+		   "# TYPE hasvc_pair_bandwidth_bytes_per_second gauge\n");
+	for (size_t i = 0; i < l.n; i++)
+		fprintf(f, "hasvc_pair_bandwidth_bytes_per_second{vm=\"%s\"} %llu\n", l.pairs[i].vm,
+			(unsigned long long)(l.pairs[i].bandwidth_mib << 20));
 	for (size_t i = 0; i < ARRAY_SIZE(transition_metrics); i++) {
 		uint64_t c = 0;
 		sdb_transitions_count(d->db, state_or_any(transition_metrics[i].from),

@@ -182,6 +182,31 @@ int hs__api_post_pairs(struct hs_api *api, struct MHD_Connection *c, const char 
 	return RUN_OP(c, req, hs_pairs_create(api->pairs, &pr, op_reply, req));
 }
 
+/*
+ * PATCH /v1/pairs/VM {"bandwidth_mib"}: a setting of a running pair. The
+ * body's range is checked with its type (hs_api_pair_set_fields); whether
+ * the pair exists, by pairs/.
+ */
+int hs__api_patch_pair(struct hs_api *api, struct MHD_Connection *c, const char *vm,
+		       struct request *req)
+{
+	_cleanup_json_ json_object *body = NULL;
+	struct hs_pair_settings set;
+	int ok;
+
+	if (!vm || !*vm || strchr(vm, '/'))
+		return hs__api_queue_error(c, MHD_HTTP_NOT_FOUND, "not_found",
+					   "PATCH /v1/pairs/VM");
+	if (!hs__api_body_parse(c, req, hs_api_pair_set_fields, hs_api_pair_set_n_fields, &body,
+				&ok))
+		return ok;
+	set = (struct hs_pair_settings){
+		.vm = vm,
+		.bandwidth_mib = json_object_get_int64(hs_json_get(body, "bandwidth_mib")),
+	};
+	return RUN_OP(c, req, hs_pairs_set(api->pairs, &set, op_reply, req));
+}
+
 /* DELETE /v1/pairs/VM */
 int hs__api_delete_pair(struct hs_api *api, struct MHD_Connection *c, const char *vm,
 			struct request *req)

@@ -255,11 +255,16 @@ static int cmd_pair_list(const struct cli_options *o, int argc, char **argv)
 
 static void print_pair(json_object *p)
 {
-	printf("vm:       %s\nstate:    %s\nprimary:  %s\nbackup:   %s\nmode:     %s\n"
-	       "sync:     %s of %s bytes\nlag:      %s bytes\nreason:   %s\n",
+	const char *bw = hs_json_str(p, "bandwidth_mib");
+
+	printf("vm:        %s\nstate:     %s\nprimary:   %s\nbackup:    %s\nmode:      %s\n"
+	       "bandwidth: %s%s\nsync:      %s of %s bytes\nlag:       %s bytes\nreason:    %s\n",
 	       hs_json_str(p, "vm"), hs_json_str(p, "state"), hs_json_str(p, "primary"),
-	       hs_json_str(p, "backup"), hs_json_str(p, "mode"), hs_json_str(p, "bytes_done"),
-	       hs_json_str(p, "bytes_total"), hs_json_str(p, "lag_bytes"), hs_json_str(p, "reason"));
+	       hs_json_str(p, "backup"), hs_json_str(p, "mode"),
+	       strcmp(bw, "0") == 0 ? "unlimited" : bw,
+	       strcmp(bw, "0") == 0 ? "" : " MiB/s per disk", hs_json_str(p, "bytes_done"),
+	       hs_json_str(p, "bytes_total"), hs_json_str(p, "lag_bytes"),
+	       hs_json_str(p, "reason"));
 }
 
 static int cmd_pair_show(const struct cli_options *o, int argc, char **argv)
@@ -288,6 +293,9 @@ static const struct command commands[] = {
 	{"pair", "create", hs_cli_pair_create,
 	 "VM --backup NODE [--mode sync|async] [--bandwidth MIB/S] [--no-wait]: protect VM "
 	 "(run it on the VM's host)"},
+	{"pair", "set", hs_cli_pair_set,
+	 "VM --bandwidth MIB/S [--no-wait]: change the copy's speed limit per disk (0: unlimited), "
+	 "also of a copy under way"},
 	{"pair", "delete", hs_cli_pair_delete, "VM [--no-wait]: stop protecting VM, remove its backup"},
 	{"switchover", NULL, hs_cli_switchover,
 	 "VM [--no-wait]: move VM to its backup host, no data lost, roles reversed"},

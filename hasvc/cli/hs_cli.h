@@ -19,7 +19,7 @@ struct cli_options {
 	bool follow;           /* events --follow */
 	const char *backup;    /* pair create --backup */
 	const char *mode;      /* pair create --mode */
-	const char *bandwidth; /* pair create --bandwidth (MiB/s) */
+	const char *bandwidth; /* pair create, pair set --bandwidth (MiB/s) */
 	bool wait;             /* --wait: the default, kept for scripts that say it */
 	bool no_wait;          /* return once the request is accepted */
 	const char *timeout;   /* --wait limit, seconds */
@@ -69,5 +69,6 @@ int hs_cli_events_follow(const struct cli_options *o, const char *since);
 /* Pair and node operations (hs_cli_pairs.c); ARGV holds the words after the command. */
 int hs_cli_pair_create(const struct cli_options *o, int argc, char **argv);
 int hs_cli_pair_delete(const struct cli_options *o, int argc, char **argv);
+int hs_cli_pair_set(const struct cli_options *o, int argc, char **argv);
 int hs_cli_switchover(const struct cli_options *o, int argc, char **argv);
 int hs_cli_node_maintenance(const struct cli_options *o, int argc, char **argv);

@@ -6,6 +6,7 @@
  *   creating        backup host   prepare the paused backup, export its disks
  *   initial-sync    primary host  start the block copy, report progress, READY
  *   in-sync         primary host  watch the jobs, report the lag
+ *   (both)          primary host  keep the jobs' speed at the pair's bandwidth
  *   degraded        primary host  cut the mirror at once (guest I/O must not wait)
  *   switching-over  primary host  cut the mirror if the backup host leaves the ring
  *
@@ -135,6 +136,64 @@ static void mirror_failed(struct hs_pairs *p, const struct hs_pair *v, const cha
 			    v->vm, v->primary);
 }
 
+static void speed_set(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		      const char *message, const struct mirror_reply *reply)
+{
+	if (result >= 0) {
+		t->speed_noted = 0;
+		t->speed_applied = v->bandwidth_mib + 1;
+		hs_state_event(p->core, v->vm, "pair", "%s", message);
+		return;
+	}
+	/* tried again after a pause; said once per value, not at every poll */
+	t->speed_next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
+	if (t->speed_noted != v->bandwidth_mib + 1) {
+		t->speed_noted = v->bandwidth_mib + 1;
+		hs_state_event(p->core, v->vm, "pair", "the bandwidth of %s is not applied yet: %s",
+			       v->vm, message);
+	}
+}
+
+/*
+ * The pair's bandwidth is what the admin asked (pair create --bandwidth, pair
+ * set); the jobs' speed is what QEMU does. A copy is started with the
+ * bandwidth, and a change made while it runs (a slow initial sync let go, a
+ * resync throttled in office hours) reaches the jobs here, at the poll after
+ * the change was applied: the jobs' answer says their speed, and any disk
+ * that differs is set again. So a restarted hasvcd, or a change that landed
+ * while the copy was starting, converges too.
+ */
+static void speed_keep(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+		       const struct mirror_jobs_state *jobs)
+{
+	uint64_t want = v->bandwidth_mib << 20;
+	struct pending *pe;
+	bool differs = false;
+	int r;
+
+	for (size_t i = 0; i < jobs->n_disks; i++)
+		differs = differs || (jobs->disks[i].job && jobs->disks[i].speed != want);
+	if (!differs || hs_now_usec(CLOCK_REALTIME) < t->speed_next_usec)
+		return;
+	/* set once already and the jobs still say otherwise: not again at every poll */
+	if (t->speed_applied == v->bandwidth_mib + 1) {
+		if (t->speed_noted != v->bandwidth_mib + 1) {
+			t->speed_noted = v->bandwidth_mib + 1;
+			qb_log(LOG_WARNING,
+			       "pair %s: the copy speed was set to %llu MiB/s, the jobs report "
+			       "another",
+			       v->vm, (unsigned long long)v->bandwidth_mib);
+		}
+		return;
+	}
+	pe = hs__pending_new(p, t, v, speed_set, false);
+	if (!pe)
+		return;
+	r = mirror_set_speed(p->mirror, v->vm, v->bandwidth_mib, hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, "set the copy speed", r);
+}
+
 static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
 		      const char *message, const struct mirror_reply *reply)
 {
@@ -176,9 +235,19 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 			mirror_failed(p, v, why);
 			return;
 		}
+		/*
+		 * A write-blocking (sync) job that is READY completes a guest
+		 * write only once the backup has it: end - cur is then writes
+		 * in flight, not yet acknowledged to the guest, which the
+		 * backup lacks no more than the primary does. Reported as
+		 * copied, so the lag says what an operator reads in it:
+		 * acknowledged writes the backup lacks, 0 here. A target write
+		 * that fails ends the job (libvirt) or pauses it (qmp): the
+		 * pair then leaves in-sync, above.
+		 */
 		spec[i] = (struct sdb_disk_spec){
 			.target = d->target,
-			.bytes_done = d->cur,
+			.bytes_done = v->mode == HS_MODE_SYNC && d->ready ? d->end : d->cur,
 			.bytes_total = d->end,
 			.ready = d->ready,
 		};
@@ -186,6 +255,7 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 		done += spec[i].bytes_done;
 		total += spec[i].bytes_total;
 	}
+	speed_keep(p, t, v, jobs);
 	if (v->state == HS_PAIR_INITIAL_SYNC && n > 0 && ready == n) {
 		hs__pairs_propose(p, sdb_msg_pair_progress(v->vm, done, total, spec, n, &buf, &len), &buf, &len,
 			"sync progress");
@@ -197,9 +267,9 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	/*
 	 * In sync, what the state shows is the lag (end - cur: written on the
 	 * primary, not yet on the backup; async mode only, or a sync mirror
-	 * catching up). It is replicated when it changes, no more often than
-	 * the progress: a pair that keeps up costs no messages however much
-	 * its guest writes.
+	 * catching up: a READY sync job has none, see above). It is replicated
+	 * when it changes, no more often than the progress: a pair that keeps
+	 * up costs no messages however much its guest writes.
 	 */
 	if (v->state == HS_PAIR_IN_SYNC && now >= t->progress_usec + PROGRESS_USEC &&
 	    total - done != v->bytes_total - v->bytes_done) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * hs_pair_ops: the admin's operations on pairs: create, delete, switchover.
+ * hs_pair_ops: the admin's operations on pairs: create, delete, switchover,
+ * and set (the settings a running pair takes: its copy's bandwidth).
  * Each checks what it is asked against the replicated state, says plainly
  * why it refuses (-errno and a message; api/ turns the errno into a status),
  * and otherwise proposes the first transition; the duties carry the rest
@@ -11,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +28,6 @@
 #include "sdb_msg.h"
 
 #define MAX_DISKS 64
-#define MAX_BANDWIDTH_MIB 1000000
 
 void hs__pairs_refuse(hs_pairs_reply_fn reply, void *userdata, int result, const char *fmt, ...)
 {
@@ -66,6 +67,27 @@ static bool pair_find(struct hs_pairs *p, const char *vm, struct hs_pair *v,
 		return false;
 	}
 	return true;
+}
+
+/* A bandwidth a pair may take, or false with the answer sent. */
+static bool bandwidth_valid(int64_t mib, hs_pairs_reply_fn reply, void *userdata)
+{
+	if (mib >= 0 && mib <= HS_PAIR_BANDWIDTH_MAX_MIB)
+		return true;
+	hs__pairs_refuse(reply, userdata, -EINVAL,
+			 "bandwidth_mib must be a whole number of MiB/s from 0 (unlimited) to %d, "
+			 "not %lld",
+			 HS_PAIR_BANDWIDTH_MAX_MIB, (long long)mib);
+	return false;
+}
+
+/* "5 MiB/s per disk", "unlimited" */
+static const char *bandwidth_text(uint64_t mib, char *buf, size_t size)
+{
+	if (mib == 0)
+		return "unlimited";
+	snprintf(buf, size, "%llu MiB/s per disk", (unsigned long long)mib);
+	return buf;
 }
 
 /* --- pair create --------------------------------------------------------- */
@@ -193,11 +215,8 @@ void hs_pairs_create(struct hs_pairs *p, const struct hs_pair_request *req,
 		hs__pairs_refuse(reply, userdata, -EINVAL, "mode must be sync or async, not '%s'", req->mode);
 		return;
 	}
-	if (req->bandwidth_mib < 0 || req->bandwidth_mib > MAX_BANDWIDTH_MIB) {
-		hs__pairs_refuse(reply, userdata, -EINVAL,
-		       "bandwidth_mib must be a whole number of MiB/s from 0 (unlimited) to 1000000");
+	if (!bandwidth_valid(req->bandwidth_mib, reply, userdata))
 		return;
-	}
 	if (!hs_config_node_by_name(core->config, req->backup)) {
 		hs__pairs_refuse(reply, userdata, -ENOENT, "no node '%s' in the configuration", req->backup);
 		return;
@@ -249,6 +268,73 @@ void hs_pairs_create(struct hs_pairs *p, const struct hs_pair_request *req,
 		create_free(c);
 		hs__pairs_refuse(reply, userdata, r, "cannot ask libvirt: %s", strerror(-r));
 	}
+}
+
+/* --- pair set ------------------------------------------------------------ */
+
+/*
+ * A setting is no transition: it is proposed as pair_set from any host, in
+ * any state, and does not wait for the pair's duties. The host that runs the
+ * copy sees the new value in the state at its next poll of the jobs and
+ * applies it (hs_pair_duty_mirror.c); a copy started later is started with it.
+ */
+void hs_pairs_set(struct hs_pairs *p, const struct hs_pair_settings *set, hs_pairs_reply_fn reply,
+		  void *userdata)
+{
+	_cleanup_free_ char *event = NULL, *message = NULL;
+	char now_buf[48], was[48], *buf = NULL;
+	const char *now;
+	struct hs_pair v;
+	size_t len;
+	int r;
+
+	if (!hs_name_valid(set->vm)) {
+		hs__pairs_refuse(reply, userdata, -EINVAL,
+				 "vm must be a domain name (letters, digits, - _ ., 1 to 64)");
+		return;
+	}
+	if (!bandwidth_valid(set->bandwidth_mib, reply, userdata))
+		return;
+	if (!pair_find(p, set->vm, &v, reply, userdata))
+		return;
+	now = bandwidth_text((uint64_t)set->bandwidth_mib, now_buf, sizeof(now_buf));
+	if (v.bandwidth_mib == (uint64_t)set->bandwidth_mib) {
+		r = asprintf(&message, "the bandwidth of %s is %s already", set->vm, now);
+		reply(userdata, HS_PAIRS_DONE,
+		      &(struct hs_pairs_answer){.vm = set->vm,
+						.message = r < 0 ? "no change" : message});
+		goto out;
+	}
+	if (!hs_core_quorate(p->core)) {
+		hs__pairs_refuse_proposal(reply, userdata, -ENOLINK);
+		goto out;
+	}
+	if (asprintf(&event, "bandwidth of %s set to %s (was %s) at the admin's request", set->vm,
+		     now, bandwidth_text(v.bandwidth_mib, was, sizeof(was))) < 0 ||
+	    asprintf(&message,
+		     "bandwidth of %s set to %s: %s applies it to the copy under way within "
+		     "seconds, and every later copy starts with it",
+		     set->vm, now, v.primary) < 0) {
+		hs__pairs_refuse(reply, userdata, -ENOMEM, "out of memory");
+		goto out;
+	}
+	struct sdb_pair_settings change = {
+		.vm = set->vm,
+		.bandwidth_mib = (uint64_t)set->bandwidth_mib,
+		.event = event,
+		.event_node = p->core->self->name,
+	};
+	r = sdb_msg_pair_set(&change, &buf, &len);
+	if (r >= 0)
+		r = hs_state_propose(p->core, buf, len);
+	if (r < 0) {
+		hs__pairs_refuse_proposal(reply, userdata, r);
+		goto out;
+	}
+	reply(userdata, HS_PAIRS_ACCEPTED,
+	      &(struct hs_pairs_answer){.vm = set->vm, .message = message});
+out:
+	hs_pair_release(&v);
 }
 
 /* --- pair delete, switchover --------------------------------------------- */

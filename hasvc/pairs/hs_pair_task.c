@@ -53,6 +53,7 @@ void hs__task_sync(struct task *t, const struct hs_pair *v)
 	t->mirror_started = false;
 	t->cut_sent = false;
 	t->next_usec = 0;
+	t->speed_applied = 0; /* a new copy may start: its jobs are compared afresh */
 }
 
 void hs__tasks_sweep(struct hs_pairs *p)

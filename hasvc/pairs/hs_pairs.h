@@ -70,10 +70,28 @@ struct hs_pair_request {
 	int64_t bandwidth_mib; /* 0: unlimited */
 };
 
+/* The largest bandwidth a pair takes, in MiB/s per disk (0 is unlimited). */
+#define HS_PAIR_BANDWIDTH_MAX_MIB 1000000
+
 /* Pairs REQ->vm, which must run on this host, with a backup on REQ->backup. */
 void hs_pairs_create(struct hs_pairs *p, const struct hs_pair_request *req,
 		     hs_pairs_reply_fn reply, void *userdata);
 void hs_pairs_delete(struct hs_pairs *p, const char *vm, hs_pairs_reply_fn reply, void *userdata);
+
+/* What `pair set` asks: the settings of a pair that may change while it runs. */
+struct hs_pair_settings {
+	const char *vm;
+	int64_t bandwidth_mib; /* MiB/s per disk, 0: unlimited */
+};
+
+/*
+ * Changes SET->vm's settings in the replicated pair (on any host of the
+ * cluster): the host that runs the pair's copy applies the bandwidth to its
+ * running jobs (initial sync, resync, the steady mirror) within a poll, and
+ * every copy started later takes it. Answers HS_PAIRS_ACCEPTED once proposed.
+ */
+void hs_pairs_set(struct hs_pairs *p, const struct hs_pair_settings *set, hs_pairs_reply_fn reply,
+		  void *userdata);
 void hs_pairs_switchover(struct hs_pairs *p, const char *vm, hs_pairs_reply_fn reply,
 			 void *userdata);
 /* Puts NODE into maintenance (ON) or takes it out. */

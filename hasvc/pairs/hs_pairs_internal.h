@@ -45,6 +45,9 @@ struct task {
 	enum hs_pair_event step_event; /* a plan step carried out by this host */
 	char *failure;           /* switchover: why the stop failed */
 	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
+	uint64_t speed_next_usec; /* a failed change of the copy's speed: not retried before */
+	uint64_t speed_applied;  /* bandwidth_mib + 1 set on the jobs in this generation; 0 none */
+	uint64_t speed_noted;    /* bandwidth_mib + 1 whose failure to apply was logged; 0 none */
 };
 
 /* An NBD port this host put into a proposal, which the state may not show yet. */

@@ -8,6 +8,7 @@
  *   hasvc-mirror start VM NBD_HOST PORT sync|async [MIB/S]  (waits until READY)
  *   hasvc-mirror jobs|inspect|restart|teardown|promote VM
  *   hasvc-mirror cut VM [NBD_HOST PORT]
+ *   hasvc-mirror speed VM MIB/S  (0: unlimited; the running jobs)
  *   hasvc-mirror stop VM sync|async TIMEOUT_S
  *
  * Environment: HASVC_MIRROR_FRESH (prepare: a new pair), HASVC_MIRROR_PRIMARY
@@ -150,6 +151,8 @@ int main(int argc, char **argv)
 	} else if (argc == 5 && strcmp(argv[1], "stop") == 0) {
 		r = mirror_stop_primary(m, argv[2], strcmp(argv[3], "sync") == 0,
 					(unsigned)atoi(argv[4]), done, NULL);
+	} else if (argc == 4 && strcmp(argv[1], "speed") == 0) {
+		r = mirror_set_speed(m, argv[2], strtoull(argv[3], NULL, 10), done, NULL);
 	} else if ((argc == 3 || argc == 5) && strcmp(argv[1], "cut") == 0) {
 		r = mirror_cut(m, argv[2], argc == 5 ? argv[3] : NULL,
 			       argc == 5 ? (unsigned)atoi(argv[4]) : 0, done, NULL);
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
 	if (r == -1 && result == -1 && !waiting_vm && argc >= 2 && strcmp(argv[1], "prepare") != 0) {
 		fprintf(stderr, "usage: hasvc-mirror prepare XMLFILE ADDR PORT SIZE... | start VM HOST "
 				"PORT sync|async [MIB/S] | stop VM sync|async TIMEOUT_S | "
+				"speed VM MIB/S | "
 				"promote|jobs|inspect|cut|restart|teardown VM\n");
 		return 2;
 	}

@@ -14,11 +14,11 @@
 #include "hs_json_cleanup.h"
 
 static const struct hs_body_field fields[] = {
-	{"vm", HS_BODY_STRING, true},
-	{"backup", HS_BODY_STRING, true},
-	{"mode", HS_BODY_STRING, false},
-	{"bandwidth_mib", HS_BODY_INT, false},
-	{"on", HS_BODY_BOOL, false},
+	{.name = "vm", .type = HS_BODY_STRING, .required = true},
+	{.name = "backup", .type = HS_BODY_STRING, .required = true},
+	{.name = "mode", .type = HS_BODY_STRING},
+	{.name = "bandwidth_mib", .type = HS_BODY_INT},
+	{.name = "on", .type = HS_BODY_BOOL},
 };
 
 static int parse(const char *text, json_object **ret, struct hs_body_error *err)
@@ -112,4 +112,52 @@ Test(api_body, nul_byte_is_refused)
 
 	cr_assert_eq(hs_api_body_parse("{}\0{}", 5, NULL, 0, &o, &err), -EINVAL);
 	cr_assert(strstr(err.message, "NUL"));
+}
+
+/* A body of PATCH /v1/pairs/VM (CREATE: of POST /v1/pairs instead). */
+static int parse_as(const char *text, bool create, json_object **ret, struct hs_body_error *err)
+{
+	return create ? hs_api_body_parse(text, strlen(text), hs_api_pair_create_fields,
+					  hs_api_pair_create_n_fields, ret, err)
+		      : hs_api_body_parse(text, strlen(text), hs_api_pair_set_fields,
+					  hs_api_pair_set_n_fields, ret, err);
+}
+
+/* Issue 13: PATCH /v1/pairs/VM's bandwidth, range checked with its type, the value named. */
+Test(api_body, pair_set_bandwidth_is_range_checked)
+{
+	static const char *const bad[][2] = {
+	    {"{\"bandwidth_mib\": -1}", "from 0 to 1000000, not -1"},
+	    {"{\"bandwidth_mib\": 1000001}", "not 1000001"},
+	    {"{\"bandwidth_mib\": 99999999999999999999}", "from 0 to 1000000"},
+	    {"{\"bandwidth_mib\": 18446744073709551615}", "from 0 to 1000000"},
+	    {"{}", "field 'bandwidth_mib' is required"},
+	    {"{\"bandwidth_mib\": \"5\"}", "must be a whole number, not string"},
+	    {"{\"bandwidth_mib\": 5, \"mode\": \"async\"}", "unknown field 'mode'"},
+	};
+	struct hs_body_error err;
+	json_object *o = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		o = NULL;
+		cr_assert_eq(parse_as(bad[i][0], false, &o, &err), -EINVAL, "%s was taken",
+			     bad[i][0]);
+		cr_assert_null(o);
+		cr_assert(strstr(err.message, bad[i][1]), "%s: '%s'", bad[i][0], err.message);
+	}
+	/* the ends of the range are in it */
+	for (int64_t v = 0; v <= 1000000; v += 1000000) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "{\"bandwidth_mib\": %lld}", (long long)v);
+		cr_assert_eq(parse_as(text, false, &o, &err), 0, "%s: %s", text, err.message);
+		cr_assert_eq(json_object_get_int64(json_object_object_get(o, "bandwidth_mib")), v);
+		json_object_put(o);
+	}
+	/* create takes the same range */
+	cr_assert_eq(parse_as("{\"vm\":\"vm1\",\"backup\":\"node2\",\"bandwidth_mib\":-5}", true,
+			      &o, &err),
+		     -EINVAL);
+	cr_assert_str_eq(err.field, "bandwidth_mib");
+	cr_assert(strstr(err.message, "from 0 to 1000000, not -5"), "%s", err.message);
 }

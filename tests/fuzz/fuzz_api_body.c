@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz_api_body: request bodies as the API sees them (POST /v1/pairs, the
- * maintenance switch), through hs_api_body_parse with the API's own field tables.
- * Anyone with a token can send one: the parser answers with an object of
+ * maintenance switch, PATCH /v1/pairs/VM), through hs_api_body_parse with the
+ * API's own field tables. Anyone with a token can send one: the parser answers with an object of
  * exactly the declared fields and types, or -EINVAL and a message.
  */
 #include <stdint.h>
@@ -41,5 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check((const char *)data, size, hs_api_pair_create_fields, hs_api_pair_create_n_fields);
 	check((const char *)data, size, hs_api_maintenance_fields, hs_api_maintenance_n_fields);
+	check((const char *)data, size, hs_api_pair_set_fields, hs_api_pair_set_n_fields);
 	return 0;
 }

@@ -47,6 +47,19 @@ contains() {
 	grep -q "$@" <<<"$in"
 }
 
+# expect RC TEXT CMD...: CMD exits RC and says TEXT (an operator's mistake refused, named).
+expect() {
+	local want=$1 text=$2 out rc
+	shift 2
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+	[ $rc -eq "$want" ] && echo "$out" | contains -- "$text" ||
+		fail "'${*:3}' exited $rc (want $want) saying: $out (want: $text)"
+	note "refused as expected (rc $rc): $(echo "$out" | grep -m1 -- "$text")"
+}
+
 # wait_for SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds.
 wait_for() {
 	local limit=$1 what=$2

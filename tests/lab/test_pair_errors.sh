@@ -13,18 +13,6 @@ lab up --hosts 3
 wait_for 30 "quorum" quorate node1
 lab vm-create node1 vm1 128M
 
-# expect RC TEXT CMD...: CMD exits RC and says TEXT.
-expect() {
-	local want=$1 text=$2 out rc
-	shift 2
-	set +e
-	out=$("$@" 2>&1)
-	rc=$?
-	set -e
-	[ $rc -eq "$want" ] && echo "$out" | contains -- "$text" ||
-		fail "'${*:3}' exited $rc (want $want) saying: $out (want: $text)"
-	note "refused as expected (rc $rc): $(echo "$out" | grep -m1 -- "$text")"
-}
 no_pairs() { [ "$(lab exec node1 hasvc pair list --json | jq '.pairs | length')" -eq 0 ]; }
 # nothing_left VM: no pair, and no domain, image or NBD listener for VM on node2 or node3.
 nothing_left() {

@@ -70,7 +70,7 @@ struct pt_call *pt_pending(const char *op)
 /*
  * The records a typed operation answers with, from the JSON the tests give
  * (the shape mirror/'s JSON answers have: "port"; "active" and "disks" of
- * {"target","job","ready","cur","end"}).
+ * {"target","job","ready","cur","end","paused"?,"speed"?}).
  */
 static void answer_typed(struct pt_call *c, int result, const char *message, json_object *data)
 {
@@ -98,6 +98,7 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 				    .cur = json_object_object_get_ex(d, "cur", &f) ? (uint64_t)json_object_get_int64(f) : 0,
 				    .end = json_object_object_get_ex(d, "end", &f) ? (uint64_t)json_object_get_int64(f) : 0,
 				    .paused = json_object_object_get_ex(d, "paused", &f) && json_object_get_boolean(f),
+				    .speed = json_object_object_get_ex(d, "speed", &f) ? (uint64_t)json_object_get_int64(f) : 0,
 				};
 				jobs.n_disks++;
 			}
@@ -179,7 +180,21 @@ int mirror_backup_prepare_tls(struct mirror *m, const char *primary_xml,
 int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigned port, bool sync,
 		 uint64_t bandwidth_mib, mirror_done_fn done, void *userdata)
 {
-	return record("start", vm, port, sync, done, userdata);
+	int r = record("start", vm, port, sync, done, userdata);
+
+	if (r >= 0)
+		calls[n_calls - 1].bandwidth_mib = bandwidth_mib;
+	return r;
+}
+
+int mirror_set_speed(struct mirror *m, const char *vm, uint64_t bandwidth_mib, mirror_done_fn done,
+		     void *userdata)
+{
+	int r = record("set_speed", vm, 0, false, done, userdata);
+
+	if (r >= 0)
+		calls[n_calls - 1].bandwidth_mib = bandwidth_mib;
+	return r;
 }
 
 int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
@@ -188,8 +203,10 @@ int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, 
 {
 	int r = record("start_resync", vm, port, sync, done, userdata);
 
-	if (r >= 0)
+	if (r >= 0) {
 		calls[n_calls - 1].may_resume = may_resume;
+		calls[n_calls - 1].bandwidth_mib = bandwidth_mib;
+	}
 	return r;
 }
 

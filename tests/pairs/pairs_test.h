@@ -73,6 +73,7 @@ struct pt_call {
 	void *userdata;
 	bool answered;
 	bool may_resume; /* start_resync: resume our paused jobs if they exist */
+	uint64_t bandwidth_mib; /* start, start_resync, set_speed: the speed asked */
 };
 /* The fake mirror's engine: false the default (libvirt block copy), true qmp. */
 extern bool pt_engine_qmp;

@@ -564,3 +564,49 @@ Test(msg, numbers_above_int64_are_refused)
 				"\"bytes_done\":9223372036854775807,\"bytes_total\":1}"),
 		     0, "%s", sdb_errmsg(db));
 }
+
+/*
+ * Issue 13: pair_set changes the bandwidth of a running pair without a
+ * transition: generation and changed_usec stay (an initial sync under way is
+ * not started again), the event goes with it, and a bad value or an unknown
+ * pair changes nothing.
+ */
+Test(msg, pair_set_bandwidth_keeps_the_generation)
+{
+	struct sdb_pair_settings set = {
+	    .vm = "vm1", .bandwidth_mib = 5, .event = "bandwidth of vm1 set", .event_node = "node1"};
+	struct sdb_pair_settings nobody = {.vm = "vm9", .bandwidth_mib = 5};
+	struct sdb_pair_settings huge = {.vm = "vm1", .bandwidth_mib = SDB_BANDWIDTH_MAX_MIB + 1};
+	json_object *o = NULL;
+	int64_t gen, changed;
+	size_t before;
+
+	test_populate(db);
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	gen = int_of(o, "generation");
+	changed = int_of(o, "changed_usec");
+	json_object_put(o);
+	before = events_count();
+
+	cr_assert_eq(APPLY(db, sdb_msg_pair_set, &set), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_eq(int_of(o, "bandwidth_mib"), 5);
+	cr_assert_eq(int_of(o, "generation"), gen, "a setting is no transition");
+	cr_assert_eq(int_of(o, "changed_usec"), changed);
+	json_object_put(o);
+	expect_pair_event(before, "bandwidth of vm1 set", "vm1", "node1");
+
+	set.bandwidth_mib = 0; /* unlimited again */
+	set.event = NULL;
+	cr_assert_eq(APPLY(db, sdb_msg_pair_set, &set), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_eq(int_of(o, "bandwidth_mib"), 0);
+	json_object_put(o);
+
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_pair_set, &nobody));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_pair_set, &huge));
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_set\",\"time\":1,\"vm\":\"vm1\"}"));
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_set\",\"time\":1,\"vm\":\"vm1\","
+					   "\"bandwidth_mib\":-1}"));
+	cr_assert_eq(sdb_msg_pair_set(NULL, NULL, NULL), -EINVAL);
+}
