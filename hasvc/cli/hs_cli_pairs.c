@@ -64,7 +64,12 @@ static void print_last_events(const struct cli_options *o, const char *vm)
 	json_object_put(answer);
 }
 
-enum wait_verdict { WAIT_ON, WAIT_DONE, WAIT_FAILED };
+/*
+ * WAIT_REFUSED: the cluster undid the request (a refused creation is rolled
+ * back through deleting): the same verdict, exit 7 with the events that say
+ * why, whether the pair is caught in deleting or only seen gone.
+ */
+enum wait_verdict { WAIT_ON, WAIT_DONE, WAIT_FAILED, WAIT_REFUSED };
 
 /*
  * Polls the pair of VM until JUDGE says done or failed (or the pair is gone:
@@ -129,6 +134,10 @@ static int wait_pair(const struct cli_options *o, const char *vm, bool gone_ok,
 			if (o->json)
 				hs_cli_print_json(pair);
 			json_object_put(pair);
+			if (v == WAIT_REFUSED) {
+				print_last_events(o, vm);
+				return HS_EXIT_REFUSED;
+			}
 			return v == WAIT_DONE ? HS_EXIT_OK : HS_EXIT_ERROR;
 		}
 		json_object_put(pair);
@@ -149,8 +158,9 @@ static enum wait_verdict judge_in_sync(json_object *pair, const char *primary)
 	if (strcmp(state, "in-sync") == 0 &&
 	    (!primary || strcmp(hs_json_str(pair, "primary"), primary) == 0))
 		return WAIT_DONE;
-	if (strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0 ||
-	    strcmp(state, "deleting") == 0)
+	if (strcmp(state, "deleting") == 0)
+		return WAIT_REFUSED;
+	if (strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0)
 		return WAIT_FAILED;
 	/* degraded after a switchover attempt: it was rolled back */
 	if (strcmp(state, "degraded") == 0 && primary &&
