@@ -28,6 +28,9 @@
 
 #define MAX_BODY (64 * 1024)
 #define MAX_TOKENS 64
+/* A token file's secret and name, in characters; a longer one is refused. */
+#define MAX_SECRET 255
+#define MAX_TOKEN_NAME 63
 
 enum token_role { ROLE_NONE, ROLE_READ, ROLE_ADMIN };
 
