@@ -284,13 +284,18 @@ int hs__api_tokens_load(struct hs_api *api, const char *path)
 		       path, st.st_mode & 07777);
 		return -EPERM;
 	}
-	while (getline(&line, &cap, f) >= 0) {
+	for (ssize_t got; (got = getline(&line, &cap, f)) >= 0;) {
 		char *field[MAX_FIELDS];
 		char *secret, *name;
 		size_t len;
 		int n;
 
 		lineno++;
+		/* what follows a NUL would be dropped unseen by the split */
+		if (strlen(line) != (size_t)got) {
+			qb_log(LOG_ERR, "%s:%u: a NUL byte in the line", path, lineno);
+			return -EINVAL;
+		}
 		if (line[strspn(line, " \t\r\n")] == '#')
 			continue;
 		n = token_line_split(line, field);

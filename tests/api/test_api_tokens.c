@@ -117,6 +117,19 @@ Test(api_tokens, a_much_longer_secret_is_refused)
 	free(line);
 }
 
+/* Found by fuzz_tokens: the split stopped at a NUL and dropped the rest of the line. */
+Test(api_tokens, a_nul_byte_in_a_line_is_refused)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite("secret read\0admin\n", 1, 18, f), 18);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(hs__api_tokens_load(&api, path), -EINVAL);
+	cr_assert_eq(api.n_tokens, 0);
+}
+
 Test(api_tokens, a_fourth_field_is_refused)
 {
 	cr_assert_eq(load("secret read my dashboard\n"), -EINVAL);
