@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 #include <microhttpd.h>
@@ -28,6 +29,9 @@
 
 #define MAX_BODY (64 * 1024)
 #define MAX_TOKENS 64
+/* A token file's secret and name, in characters; a longer one is refused. */
+#define MAX_SECRET 255
+#define MAX_TOKEN_NAME 63
 
 enum token_role { ROLE_NONE, ROLE_READ, ROLE_ADMIN };
 
@@ -35,6 +39,17 @@ struct token {
 	char *secret;
 	char *name;
 	enum token_role role;
+};
+
+/*
+ * A connection of a listener that limits how long a request may take to
+ * arrive (TCP): from MHD_OPTION_NOTIFY_CONNECTION, its socket context.
+ */
+struct client {
+	struct client *next, *prev;
+	struct MHD_Connection *connection;
+	uint64_t waiting_since_usec; /* accepted, or its last request ended; 0: one is served */
+	bool cut;                    /* shut down for being late: MHD closes it next */
 };
 
 struct listener {
@@ -46,6 +61,16 @@ struct listener {
 	/* HTTPS: the PEM texts MHD serves with, kept while it runs; NULL: plain */
 	char *tls_cert;
 	char *tls_key;
+	/* its own event-stream slots: a TCP client cannot take the unix socket's */
+	struct hs_event_streams streams;
+	/* TCP: its connections, each allowed REQUEST_TIMEOUT_S to send a whole request */
+	bool request_deadline;
+	struct client *clients;
+	unsigned cut_unlogged; /* late connections shut down since the last log line */
+	uint64_t cut_logged_usec;
+	/* MHD's own messages, rate-limited (a flood would be one line per connection) */
+	uint64_t mhd_log_window_usec;
+	unsigned mhd_log_count, mhd_log_dropped;
 };
 
 struct hs_api {
@@ -57,7 +82,6 @@ struct hs_api {
 	qb_loop_timer_handle timer;
 	struct token tokens[MAX_TOKENS];
 	size_t n_tokens;
-	struct hs_event_streams streams;
 };
 
 struct request {

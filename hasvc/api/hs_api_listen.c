@@ -6,7 +6,9 @@
  * socket of a previous run replaced): whoever can open it has full rights.
  * The TCP listener ("IPv4ADDR:PORT") needs a bearer token from the token
  * file, lines "TOKEN read|admin NAME"; the file must not be readable by
- * group or others, and a missing file means no token works.
+ * group or others, and a missing file means no token works. A line is taken
+ * whole or refused (a secret of more than MAX_SECRET characters, a fourth
+ * field): the daemon does not start on a token file it would misread.
  *
  * The TCP listener speaks HTTPS: its certificate and key are read here once,
  * at start-up, and checked with GnuTLS before MHD gets them, so that a
@@ -226,7 +228,37 @@ out_key:
 	return r;
 }
 
-/* "TOKEN read|admin NAME" per line; the file must not be readable by others. */
+/*
+ * A token file line split into its whitespace-separated fields, in place:
+ * the number of fields, or -E2BIG past MAX_FIELDS. The whole line is split,
+ * so a field is never cut at some length: a long secret is seen as long.
+ */
+#define MAX_FIELDS 3
+
+static int token_line_split(char *line, char *fields[static MAX_FIELDS])
+{
+	int n = 0;
+
+	for (char *p = line;;) {
+		p += strspn(p, " \t\r\n");
+		if (!*p)
+			return n;
+		if (n == MAX_FIELDS)
+			return -E2BIG;
+		fields[n++] = p;
+		p += strcspn(p, " \t\r\n");
+		if (*p)
+			*p++ = '\0';
+	}
+}
+
+/*
+ * "TOKEN read|admin [NAME]" per line; the file must not be readable by
+ * others. Every line is read whole and refused unless it is exactly that:
+ * a secret longer than MAX_SECRET, or a fourth field, is an error naming the
+ * file and the line, never cut into a shorter secret and a role made of its
+ * tail (a read token that loads as admin).
+ */
 int hs__api_tokens_load(struct hs_api *api, const char *path)
 {
 	_cleanup_fclose_ FILE *f = NULL;
@@ -252,27 +284,59 @@ int hs__api_tokens_load(struct hs_api *api, const char *path)
 		       path, st.st_mode & 07777);
 		return -EPERM;
 	}
-	while (getline(&line, &cap, f) >= 0) {
-		char secret[256], role[16], name[64];
+	for (ssize_t got; (got = getline(&line, &cap, f)) >= 0;) {
+		char *field[MAX_FIELDS];
+		char *secret, *name;
+		size_t len;
 		int n;
 
 		lineno++;
-		if (line[0] == '#' || line[0] == '\n')
+		/* what follows a NUL would be dropped unseen by the split */
+		if (strlen(line) != (size_t)got) {
+			qb_log(LOG_ERR, "%s:%u: a NUL byte in the line", path, lineno);
+			return -EINVAL;
+		}
+		if (line[strspn(line, " \t\r\n")] == '#')
 			continue;
-		n = sscanf(line, "%255s %15s %63s", secret, role, name);
-		if (n < 2 || (strcmp(role, "read") != 0 && strcmp(role, "admin") != 0)) {
-			qb_log(LOG_ERR, "%s:%u: expected 'TOKEN read|admin NAME'", path, lineno);
+		n = token_line_split(line, field);
+		if (n == 0)
+			continue;
+		if (n < 2 || (strcmp(field[1], "read") != 0 && strcmp(field[1], "admin") != 0)) {
+			qb_log(LOG_ERR, "%s:%u: expected 'TOKEN read|admin NAME'%s", path, lineno,
+			       n < 0 ? ", found more than three fields (a name has no spaces)" : "");
+			return -EINVAL;
+		}
+		len = strlen(field[0]);
+		if (len > MAX_SECRET) {
+			qb_log(LOG_ERR, "%s:%u: the token is %zu characters long, more than the %d "
+			       "allowed", path, lineno, len, MAX_SECRET);
+			return -EINVAL;
+		}
+		if (n == 3 && strlen(field[2]) > MAX_TOKEN_NAME) {
+			qb_log(LOG_ERR, "%s:%u: the token's name is longer than %d characters", path,
+			       lineno, MAX_TOKEN_NAME);
 			return -EINVAL;
 		}
 		if (api->n_tokens == MAX_TOKENS) {
 			qb_log(LOG_ERR, "%s:%u: more than %d tokens", path, lineno, MAX_TOKENS);
 			return -E2BIG;
 		}
+		secret = strdup(field[0]);
+		name = strdup(n == 3 ? field[2] : "unnamed");
+		if (!secret || !name) {
+			free(secret);
+			free(name);
+			return -ENOMEM;
+		}
 		api->tokens[api->n_tokens++] = (struct token){
-			.secret = strdup(secret),
-			.name = strdup(n == 3 ? name : "unnamed"),
-			.role = role[0] == 'a' ? ROLE_ADMIN : ROLE_READ,
+			.secret = secret,
+			.name = name,
+			.role = field[1][0] == 'a' ? ROLE_ADMIN : ROLE_READ,
 		};
+	}
+	if (ferror(f)) {
+		qb_log(LOG_ERR, "cannot read token file %s: read error", path);
+		return -EIO;
 	}
 	return 0;
 }

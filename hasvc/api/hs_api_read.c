@@ -124,7 +124,7 @@ int hs__api_get_event_stream(struct hs_api *api, struct MHD_Connection *c, const
 			return hs__api_queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_query",
 					   "Last-Event-ID must be a whole number");
 	}
-	r = hs_event_stream_new(&api->streams, api->core->db, c, since, &resp);
+	r = hs_event_stream_new(&req->listener->streams, api->core->db, c, since, &resp);
 	if (r == -EBUSY)
 		return hs__api_queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
 				   "too many event streams are open; poll /v1/events instead");

@@ -16,20 +16,64 @@
  * The TCP listener is HTTPS (MHD_USE_TLS, the PEM texts of http_tls_cert and
  * http_tls_key) unless the configuration says http_plain = yes; the unix
  * socket is always plain: it is local and mode 0600.
+ *
+ * Slow clients (issue 16: 130 connections that each sent a header every 20 s
+ * held all 128 of the TCP listener's slots, and every authenticated request
+ * waited behind them; headers are read before any token is checked):
+ *   - each listener is its own MHD daemon with its own 128 connections, so
+ *     nothing done to the TCP port takes the unix socket's (the CLI);
+ *   - the TCP listener takes at most http_client_connections (16) from one
+ *     client address (MHD_OPTION_PER_IP_CONNECTION_LIMIT); more are closed
+ *     as they are accepted;
+ *   - a TCP connection has REQUEST_TIMEOUT_S from its accept, or from the end
+ *     of its previous request, to deliver a whole request (TLS handshake,
+ *     headers and body); a late one is shut down by the housekeeping timer.
+ *     libmicrohttpd 0.9.75 (Debian 12) has one timeout only,
+ *     MHD_OPTION_CONNECTION_TIMEOUT, and it counts from the last byte: a
+ *     client sending one every few seconds is never late for it. It stays at
+ *     30 s, for answers being sent to clients that stopped reading. A request
+ *     being served (an event stream, a suspended fence check) is not under
+ *     the deadline: suspended connections do not time out in MHD either.
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <qb/qblog.h>
 
 #include "hs_api_internal.h"
 #include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_config.h"
 #include "hs_core.h"
 
 #define HOUSEKEEPING_MS 500
+/*
+ * A TCP client's time to send its request. An honest one sends it in one
+ * round trip after the TLS handshake (milliseconds; a second on a bad
+ * link): 10 s is ample for it, and a slow client from one address holds its
+ * 16 slots for 10 s at a time instead of for ever.
+ */
+#define REQUEST_TIMEOUT_S 10
+/* MHD's inactivity timeout: an answer whose client reads nothing for this long is cut */
+#define IDLE_TIMEOUT_S 30
+#define CUT_LOG_USEC (60 * 1000000ULL)
+#define MHD_LOG_PER_MINUTE 10
+
+/* The tracked connection behind C; NULL on a listener without the deadline. */
+static struct client *client_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
 				      const char *method, const char *version,
@@ -68,20 +112,129 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 		return MHD_YES;
 	req->listener = l;
 	req->connection = c;
+	if (l->request_deadline) {
+		struct client *cl = client_of(c);
+
+		/* the whole request is in: what follows is ours to answer */
+		if (cl)
+			cl->waiting_since_usec = 0;
+	}
 	return hs__api_dispatch(l, c, url, method, req) == MHD_YES ? MHD_YES : MHD_NO;
 }
 
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			      enum MHD_RequestTerminationCode code)
 {
+	struct listener *l = cls;
 	struct request *req = *con_cls;
 
+	if (l->request_deadline) {
+		struct client *cl = client_of(c);
+
+		/* kept alive, it waits for the next request: the deadline again */
+		if (cl)
+			cl->waiting_since_usec = hs_now_usec(CLOCK_MONOTONIC);
+	}
 	if (req) {
 		json_object_put(req->deferred);
 		free(req->body);
 		free(req);
 		*con_cls = NULL;
 	}
+}
+
+/* --- the TCP listener's deadline ---------------------------------------- */
+
+static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			      enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *l = cls;
+	struct client *cl = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		cl = calloc(1, sizeof(*cl));
+		if (!cl)
+			return; /* untracked: only MHD's idle timeout bounds it */
+		cl->connection = c;
+		cl->waiting_since_usec = hs_now_usec(CLOCK_MONOTONIC);
+		cl->next = l->clients;
+		if (l->clients)
+			l->clients->prev = cl;
+		l->clients = cl;
+		*socket_context = cl;
+		return;
+	}
+	if (!cl)
+		return;
+	if (cl->prev)
+		cl->prev->next = cl->next;
+	else
+		l->clients = cl->next;
+	if (cl->next)
+		cl->next->prev = cl->prev;
+	free(cl);
+	*socket_context = NULL;
+}
+
+/*
+ * Shuts down the connections that did not deliver a request in time. MHD
+ * owns the socket: shutdown() (not close) makes its next read see the end,
+ * and MHD closes the connection as any other the client ended.
+ */
+static void listener_cut_late(struct listener *l)
+{
+	uint64_t now = hs_now_usec(CLOCK_MONOTONIC);
+
+	for (struct client *cl = l->clients; cl; cl = cl->next) {
+		const union MHD_ConnectionInfo *info;
+
+		if (cl->cut || !cl->waiting_since_usec ||
+		    now - cl->waiting_since_usec < REQUEST_TIMEOUT_S * 1000000ULL)
+			continue;
+		info = MHD_get_connection_info(cl->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!info)
+			continue;
+		shutdown(info->connect_fd, SHUT_RDWR);
+		cl->cut = true;
+		l->cut_unlogged++;
+	}
+	if (l->cut_unlogged && now - l->cut_logged_usec >= CUT_LOG_USEC) {
+		qb_log(LOG_NOTICE, "API on %s: closed %u connections that sent no whole request "
+		       "within %d s", l->what, l->cut_unlogged, REQUEST_TIMEOUT_S);
+		l->cut_unlogged = 0;
+		l->cut_logged_usec = now;
+	}
+}
+
+/*
+ * MHD's messages (MHD_USE_ERROR_LOG) into our log, at most
+ * MHD_LOG_PER_MINUTE a minute: at its connection limits MHD says one line
+ * per connection it refuses, and a flood must not become one in the log.
+ */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct listener *l = cls;
+	uint64_t now = hs_now_usec(CLOCK_MONOTONIC);
+	char msg[256];
+	size_t len;
+
+	if (now - l->mhd_log_window_usec >= 60 * 1000000ULL) {
+		if (l->mhd_log_dropped)
+			qb_log(LOG_WARNING, "API on %s: %u more libmicrohttpd messages not logged",
+			       l->what, l->mhd_log_dropped);
+		l->mhd_log_window_usec = now;
+		l->mhd_log_count = l->mhd_log_dropped = 0;
+	}
+	if (l->mhd_log_count >= MHD_LOG_PER_MINUTE) {
+		l->mhd_log_dropped++;
+		return;
+	}
+	l->mhd_log_count++;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		msg[--len] = '\0';
+	qb_log(LOG_WARNING, "API on %s: libmicrohttpd: %s", l->what, msg);
 }
 
 /* --- listeners on the loop ---------------------------------------------- */
@@ -99,7 +252,11 @@ static void housekeeping(void *data)
 	struct hs_api *api = data;
 
 	/* idle event streams: keep-alives are due, closed clients are noticed */
-	hs_event_streams_wake(&api->streams, false);
+	hs_event_streams_wake(&api->unix_listener.streams, false);
+	hs_event_streams_wake(&api->tcp_listener.streams, false);
+	/* slow clients: the TCP connections late with their request are shut down */
+	if (api->tcp_listener.mhd)
+		listener_cut_late(&api->tcp_listener);
 	if (api->unix_listener.mhd)
 		MHD_run(api->unix_listener.mhd);
 	if (api->tcp_listener.mhd)
@@ -108,28 +265,45 @@ static void housekeeping(void *data)
 			  housekeeping, &api->timer);
 }
 
-/* With l->tls_cert set, the listener serves HTTPS with it and l->tls_key. */
+/*
+ * With l->tls_cert set, the listener serves HTTPS with it and l->tls_key.
+ * PER_CLIENT > 0 (TCP): that many connections per client address, and the
+ * request deadline; 0 (the unix socket): neither, its peers are local.
+ */
 static int listener_start(struct hs_api *api, struct listener *l, int fd, bool needs_token,
-			  const char *what)
+			  unsigned per_client, const char *what)
 {
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	struct MHD_OptionItem opts[10];
+	size_t n = 0;
 
 	l->api = api;
 	l->needs_token = needs_token;
 	l->what = what;
-	if (l->tls_cert)
-		l->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, access_handler, l,
-					  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-					  request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 128,
-					  MHD_OPTION_CONNECTION_TIMEOUT, 30,
-					  MHD_OPTION_HTTPS_MEM_CERT, l->tls_cert,
-					  MHD_OPTION_HTTPS_MEM_KEY, l->tls_key, MHD_OPTION_END);
-	else
-		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, l,
-					  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-					  request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 128,
-					  MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);
+	l->request_deadline = per_client > 0;
+	/* first, or MHD logs what the options before it say its own way */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, l};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+					    (intptr_t)request_completed, l};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, HS_API_CONNECTIONS, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL};
+	if (per_client) {
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
+						    NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+						    (intptr_t)connection_notify, l};
+	}
+	if (l->tls_cert) {
+		flags |= MHD_USE_TLS;
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, l->tls_cert};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, l->tls_key};
+	}
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	assert(n <= sizeof(opts) / sizeof(opts[0]));
+	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, l, MHD_OPTION_ARRAY, opts,
+				  MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
 		qb_log(LOG_ERR, "cannot start the API on %s", what);
@@ -193,7 +367,7 @@ int hs_api_new(struct hs_core *core, struct hs_pairs *pairs, struct hs_fencing *
 		qb_log(LOG_ERR, "cannot listen on %s: %s", cfg->api_socket, strerror(-r));
 		goto out_free;
 	}
-	r = listener_start(api, &api->unix_listener, fd, false, cfg->api_socket);
+	r = listener_start(api, &api->unix_listener, fd, false, 0, cfg->api_socket);
 	if (r < 0)
 		goto out_free;
 
@@ -207,11 +381,12 @@ int hs_api_new(struct hs_core *core, struct hs_pairs *pairs, struct hs_fencing *
 			       r == -EINVAL ? "expected IPv4ADDR:PORT" : strerror(-r));
 			goto out_free;
 		}
-		r = listener_start(api, &api->tcp_listener, fd, true, cfg->http_listen);
+		r = listener_start(api, &api->tcp_listener, fd, true, cfg->http_client_connections,
+				   cfg->http_listen);
 		if (r < 0)
 			goto out_free;
-		qb_log(LOG_INFO, "TCP API on %s: %s", cfg->http_listen,
-		       cfg->http_plain ? "plain HTTP" : "HTTPS");
+		qb_log(LOG_INFO, "TCP API on %s: %s, %u connections per client address", cfg->http_listen,
+		       cfg->http_plain ? "plain HTTP" : "HTTPS", cfg->http_client_connections);
 	}
 	qb_loop_timer_add(core->loop, QB_LOOP_LOW, HOUSEKEEPING_MS * 1000000ULL, api,
 			  housekeeping, &api->timer);
@@ -232,7 +407,8 @@ void hs_api_free(struct hs_api *api)
 	 * MHD must not be stopped with connections suspended; one more run lets
 	 * the streams end their answer properly rather than be cut.
 	 */
-	hs_event_streams_wake(&api->streams, true);
+	hs_event_streams_wake(&api->unix_listener.streams, true);
+	hs_event_streams_wake(&api->tcp_listener.streams, true);
 	if (api->unix_listener.mhd)
 		MHD_run(api->unix_listener.mhd);
 	if (api->tcp_listener.mhd)
@@ -248,6 +424,8 @@ void hs_api_free(struct hs_api *api)
 
 void hs_api_changed(struct hs_api *api)
 {
-	if (api)
-		hs_event_streams_wake(&api->streams, false);
+	if (!api)
+		return;
+	hs_event_streams_wake(&api->unix_listener.streams, false);
+	hs_event_streams_wake(&api->tcp_listener.streams, false);
 }

@@ -20,8 +20,17 @@
  * there is nothing to say it suspends the connection and returns 0, which
  * MHD allows in external polling mode. Suspended connections do not time out
  * and are not polled, so an idle stream costs one query per wake.
+ *
+ * Because a suspended connection is not polled, MHD would notice a client
+ * that went away only when a keep-alive fails to send (15 s, and a write to
+ * a socket the peer closed first succeeds: one more round). So before it
+ * fills or suspends, a stream looks at its socket itself (poll with
+ * POLLRDHUP, which does not read): a closed one ends the response and frees
+ * the slot. Every wake resumes every stream, and the housekeeping timer
+ * wakes them every 500 ms: a vanished client's slot is free within that.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +42,6 @@
 
 #define KEEPALIVE_USEC (15 * 1000000ULL)
 #define PAGE 100
-#define MAX_STREAMS 32 /* of the 128 connections a listener takes: room for the API */
 #define BLOCK_SIZE (16 * 1024)
 
 struct hs_event_stream {
@@ -92,8 +100,15 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	size_t n;
 
 	if (s->off == s->len) {
+		const union MHD_ConnectionInfo *info;
+
 		if (s->streams->ending)
 			return MHD_CONTENT_READER_END_OF_STREAM;
+		info = s->connection ? MHD_get_connection_info(s->connection,
+							       MHD_CONNECTION_INFO_CONNECTION_FD)
+				     : NULL;
+		if (info && hs_event_stream_peer_closed(info->connect_fd))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (stream_fill(s) < 0)
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (s->len == 0) {
@@ -131,7 +146,7 @@ int hs_event_stream_new(struct hs_event_streams *streams, struct sdb *db,
 	struct hs_event_stream *s;
 	struct MHD_Response *r;
 
-	if (streams->count >= MAX_STREAMS)
+	if (streams->count >= HS_EVENT_STREAMS_MAX)
 		return -EBUSY;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -173,4 +188,11 @@ void hs_event_streams_wake(struct hs_event_streams *streams, bool ending)
 		s->suspended = false;
 		MHD_resume_connection(s->connection);
 	}
+}
+
+bool hs_event_stream_peer_closed(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }

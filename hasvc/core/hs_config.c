@@ -58,6 +58,9 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("http_tls_key", http_tls_key),
 	{SECTION_DAEMON, "http_plain", KEY_BOOL, offsetof(struct hs_config, http_plain), 0, 0},
 	DAEMON_KEY("token_file", token_file),
+	/* TCP API connections one client address may hold (docs/security.md); 0: 16 */
+	{SECTION_DAEMON, "http_client_connections", KEY_UINT,
+	 offsetof(struct hs_config, http_client_connections), 0, HS_API_CONNECTIONS},
 	DAEMON_KEY("web_dir", web_dir),
 	DAEMON_KEY("fence_agent_dir", fence_agent_dir),
 	DAEMON_KEY("log_level", log_level),
@@ -375,6 +378,8 @@ static int config_validate(struct parser *p)
 	if (c->http_listen && !c->http_tls_cert && !c->http_plain)
 		return parse_error(p, "http_listen needs http_tls_cert and http_tls_key, "
 				   "or http_plain = yes");
+	if (c->http_client_connections == 0)
+		c->http_client_connections = 16;
 	if (c->nbd_port_base == 0)
 		c->nbd_port_base = 10809;
 	if (c->nbd_port_base < 1024)

@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 #define HS_CONFIG_DEFAULT_PATH "/etc/hasvc/hasvc.conf"
+/* Connections each API listener takes at once; http_client_connections is at most this. */
+#define HS_API_CONNECTIONS 128
 
 struct hs_config_fence {
 	char *node;            /* the host this device fences */
@@ -52,6 +54,7 @@ struct hs_config {
 	char *http_tls_key;    /* its PEM private key */
 	bool http_plain;       /* http_listen without TLS, asked for explicitly */
 	char *token_file;      /* bearer tokens for the TCP API */
+	unsigned http_client_connections; /* TCP API connections per client address, 1..128 */
 	char *web_dir;         /* static dashboard files */
 	char *fence_agent_dir; /* where agents named without a path are found */
 	char *log_level;       /* error, warning, info, debug */

@@ -52,6 +52,7 @@ Test(config, good_file_is_read_whole)
 	cr_assert_str_eq(c->http_tls_cert, "/tmp/c.pem");
 	cr_assert_str_eq(c->http_tls_key, "/tmp/k.pem");
 	cr_assert(!c->http_plain, "HTTPS unless asked otherwise");
+	cr_assert_eq(c->http_client_connections, 16, "16 connections per client address");
 	cr_assert_eq(c->n_nodes, 2);
 	cr_assert_eq(c->nodes[1].nodeid, 2);
 	cr_assert_str_eq(c->nodes[0].replication_address, "10.0.0.1", "defaults to address");
@@ -86,6 +87,17 @@ Test(config, test_hooks_are_off_unless_asked_for)
 	cr_assert(c->test_hooks);
 	cr_assert(c->fence_always);
 	cr_assert(c->reprotect_old_host);
+	hs_config_free(c);
+}
+
+Test(config, http_client_connections_is_read)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nnode = node1\nhttp_client_connections = 4\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert_eq(c->http_client_connections, 4);
 	hs_config_free(c);
 }
 
@@ -170,6 +182,8 @@ static const struct bad_case bad_cases[] = {
 	 "http_tls_key = /k.pem\nhttp_plain = yes\n" GOOD_NODES,
 	 ": http_plain = yes and http_tls_cert/http_tls_key are both set"},
 	{"[daemon]\nnode = node1\nhttp_plain = sometimes\n" GOOD_NODES, ":3: 'http_plain' must be yes or no"},
+	{"[daemon]\nnode = node1\nhttp_client_connections = 129\n" GOOD_NODES,
+	 ":3: 'http_client_connections' must be a whole number from 0 to 128, not '129'"},
 	{"[daemon]\nnode = node1\nhttp_tls_cert =\n", ":3: 'http_tls_cert' needs a value"},
 	{"[daemon]\nnode = node1\n[node n12345678901234567890123456789012345678901234567890123456789012345]\n",
 	 ":3: bad host name"},
