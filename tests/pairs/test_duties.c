@@ -306,6 +306,47 @@ Test(duties, a_degraded_pair_is_protected_again_after_a_pause)
 	cr_assert_eq(pt_events("pair", "degraded -> creating"), 1);
 }
 
+/*
+ * Chaos seed 2: the backup host (here node1, coordinating too) could not
+ * prepare a new backup (its libvirtd was gone). It never left the cluster,
+ * so "it is back" is no reason to try it again: before, host-returned sent
+ * the backup straight back, creating and degraded in turn for good. Now the
+ * pair waits degraded, its reason the failure, and the next host that
+ * accepts backups takes it.
+ */
+Test(duties, a_backup_that_cannot_be_prepared_goes_to_another_host)
+{
+	struct hs_pair v;
+
+	pt_setup("node1");
+	pt_node_admin("node3", "maintenance");
+	pt_pair_put("vm1", "node2", "node1", "degraded");
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating", "a mirror that failed: node1 again");
+	pt_round();
+	pt_answer(pt_pending("backup_prepare"), -EIO, "no room for the images", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	cr_assert_eq(pt_events("pair", "creating -> degraded (reprotect-failed)"), 1);
+
+	usleep(3100 * 1000);
+	pt_round();
+	v = pt_pair("vm1");
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded", "node1 is not tried again at once");
+	cr_assert_str_eq(v.backup, "node1");
+	cr_assert(v.reason && strstr(v.reason, "could not be prepared on node1"), "reason: %s",
+		  v.reason);
+	hs_pair_release(&v);
+
+	pt_node_admin("node3", "enabled");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	v = pt_pair("vm1");
+	cr_assert_str_eq(v.backup, "node3");
+	hs_pair_release(&v);
+	cr_assert_eq(pt_events("pair", "new backup on node3: node1 could not prepare it"), 1);
+}
+
 Test(duties, a_host_back_before_its_fence_promotes_nothing)
 {
 	pt_setup("node1");
