@@ -173,7 +173,8 @@ size_t hs_coord_plan(const struct hs_pair_brief *pairs, size_t n_pairs,
 			    .pair = i,
 			    .event = ev,
 			    .new_backup = backup,
-			    .after_failure = pairs[i].state == HS_PAIR_DEGRADED && pairs[i].backup_failed,
+			    .after_failure =
+				pairs[i].state == HS_PAIR_DEGRADED && pairs[i].backup_failed,
 			};
 		n++;
 	}
