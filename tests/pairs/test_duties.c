@@ -65,6 +65,32 @@ Test(duties, the_backup_host_prepares_then_the_pair_syncs)
 	cr_assert_null(pt_pending("backup_prepare"), "the duty ran once for its generation");
 }
 
+/*
+ * Chaos seed 2 (a local run): the backup host's prepare answered while its
+ * partition had no quorum (corosync restarting elsewhere); the proposal was
+ * lost, the duty was done for that generation, and the pair stayed in
+ * creating for good, nobody preparing. The outcome is kept and proposed
+ * again once the host may act; the backup is not prepared twice.
+ */
+Test(duties, a_prepared_backup_whose_proposal_was_lost_is_proposed_again)
+{
+	json_object *data = json_object_new_object();
+
+	pt_setup("node2");
+	pt_pair_put("vm1", "node1", "node2", "creating");
+	pt_round();
+	pt_quorate_set(false);
+	json_object_object_add(data, "port", json_object_new_int(10811));
+	pt_answer(pt_pending("backup_prepare"), 0, "backup prepared", data);
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating", "no quorum: nothing applied");
+	pt_quorate_set(true);
+	pt_calls_clear();
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	cr_assert_null(pt_pending("backup_prepare"), "the outcome was kept: no second prepare");
+	cr_assert_eq(pt_events("pair", "creating -> initial-sync (backup-prepared)"), 1);
+}
+
 Test(duties, the_primary_host_does_not_prepare)
 {
 	pt_setup("node1");
