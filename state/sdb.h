@@ -122,6 +122,15 @@ int sdb_transitions_count(struct sdb *db, const char *from, const char *to, cons
 			  uint64_t *ret);
 
 /*
+ * The event of VM's newest kept transition, when it led into STATE (the
+ * event that put the pair where it is: "reprotect-failed"), in *RET_EVENT
+ * (free() it); NULL when the newest went elsewhere or none is kept (pruned
+ * past SDB_EVENTS_KEEP, or logged before schema 5). The replicated log is
+ * the same on every host, so every coordinator reads the same answer.
+ */
+int sdb_pair_entered_by(struct sdb *db, const char *vm, const char *state, char **ret_event);
+
+/*
  * Fence log, newest first, at most LIMIT (0: 1000), of TARGET or of every
  * host when NULL: [{"id","ref","target","device","agent","level","action",
  * "result","message","started_usec","finished_usec"}].

@@ -349,6 +349,28 @@ int sdb_transitions_count(struct sdb *db, const char *from, const char *to, cons
 	return sdb__count(db, s, ret);
 }
 
+int sdb_pair_entered_by(struct sdb *db, const char *vm, const char *state, char **ret_event)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	const char *ev;
+	int r, rc;
+
+	r = sdb__stmt_key(db, SDB_Q_PAIR_ENTERED_BY, vm, &s);
+	if (r < 0)
+		return r;
+	sdb__bind_text(s, 2, state);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		*ret_event = NULL;
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return sdb__fail_sqlite(db, rc, "cannot read state");
+	ev = (const char *)sqlite3_column_text(s, 0);
+	*ret_event = ev ? strdup(ev) : NULL;
+	return ev && !*ret_event ? -ENOMEM : 0;
+}
+
 int sdb_events_list(struct sdb *db, uint64_t since_id, unsigned limit, json_object **ret)
 {
 	return sdb_events_list_kind(db, NULL, since_id, limit, ret);

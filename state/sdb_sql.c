@@ -79,6 +79,10 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 				    " AND (?1 IS NULL OR pair_from = ?1)"
 				    " AND (?2 IS NULL OR pair_to = ?2)"
 				    " AND (?3 IS NULL OR pair_event = ?3)",
+	/* the newest transition of ?1 (a scan from the newest event back), if it led into ?2 */
+	[SDB_Q_PAIR_ENTERED_BY] = "SELECT pair_event FROM (SELECT pair_to, pair_event FROM events"
+				  " WHERE vm = ?1 AND pair_to IS NOT NULL ORDER BY id DESC LIMIT 1)"
+				  " WHERE pair_to = ?2",
 	[SDB_Q_FENCE_GET] = "SELECT result FROM fence_log WHERE ref = ?1",
 	[SDB_Q_FENCE_INSERT] = "INSERT INTO fence_log (id, ref, target, device, agent, level,"
 			       " action, started_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

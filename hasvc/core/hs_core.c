@@ -286,6 +286,17 @@ int hs_core_pair_get(const struct hs_core *core, const char *vm, struct hs_pair 
 	return r;
 }
 
+enum hs_pair_event hs_core_pair_entered_by(const struct hs_core *core, const struct hs_pair *v)
+{
+	_cleanup_free_ char *name = NULL;
+	enum hs_pair_event ev;
+
+	if (sdb_pair_entered_by(core->db, v->vm, hs_pair_state_name(v->state), &name) < 0 ||
+	    !name || hs_pair_event_from_name(name, &ev) < 0)
+		return HS_EV_MAX;
+	return ev;
+}
+
 int hs_core_pairs_list(const struct hs_core *core, const char *node, struct hs_pair_list *ret)
 {
 	struct hs_pair_list l = {0};

@@ -106,6 +106,12 @@ bool hs_core_may_act(const struct hs_core *core);
 int hs_core_pair_get(const struct hs_core *core, const char *vm, struct hs_pair *ret);
 /* Every pair, or those whose primary or backup is NODE; rows that do not decode are left out. */
 int hs_core_pairs_list(const struct hs_core *core, const char *node, struct hs_pair_list *ret);
+/*
+ * The event that put V where it is (its newest transition, from the
+ * replicated event log); HS_EV_MAX when that is not known (pruned, or the
+ * log unreadable).
+ */
+enum hs_pair_event hs_core_pair_entered_by(const struct hs_core *core, const struct hs_pair *v);
 
 /* --- the replicated state (hs_core_state.c) ------------------------------
  * The core's side of the replicated cluster state (state/ has the store and

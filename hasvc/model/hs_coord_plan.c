@@ -11,6 +11,12 @@
  * nothing is fenced or failed over for that; the host's own duties wait for
  * its hasvcd to return.
  *   degraded, backup back     -> host-returned (resync onto the same host)
+ *   degraded by reprotect-failed (its backup host could not prepare the
+ *                               backup, and never left) -> reprotect onto
+ *                               the next host that accepts backups; only
+ *                               when there is none, host-returned onto the
+ *                               same host again (the coordinator waits
+ *                               longer before that retry)
  *   lost-unsynced, primary back -> host-returned (restart the VM there)
  *   degraded/unprotected, no backup host usable -> reprotect onto another host
  *                               (unless old_host_only: then wait for it)
@@ -25,6 +31,9 @@
  * Choosing a new backup host: the pair's previous backup if it accepts
  * backups again (its disk already holds most of the data), else the first
  * host in configuration order that accepts backups and is not the primary.
+ * After a failed prepare, the host after the one that failed, in
+ * configuration order and round (so that several failing hosts are each
+ * tried in turn rather than the first two forever).
  * Placement by free memory and load is the coordinator's business later.
  */
 #include <string.h>
@@ -57,6 +66,24 @@ static const char *choose_backup(const struct hs_pair_brief *p, const struct hs_
 	for (size_t i = 0; i < nodes->n_names; i++) {
 		const char *n = nodes->names[i];
 		if (strcmp(n, p->primary) != 0 && nodes->accepts_backups(nodes->userdata, n))
+			return n;
+	}
+	return NULL;
+}
+
+/* After FAILED could not prepare the backup: the next host after it that accepts backups. */
+static const char *choose_after(const struct hs_pair_brief *p, const struct hs_plan_nodes *nodes,
+				const char *failed)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < nodes->n_names; i++)
+		if (strcmp(nodes->names[i], failed) == 0)
+			start = i + 1;
+	for (size_t k = 0; k < nodes->n_names; k++) {
+		const char *n = nodes->names[(start + k) % nodes->n_names];
+		if (strcmp(n, p->primary) != 0 && strcmp(n, failed) != 0 &&
+		    nodes->accepts_backups(nodes->userdata, n))
 			return n;
 	}
 	return NULL;
@@ -99,6 +126,17 @@ static enum hs_pair_event pair_next_event(const struct hs_pair_brief *p,
 		/* back before its fence: it never stopped, nothing was promoted */
 		return primary_up ? HS_EV_HOST_RETURNED : HS_EV_MAX;
 	case HS_PAIR_DEGRADED:
+		/*
+		 * Its backup host could not prepare the backup: it never left, and
+		 * trying it again at once would fail alike (the pair would go round
+		 * creating -> degraded for good). Another host takes the backup;
+		 * only when none can is the same host tried again.
+		 */
+		if (p->backup_failed && p->backup && primary_up && !nodes->old_host_only) {
+			*ret_backup = choose_after(p, nodes, p->backup);
+			if (*ret_backup)
+				return HS_EV_REPROTECT;
+		}
 		if (p->backup && backup_up && nodes->accepts_backups(nodes->userdata, p->backup))
 			return HS_EV_HOST_RETURNED;
 		/* the old backup host is gone or closed: find another */
@@ -131,7 +169,13 @@ size_t hs_coord_plan(const struct hs_pair_brief *pairs, size_t n_pairs,
 		if (ev == HS_EV_MAX)
 			continue;
 		if (n < max)
-			out[n] = (struct hs_plan_step){.pair = i, .event = ev, .new_backup = backup};
+			out[n] = (struct hs_plan_step){
+			    .pair = i,
+			    .event = ev,
+			    .new_backup = backup,
+			    .after_failure =
+				pairs[i].state == HS_PAIR_DEGRADED && pairs[i].backup_failed,
+			};
 		n++;
 	}
 	return n;

@@ -21,12 +21,24 @@ struct hs_pair_brief {
 	const char *backup;       /* host of the backup; NULL when there is none */
 	enum hs_pair_state state;
 	bool switchover;          /* an admin switchover is under way */
+	/*
+	 * Degraded by reprotect-failed: BACKUP could not prepare the new
+	 * backup (libvirtd away, no room, no port). That host never left, so
+	 * "it is back" says nothing about it: another host is tried first.
+	 */
+	bool backup_failed;
 };
 
 struct hs_plan_step {
 	size_t pair;              /* index into the pairs given */
 	enum hs_pair_event event;
 	const char *new_backup;   /* HS_EV_REPROTECT: the host chosen; else NULL */
+	/*
+	 * The pair's backup host failed to prepare the last backup (the
+	 * brief's backup_failed): HS_EV_HOST_RETURNED tries that same host
+	 * again (no other accepts backups), HS_EV_REPROTECT another one.
+	 */
+	bool after_failure;
 };
 
 /* Node facts the plan needs; callbacks so the caller keeps its own model. */

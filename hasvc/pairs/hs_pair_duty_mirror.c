@@ -62,17 +62,20 @@ static bool libvirtd_away(struct task *t, const struct hs_pair *v, int result,
 	return true;
 }
 
-/* creating, on the backup host */
-static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
-		     const char *message, const struct mirror_reply *reply)
+/*
+ * creating, on the backup host: the transition the prepare's outcome asks
+ * for. Proposed again at each round until the pair moves (hs__pairs_transition
+ * waits a few seconds between two proposals from one generation): a lost
+ * proposal must not leave the pair in creating for good, with the duty done.
+ */
+static void propose_outcome(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
-	if (libvirtd_away(t, v, result, message, true))
-		return;
-	t->done = true;
-	if (result >= 0) {
+	const char *message = t->outcome_message ? t->outcome_message : "";
+
+	if (t->outcome >= 0) {
 		/* the port the backup listens on is the one it bound, not the one asked */
 		struct sdb_pair_change port = {
-		    .nbd_port = reply->port,
+		    .nbd_port = t->outcome_port,
 		};
 		hs__pairs_transition(p, v, HS_EV_BACKUP_PREPARED, &port, "%s", message);
 	} else if (v->generation == 1) /* a new pair: creating it failed, it goes */
@@ -85,6 +88,19 @@ static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 				    p->core->self->name, message);
 }
 
+static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		     const char *message, const struct mirror_reply *reply)
+{
+	if (libvirtd_away(t, v, result, message, true))
+		return;
+	t->outcome_known = true;
+	t->outcome = result;
+	t->outcome_port = result >= 0 && reply ? reply->port : 0;
+	free(t->outcome_message);
+	t->outcome_message = strdup(message ? message : "");
+	propose_outcome(p, t, v);
+}
+
 void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
 	_cleanup_free_ char *xml = NULL;
@@ -95,8 +111,10 @@ void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	unsigned port;
 	int r;
 
-	if (t->done)
+	if (t->outcome_known) {
+		propose_outcome(p, t, v);
 		return;
+	}
 	r = sdb_pair_spec_get(p->core->db, v->vm, &xml, &sizes);
 	if (r < 0 || !xml || !sizes) {
 		prepared(p, t, v, -EINVAL, "the pair carries no domain definition or disk sizes",

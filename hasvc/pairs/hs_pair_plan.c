@@ -9,8 +9,14 @@
  * words an operator reads in the event log. The coordinator proposes every
  * step but one: restarting a VM on its returned host is that host's, which
  * acts first and proposes after.
+ *
+ * What the plan cannot see in a pair's row, it is told from the replicated
+ * event log: whether a degraded pair got there by reprotect-failed (its
+ * backup host could not prepare the backup), so that the next backup goes
+ * elsewhere rather than round the same failing host for good.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hs_cleanup.h"
@@ -20,6 +26,13 @@
 #include "sdb_msg.h"
 
 #define REPROTECT_DELAY_USEC (3000 * 1000ULL) /* a pair just degraded waits this long */
+/*
+ * A backup host that could not prepare the backup, when no other host
+ * accepts it, is tried again only after this long: its prepare itself waits
+ * up to a minute for an absent libvirtd (hs_pair_duty_mirror.c), and the
+ * pair spends the wait degraded, with the failure as its reason.
+ */
+#define RETRY_FAILED_HOST_USEC (60 * 1000 * 1000ULL)
 
 static bool plan_online(void *userdata, const char *node)
 {
@@ -101,6 +114,7 @@ static void step_host_returned(struct hs_pairs *p, const struct hs_pair *v,
 			       const struct hs_pair_transition *row, const struct hs_plan_step *s)
 {
 	struct sdb_pair_change c = {0};
+	_cleanup_free_ char *why = NULL;
 
 	if (v->state == HS_PAIR_FENCING) {
 		hs__pairs_transition(p, v, s->event, NULL,
@@ -108,13 +122,24 @@ static void step_host_returned(struct hs_pairs *p, const struct hs_pair *v,
 				     v->primary);
 		return;
 	}
-	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + REPROTECT_DELAY_USEC)
+	if (hs_now_usec(CLOCK_REALTIME) <
+	    v->changed_usec + (s->after_failure ? RETRY_FAILED_HOST_USEC : REPROTECT_DELAY_USEC))
 		return;
 	/* A fresh backup, a port chosen afresh: the recorded one may be the
 	 * very port whose clash failed the last attempt. */
 	if (row->next == HS_PAIR_CREATING && v->backup)
 		c.nbd_port = hs__pairs_free_port(p, v->backup, v->vm);
-	hs__pairs_transition(p, v, s->event, &c, "%s is back; a fresh backup goes there", v->backup);
+	if (!s->after_failure) {
+		hs__pairs_transition(p, v, s->event, &c, "%s is back; a fresh backup goes there",
+				     v->backup);
+		return;
+	}
+	/* creating clears the reason: this one says why it is the same host again */
+	if (asprintf(&why, "%s is tried again: no other host accepts the backup (%s)", v->backup,
+		     v->reason && *v->reason ? v->reason : "the last prepare there failed") < 0)
+		return;
+	c.reason = why;
+	hs__pairs_transition(p, v, s->event, &c, "%s", why);
 }
 
 static void step_reprotect(struct hs_pairs *p, const struct hs_pair *v,
@@ -126,8 +151,14 @@ static void step_reprotect(struct hs_pairs *p, const struct hs_pair *v,
 		return;
 	c.backup = s->new_backup;
 	c.nbd_port = hs__pairs_free_port(p, s->new_backup, v->vm);
-	hs__pairs_transition(p, v, s->event, &c, "re-protecting %s with a new backup on %s", v->vm,
-			     s->new_backup);
+	if (s->after_failure)
+		hs__pairs_transition(p, v, s->event, &c,
+				     "re-protecting %s with a new backup on %s: %s could not prepare "
+				     "it",
+				     v->vm, s->new_backup, v->backup);
+	else
+		hs__pairs_transition(p, v, s->event, &c, "re-protecting %s with a new backup on %s",
+				     v->vm, s->new_backup);
 }
 
 /* Events the plan names and the coordinator proposes; the others are not its to propose. */
@@ -175,14 +206,23 @@ void hs__pairs_run_plan(struct hs_pairs *p, const struct hs_pair *views, size_t 
 		.old_host_only = cfg->reprotect_old_host,
 		.userdata = p->core,
 	};
+	bool coordinator = hs_core_is_coordinator(p->core);
 	size_t n_steps;
 
 	for (size_t i = 0; i < cfg->n_nodes && i < HS_CLUSTER_MAX_NODES; i++)
 		names[nodes.n_names++] = cfg->nodes[i].name;
 	for (size_t i = 0; i < n; i++)
-		briefs[i] = (struct hs_pair_brief){views[i].vm, views[i].primary, views[i].backup,
-						   views[i].state,
-						   views[i].switchover};
+		briefs[i] = (struct hs_pair_brief){
+		    .vm = views[i].vm,
+		    .primary = views[i].primary,
+		    .backup = views[i].backup,
+		    .state = views[i].state,
+		    .switchover = views[i].switchover,
+		    /* only the coordinator re-protects; the log is read for degraded pairs only */
+		    .backup_failed = coordinator && views[i].state == HS_PAIR_DEGRADED &&
+				     hs_core_pair_entered_by(p->core, &views[i]) ==
+					 HS_EV_REPROTECT_FAILED,
+		};
 	n_steps = hs_coord_plan(briefs, n, &nodes, steps, ARRAY_SIZE(steps));
 	for (size_t i = 0; i < n_steps && i < ARRAY_SIZE(steps); i++)
 		plan_step(p, &views[steps[i].pair], &steps[i]);

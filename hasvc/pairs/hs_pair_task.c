@@ -31,6 +31,7 @@ struct task *hs__task_get(struct hs_pairs *p, const char *vm)
 
 static void task_free(struct task *t)
 {
+	free(t->outcome_message);
 	free(t->failure);
 	free(t->vm);
 	free(t);
@@ -50,6 +51,9 @@ void hs__task_sync(struct task *t, const struct hs_pair *v)
 	t->changed_usec = v->changed_usec;
 	t->proposed_gen = 0; /* what was proposed landed (or lost): the pair moved */
 	t->done = false;
+	t->outcome_known = false;
+	free(t->outcome_message);
+	t->outcome_message = NULL;
 	t->mirror_started = false;
 	t->cut_sent = false;
 	t->next_usec = 0;

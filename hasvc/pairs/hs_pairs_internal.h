@@ -44,6 +44,16 @@ struct task {
 	uint64_t progress_usec, progress_done;
 	enum hs_pair_event step_event; /* a plan step carried out by this host */
 	char *failure;           /* switchover: why the stop failed */
+	/*
+	 * creating, on the backup host: the prepare's outcome, kept for this
+	 * generation and proposed again until the pair moves. A proposal can be
+	 * lost (the host without quorum when the answer came, a membership
+	 * change); the prepare is not run twice for it.
+	 */
+	bool outcome_known;
+	int outcome;             /* the prepare's result (-errno) */
+	unsigned outcome_port;   /* the port bound */
+	char *outcome_message;
 	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
 	uint64_t speed_next_usec; /* a failed change of the copy's speed: not retried before */
 	uint64_t speed_applied;  /* bandwidth_mib + 1 set on the jobs in this generation; 0 none */

@@ -50,8 +50,8 @@ TestSuite(coord_plan, .init = all_up);
 Test(coord_plan, healthy_cluster_needs_nothing)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
-		{"vm2", "node2", "node3", HS_PAIR_INITIAL_SYNC, false},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false, false},
+		{"vm2", "node2", "node3", HS_PAIR_INITIAL_SYNC, false, false},
 	};
 	struct hs_plan_step steps[4];
 	cr_assert_eq(hs_coord_plan(pairs, 2, &nodes, steps, 4), 0);
@@ -60,10 +60,10 @@ Test(coord_plan, healthy_cluster_needs_nothing)
 Test(coord_plan, lost_primary_fences_synced_and_refuses_unsynced)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
-		{"vm2", "node1", "node3", HS_PAIR_INITIAL_SYNC, false},
-		{"vm3", "node2", "node1", HS_PAIR_IN_SYNC, false},
-		{"vm4", "node1", "node2", HS_PAIR_DEGRADED, false},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false, false},
+		{"vm2", "node1", "node3", HS_PAIR_INITIAL_SYNC, false, false},
+		{"vm3", "node2", "node1", HS_PAIR_IN_SYNC, false, false},
+		{"vm4", "node1", "node2", HS_PAIR_DEGRADED, false, false},
 	};
 	struct hs_plan_step steps[8];
 
@@ -81,7 +81,7 @@ Test(coord_plan, lost_primary_fences_synced_and_refuses_unsynced)
 
 Test(coord_plan, both_hosts_lost_is_a_lost_primary)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false, false}};
 	struct hs_plan_step steps[2];
 
 	up[0] = up[1] = false;
@@ -91,7 +91,7 @@ Test(coord_plan, both_hosts_lost_is_a_lost_primary)
 
 Test(coord_plan, degraded_resyncs_when_its_backup_returns)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED, false, false}};
 	struct hs_plan_step steps[2];
 
 	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
@@ -100,7 +100,7 @@ Test(coord_plan, degraded_resyncs_when_its_backup_returns)
 
 Test(coord_plan, degraded_moves_its_backup_when_that_host_is_gone)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_DEGRADED, false, false}};
 	struct hs_plan_step steps[2];
 
 	up[1] = false;
@@ -111,7 +111,7 @@ Test(coord_plan, degraded_moves_its_backup_when_that_host_is_gone)
 
 Test(coord_plan, unprotected_prefers_its_old_host_and_skips_maintenance)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED, false, false}};
 	struct hs_plan_step steps[2];
 
 	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
@@ -125,7 +125,7 @@ Test(coord_plan, unprotected_prefers_its_old_host_and_skips_maintenance)
 
 Test(coord_plan, lost_unsynced_restarts_when_its_host_returns)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_LOST_UNSYNCED, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_LOST_UNSYNCED, false, false}};
 	struct hs_plan_step steps[2];
 
 	up[0] = false;
@@ -137,7 +137,7 @@ Test(coord_plan, lost_unsynced_restarts_when_its_host_returns)
 
 Test(coord_plan, fencing_ends_when_the_primary_returns_unfenced)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_FENCING, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_FENCING, false, false}};
 	struct hs_plan_step steps[2];
 
 	up[0] = false;
@@ -151,7 +151,7 @@ Test(coord_plan, fencing_ends_when_the_primary_returns_unfenced)
 Test(coord_plan, old_host_policy_waits_for_the_previous_host)
 {
 	struct hs_plan_nodes wait = nodes;
-	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_UNPROTECTED, false, false}};
 	struct hs_plan_step steps[2];
 
 	wait.old_host_only = true;
@@ -164,11 +164,68 @@ Test(coord_plan, old_host_policy_waits_for_the_previous_host)
 	cr_assert_str_eq(steps[0].new_backup, "node1");
 }
 
+/*
+ * Chaos seed 2: vm1 (primary node2) re-protected onto node1, whose libvirtd
+ * was gone; node1's prepare failed (reprotect-failed) and host-returned sent
+ * the backup straight back to node1, for good: creating 60 s, degraded 3 s.
+ */
+Test(coord_plan, a_failed_prepare_sends_the_backup_to_another_host)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_DEGRADED, false, true}};
+	struct hs_plan_step steps[2];
+
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_REPROTECT, "node1 never left: not host-returned");
+	cr_assert_str_eq(steps[0].new_backup, "node3");
+	cr_assert(steps[0].after_failure);
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_DEGRADED, steps[0].event)->next, HS_PAIR_CREATING);
+
+	pairs[0].backup_failed = false;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_HOST_RETURNED, "a mirror that failed resyncs onto node1");
+	cr_assert_not(steps[0].after_failure);
+}
+
+Test(coord_plan, a_failed_prepare_is_retried_there_only_when_no_other_host_can)
+{
+	struct hs_plan_nodes wait = nodes;
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_DEGRADED, false, true}};
+	struct hs_plan_step steps[2];
+
+	closed[2] = true; /* node3 in maintenance */
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_HOST_RETURNED);
+	cr_assert(steps[0].after_failure, "the coordinator waits longer before this retry");
+
+	closed[2] = false;
+	wait.old_host_only = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &wait, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_HOST_RETURNED, "old-host policy: node1 or nothing");
+	cr_assert(steps[0].after_failure);
+
+	up[0] = false; /* the failed host gone as well: nowhere */
+	closed[2] = true;
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 0);
+}
+
+Test(coord_plan, failing_hosts_are_tried_in_turn)
+{
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node3", HS_PAIR_DEGRADED, false, true}};
+	struct hs_plan_step steps[2];
+
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_eq(steps[0].event, HS_EV_REPROTECT);
+	cr_assert_str_eq(steps[0].new_backup, "node2", "after node3, round past the primary");
+	pairs[0].backup = "node2";
+	cr_assert_eq(hs_coord_plan(pairs, 1, &nodes, steps, 2), 1);
+	cr_assert_str_eq(steps[0].new_backup, "node3");
+}
+
 Test(coord_plan, reports_the_count_beyond_max)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
-		{"vm2", "node1", "node3", HS_PAIR_IN_SYNC, false},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false, false},
+		{"vm2", "node1", "node3", HS_PAIR_IN_SYNC, false, false},
 	};
 	struct hs_plan_step steps[1];
 
@@ -180,8 +237,8 @@ Test(coord_plan, reports_the_count_beyond_max)
 Test(coord_plan, a_stopped_hasvcd_is_not_a_lost_host)
 {
 	struct hs_pair_brief pairs[] = {
-		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false},
-		{"vm2", "node3", "node1", HS_PAIR_IN_SYNC, false},
+		{"vm1", "node1", "node2", HS_PAIR_IN_SYNC, false, false},
+		{"vm2", "node3", "node1", HS_PAIR_IN_SYNC, false, false},
 	};
 	struct hs_plan_step steps[4];
 
@@ -199,7 +256,7 @@ Test(coord_plan, a_stopped_hasvcd_is_not_a_lost_host)
 
 Test(coord_plan, no_new_backup_on_a_host_without_hasvcd)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_UNPROTECTED, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_UNPROTECTED, false, false}};
 	struct hs_plan_step steps[2];
 
 	up[1] = false; /* node2's host is up, its hasvcd is not: it cannot prepare a backup */
@@ -210,8 +267,8 @@ Test(coord_plan, no_new_backup_on_a_host_without_hasvcd)
 
 Test(coord_plan, switchover_losing_its_backup_host_fails_back_only_after_the_fence)
 {
-	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_PROMOTING, true},
-					{"vm2", "node3", "node2", HS_PAIR_PROMOTING, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node1", "node2", HS_PAIR_PROMOTING, true, false},
+					{"vm2", "node3", "node2", HS_PAIR_PROMOTING, false, false}};
 	struct hs_plan_step steps[4];
 
 	up[1] = false;
@@ -230,7 +287,7 @@ Test(coord_plan, two_nodes_hold_a_lost_backup_until_it_is_fenced)
 {
 	static const char *const two[] = {"node1", "node2"};
 	struct hs_plan_nodes pair_of_nodes = with_ring;
-	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_IN_SYNC, false}};
+	struct hs_pair_brief pairs[] = {{"vm1", "node2", "node1", HS_PAIR_IN_SYNC, false, false}};
 	struct hs_plan_step steps[2];
 
 	pair_of_nodes.names = two;

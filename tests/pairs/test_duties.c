@@ -65,6 +65,32 @@ Test(duties, the_backup_host_prepares_then_the_pair_syncs)
 	cr_assert_null(pt_pending("backup_prepare"), "the duty ran once for its generation");
 }
 
+/*
+ * Chaos seed 2 (a local run): the backup host's prepare answered while its
+ * partition had no quorum (corosync restarting elsewhere); the proposal was
+ * lost, the duty was done for that generation, and the pair stayed in
+ * creating for good, nobody preparing. The outcome is kept and proposed
+ * again once the host may act; the backup is not prepared twice.
+ */
+Test(duties, a_prepared_backup_whose_proposal_was_lost_is_proposed_again)
+{
+	json_object *data = json_object_new_object();
+
+	pt_setup("node2");
+	pt_pair_put("vm1", "node1", "node2", "creating");
+	pt_round();
+	pt_quorate_set(false);
+	json_object_object_add(data, "port", json_object_new_int(10811));
+	pt_answer(pt_pending("backup_prepare"), 0, "backup prepared", data);
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating", "no quorum: nothing applied");
+	pt_quorate_set(true);
+	pt_calls_clear();
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	cr_assert_null(pt_pending("backup_prepare"), "the outcome was kept: no second prepare");
+	cr_assert_eq(pt_events("pair", "creating -> initial-sync (backup-prepared)"), 1);
+}
+
 Test(duties, the_primary_host_does_not_prepare)
 {
 	pt_setup("node1");
@@ -304,6 +330,47 @@ Test(duties, a_degraded_pair_is_protected_again_after_a_pause)
 	pt_round();
 	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
 	cr_assert_eq(pt_events("pair", "degraded -> creating"), 1);
+}
+
+/*
+ * Chaos seed 2: the backup host (here node1, coordinating too) could not
+ * prepare a new backup (its libvirtd was gone). It never left the cluster,
+ * so "it is back" is no reason to try it again: before, host-returned sent
+ * the backup straight back, creating and degraded in turn for good. Now the
+ * pair waits degraded, its reason the failure, and the next host that
+ * accepts backups takes it.
+ */
+Test(duties, a_backup_that_cannot_be_prepared_goes_to_another_host)
+{
+	struct hs_pair v;
+
+	pt_setup("node1");
+	pt_node_admin("node3", "maintenance");
+	pt_pair_put("vm1", "node2", "node1", "degraded");
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating", "a mirror that failed: node1 again");
+	pt_round();
+	pt_answer(pt_pending("backup_prepare"), -EIO, "no room for the images", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	cr_assert_eq(pt_events("pair", "creating -> degraded (reprotect-failed)"), 1);
+
+	usleep(3100 * 1000);
+	pt_round();
+	v = pt_pair("vm1");
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded", "node1 is not tried again at once");
+	cr_assert_str_eq(v.backup, "node1");
+	cr_assert(v.reason && strstr(v.reason, "could not be prepared on node1"), "reason: %s",
+		  v.reason);
+	hs_pair_release(&v);
+
+	pt_node_admin("node3", "enabled");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	v = pt_pair("vm1");
+	cr_assert_str_eq(v.backup, "node3");
+	hs_pair_release(&v);
+	cr_assert_eq(pt_events("pair", "new backup on node3: node1 could not prepare it"), 1);
 }
 
 Test(duties, a_host_back_before_its_fence_promotes_nothing)

@@ -198,3 +198,40 @@ Test(pair_edges, event_records_the_transition)
 	cr_assert_eq(sdb_transitions_count(db, NULL, NULL, "mirror-ready", &n), 0);
 	cr_assert_eq(n, 0);
 }
+
+static char *entered_by(const char *state)
+{
+	static char name[32];
+	char *ev = NULL;
+
+	cr_assert_eq(sdb_pair_entered_by(db, "vm1", state, &ev), 0, "%s", sdb_errmsg(db));
+	snprintf(name, sizeof(name), "%s", ev ? ev : "(none)");
+	free(ev);
+	return name;
+}
+
+/* The plan's question: which event put the pair where it is (reprotect-failed?). */
+Test(pair_edges, entered_by_is_the_newest_transition_into_the_state)
+{
+	struct sdb_pair_change go = {.vm = "vm1",
+				     .state = "degraded",
+				     .pair_event = "reprotect-failed",
+				     .event = "creating -> degraded (reprotect-failed): no libvirtd",
+				     .event_node = "node2"};
+	struct sdb_pair_change note = {
+	    .vm = "vm1", .reason = "slow", .event = "vm1 is slow", .event_node = "node1"};
+	struct sdb_pair_change back = {.vm = "vm1",
+				       .state = "creating",
+				       .pair_event = "host-returned",
+				       .event = "degraded -> creating (host-returned): back",
+				       .event_node = "node1"};
+
+	cr_assert_str_eq(entered_by("creating"), "(none)", "created: no transition yet");
+	expect_update(&go, 0);
+	cr_assert_str_eq(entered_by("degraded"), "reprotect-failed");
+	expect_update(&note, 0);
+	cr_assert_str_eq(entered_by("degraded"), "reprotect-failed", "an event that moves nothing");
+	expect_update(&back, 0);
+	cr_assert_str_eq(entered_by("creating"), "host-returned");
+	cr_assert_str_eq(entered_by("degraded"), "(none)", "not the newest transition any more");
+}
