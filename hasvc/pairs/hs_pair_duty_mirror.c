@@ -147,11 +147,16 @@ void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *
 		hs__pending_failed(t, pe, "prepare the backup", r);
 }
 
-/* initial-sync and in-sync, on the primary host */
+/*
+ * initial-sync and in-sync, on the primary host. The event names the backup
+ * host: a mirror that fails as its host leaves the ring (the job's end and
+ * the membership race) still tells the operator which host it was.
+ */
 static void mirror_failed(struct hs_pairs *p, const struct hs_pair *v, const char *why)
 {
-	hs__pairs_transition(p, v, HS_EV_MIRROR_FAILED, NULL, "%s; %s runs on %s unprotected", why,
-			    v->vm, v->primary);
+	hs__pairs_transition(p, v, HS_EV_MIRROR_FAILED, NULL,
+			    "%s (backup on %s); %s runs on %s unprotected", why,
+			    v->backup ? v->backup : "no host", v->vm, v->primary);
 }
 
 static void speed_set(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
@@ -331,14 +336,41 @@ static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_p
  * LINK_SILENCE_MS proposes the pair degraded. No request, a quick look at
  * QEMU's sockets.
  */
+/*
+ * How long data has waited on the link with no ACK, as far as the watch can
+ * tell: TCP's time since the last ACK, but no more than the watch itself has
+ * seen data waiting (the last ACK may predate the write by an idle spell).
+ * An ACK between two looks shows as a silence shorter than the last one plus
+ * the time between: a new stretch starts.
+ */
+static unsigned link_silence_seen(struct task *t, unsigned silent_ms)
+{
+	uint64_t now = hs_now_usec(CLOCK_MONOTONIC);
+	uint64_t since_look_ms = (now - t->link_seen_usec) / 1000;
+	unsigned seen_ms;
+
+	if (!silent_ms) {
+		t->link_waiting_usec = 0;
+		return 0;
+	}
+	if (!t->link_waiting_usec || silent_ms + 100 < t->link_silent_ms + since_look_ms)
+		t->link_waiting_usec = now;
+	t->link_seen_usec = now;
+	t->link_silent_ms = silent_ms;
+	seen_ms = (unsigned)((now - t->link_waiting_usec) / 1000);
+	return seen_ms < silent_ms ? seen_ms : silent_ms;
+}
+
 void hs__duty_watch_link(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
 	const char *addr = hs_core_replication_address(p->core, v->backup);
 	unsigned silent_ms = 0;
 
 	if (!addr || !v->nbd_port ||
-	    mirror_link_silence(v->vm, addr, v->nbd_port, &t->qemu_pid, &silent_ms) < 0 ||
-	    silent_ms < LINK_SILENCE_MS)
+	    mirror_link_silence(v->vm, addr, v->nbd_port, &t->qemu_pid, &silent_ms) < 0)
+		return;
+	silent_ms = link_silence_seen(t, silent_ms);
+	if (silent_ms < LINK_SILENCE_MS)
 		return;
 	char why[160];
 	snprintf(why, sizeof(why),

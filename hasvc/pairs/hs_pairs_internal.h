@@ -55,6 +55,16 @@ struct task {
 	unsigned outcome_port;   /* the port bound */
 	char *outcome_message;
 	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
+	/*
+	 * The link watch's own observation: since when (monotonic) it has seen
+	 * data waiting for an ACK with none arriving, and what it read last.
+	 * TCP's "last ACK received" alone counts the idle time before a write
+	 * too, so the first write after a quiet minute would read as a minute
+	 * of silence.
+	 */
+	uint64_t link_waiting_usec; /* 0: nothing waiting at the last look */
+	uint64_t link_seen_usec;
+	unsigned link_silent_ms;
 	uint64_t speed_next_usec; /* a failed change of the copy's speed: not retried before */
 	uint64_t speed_applied;  /* bandwidth_mib + 1 set on the jobs in this generation; 0 none */
 	uint64_t speed_noted;    /* bandwidth_mib + 1 whose failure to apply was logged; 0 none */
