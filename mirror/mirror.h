@@ -97,7 +97,8 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
  * mirror_start_resync: MAY_RESUME: when our paused jobs into NBD_HOST:PORT still
  * exist (this QEMU ran all along), resume them: only the ranges written since
  * the cut travel. Otherwise (or without MAY_RESUME) a full copy; the message
- * says which and why ("full resync: the primary's QEMU restarted ...").
+ * says which and why ("full resync: the primary's QEMU restarted ..."), and
+ * the *_typed forms answer the same as a record (struct mirror_copy, below).
  * FROM_EQUAL: the disks are equal at this moment (a switchover's reverse
  * mirror, started while the guest is paused): copy only what is written from
  * now on (sync none).

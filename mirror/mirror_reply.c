@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * mirror_reply: an operation's answer, kept as a record in its request
- * (struct mirror_inspection, mirror_jobs_state, the port bound, a job event)
+ * (struct mirror_inspection, mirror_jobs_state, the port bound, a job event,
+ * the kind of copy a start runs)
  * and handed over on the caller's thread either as that record (the *_typed
  * operations, struct mirror_reply) or encoded once, here, as the JSON DATA of
  * a mirror_done_fn (its shape is in mirror.h).
