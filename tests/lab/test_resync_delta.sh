@@ -119,7 +119,7 @@ event_count_above node1 "incremental resync" 0 || fail "no incremental resync in
 [ "$copied" -le $((2 * W + SLACK)) ] || fail "the resync copied $copied bytes for W = $W"
 [ "$copied" -ge "$W" ] || fail "the resync copied $copied bytes, less than W = $W"
 copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
-[ "$copy" = "delta/paused jobs resumed" ] || fail "after the resync the copy is '$copy', not a delta"
+[ "$copy" = "delta/paused jobs resumed" ] || fail "the resync's copy is '$copy', not a delta"
 note "the copy: $copy (seen during the resync: ${seen_delta:-no sample})"
 lab exec node1 hasvc pair show vm1 | contains '^copy:      delta (paused jobs resumed), copied$' ||
 	fail "pair show lacks the delta copy: $(lab exec node1 hasvc pair show vm1)"
