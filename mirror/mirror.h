@@ -97,7 +97,8 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
  * mirror_start_resync: MAY_RESUME: when our paused jobs into NBD_HOST:PORT still
  * exist (this QEMU ran all along), resume them: only the ranges written since
  * the cut travel. Otherwise (or without MAY_RESUME) a full copy; the message
- * says which and why ("full resync: the primary's QEMU restarted ...").
+ * says which and why ("full resync: the primary's QEMU restarted ..."), and
+ * the *_typed forms answer the same as a record (struct mirror_copy, below).
  * FROM_EQUAL: the disks are equal at this moment (a switchover's reverse
  * mirror, started while the guest is paused): copy only what is written from
  * now on (sync none).
@@ -245,6 +246,31 @@ struct mirror_job_event {
 const char *mirror_job_status_name(enum mirror_job_status status);
 
 /*
+ * What a started copy sends (mirror_start_typed, mirror_start_resync_typed):
+ * every block, or only what was written since the backup went away (the qmp
+ * engine's paused jobs resumed; a switchover's reverse mirror from equal
+ * disks). A record, so that the pairs show and log it without reading the
+ * message. The JSON form: DATA {"kind":"full"|"delta","reason"?}.
+ */
+enum mirror_copy_kind {
+	MIRROR_COPY_FULL,
+	MIRROR_COPY_DELTA,
+};
+
+struct mirror_copy {
+	enum mirror_copy_kind kind;
+	/*
+	 * FULL: why no delta, in a few words ("libvirt block copy has no
+	 * delta", "the primary's QEMU restarted: its jobs are gone"); DELTA:
+	 * what the delta is ("paused jobs resumed"). Never NULL.
+	 */
+	const char *reason;
+};
+
+/* "full", "delta": the JSON form's "kind". */
+const char *mirror_copy_kind_name(enum mirror_copy_kind kind);
+
+/*
  * One outcome. RESULT and MESSAGE as for mirror_done_fn; of the rest only the
  * member of the operation that ran can be set (NULL or 0 otherwise, and when
  * it failed before it had an answer). Everything lives during the call only.
@@ -256,6 +282,7 @@ struct mirror_reply {
 	const struct mirror_jobs_state *jobs;       /* mirror_jobs_typed */
 	unsigned port;                              /* mirror_backup_prepare_typed: the port bound */
 	const struct mirror_job_event *event;       /* mirror_on_job_event_typed */
+	const struct mirror_copy *copy;             /* mirror_start*_typed: what the copy sends */
 };
 
 typedef void (*mirror_reply_fn)(void *userdata, const struct mirror_reply *reply);
@@ -266,6 +293,11 @@ int mirror_backup_prepare_typed(struct mirror *m, const char *primary_xml,
 				mirror_reply_fn done, void *userdata);
 int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata);
 int mirror_jobs_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata);
+int mirror_start_typed(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		       bool sync, uint64_t bandwidth_mib, mirror_reply_fn done, void *userdata);
+int mirror_start_resync_typed(struct mirror *m, const char *vm, const char *nbd_host,
+			      unsigned port, bool sync, uint64_t bandwidth_mib, bool may_resume,
+			      bool from_equal, mirror_reply_fn done, void *userdata);
 /* Replaces what mirror_on_job_event() set, and the other way round. */
 void mirror_on_job_event_typed(struct mirror *m, mirror_reply_fn fn, void *userdata);
 

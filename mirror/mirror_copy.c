@@ -75,6 +75,17 @@ int mirror_link_silence(const char *vm, const char *host, unsigned port, pid_t *
  * reads the same QEMU's connections to HOST:PORT), which cut it: the job
  * then pauses.
  */
+/* Why no delta, in the few words of struct mirror_copy: mirror__qmp_resumable's refusal. */
+static const char *full_reason(int resumable)
+{
+	switch (resumable) {
+	case -ENOENT: /* also after a failover or switchover: this QEMU never mirrored the pair */
+		return "the primary's QEMU restarted or never mirrored this pair: no job to resume";
+	case -ESTALE: return "the paused jobs went to another backup";
+	default: return "the paused jobs cannot be read";
+	}
+}
+
 static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			  const char *tls_dir)
 {
@@ -84,13 +95,22 @@ static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror
 	if (r->may_resume || r->resume_only)
 		e = mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
 	if (e == 0) {
-		mirror__qmp_resume(r, d, dom);
+		if (mirror__qmp_resume(r, d, dom) >= 0)
+			mirror__answer_copy(r, MIRROR_COPY_DELTA, "paused jobs resumed");
 	} else if (r->resume_only) {
 		mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);
 	} else {
 		/* a libvirt block copy left from the default engine holds the node */
 		mirror__jobs_abort(d, dom, 0);
-		mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL);
+		if (mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL) < 0)
+			return;
+		if (r->from_equal)
+			mirror__answer_copy(r, MIRROR_COPY_DELTA,
+					    "the disks are equal: only writes from now on");
+		else if (!r->may_resume)
+			mirror__answer_copy(r, MIRROR_COPY_FULL, "no resume asked");
+		else
+			mirror__answer_copy(r, MIRROR_COPY_FULL, "%s", full_reason(e));
 	}
 }
 
@@ -169,6 +189,8 @@ static void start_run(struct mirror *m, struct request *r)
 	mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (%s%s%s)", r->vm, dom->n_disks,
 		    r->host, r->port, r->sync ? "synchronous writes" : "asynchronous",
 		    r->bandwidth_mib ? ", throttled" : "", tls > 0 ? ", TLS" : "");
+	/* the block copy job starts from zero: libvirt gives it no dirty bitmap to start from */
+	mirror__answer_copy(r, MIRROR_COPY_FULL, "libvirt block copy has no delta");
 out:
 	virDomainFree(d);
 	mirror_domain_free(dom);
@@ -347,12 +369,12 @@ int mirror_resume(struct mirror *m, const char *vm, const char *nbd_host, unsign
 	return mirror__submit(m, r);
 }
 
-int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+static int start_submit(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
 			bool sync, uint64_t bandwidth_mib, bool may_resume, bool from_equal,
-			mirror_done_fn done, void *userdata)
+			mirror_done_fn done, mirror_reply_fn reply, void *userdata)
 {
 	struct request *r = NULL;
-	int ret = mirror__submit_vm(m, start_run, vm, done, NULL, userdata, &r);
+	int ret = mirror__submit_vm(m, start_run, vm, done, reply, userdata, &r);
 
 	if (ret < 0)
 		return ret;
@@ -367,6 +389,29 @@ int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, 
 		return -ENOMEM;
 	}
 	return mirror__submit(m, r);
+}
+
+int mirror_start_resync(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+			bool sync, uint64_t bandwidth_mib, bool may_resume, bool from_equal,
+			mirror_done_fn done, void *userdata)
+{
+	return start_submit(m, vm, nbd_host, port, sync, bandwidth_mib, may_resume, from_equal,
+			    done, NULL, userdata);
+}
+
+int mirror_start_resync_typed(struct mirror *m, const char *vm, const char *nbd_host,
+			      unsigned port, bool sync, uint64_t bandwidth_mib, bool may_resume,
+			      bool from_equal, mirror_reply_fn done, void *userdata)
+{
+	return start_submit(m, vm, nbd_host, port, sync, bandwidth_mib, may_resume, from_equal,
+			    NULL, done, userdata);
+}
+
+int mirror_start_typed(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		       bool sync, uint64_t bandwidth_mib, mirror_reply_fn done, void *userdata)
+{
+	return start_submit(m, vm, nbd_host, port, sync, bandwidth_mib, false, false, NULL, done,
+			    userdata);
 }
 
 int mirror_set_speed(struct mirror *m, const char *vm, uint64_t bandwidth_mib, mirror_done_fn done,

@@ -37,6 +37,7 @@ enum mirror__answer {
 	MIRROR__ANSWER_JOBS,       /* request.jobs */
 	MIRROR__ANSWER_PORT,       /* request.port_bound */
 	MIRROR__ANSWER_EVENT,      /* request.event */
+	MIRROR__ANSWER_COPY,       /* request.copy, its reason in request.copy_reason */
 };
 
 /* An operation's body, on the mirror thread. */
@@ -76,6 +77,8 @@ struct request {
 	struct mirror_jobs_state jobs;
 	unsigned port_bound;
 	struct mirror_job_event event;
+	struct mirror_copy copy;
+	char copy_reason[160];
 };
 
 /* --- mirror.c: requests, on the caller's thread ---------------------------------- */
@@ -144,6 +147,9 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 void mirror__answer_clear(struct request *r);
 /* Hands R's outcome to its callback, on the caller's thread: as a record, or as JSON. */
 void mirror__answer_deliver(struct request *r);
+/* R's answer: a copy of KIND, for the reason formatted (see struct mirror_copy). */
+void mirror__answer_copy(struct request *r, enum mirror_copy_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 enum mirror_job_status mirror__job_status(int libvirt_status);
 
 /* --- mirror_qmp.c: the qmp engine (HASVC_MIRROR_ENGINE=qmp) ----------------------- */

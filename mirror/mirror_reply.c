@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * mirror_reply: an operation's answer, kept as a record in its request
- * (struct mirror_inspection, mirror_jobs_state, the port bound, a job event)
+ * (struct mirror_inspection, mirror_jobs_state, the port bound, a job event,
+ * the kind of copy a start runs)
  * and handed over on the caller's thread either as that record (the *_typed
  * operations, struct mirror_reply) or encoded once, here, as the JSON DATA of
  * a mirror_done_fn (its shape is in mirror.h).
@@ -10,7 +11,9 @@
  * the two forms cannot drift apart, and the mirror thread reads its own
  * answers (a drain polling the jobs) without parsing anything back.
  */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <json-c/json.h>
@@ -28,6 +31,23 @@ const char *mirror_job_status_name(enum mirror_job_status status)
 	case MIRROR_JOB_READY: return "ready";
 	default: return "unknown";
 	}
+}
+
+const char *mirror_copy_kind_name(enum mirror_copy_kind kind)
+{
+	return kind == MIRROR_COPY_DELTA ? "delta" : "full";
+}
+
+void mirror__answer_copy(struct request *r, enum mirror_copy_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	mirror__answer_clear(r);
+	va_start(ap, fmt);
+	vsnprintf(r->copy_reason, sizeof(r->copy_reason), fmt, ap);
+	va_end(ap);
+	r->copy = (struct mirror_copy){.kind = kind, .reason = r->copy_reason};
+	r->answer = MIRROR__ANSWER_COPY;
 }
 
 enum mirror_job_status mirror__job_status(int libvirt_status)
@@ -56,6 +76,8 @@ void mirror__answer_clear(struct request *r)
 	r->inspection = (struct mirror_inspection){0};
 	r->jobs = (struct mirror_jobs_state){0};
 	r->event = (struct mirror_job_event){0};
+	r->copy = (struct mirror_copy){0};
+	r->copy_reason[0] = '\0';
 	r->port_bound = 0;
 	r->answer = MIRROR__ANSWER_NONE;
 }
@@ -114,6 +136,16 @@ static json_object *event_json(const struct mirror_job_event *e)
 	return o;
 }
 
+static json_object *copy_json(const struct mirror_copy *copy)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kind", json_object_new_string(mirror_copy_kind_name(copy->kind)));
+	if (copy->reason && *copy->reason)
+		json_object_object_add(o, "reason", json_object_new_string(copy->reason));
+	return o;
+}
+
 static json_object *port_json(unsigned port)
 {
 	json_object *o = json_object_new_object();
@@ -134,6 +166,7 @@ void mirror__answer_deliver(struct request *r)
 		case MIRROR__ANSWER_JOBS: reply.jobs = &r->jobs; break;
 		case MIRROR__ANSWER_PORT: reply.port = r->port_bound; break;
 		case MIRROR__ANSWER_EVENT: reply.event = &r->event; break;
+		case MIRROR__ANSWER_COPY: reply.copy = &r->copy; break;
 		case MIRROR__ANSWER_NONE: break;
 		}
 		r->reply(r->userdata, &reply);
@@ -146,6 +179,7 @@ void mirror__answer_deliver(struct request *r)
 	case MIRROR__ANSWER_JOBS: data = jobs_json(&r->jobs); break;
 	case MIRROR__ANSWER_PORT: data = port_json(r->port_bound); break;
 	case MIRROR__ANSWER_EVENT: data = event_json(&r->event); break;
+	case MIRROR__ANSWER_COPY: data = copy_json(&r->copy); break;
 	case MIRROR__ANSWER_NONE: break;
 	}
 	r->done(r->userdata, r->result, r->message, data);

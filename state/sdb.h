@@ -84,7 +84,10 @@ int sdb_nodes_list(struct sdb *db, json_object **ret);
  * {"vm","uuid","primary","backup","mode","bandwidth_mib","state","desired_state",
  *  "admin_state","reason","bytes_done","bytes_total","generation","changed_usec","nbd_port",
  *  "disks":[{"target","bytes_done","bytes_total","ready"}],
+ *  "copy":{"kind","reason"?,"bytes_done","bytes_total","running"} or null,
  *  "operation":{"op","node","ref","started_usec"} or null}
+ * "copy": what the pair's copy sends (pairs.copy_kind, copy_reason, beside the
+ * pair's progress; "running" while the pair is in initial-sync).
  */
 int sdb_pair_get(struct sdb *db, const char *vm, json_object **ret);
 /*

@@ -41,6 +41,7 @@ extern const char *const sdb__node_states[];
 extern const char *const sdb__admin_states[];
 extern const char *const sdb__desired_states[];
 extern const char *const sdb__modes[];
+extern const char *const sdb__copy_kinds[]; /* pairs.copy_kind */
 extern const char *const sdb__fence_actions[];
 extern const char *const sdb__fence_results[];
 

@@ -223,12 +223,15 @@ int sdb__apply_pair_progress(struct sdb *db, const struct sdb__apply_ctx *c)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct sdb__row row = {.q = SDB_Q_PAIR_GET, .what = "pair"};
+	const char *kind = NULL, *why = NULL;
 	uint64_t done, total;
 	json_object *disks;
 	const struct sdb__field fields[] = {
 	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
 	    SDB_U64("bytes_done", INT64_MAX, &done),
 	    SDB_U64("bytes_total", INT64_MAX, &total),
+	    SDB_STR_OPT("copy_kind", 16, sdb__copy_kinds, &kind),
+	    SDB_STR_OPT("copy_reason", SDB_TEXT_MAX_LEN, NULL, &why),
 	};
 	int r;
 
@@ -243,6 +246,8 @@ int sdb__apply_pair_progress(struct sdb *db, const struct sdb__apply_ctx *c)
 		return r;
 	sqlite3_bind_int64(s, 2, (int64_t)done);
 	sqlite3_bind_int64(s, 3, (int64_t)total);
+	sdb__bind_text(s, 4, kind);
+	sdb__bind_text(s, 5, kind ? why : NULL);
 	r = sdb__exec(db, s, "cannot update pair");
 	if (r >= 0 && disks)
 		r = disks_replace(db, row.key, disks);

@@ -160,6 +160,25 @@ int sdb_msg_pair_update(const struct sdb_pair_change *change, char **ret_buf, si
 int sdb_msg_pair_progress(const char *vm, uint64_t bytes_done, uint64_t bytes_total,
 			  const struct sdb_disk_spec *disks, size_t n_disks, char **ret_buf,
 			  size_t *ret_len);
+
+/*
+ * What the pair's copy sends (pairs.copy_kind, copy_reason; schema 7): KIND
+ * "full" (REASON: why no delta) or "delta". Cleared by the transition into
+ * initial-sync, recorded by the copy's first progress.
+ */
+struct sdb_copy_kind {
+	const char *kind;   /* required: "full" | "delta" */
+	const char *reason; /* optional */
+};
+
+/*
+ * sdb_msg_pair_progress with the copy's kind, COPY (NULL: the one recorded
+ * stays). A hasvcd before schema 7 ignores copy_kind and copy_reason, as it
+ * ignores every field it does not know: the progress still applies there.
+ */
+int sdb_msg_pair_copy_progress(const char *vm, uint64_t bytes_done, uint64_t bytes_total,
+			       const struct sdb_disk_spec *disks, size_t n_disks,
+			       const struct sdb_copy_kind *copy, char **ret_buf, size_t *ret_len);
 int sdb_msg_pair_delete(const char *vm, const char *expect_state, char **ret_buf, size_t *ret_len);
 /* The pair's settings (struct sdb_pair_settings); -ENOENT when applied to no pair. */
 int sdb_msg_pair_set(const struct sdb_pair_settings *set, char **ret_buf, size_t *ret_len);

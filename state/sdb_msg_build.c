@@ -212,15 +212,27 @@ int sdb_msg_pair_progress(const char *vm, uint64_t bytes_done, uint64_t bytes_to
 			  const struct sdb_disk_spec *disks, size_t n_disks, char **ret_buf,
 			  size_t *ret_len)
 {
+	return sdb_msg_pair_copy_progress(vm, bytes_done, bytes_total, disks, n_disks, NULL,
+					  ret_buf, ret_len);
+}
+
+int sdb_msg_pair_copy_progress(const char *vm, uint64_t bytes_done, uint64_t bytes_total,
+			       const struct sdb_disk_spec *disks, size_t n_disks,
+			       const struct sdb_copy_kind *copy, char **ret_buf, size_t *ret_len)
+{
 	json_object *m;
 
-	if (!vm)
+	if (!vm || (copy && !copy->kind))
 		return -EINVAL;
 	m = msg_new("pair_progress");
 	if (m) {
 		add_str(m, "vm", vm);
 		add_u64(m, "bytes_done", bytes_done);
 		add_u64(m, "bytes_total", bytes_total);
+		if (copy) {
+			add_str(m, "copy_kind", copy->kind);
+			add_str(m, "copy_reason", copy->reason);
+		}
 		if (n_disks > 0 && add_disks(m, disks, n_disks) < 0) {
 			json_object_put(m);
 			return -EINVAL;

@@ -19,6 +19,7 @@ const char *const sdb__node_states[] = {"online", "offline", "fencing", "fenced"
 const char *const sdb__admin_states[] = {"enabled", "maintenance", NULL};
 const char *const sdb__desired_states[] = {"protected", "unprotected", "deleted", NULL};
 const char *const sdb__modes[] = {"sync", "async", NULL};
+const char *const sdb__copy_kinds[] = {"full", "delta", NULL};
 const char *const sdb__fence_actions[] = {"off",     "on",	 "reboot", "status",
 					  "monitor", "metadata", NULL};
 const char *const sdb__fence_results[] = {"success", "failed", "timeout", NULL};

@@ -36,6 +36,7 @@ static const struct col pair_cols[] = {
     {"state", COL_AUTO},      {"desired_state", COL_AUTO}, {"admin_state", COL_AUTO},
     {"reason", COL_AUTO},     {"bytes_done", COL_AUTO},	   {"bytes_total", COL_AUTO},
     {"generation", COL_AUTO}, {"changed_usec", COL_AUTO},  {"nbd_port", COL_AUTO},
+    {"copy_kind", COL_AUTO},  {"copy_reason", COL_AUTO},
 };
 
 static const struct col disk_cols[] = {
@@ -204,7 +205,39 @@ static void lag_add(json_object *pair, json_object *disks)
 	json_object_object_add(pair, "lag_bytes", json_object_new_int64(sum));
 }
 
-/* Adds "disks" (with their lag) and "operation" to a pair object. */
+/*
+ * "copy": the kind of the pair's last (or running) copy, with the pair's
+ * progress beside it: {"kind","reason"?,"bytes_done","bytes_total","running"},
+ * or null when none is recorded (a new initial sync whose copy has not
+ * reported yet, a pair older than schema 7). Built from the columns
+ * copy_kind and copy_reason, which leave the flat object.
+ */
+static void copy_add(json_object *pair)
+{
+	json_object *kind = json_object_object_get(pair, "copy_kind");
+	json_object *why = json_object_object_get(pair, "copy_reason");
+	json_object *state = json_object_object_get(pair, "state");
+	json_object *copy = NULL;
+
+	if (kind && json_object_is_type(kind, json_type_string)) {
+		copy = json_object_new_object();
+		json_object_object_add(copy, "kind", json_object_get(kind));
+		if (why && json_object_is_type(why, json_type_string))
+			json_object_object_add(copy, "reason", json_object_get(why));
+		json_object_object_add(copy, "bytes_done",
+				       json_object_get(json_object_object_get(pair, "bytes_done")));
+		json_object_object_add(copy, "bytes_total",
+				       json_object_get(json_object_object_get(pair, "bytes_total")));
+		json_object_object_add(copy, "running",
+				       json_object_new_boolean(state && strcmp(json_object_get_string(state),
+									      "initial-sync") == 0));
+	}
+	json_object_object_del(pair, "copy_kind");
+	json_object_object_del(pair, "copy_reason");
+	json_object_object_add(pair, "copy", copy);
+}
+
+/* Adds "disks" (with their lag), "copy" and "operation" to a pair object. */
 static int sdb__pair_extend(struct sdb *db, json_object *pair)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -221,6 +254,7 @@ static int sdb__pair_extend(struct sdb *db, json_object *pair)
 		return r;
 	json_object_object_add(pair, "disks", disks);
 	lag_add(pair, disks);
+	copy_add(pair);
 
 	r = sdb__stmt_key(db, SDB_Q_OP_GET, json_object_get_string(vm), &s);
 	if (r < 0)

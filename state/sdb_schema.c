@@ -146,6 +146,18 @@ const char *const sdb__schema_steps[] = {
 	"UPDATE nodes SET state = 'online', admin_state = 'maintenance'"
 	"  WHERE state = 'maintenance';"
 	"PRAGMA user_version = 6;",
+
+	/*
+	 * 6 -> 7: what the pair's copy sends, replicated with its progress: every
+	 * block (full, and why no delta) or only what changed (delta), so that
+	 * any host can tell an operator which resync runs. NULL before the
+	 * first copy of this schema, and from each transition into initial-sync
+	 * until its copy reports.
+	 */
+	"ALTER TABLE pairs ADD COLUMN copy_kind TEXT"
+	"  CHECK (copy_kind IS NULL OR copy_kind IN ('full', 'delta'));"
+	"ALTER TABLE pairs ADD COLUMN copy_reason TEXT;"
+	"PRAGMA user_version = 7;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

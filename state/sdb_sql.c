@@ -36,14 +36,16 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " admin_state FROM nodes ORDER BY name",
 	[SDB_Q_PAIR_GET] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			   " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			   " generation, changed_usec, nbd_port FROM pairs WHERE vm = ?1",
+			   " generation, changed_usec, nbd_port, copy_kind, copy_reason FROM pairs"
+			   " WHERE vm = ?1",
 	[SDB_Q_PAIRS_LIST] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			     " generation, changed_usec, nbd_port FROM pairs ORDER BY vm",
+			     " generation, changed_usec, nbd_port, copy_kind, copy_reason FROM pairs"
+			     " ORDER BY vm",
 	[SDB_Q_PAIRS_BY_NODE] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 				" state, desired_state, admin_state, reason, bytes_done,"
-				" bytes_total, generation, changed_usec, nbd_port FROM pairs"
-				" WHERE primary_node = ?1 OR backup_node = ?1 ORDER BY vm",
+				" bytes_total, generation, changed_usec, nbd_port, copy_kind,"
+				" copy_reason FROM pairs WHERE primary_node = ?1 OR backup_node = ?1 ORDER BY vm",
 	[SDB_Q_PAIR_INSERT] = "INSERT INTO pairs (vm, uuid, primary_node, backup_node, mode,"
 			      " bandwidth_mib, state, desired_state, reason, created_usec,"
 			      " changed_usec, domain_xml, disk_sizes, nbd_port)"
@@ -57,8 +59,17 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 		" backup_node = CASE WHEN ?7 THEN NULL ELSE coalesce(?8, backup_node) END,"
 		" mode = coalesce(?9, mode), bandwidth_mib = coalesce(?10, bandwidth_mib),"
 		" nbd_port = coalesce(?12, nbd_port),"
+		/* a new initial sync: the last copy's kind no longer says what runs */
+		" copy_kind = CASE WHEN ?2 = 'initial-sync' AND state <> ?2 THEN NULL"
+		"   ELSE copy_kind END,"
+		" copy_reason = CASE WHEN ?2 = 'initial-sync' AND state <> ?2 THEN NULL"
+		"   ELSE copy_reason END,"
 		" generation = generation + 1, changed_usec = ?11 WHERE vm = ?1",
-	[SDB_Q_PAIR_PROGRESS] = "UPDATE pairs SET bytes_done = ?2, bytes_total = ?3 WHERE vm = ?1",
+	/* a progress without the copy's kind (a hasvcd before schema 7) keeps the one recorded */
+	[SDB_Q_PAIR_PROGRESS] = "UPDATE pairs SET bytes_done = ?2, bytes_total = ?3,"
+				" copy_kind = coalesce(?4, copy_kind),"
+				" copy_reason = CASE WHEN ?4 IS NULL THEN copy_reason ELSE ?5 END"
+				" WHERE vm = ?1",
 	[SDB_Q_PAIR_SET_BANDWIDTH] = "UPDATE pairs SET bandwidth_mib = ?2 WHERE vm = ?1",
 	[SDB_Q_PAIR_DELETE] = "DELETE FROM pairs WHERE vm = ?1",
 	[SDB_Q_PAIR_SPEC] = "SELECT domain_xml, disk_sizes FROM pairs WHERE vm = ?1",
@@ -107,8 +118,8 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " admin_state FROM nodes ORDER BY name",
 	[SDB_Q_DUMP_PAIRS] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			     " generation, created_usec, changed_usec, domain_xml, disk_sizes, nbd_port"
-			     " FROM pairs ORDER BY vm",
+			     " generation, created_usec, changed_usec, domain_xml, disk_sizes, nbd_port,"
+			     " copy_kind, copy_reason FROM pairs ORDER BY vm",
 	[SDB_Q_DUMP_DISKS] = "SELECT vm, target, bytes_done, bytes_total, ready FROM pair_disks"
 			     " ORDER BY vm, target",
 	[SDB_Q_DUMP_OPS] = "SELECT vm, op, node, ref, started_usec FROM operations ORDER BY vm",
@@ -131,9 +142,9 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " bandwidth_mib, state, desired_state, admin_state, reason,"
 			     " bytes_done,"
 			     " bytes_total, generation, created_usec, changed_usec, domain_xml,"
-			     " disk_sizes, nbd_port)"
+			     " disk_sizes, nbd_port, copy_kind, copy_reason)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-			     " ?15, ?16, ?17, ?18)",
+			     " ?15, ?16, ?17, ?18, ?19, ?20)",
 	[SDB_Q_LOAD_DISKS] = "INSERT INTO pair_disks (vm, target, bytes_done, bytes_total, ready)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SDB_Q_LOAD_OPS] = "INSERT INTO operations (vm, op, node, ref, started_usec)"

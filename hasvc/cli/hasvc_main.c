@@ -253,6 +253,46 @@ static int cmd_pair_list(const struct cli_options *o, int argc, char **argv)
 	return get_and_print(o, "/v1/pairs", print_pairs);
 }
 
+/* A byte count for people: bytes below 1 MiB, else whole MiB (UP: rounded up, for what is left). */
+static void size_text(char *buf, size_t size, uint64_t bytes, bool up)
+{
+	if (bytes < (1u << 20))
+		snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+	else
+		snprintf(buf, size, "%llu MiB",
+			 (unsigned long long)((bytes + (up ? (1u << 20) - 1 : 0)) >> 20));
+}
+
+/*
+ * "copy: delta (paused jobs resumed), 16 MiB of 16 MiB left": which kind of
+ * copy runs, why, and how much of it is left; after it, which kind the last
+ * one was. Nothing for a pair whose copy has not said (or a hasvcd before).
+ */
+static void print_copy(json_object *p)
+{
+	json_object *copy = hs_json_get(p, "copy"), *why = hs_json_get(copy, "reason");
+	const char *state = hs_json_str(p, "state");
+	uint64_t done = (uint64_t)json_object_get_int64(hs_json_get(copy, "bytes_done"));
+	uint64_t total = (uint64_t)json_object_get_int64(hs_json_get(copy, "bytes_total"));
+	char left[32], all[32];
+
+	if (!hs_json_get(copy, "kind")) {
+		if (strcmp(state, "initial-sync") == 0)
+			printf("copy:      starting\n");
+		return;
+	}
+	size_text(left, sizeof(left), total > done ? total - done : 0, true);
+	size_text(all, sizeof(all), total, false);
+	printf("copy:      %s%s%s%s", hs_json_str(copy, "kind"), why ? " (" : "",
+	       why ? json_object_get_string(why) : "", why ? ")" : "");
+	if (json_object_get_boolean(hs_json_get(copy, "running")))
+		printf(", %s of %s left\n", left, all);
+	else if (strcmp(state, "in-sync") == 0)
+		printf(", copied\n");
+	else /* the copy ended without finishing, or the pair moved on */
+		printf(", not running\n");
+}
+
 static void print_pair(json_object *p)
 {
 	const char *bw = hs_json_str(p, "bandwidth_mib");
@@ -265,6 +305,7 @@ static void print_pair(json_object *p)
 	       strcmp(bw, "0") == 0 ? "" : " MiB/s per disk", hs_json_str(p, "bytes_done"),
 	       hs_json_str(p, "bytes_total"), hs_json_str(p, "lag_bytes"),
 	       hs_json_str(p, "reason"));
+	print_copy(p);
 }
 
 static int cmd_pair_show(const struct cli_options *o, int argc, char **argv)

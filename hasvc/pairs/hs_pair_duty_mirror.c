@@ -217,12 +217,24 @@ static void speed_keep(struct hs_pairs *p, struct task *t, const struct hs_pair 
 		hs__pending_failed(t, pe, "set the copy speed", r);
 }
 
+/* The copy's kind as state/ records it, NULL while the copy has not said. */
+static const struct sdb_copy_kind *copy_of(const struct task *t, struct sdb_copy_kind *buf)
+{
+	if (!t->copy_known)
+		return NULL;
+	*buf = (struct sdb_copy_kind){.kind = mirror_copy_kind_name(t->copy_kind),
+				      .reason = t->copy_reason};
+	return buf;
+}
+
 static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
 		      const char *message, const struct mirror_reply *reply)
 {
 	const struct mirror_jobs_state *jobs = reply->jobs;
 	size_t n = jobs ? jobs->n_disks : 0, ready = 0;
 	struct sdb_disk_spec spec[64];
+	struct sdb_copy_kind copy_buf;
+	const struct sdb_copy_kind *copy = copy_of(t, &copy_buf);
 	uint64_t done = 0, total = 0, now = hs_now_usec(CLOCK_REALTIME);
 	char *buf = NULL;
 	size_t len;
@@ -280,8 +292,10 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	}
 	speed_keep(p, t, v, jobs);
 	if (v->state == HS_PAIR_INITIAL_SYNC && n > 0 && ready == n) {
-		hs__pairs_propose(p, sdb_msg_pair_progress(v->vm, done, total, spec, n, &buf, &len), &buf, &len,
-			"sync progress");
+		hs__pairs_propose(p,
+				  sdb_msg_pair_copy_progress(v->vm, done, total, spec, n, copy, &buf,
+							     &len),
+				  &buf, &len, "sync progress");
 		hs__pairs_transition(p, v, HS_EV_MIRROR_READY, NULL,
 				    "all %zu disk(s) copied to %s; every write now reaches both",
 				    n, v->backup);
@@ -302,14 +316,43 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 			"mirror lag");
 		return;
 	}
-	if (v->state == HS_PAIR_INITIAL_SYNC && now >= t->progress_usec + PROGRESS_USEC &&
-	    done != t->progress_done) {
+	/* the copy's kind is recorded at the first look at its jobs, not one progress later */
+	if (v->state == HS_PAIR_INITIAL_SYNC &&
+	    ((now >= t->progress_usec + PROGRESS_USEC && done != t->progress_done) ||
+	     (copy && !t->copy_recorded))) {
 		t->progress_usec = now;
 		t->progress_done = done;
+		t->copy_recorded = copy != NULL;
 		buf = NULL;
-		hs__pairs_propose(p, sdb_msg_pair_progress(v->vm, done, total, spec, n, &buf, &len), &buf, &len,
-			"sync progress");
+		hs__pairs_propose(p,
+				  sdb_msg_pair_copy_progress(v->vm, done, total, spec, n, copy, &buf,
+							     &len),
+				  &buf, &len, "sync progress");
 	}
+}
+
+/*
+ * Which kind of copy runs, and why: the operator's question after an outage.
+ * Kept for the progress to record (the API's "copy") and said in the event.
+ * A new pair's backup is new whatever the engine could do: nothing on it to
+ * resync from, and that is the reason an operator wants to read.
+ */
+static void copy_note(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+		      const struct mirror_reply *reply, const char *message)
+{
+	const struct mirror_copy *c = reply ? reply->copy : NULL;
+
+	t->copy_known = true;
+	t->copy_recorded = false;
+	t->copy_kind = c ? c->kind : MIRROR_COPY_FULL;
+	if (t->copy_kind == MIRROR_COPY_FULL && v->generation <= 2)
+		snprintf(t->copy_reason, sizeof(t->copy_reason), "new backup");
+	else
+		snprintf(t->copy_reason, sizeof(t->copy_reason), "%s",
+			 c && c->reason ? c->reason : "not said");
+	hs_state_event(p->core, v->vm, "pair", "%s copy of %s to %s (%s): %s",
+		       t->copy_kind == MIRROR_COPY_DELTA ? "delta" : "full", v->vm, v->backup,
+		       t->copy_reason, message);
 }
 
 static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
@@ -324,9 +367,7 @@ static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_p
 	}
 	t->mirror_started = true;
 	t->next_usec = hs_now_usec(CLOCK_REALTIME) + POLL_USEC;
-	/* which kind of resync runs, and why: the operator's question after an outage */
-	if (mirror_engine_qmp(p->mirror))
-		hs_state_event(p->core, v->vm, "pair", "%s", message);
+	copy_note(p, t, v, reply, message);
 }
 
 /*
@@ -405,13 +446,14 @@ void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 		 * then backup-prepared): every later initial sync has a larger one.
 		 */
 		if (mirror_engine_qmp(p->mirror))
-			r = mirror_start_resync(p->mirror, v->vm, addr, v->nbd_port,
-						v->mode == HS_MODE_SYNC, v->bandwidth_mib,
-						v->generation > 2, false, hs__request_done, pe);
+			r = mirror_start_resync_typed(p->mirror, v->vm, addr, v->nbd_port,
+						      v->mode == HS_MODE_SYNC, v->bandwidth_mib,
+						      v->generation > 2, false, hs__request_reply,
+						      pe);
 		else
-			r = mirror_start(p->mirror, v->vm, addr, v->nbd_port,
-					 v->mode == HS_MODE_SYNC, v->bandwidth_mib,
-					 hs__request_done, pe);
+			r = mirror_start_typed(p->mirror, v->vm, addr, v->nbd_port,
+					       v->mode == HS_MODE_SYNC, v->bandwidth_mib,
+					       hs__request_reply, pe);
 		if (r < 0)
 			hs__pending_failed(t, pe, "start the mirror", r);
 		return;

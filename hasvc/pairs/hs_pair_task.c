@@ -55,6 +55,8 @@ void hs__task_sync(struct task *t, const struct hs_pair *v)
 	free(t->outcome_message);
 	t->outcome_message = NULL;
 	t->mirror_started = false;
+	t->copy_known = false; /* a new copy says its own kind */
+	t->copy_recorded = false;
 	t->cut_sent = false;
 	t->next_usec = 0;
 	t->speed_applied = 0; /* a new copy may start: its jobs are compared afresh */

@@ -68,6 +68,15 @@ struct task {
 	uint64_t speed_next_usec; /* a failed change of the copy's speed: not retried before */
 	uint64_t speed_applied;  /* bandwidth_mib + 1 set on the jobs in this generation; 0 none */
 	uint64_t speed_noted;    /* bandwidth_mib + 1 whose failure to apply was logged; 0 none */
+	/*
+	 * initial-sync, on the primary host: what the copy started in this
+	 * generation sends (mirror/'s answer, "new backup" for a new pair),
+	 * replicated with its progress (pairs.copy_kind) for the API to show.
+	 */
+	bool copy_known;
+	bool copy_recorded;      /* proposed with a progress at least once */
+	enum mirror_copy_kind copy_kind;
+	char copy_reason[160];
 };
 
 /* An NBD port this host put into a proposal, which the state may not show yet. */

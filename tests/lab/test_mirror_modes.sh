@@ -62,6 +62,13 @@ for mode in sync async; do
 	note "[$mode] pair vm1 node1 -> node2 and wait for in-sync"
 	lab exec node1 hasvc pair create vm1 --backup node2 --mode "$mode" --wait --timeout 120 >/dev/null
 	pair_state_is node1 vm1 in-sync || fail "vm1 is $(pair_field node1 vm1 state)"
+	# issue 13, honest fallback: a new pair's copy is full, for a new backup
+	copy=$(pair_json node1 vm1 | jq -r '.copy.kind + "/" + .copy.reason')
+	[ "$copy" = "full/new backup" ] || fail "vm1's copy is '$copy', not full/new backup"
+	lab exec node1 hasvc pair show vm1 | contains '^copy:      full (new backup), copied$' ||
+		fail "pair show lacks the copy: $(lab exec node1 hasvc pair show vm1)"
+	event_count_above node1 "full copy of vm1 to node2 (new backup)" 0 ||
+		fail "no event says the copy is full for a new backup"
 	[ "$(pair_field node1 vm1 mode)" = "$mode" ] || fail "mode is $(pair_field node1 vm1 mode)"
 	port=$(pair_field node1 vm1 nbd_port)
 

@@ -69,6 +69,8 @@ note "1. in-sync in $(($(now_ms) - t0)) ms (full copy of 256 MiB, qmp engine)"
 lab exec node1 virsh blockjob vm1 vda | contains "No current block job" || fail "libvirt runs a block job on vda"
 full=$(job offset)
 note "the initial copy: job offset $full bytes"
+copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
+[ "$copy" = "full/new backup" ] || fail "the new pair's copy is '$copy', not full/new backup"
 
 note "2. node2's replication link cut; W = $W bytes written on node1"
 lab repl node2 cut
@@ -89,10 +91,18 @@ note "the job owes $owed bytes ($(job status)/$(job io-status))"
 note "3. healed: back to in-sync by an incremental resync"
 lab repl node2 heal
 t0=$(now_ms)
-# sampled: the pair must not say in-sync while the job still owes bytes
+# sampled: the pair must not say in-sync while the job still owes bytes; a
+# kind shown during the resync must be delta (before it, degraded and
+# creating still show the initial copy's: full)
 deadline=$(($(now_ms) + 80000))
 while :; do
-	st=$(pair_field node1 vm1 state)
+	st=$(pair_field node1 vm1 'state + " " + (.copy.kind // "")')
+	kind=${st#* }
+	st=${st%% *}
+	if [ "$st" = initial-sync ] && [ -n "$kind" ]; then
+		[ "$kind" = delta ] || fail "the resync shows a $kind copy"
+		seen_delta=1
+	fi
 	js=$(qmp node1 '{"execute":"query-block-jobs"}' | jq -r '.[] | select(.device == "hs-vda") | "\(.status)/\(."actively-synced")/\(.len - .offset)"')
 	if [ "$st" = in-sync ]; then
 		[ "$js" = ready/true/0 ] || fail "vm1 is in-sync while its job is $js (status/actively-synced/owed)"
@@ -108,6 +118,11 @@ event_count_above node1 "incremental resync" 0 || fail "no incremental resync in
 ! event_count_above node1 "full resync" 0 || fail "a full resync ran"
 [ "$copied" -le $((2 * W + SLACK)) ] || fail "the resync copied $copied bytes for W = $W"
 [ "$copied" -ge "$W" ] || fail "the resync copied $copied bytes, less than W = $W"
+copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
+[ "$copy" = "delta/paused jobs resumed" ] || fail "the resync's copy is '$copy', not a delta"
+note "the copy: $copy (seen during the resync: ${seen_delta:-no sample})"
+lab exec node1 hasvc pair show vm1 | contains '^copy:      delta (paused jobs resumed), copied$' ||
+	fail "pair show lacks the delta copy: $(lab exec node1 hasvc pair show vm1)"
 
 compare_disks
 
@@ -127,6 +142,13 @@ note "in-sync $(($(now_ms) - t0)) ms after the heal; the new job copied $(job of
 event_count_above node1 "full resync: the primary's QEMU restarted, its dirty bitmap is gone" 0 ||
 	fail "no event says why the resync is full"
 lab exec node1 hasvc events | grep "vm1" | grep "full resync" | tail -1
+copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
+case "$copy" in
+"full/the primary's QEMU restarted"*) note "the copy: $copy" ;;
+*) fail "after the primary's restart the copy is '$copy', not full with that reason" ;;
+esac
+event_count_above node1 "full copy of vm1 to node2 (the primary's QEMU restarted" 0 ||
+	fail "no mirror-started event gives the full copy's reason"
 compare_disks
 
 note "4. switchover node1 -> node2 on the qmp engine"

@@ -78,6 +78,7 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 	struct mirror_jobs_state jobs = {.disks = disks};
 	struct mirror_disk_size sizes[16];
 	struct mirror_inspection in = {.disks = sizes};
+	struct mirror_copy copy = {0};
 	struct mirror_reply reply = {.result = result, .message = message};
 	json_object *v, *list;
 
@@ -120,6 +121,15 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 				in.n_disks++;
 			}
 		reply.inspection = &in;
+	}
+	/* a start's answer: {"kind":"full"|"delta","reason"?} */
+	if (json_object_object_get_ex(data, "kind", &v)) {
+		copy.kind = strcmp(json_object_get_string(v), "delta") == 0 ? MIRROR_COPY_DELTA
+									    : MIRROR_COPY_FULL;
+		copy.reason = json_object_object_get_ex(data, "reason", &v)
+				  ? json_object_get_string(v)
+				  : "";
+		reply.copy = &copy;
 	}
 	c->reply(c->userdata, &reply);
 }
@@ -185,6 +195,37 @@ int mirror_start(struct mirror *m, const char *vm, const char *nbd_host, unsigne
 	if (r >= 0)
 		calls[n_calls - 1].bandwidth_mib = bandwidth_mib;
 	return r;
+}
+
+int mirror_start_typed(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+		       bool sync, uint64_t bandwidth_mib, mirror_reply_fn done, void *userdata)
+{
+	int r = record("start", vm, port, sync, NULL, userdata);
+
+	if (r >= 0) {
+		calls[n_calls - 1].reply = done;
+		calls[n_calls - 1].bandwidth_mib = bandwidth_mib;
+	}
+	return r;
+}
+
+int mirror_start_resync_typed(struct mirror *m, const char *vm, const char *nbd_host,
+			      unsigned port, bool sync, uint64_t bandwidth_mib, bool may_resume,
+			      bool from_equal, mirror_reply_fn done, void *userdata)
+{
+	int r = record("start_resync", vm, port, sync, NULL, userdata);
+
+	if (r >= 0) {
+		calls[n_calls - 1].reply = done;
+		calls[n_calls - 1].may_resume = may_resume;
+		calls[n_calls - 1].bandwidth_mib = bandwidth_mib;
+	}
+	return r;
+}
+
+const char *mirror_copy_kind_name(enum mirror_copy_kind kind)
+{
+	return kind == MIRROR_COPY_DELTA ? "delta" : "full";
 }
 
 int mirror_set_speed(struct mirror *m, const char *vm, uint64_t bandwidth_mib, mirror_done_fn done,

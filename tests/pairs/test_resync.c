@@ -136,3 +136,111 @@ Test(resync, unpairing_releases_the_jobs_for_good)
 	cr_assert_not_null(pt_pending("release"), "the qmp engine's paused jobs must not linger");
 	cr_assert_null(pt_pending("cut"));
 }
+
+static json_object *copying_job(uint64_t cur, uint64_t end)
+{
+	json_object *o = paused_job(cur, end), *d;
+
+	d = json_object_array_get_idx(json_object_object_get(o, "disks"), 0);
+	json_object_object_del(d, "paused");
+	return o;
+}
+
+/* The pair's "copy" (state/'s record of the copy's kind), as the API shows it. */
+static const char *copy_field(const char *vm, const char *key, char *buf, size_t size)
+{
+	struct hs_pair v = pt_pair(vm);
+	json_object *copy = json_object_object_get(v.row, "copy"), *f;
+
+	buf[0] = '\0';
+	if (copy && json_object_object_get_ex(copy, key, &f))
+		snprintf(buf, size, "%s", json_object_get_string(f));
+	hs_pair_release(&v);
+	return buf;
+}
+
+/* The degraded pair of the qmp engine comes back: its initial sync's start, asked. */
+static struct pt_call *resync_started(void)
+{
+	pt_setup("node1");
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(0, 1 << 20));
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
+	pt_round();
+	backup_prepared("vm1");
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	pt_calls_clear();
+	pt_round();
+	return pt_pending("start_resync");
+}
+
+static json_object *copy_answer(const char *kind, const char *reason)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	return o;
+}
+
+/* Issue 13, honest fallback: the kind of copy, its reason, recorded with the pair. */
+Test(resync, a_new_pair_records_a_full_copy_for_a_new_backup)
+{
+	char buf[160];
+
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "initial-sync");
+	pt_round();
+	pt_answer(pt_pending("start"), 0, "vm1: 1 disk(s) mirroring to 10.0.0.2:10809",
+		  copy_answer("full", "libvirt block copy has no delta"));
+	cr_assert_str_eq(copy_field("vm1", "kind", buf, sizeof(buf)), "",
+			 "recorded with the first progress, not before");
+	usleep(1100 * 1000); /* POLL_USEC */
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", copying_job(1 << 18, 1 << 20));
+	cr_assert_str_eq(copy_field("vm1", "kind", buf, sizeof(buf)), "full");
+	cr_assert_str_eq(copy_field("vm1", "reason", buf, sizeof(buf)), "new backup",
+			 "a new pair's backup is new, whatever the engine");
+	cr_assert_str_eq(copy_field("vm1", "bytes_done", buf, sizeof(buf)), "262144");
+	cr_assert_str_eq(copy_field("vm1", "running", buf, sizeof(buf)), "true");
+	cr_assert_eq(pt_events("pair", "full copy of vm1 to node2 (new backup)"), 1);
+}
+
+Test(resync, a_resumed_resync_records_a_delta_and_keeps_it_in_sync)
+{
+	struct pt_call *c = resync_started();
+	char buf[160];
+
+	cr_assert_not_null(c);
+	pt_answer(c, 0, "vm1: incremental resync: 1 paused mirror job(s) resumed",
+		  copy_answer("delta", "paused jobs resumed"));
+	pt_round();
+	cr_assert_eq(pt_events("pair", "delta copy of vm1 to node2 (paused jobs resumed)"), 1);
+	usleep(1100 * 1000);
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", copying_job(1 << 20, 1 << 20));
+	cr_assert_str_eq(copy_field("vm1", "kind", buf, sizeof(buf)), "delta");
+	cr_assert_str_eq(copy_field("vm1", "reason", buf, sizeof(buf)), "paused jobs resumed");
+}
+
+Test(resync, a_full_resync_says_why)
+{
+	struct pt_call *c = resync_started();
+	char buf[160];
+
+	cr_assert_not_null(c);
+	pt_answer(c, 0, "vm1: 1 disk(s) mirroring (qmp engine, full copy); full resync: ...",
+		  copy_answer("full", "the primary's QEMU restarted or never mirrored this pair: "
+				      "no job to resume"));
+	usleep(1100 * 1000);
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", copying_job(0, 1 << 20));
+	cr_assert_str_eq(copy_field("vm1", "kind", buf, sizeof(buf)), "full");
+	cr_assert_not_null(strstr(copy_field("vm1", "reason", buf, sizeof(buf)),
+				  "QEMU restarted"),
+			   "%s", buf);
+	cr_assert_geq(pt_events("pair", "full copy of vm1 to node2 (the primary's QEMU restarted"),
+		      1);
+}

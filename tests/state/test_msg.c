@@ -344,6 +344,10 @@ Test(msg, malformed_messages_change_nothing)
 	    "\"bytes_total\":2,\"disks\":[{\"bytes_done\":1}]}",
 	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
 	    "\"bytes_total\":2,\"disks\":{}}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":2,\"copy_kind\":\"some\"}",
+	    "{\"v\":2,\"type\":\"pair_progress\",\"time\":1,\"vm\":\"vm1\",\"bytes_done\":1,"
+	    "\"bytes_total\":2,\"copy_kind\":\"full\",\"copy_reason\":7}",
 	    "{\"v\":2,\"type\":\"pair_create\",\"time\":1,\"vm\":\"vm2\",\"primary\":\"node1\","
 	    "\"desired_state\":\"elsewhere\"}",
 	    "{\"v\":2,\"type\":\"fence_start\",\"time\":1,\"ref\":\"r\",\"target\":\"node2\","
@@ -609,4 +613,83 @@ Test(msg, pair_set_bandwidth_keeps_the_generation)
 	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_set\",\"time\":1,\"vm\":\"vm1\","
 					   "\"bandwidth_mib\":-1}"));
 	cr_assert_eq(sdb_msg_pair_set(NULL, NULL, NULL), -EINVAL);
+}
+
+static json_object *copy_of_vm1(void)
+{
+	json_object *o = NULL, *copy;
+
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0, "%s", sdb_errmsg(db));
+	cr_assert(!json_object_object_get_ex(o, "copy_kind", NULL), "the columns are \"copy\" only");
+	copy = json_object_get(json_object_object_get(o, "copy"));
+	json_object_put(o);
+	return copy;
+}
+
+/*
+ * Issue 13, honest fallback: the progress records which kind of copy runs
+ * (schema 7). A progress without it (a hasvcd before) keeps the one recorded;
+ * the transition into initial-sync clears it until the new copy says; the
+ * API's "copy" carries the pair's bytes beside it.
+ */
+Test(msg, pair_progress_records_the_copy_kind)
+{
+	struct sdb_pair_change lost = {.vm = "vm1", .state = "degraded", .pair_event = "mirror-failed"};
+	struct sdb_pair_change again = {
+	    .vm = "vm1", .state = "creating", .pair_event = "host-returned"};
+	struct sdb_pair_change prepared = {
+	    .vm = "vm1", .state = "initial-sync", .pair_event = "backup-prepared"};
+	json_object *copy;
+
+	test_populate(db);
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &prepared), 0, "%s", sdb_errmsg(db));
+	copy = copy_of_vm1();
+	cr_assert_null(copy, "no copy recorded yet");
+	cr_assert_eq(APPLY(db, sdb_msg_pair_copy_progress, "vm1", 100, 1000, NULL, 0,
+			   &(struct sdb_copy_kind){"full", "new backup"}),
+		     0, "%s", sdb_errmsg(db));
+	copy = copy_of_vm1();
+	cr_assert_str_eq(str_of(copy, "kind"), "full");
+	cr_assert_str_eq(str_of(copy, "reason"), "new backup");
+	cr_assert_eq(int_of(copy, "bytes_done"), 100);
+	cr_assert_eq(int_of(copy, "bytes_total"), 1000);
+	cr_assert(json_object_get_boolean(json_object_object_get(copy, "running")));
+	json_object_put(copy);
+
+	/* an older proposer's progress: the kind stays */
+	cr_assert_eq(APPLY(db, sdb_msg_pair_progress, "vm1", 600, 1000, NULL, 0), 0, "%s",
+		     sdb_errmsg(db));
+	copy = copy_of_vm1();
+	cr_assert_str_eq(str_of(copy, "kind"), "full");
+	cr_assert_eq(int_of(copy, "bytes_done"), 600);
+	json_object_put(copy);
+
+	/* a builder without a kind refuses, a bad kind is refused by the apply (bad messages) */
+	{
+		char *buf = NULL;
+		size_t len;
+
+		cr_assert_eq(sdb_msg_pair_copy_progress("vm1", 1, 2, NULL, 0,
+							&(struct sdb_copy_kind){NULL, "x"}, &buf,
+							&len),
+			     -EINVAL);
+		cr_assert_null(buf);
+	}
+
+	/* out of initial-sync and back: the old kind does not say what runs now */
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &lost), 0, "%s", sdb_errmsg(db));
+	copy = copy_of_vm1();
+	cr_assert_not_null(copy, "kept after the copy, until a new initial sync");
+	cr_assert_not(json_object_get_boolean(json_object_object_get(copy, "running")));
+	json_object_put(copy);
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &again), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &prepared), 0, "%s", sdb_errmsg(db));
+	copy = copy_of_vm1();
+	cr_assert_null(copy, "a new initial sync clears the last copy's kind");
+	cr_assert_eq(APPLY(db, sdb_msg_pair_copy_progress, "vm1", 0, 1000, NULL, 0,
+			   &(struct sdb_copy_kind){"delta", "paused jobs resumed"}),
+		     0, "%s", sdb_errmsg(db));
+	copy = copy_of_vm1();
+	cr_assert_str_eq(str_of(copy, "kind"), "delta");
+	json_object_put(copy);
 }

@@ -123,13 +123,20 @@ Test(schema, reopening_keeps_the_state)
 	sdb_close(db);
 }
 
-/* Rows valid at every schema version >= 1, and per-disk rows from version 2 on. */
+/*
+ * Rows valid at every schema version >= 1, and per-disk rows from version 2
+ * on; node3 in maintenance as each version wrote it (a membership state
+ * before 6, the admin state from 6 on).
+ */
 static void insert_fixture(sqlite3 *conn, unsigned version)
 {
 	raw_exec(conn, "INSERT INTO nodes (name, nodeid, address, state, changed_usec)"
 		       " VALUES ('node1', 1, '10.0.0.1', 'online', 10),"
 		       " ('node2', 2, '10.0.0.2', 'offline', 11),"
 		       " ('node3', 3, '10.0.0.3', 'maintenance', 12)");
+	if (version >= 6)
+		raw_exec(conn, "UPDATE nodes SET state = 'online', admin_state = 'maintenance'"
+			       " WHERE name = 'node3'");
 	raw_exec(conn, "INSERT INTO pairs (vm, primary_node, backup_node, state, bytes_done,"
 		       " bytes_total, generation, created_usec, changed_usec)"
 		       " VALUES ('vm1', 'node1', 'node2', 'in-sync', 7, 7, 4, 20, 21)");
@@ -191,6 +198,17 @@ Test(schema, every_migration_step_keeps_the_data)
 		cr_assert_eq(json_object_get_int(json_object_object_get(o, "generation")), 4);
 		cr_assert_eq(json_object_array_length(json_object_object_get(o, "disks")),
 			     k >= 2 ? 1 : 0);
+		/* no copy recorded before schema 7 */
+		cr_assert(json_object_is_type(json_object_object_get(o, "copy"), json_type_null));
+		json_object_put(o);
+		/* and the pair's next copy records its kind (schema 7) */
+		cr_assert_eq(APPLY(db, sdb_msg_pair_copy_progress, "vm1", 1, 8, NULL, 0,
+				   &(struct sdb_copy_kind){"full", "new backup"}),
+			     0, "%s", sdb_errmsg(db));
+		cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+		cr_assert_str_eq(json_object_get_string(json_object_object_get(
+				     json_object_object_get(o, "copy"), "reason")),
+				 "new backup");
 		json_object_put(o);
 		cr_assert_eq(sdb_events_list(db, 0, 0, &a), 0);
 		cr_assert_eq(json_object_array_length(a), 1);
