@@ -174,6 +174,12 @@ const struct hs_body_field hs_api_pair_create_fields[] = {
 };
 const size_t hs_api_pair_create_n_fields = ARRAY_SIZE(hs_api_pair_create_fields);
 
+/* Optional: a switchover is cold (the guest restarts) unless "live" says otherwise. */
+const struct hs_body_field hs_api_switchover_fields[] = {
+	{.name = "live", .type = HS_BODY_BOOL},
+};
+const size_t hs_api_switchover_n_fields = ARRAY_SIZE(hs_api_switchover_fields);
+
 const struct hs_body_field hs_api_maintenance_fields[] = {
 	{.name = "on", .type = HS_BODY_BOOL, .required = true},
 };

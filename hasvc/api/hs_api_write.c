@@ -236,10 +236,11 @@ static bool path_split(const char *path, char *name, const char **ret_verb)
 	return true;
 }
 
-/* POST /v1/pairs/VM/switchover */
+/* POST /v1/pairs/VM/switchover [{"live": true}] */
 int hs__api_post_pair_action(struct hs_api *api, struct MHD_Connection *c, const char *path,
 			     struct request *req)
 {
+	_cleanup_json_ json_object *body = NULL;
 	char vm[HS_NAME_MAX + 1];
 	const char *verb;
 	int ok;
@@ -247,9 +248,12 @@ int hs__api_post_pair_action(struct hs_api *api, struct MHD_Connection *c, const
 	if (!path_split(path, vm, &verb) || strcmp(verb, "/switchover") != 0)
 		return hs__api_queue_error(c, MHD_HTTP_NOT_FOUND, "not_found",
 					   "no such path /v1/pairs/%s", path ? path : "");
-	if (!hs__api_body_is_empty(c, req, &ok))
+	if (!hs__api_body_parse(c, req, hs_api_switchover_fields, hs_api_switchover_n_fields, &body,
+				&ok))
 		return ok;
-	return RUN_OP(c, req, hs_pairs_switchover(api->pairs, vm, op_reply, req));
+	return RUN_OP(c, req,
+		      hs_pairs_switchover(api->pairs, vm, hs_json_bool(body, "live"), op_reply,
+					  req));
 }
 
 /* POST /v1/nodes/NODE/maintenance {"on": true|false} */

@@ -339,7 +339,8 @@ static const struct command commands[] = {
 	 "also of a copy under way"},
 	{"pair", "delete", hs_cli_pair_delete, "VM [--no-wait]: stop protecting VM, remove its backup"},
 	{"switchover", NULL, hs_cli_switchover,
-	 "VM [--no-wait]: move VM to its backup host, no data lost, roles reversed"},
+	 "VM [--live] [--no-wait]: move VM to its backup host, no data lost, roles reversed "
+	 "(--live: by live migration, the guest keeps running; needs the qmp engine)"},
 	{"node", "maintenance", hs_cli_node_maintenance,
 	 "NODE on|off [--no-wait]: move NODE's VMs away, take no backups there / take them again"},
 };
@@ -372,6 +373,7 @@ int main(int argc, char **argv)
 		{"bandwidth", required_argument, NULL, 'B'},
 		{"wait", no_argument, NULL, 'w'},
 		{"no-wait", no_argument, NULL, 'W'},
+		{"live", no_argument, NULL, 'L'},
 		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -428,6 +430,7 @@ int main(int argc, char **argv)
 			case 'B': o.bandwidth = optarg; break;
 			case 'w': o.wait = true; break;
 			case 'W': o.no_wait = true; break;
+			case 'L': o.live = true; break;
 			case 't': o.timeout = optarg; break;
 			case 'h': usage(stdout); return HS_EXIT_OK;
 			default: fprintf(stderr, "hasvc: see 'hasvc --help'\n"); return HS_EXIT_USAGE;

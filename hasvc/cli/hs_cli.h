@@ -22,6 +22,7 @@ struct cli_options {
 	const char *bandwidth; /* pair create, pair set --bandwidth (MiB/s) */
 	bool wait;             /* --wait: the default, kept for scripts that say it */
 	bool no_wait;          /* return once the request is accepted */
+	bool live;             /* switchover --live */
 	const char *timeout;   /* --wait limit, seconds */
 };
 

@@ -297,12 +297,12 @@ int hs_cli_pair_delete(const struct cli_options *o, int argc, char **argv)
 
 int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
 {
-	json_object *pair;
+	json_object *pair, *body = NULL;
 	char path[128], target[65];
 	int r;
 
 	if (argc < 1) {
-		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--no-wait]\n");
+		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--live] [--no-wait]\n");
 		return HS_EXIT_USAGE;
 	}
 	pair = pair_get(o, argv[0], false, &r);
@@ -311,7 +311,11 @@ int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
 	snprintf(target, sizeof(target), "%s", hs_json_str(pair, "backup"));
 	json_object_put(pair);
 	snprintf(path, sizeof(path), "/v1/pairs/%s/switchover", argv[0]);
-	r = send_op(o, "POST", path, NULL, NULL);
+	if (o->live) {
+		body = json_object_new_object();
+		json_object_object_add(body, "live", json_object_new_boolean(true));
+	}
+	r = send_op(o, "POST", path, body, NULL);
 	if (r != HS_EXIT_OK || o->no_wait)
 		return r;
 	/* Over when the VM runs on the other host and is protected again. */

@@ -38,7 +38,8 @@ struct hs_pair {
 	enum hs_pair_state state;
 	enum hs_pair_mode mode;
 	enum hs_pair_desired desired;
-	bool switchover; /* op is a switchover */
+	bool switchover; /* op is a (cold) switchover */
+	bool live;       /* op is a live switchover (its own states: hs_pair_fsm.h) */
 	uint64_t generation, changed_usec, bandwidth_mib, bytes_done, bytes_total;
 	unsigned nbd_port;
 };

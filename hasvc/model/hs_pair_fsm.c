@@ -19,9 +19,19 @@
  *      |                                                                      | promoted
  *      +----------------------------reprotect--------------- [unprotected] <--+
  *
+ * A live switchover leaves in-sync by another road, each step on one host:
+ *
+ *  [in-sync] --live-switchover--> [handing-over] --standin-ready--> [catching-up]
+ *     --mirror-ready--> [migrating] --migrated (roles swapped)--> [reversing]
+ *     --reversed--> [creating] (the old primary's QEMU becomes the backup: delta)
+ *
+ * and any failure on the way to creating (the backup's QEMU back, the jobs
+ * resume) or degraded; a lost host as everywhere.
+ *
  * The rule the whole project exists for is in the rows for primary-lost: only
- * in-sync (and switching-over, which starts in sync) goes to fencing and then
- * promoting; every other state refuses promotion and says why.
+ * in-sync (and switching-over, which starts in sync, and migrating and
+ * reversing, where both disks hold every acknowledged write) goes to fencing
+ * and then promoting; every other state refuses promotion and says why.
  */
 #include <errno.h>
 #include <string.h>
@@ -82,6 +92,35 @@ static const struct hs_pair_transition transitions[] = {
 	ROW(SWITCHING_OVER, PRIMARY_LOST, FENCE, COORDINATOR, FENCING),
 	ROW(SWITCHING_OVER, BACKUP_LOST, RESTART_PRIMARY, PRIMARY, DEGRADED),
 
+	/*
+	 * Live switchover. Until the jobs are READY again after the hand-over
+	 * the backup may lack writes (those made while nothing listened): not
+	 * promotable. From migrating on, every acknowledged write is on both
+	 * hosts' disks, wherever the guest is: promotable. A failure leaves the
+	 * guest where it runs, and creating puts a backup's QEMU back in place
+	 * of a stand-in (its jobs resume: a delta).
+	 */
+	ROW(IN_SYNC, LIVE_SWITCHOVER, HAND_OVER, BACKUP, HANDING_OVER),
+	ROW(HANDING_OVER, STANDIN_READY, CATCH_UP, PRIMARY, CATCHING_UP),
+	ROW(HANDING_OVER, SWITCHOVER_FAILED, PREPARE_BACKUP, BACKUP, CREATING),
+	ROW(HANDING_OVER, BACKUP_LOST, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(HANDING_OVER, PRIMARY_LOST, REFUSE_PROMOTION, COORDINATOR, LOST_UNSYNCED),
+	ROW(CATCHING_UP, MIRROR_READY, MIGRATE, PRIMARY, MIGRATING),
+	ROW(CATCHING_UP, MIRROR_FAILED, PREPARE_BACKUP, BACKUP, CREATING),
+	ROW(CATCHING_UP, BACKUP_LOST, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(CATCHING_UP, PRIMARY_LOST, REFUSE_PROMOTION, COORDINATOR, LOST_UNSYNCED),
+	ROW(MIGRATING, MIGRATED, REVERSE, PRIMARY, REVERSING),
+	ROW(MIGRATING, MIGRATION_FAILED, PREPARE_BACKUP, BACKUP, CREATING),
+	/* the guest may have left already: the primary host starts it if it is not running */
+	ROW(MIGRATING, BACKUP_LOST, RESTART_PRIMARY, PRIMARY, DEGRADED),
+	ROW(MIGRATING, PRIMARY_LOST, FENCE, COORDINATOR, FENCING),
+	/* reversing: the new primary is the primary; the old host's stand-in holds every write */
+	ROW(REVERSING, REVERSED, PREPARE_BACKUP, BACKUP, CREATING),
+	/* degraded's cut resumes a guest the live switchover left paused */
+	ROW(REVERSING, REVERSE_FAILED, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(REVERSING, BACKUP_LOST, CUT_MIRROR, PRIMARY, DEGRADED),
+	ROW(REVERSING, PRIMARY_LOST, FENCE, COORDINATOR, FENCING),
+
 	ROW(DELETING, DELETED, NONE, NONE, DELETING),
 
 	ROW(ERROR, DELETE, TEARDOWN, BACKUP, DELETING),
@@ -107,6 +146,12 @@ static const struct hs_pair_duty duties[] = {
 	DUTY(PROMOTING, PROMOTE, BACKUP, false),
 	DUTY(SWITCHING_OVER, SWITCHOVER, PRIMARY, false),
 	DUTY(SWITCHING_OVER, WATCH_BACKUP, PRIMARY, true),
+	DUTY(HANDING_OVER, HAND_OVER, BACKUP, false),
+	DUTY(HANDING_OVER, WATCH_LINK, PRIMARY, true),
+	DUTY(CATCHING_UP, WATCH_LINK, PRIMARY, true),
+	DUTY(CATCHING_UP, CATCH_UP, PRIMARY, false),
+	DUTY(MIGRATING, MIGRATE, PRIMARY, false),
+	DUTY(REVERSING, REVERSE, PRIMARY, false),
 	DUTY(DELETING, RELEASE_MIRROR, PRIMARY, false),
 	DUTY(DELETING, TEARDOWN, BACKUP, false),
 	DUTY(DELETING, REMOVE_ORPHAN, COORDINATOR, false),
@@ -136,6 +181,10 @@ static const char *const state_names[HS_PAIR_STATE_MAX] = {
 	[HS_PAIR_SWITCHING_OVER] = "switching-over",
 	[HS_PAIR_DELETING] = "deleting",
 	[HS_PAIR_ERROR] = "error",
+	[HS_PAIR_HANDING_OVER] = "handing-over",
+	[HS_PAIR_CATCHING_UP] = "catching-up",
+	[HS_PAIR_MIGRATING] = "migrating",
+	[HS_PAIR_REVERSING] = "reversing",
 };
 
 static const char *const event_names[HS_EV_MAX] = {
@@ -156,6 +205,12 @@ static const char *const event_names[HS_EV_MAX] = {
 	[HS_EV_DELETED] = "deleted",
 	[HS_EV_PRIMARY_STOPPED] = "primary-stopped",
 	[HS_EV_REPROTECT_FAILED] = "reprotect-failed",
+	[HS_EV_LIVE_SWITCHOVER] = "live-switchover",
+	[HS_EV_STANDIN_READY] = "standin-ready",
+	[HS_EV_MIGRATED] = "migrated",
+	[HS_EV_MIGRATION_FAILED] = "migration-failed",
+	[HS_EV_REVERSED] = "reversed",
+	[HS_EV_REVERSE_FAILED] = "reverse-failed",
 };
 
 static const char *const action_names[HS_ACT_MAX] = {
@@ -176,6 +231,10 @@ static const char *const action_names[HS_ACT_MAX] = {
 	[HS_ACT_RELEASE_MIRROR] = "release-mirror",
 	[HS_ACT_REMOVE_ORPHAN] = "remove-orphan",
 	[HS_ACT_WATCH_LINK] = "watch-link",
+	[HS_ACT_HAND_OVER] = "hand-over",
+	[HS_ACT_CATCH_UP] = "catch-up",
+	[HS_ACT_MIGRATE] = "migrate",
+	[HS_ACT_REVERSE] = "reverse",
 };
 
 const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,
@@ -232,7 +291,8 @@ int hs_pair_event_from_name(const char *name, enum hs_pair_event *ret)
 
 bool hs_pair_state_promotable(enum hs_pair_state state)
 {
-	return state == HS_PAIR_IN_SYNC || state == HS_PAIR_SWITCHING_OVER;
+	return state == HS_PAIR_IN_SYNC || state == HS_PAIR_SWITCHING_OVER ||
+	       state == HS_PAIR_MIGRATING || state == HS_PAIR_REVERSING;
 }
 
 bool hs_pair_state_busy(enum hs_pair_state state)

@@ -30,6 +30,11 @@ enum hs_pair_state {
 	HS_PAIR_SWITCHING_OVER, /* admin switchover: primary stopped, drained, backup promoted */
 	HS_PAIR_DELETING,       /* mirror stopped and backup torn down, then the pair is gone */
 	HS_PAIR_ERROR,          /* an action failed in a way that needs the operator */
+	/* a live switchover (docs/pairs.md): the guest moves without a reboot */
+	HS_PAIR_HANDING_OVER,   /* backup host: a stand-in takes the backup's exports over */
+	HS_PAIR_CATCHING_UP,    /* primary: its jobs copy what the hand-over owed them */
+	HS_PAIR_MIGRATING,      /* primary: live migration onto the backup host, left paused */
+	HS_PAIR_REVERSING,      /* new primary: mirror back from equal disks, resume the guest */
 	HS_PAIR_STATE_MAX,
 };
 
@@ -51,6 +56,12 @@ enum hs_pair_event {
 	HS_EV_DELETED,          /* everything of the pair is gone */
 	HS_EV_PRIMARY_STOPPED,  /* switchover: primary stopped and its mirror drained */
 	HS_EV_REPROTECT_FAILED, /* a new backup could not be prepared: still unprotected */
+	HS_EV_LIVE_SWITCHOVER,  /* admin asked for a live switchover */
+	HS_EV_STANDIN_READY,    /* the stand-in serves the backup's disks on its port */
+	HS_EV_MIGRATED,         /* the guest is on the backup host (paused): roles swapped */
+	HS_EV_MIGRATION_FAILED, /* the guest still runs on the primary host */
+	HS_EV_REVERSED,         /* the new primary mirrors back and its guest runs */
+	HS_EV_REVERSE_FAILED,   /* no mirror back: the new primary runs unprotected */
 	HS_EV_MAX,
 };
 
@@ -81,6 +92,10 @@ enum hs_pair_action {
 	HS_ACT_RELEASE_MIRROR,   /* primary: stop mirroring so the backup may go */
 	HS_ACT_REMOVE_ORPHAN,    /* coordinator: remove a pair whose backup host is gone */
 	HS_ACT_WATCH_LINK,       /* primary: a replication link silent too long degrades the pair */
+	HS_ACT_HAND_OVER,        /* backup: destroy the paused backup, a stand-in exports its disks */
+	HS_ACT_CATCH_UP,         /* primary: resume the paused jobs until READY */
+	HS_ACT_MIGRATE,          /* primary: live-migrate the guest onto the backup host, paused */
+	HS_ACT_REVERSE,          /* new primary: mirror into the old host's stand-in, resume */
 	HS_ACT_MAX,
 };
 

@@ -6,7 +6,8 @@
  * What each state asks of whom is a table of model/ (hs_pair_fsm_duties),
  * beside the transition table, so that a state, its duties and the events
  * that leave it are read in one place. This file binds each action to the
- * function that carries it out (hs_pair_duty_mirror.c, hs_pair_duty_move.c).
+ * function that carries it out (hs_pair_duty_mirror.c, hs_pair_duty_move.c,
+ * hs_pair_duty_live.c).
  *
  * Every host runs the dispatcher over every pair at each round of the cron.
  * A row falls to this host when the row's actor is this host: the pair's
@@ -37,6 +38,10 @@ static const hs_pair_duty_fn handlers[HS_ACT_MAX] = {
 	[HS_ACT_TEARDOWN] = hs__duty_delete_backup,
 	[HS_ACT_REMOVE_ORPHAN] = hs__duty_delete_orphan,
 	[HS_ACT_WATCH_LINK] = hs__duty_watch_link,
+	[HS_ACT_HAND_OVER] = hs__duty_hand_over,
+	[HS_ACT_CATCH_UP] = hs__duty_catch_up,
+	[HS_ACT_MIGRATE] = hs__duty_migrate,
+	[HS_ACT_REVERSE] = hs__duty_reverse,
 };
 
 hs_pair_duty_fn hs__pair_duty_handler(enum hs_pair_action action)

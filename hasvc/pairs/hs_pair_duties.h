@@ -25,3 +25,10 @@ void hs__duty_stop_primary(struct hs_pairs *p, struct task *t, const struct hs_p
 void hs__duty_delete_primary(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_delete_backup(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_delete_orphan(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+/* hs_pair_duty_live.c */
+void hs__duty_hand_over(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+void hs__duty_catch_up(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+void hs__duty_migrate(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+void hs__duty_reverse(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+/* degraded after a live switchover, from the cut's end: the guest runs again */
+void hs__pairs_live_continue(struct hs_pairs *p, struct task *t, const struct hs_pair *v);

@@ -95,7 +95,7 @@ void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs,
 		if (!hs_core_node_in_maintenance(p->core, v->primary))
 			continue;
 		if (v->state == HS_PAIR_IN_SYNC && !v->op && hs_core_node_online(p->core, v->backup)) {
-			hs__pairs_switchover_start(p, v, "maintenance");
+			hs__pairs_switchover_start(p, v, false, "maintenance");
 		} else if (!hs_pair_state_busy(v->state) && v->state != HS_PAIR_INITIAL_SYNC &&
 			   !noted(p, v->vm)) {
 			hs_state_event(p->core, v->vm, "maintenance",

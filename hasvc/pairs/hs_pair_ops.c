@@ -368,7 +368,8 @@ out:
 	hs_pair_release(&v);
 }
 
-int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, const char *why)
+int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, bool live,
+				const char *why)
 {
 	char *buf = NULL, ref[96];
 	size_t len;
@@ -376,16 +377,18 @@ int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, cons
 
 	snprintf(ref, sizeof(ref), "%s-%llu", p->core->self->name,
 		 (unsigned long long)hs_now_usec(CLOCK_REALTIME));
-	r = sdb_msg_op_begin(v->vm, "switchover", p->core->self->name, ref, &buf, &len);
+	r = sdb_msg_op_begin(v->vm, live ? "live-switchover" : "switchover", p->core->self->name,
+			     ref, &buf, &len);
 	if (r >= 0)
 		r = hs_state_propose(p->core, buf, len);
 	if (r < 0)
 		return r;
-	return hs__pairs_transition(p, v, HS_EV_SWITCHOVER, NULL, "%s: moving %s from %s to %s",
-				    why, v->vm, v->primary, v->backup);
+	return hs__pairs_transition(p, v, live ? HS_EV_LIVE_SWITCHOVER : HS_EV_SWITCHOVER, NULL,
+				    "%s: moving %s from %s to %s%s", why, v->vm, v->primary,
+				    v->backup, live ? " live (no reboot)" : "");
 }
 
-void hs_pairs_switchover(struct hs_pairs *p, const char *vm, hs_pairs_reply_fn reply,
+void hs_pairs_switchover(struct hs_pairs *p, const char *vm, bool live, hs_pairs_reply_fn reply,
 			 void *userdata)
 {
 	struct hs_pair v;
@@ -408,16 +411,23 @@ void hs_pairs_switchover(struct hs_pairs *p, const char *vm, hs_pairs_reply_fn r
 		hs__pairs_refuse(reply, userdata, -EPERM, "both hosts must be in the cluster for a switchover");
 		goto out;
 	}
-	r = hs__pairs_switchover_start(p, &v, "switchover at the admin's request");
+	r = hs__pairs_switchover_start(p, &v, live, "switchover at the admin's request");
 	if (r < 0) {
 		hs__pairs_refuse_proposal(reply, userdata, r);
 		goto out;
 	}
-	reply(userdata, HS_PAIRS_ACCEPTED,
-	      &(struct hs_pairs_answer){
-		  .vm = vm, .state = "switching-over",
-		  .message = "switching over: the primary stops, the mirror drains, the backup "
-			     "starts"});
+	if (live)
+		reply(userdata, HS_PAIRS_ACCEPTED,
+		      &(struct hs_pairs_answer){
+			  .vm = vm, .state = "handing-over",
+			  .message = "live switchover: a stand-in takes the backup's exports, the "
+				     "guest migrates, the mirror turns back; no reboot"});
+	else
+		reply(userdata, HS_PAIRS_ACCEPTED,
+		      &(struct hs_pairs_answer){
+			  .vm = vm, .state = "switching-over",
+			  .message = "switching over: the primary stops, the mirror drains, the backup "
+				     "starts"});
 out:
 	hs_pair_release(&v);
 }

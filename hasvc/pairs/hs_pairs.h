@@ -92,7 +92,14 @@ struct hs_pair_settings {
  */
 void hs_pairs_set(struct hs_pairs *p, const struct hs_pair_settings *set, hs_pairs_reply_fn reply,
 		  void *userdata);
-void hs_pairs_switchover(struct hs_pairs *p, const char *vm, hs_pairs_reply_fn reply,
+/*
+ * A planned move of VM onto its backup host. Cold (LIVE false): the guest
+ * stops, the mirror drains, the backup boots from its disk. LIVE: the guest
+ * moves by live migration without a reboot and without a disk copy
+ * (docs/pairs.md "Live switchover"); it needs the qmp engine on the primary
+ * host, which the migration refuses without.
+ */
+void hs_pairs_switchover(struct hs_pairs *p, const char *vm, bool live, hs_pairs_reply_fn reply,
 			 void *userdata);
 /* Puts NODE into maintenance (ON) or takes it out. */
 void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pairs_reply_fn reply,

@@ -8,6 +8,8 @@
  *   hs_pair_propose.c     the proposer: every transition and raw change
  *   hs_pair_requests.c    mirror/ requests and their completion
  *   hs_pair_duties.c      the duties of each state, and their dispatcher
+ *   hs_pair_duty_*.c      the duties: mirror, move (failover, switchover,
+ *                         delete), live (the live switchover)
  *   hs_pair_plan.c        the coordinator's plan (hs_coord_plan) carried out
  *   hs_pair_maintenance.c maintenance: the admin operation and the moves
  *   hs_pair_ops.c         the admin operations on pairs
@@ -54,6 +56,9 @@ struct task {
 	int outcome;             /* the prepare's result (-errno) */
 	unsigned outcome_port;   /* the port bound */
 	char *outcome_message;
+	/* a live switchover's step (hs_pair_duty_live.c): its event, the port it bound */
+	enum hs_pair_event live_event;
+	unsigned live_port;
 	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
 	/*
 	 * The link watch's own observation: since when (monotonic) it has seen
@@ -196,5 +201,6 @@ void hs__pairs_refuse_proposal(hs_pairs_reply_fn reply, void *userdata, int r);
 /* --- hs_pair_maintenance.c --- */
 /* Coordinator: switch over the primaries of hosts in maintenance. */
 void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs, size_t n);
-/* Starts a switchover of V (the op, then the transition); -errno. */
-int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, const char *why);
+/* Starts a switchover of V, LIVE or cold (the op, then the transition); -errno. */
+int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, bool live,
+				const char *why);

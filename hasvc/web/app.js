@@ -61,7 +61,8 @@ const STATE_CLASS = {
   "in-sync": "ok", online: "ok", "initial-sync": "warn", creating: "warn", degraded: "warn",
   unprotected: "warn", "switching-over": "warn", fencing: "bad", promoting: "warn",
   "lost-unsynced": "bad", error: "bad", offline: "bad", deleting: "warn", fenced: "bad",
-  maintenance: "warn",
+  maintenance: "warn", "handing-over": "warn", "catching-up": "warn", migrating: "warn",
+  reversing: "warn",
 };
 
 function badge(text) {

@@ -125,7 +125,7 @@ Test(pair_fsm, duties_name_an_actor_and_states_that_ask_nothing_have_none)
 		}
 		total += n;
 	}
-	cr_assert_eq(total, 13);
+	cr_assert_eq(total, 19);
 	size_t n;
 	/* the replication link is watched, urgently, wherever the primary mirrors */
 	const struct hs_pair_duty *in_sync = hs_pair_fsm_duties(HS_PAIR_IN_SYNC, &n);
@@ -138,4 +138,40 @@ Test(pair_fsm, duties_name_an_actor_and_states_that_ask_nothing_have_none)
 	cr_assert_null(hs_pair_fsm_duties(HS_PAIR_ERROR, &n));
 	hs_pair_fsm_duties(HS_PAIR_DELETING, &n);
 	cr_assert_eq(n, 3, "primary, backup and coordinator each have their part");
+}
+
+/*
+ * A live switchover's states: a lost host has a row in each (none is a dead
+ * end when a host goes), the backup is promotable only once the jobs are
+ * READY again after the hand-over, and every failure leaves the road back
+ * to a backup (creating) or the guest running unprotected (degraded).
+ */
+Test(pair_fsm, live_switchover_survives_a_lost_host_at_every_step)
+{
+	static const enum hs_pair_state live[] = {HS_PAIR_HANDING_OVER, HS_PAIR_CATCHING_UP,
+						   HS_PAIR_MIGRATING, HS_PAIR_REVERSING};
+	static const enum hs_pair_event failures[] = {HS_EV_SWITCHOVER_FAILED, HS_EV_MIRROR_FAILED,
+						      HS_EV_MIGRATION_FAILED, HS_EV_REVERSE_FAILED};
+
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+		cr_assert_not_null(hs_pair_fsm_lookup(live[i], HS_EV_PRIMARY_LOST), "%s",
+				   hs_pair_state_name(live[i]));
+		cr_assert_not_null(hs_pair_fsm_lookup(live[i], HS_EV_BACKUP_LOST), "%s",
+				   hs_pair_state_name(live[i]));
+		cr_assert(hs_pair_state_busy(live[i]), "%s takes admin operations",
+			  hs_pair_state_name(live[i]));
+		cr_assert_null(hs_pair_fsm_lookup(live[i], HS_EV_DELETE));
+		const struct hs_pair_transition *t = hs_pair_fsm_lookup(live[i], failures[i]);
+		cr_assert_not_null(t, "%s has no way out on its failure", hs_pair_state_name(live[i]));
+		cr_assert(t->next == HS_PAIR_CREATING || t->next == HS_PAIR_DEGRADED);
+	}
+	cr_assert_not(hs_pair_state_promotable(HS_PAIR_HANDING_OVER));
+	cr_assert_not(hs_pair_state_promotable(HS_PAIR_CATCHING_UP));
+	cr_assert(hs_pair_state_promotable(HS_PAIR_MIGRATING));
+	cr_assert(hs_pair_state_promotable(HS_PAIR_REVERSING));
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_IN_SYNC, HS_EV_LIVE_SWITCHOVER)->next,
+		     HS_PAIR_HANDING_OVER);
+	cr_assert_null(hs_pair_fsm_lookup(HS_PAIR_DEGRADED, HS_EV_LIVE_SWITCHOVER),
+		       "no live switchover without an in-sync backup");
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_REVERSING, HS_EV_REVERSED)->next, HS_PAIR_CREATING);
 }

@@ -217,6 +217,7 @@ int mirror_start_resync_typed(struct mirror *m, const char *vm, const char *nbd_
 
 	if (r >= 0) {
 		calls[n_calls - 1].reply = done;
+		calls[n_calls - 1].from_equal = from_equal;
 		calls[n_calls - 1].may_resume = may_resume;
 		calls[n_calls - 1].bandwidth_mib = bandwidth_mib;
 	}
@@ -316,4 +317,39 @@ int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void 
 int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
 	return record("promote", vm, 0, false, done, userdata);
+}
+
+int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr, unsigned port,
+			 bool replace_backup, const char *primary_node, mirror_done_fn done,
+			 void *userdata)
+{
+	int r = record("standin_start", vm, port, false, done, userdata);
+
+	if (r >= 0) {
+		calls[n_calls - 1].replace = replace_backup;
+		snprintf(calls[n_calls - 1].host, sizeof(calls[0].host), "%s", nbd_addr ? nbd_addr : "");
+		snprintf(calls[n_calls - 1].primary, sizeof(calls[0].primary), "%s",
+			 primary_node ? primary_node : "");
+	}
+	return r;
+}
+
+int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return record("standin_stop", vm, 0, false, done, userdata);
+}
+
+int mirror_migrate(struct mirror *m, const char *vm, const char *dest_addr, unsigned timeout_s,
+		   mirror_done_fn done, void *userdata)
+{
+	int r = record("migrate", vm, 0, false, done, userdata);
+
+	if (r >= 0)
+		snprintf(calls[n_calls - 1].host, sizeof(calls[0].host), "%s", dest_addr ? dest_addr : "");
+	return r;
+}
+
+int mirror_continue(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return record("continue", vm, 0, false, done, userdata);
 }

@@ -73,6 +73,9 @@ struct pt_call {
 	void *userdata;
 	bool answered;
 	bool may_resume; /* start_resync: resume our paused jobs if they exist */
+	bool from_equal; /* start_resync: the disks are equal, copy only new writes */
+	bool replace;    /* standin_start: the paused backup's QEMU goes first */
+	char host[80];   /* standin_start: the address; migrate: the destination */
 	uint64_t bandwidth_mib; /* start, start_resync, set_speed: the speed asked */
 };
 /* The fake mirror's engine: false the default (libvirt block copy), true qmp. */

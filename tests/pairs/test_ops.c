@@ -115,7 +115,7 @@ Test(ops, delete_and_switchover_of_an_unknown_pair)
 	hs_pairs_delete(pt.pairs, "vm1", pt_reply_fn, &r);
 	expect_refused(&r, -ENOENT, "no pair for VM 'vm1'");
 	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm1", pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
 	expect_refused(&r, -ENOENT, "no pair for VM 'vm1'");
 }
 
@@ -148,16 +148,16 @@ Test(ops, switchover_needs_an_in_sync_pair_and_both_hosts)
 
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "degraded");
-	hs_pairs_switchover(pt.pairs, "vm1", pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
 	expect_refused(&r, -EPERM, "a switchover needs an in-sync backup");
 	pt_pair_put("vm2", "node1", "node2", "creating");
 	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm2", pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm2", false, pt_reply_fn, &r);
 	expect_refused(&r, -EBUSY, "vm2 is creating; try again later");
 	pt_pair_put("vm3", "node1", "node2", "in-sync");
 	pt_node_set("node2", false, true);
 	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm3", pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm3", false, pt_reply_fn, &r);
 	expect_refused(&r, -EPERM, "both hosts must be in the cluster");
 }
 
@@ -168,13 +168,34 @@ Test(ops, switchover_is_accepted_and_marks_the_operation)
 
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
-	hs_pairs_switchover(pt.pairs, "vm1", pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
 	cr_assert_eq(r.result, HS_PAIRS_ACCEPTED, "%s", r.message);
 	pt_deliver();
 	cr_assert_str_eq(pt_pair_state("vm1"), "switching-over");
 	v = pt_pair("vm1");
 	cr_assert(v.switchover);
 	hs_pair_release(&v);
+}
+
+Test(ops, a_live_switchover_is_its_own_operation_and_road)
+{
+	struct pt_reply r = {0};
+	struct hs_pair v;
+
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	hs_pairs_switchover(pt.pairs, "vm1", true, pt_reply_fn, &r);
+	cr_assert_eq(r.result, HS_PAIRS_ACCEPTED, "%s", r.message);
+	cr_assert_str_eq(r.state, "handing-over");
+	pt_deliver();
+	cr_assert_str_eq(pt_pair_state("vm1"), "handing-over");
+	v = pt_pair("vm1");
+	cr_assert(v.live);
+	cr_assert_not(v.switchover, "not the cold road: its failures are not a stop's");
+	hs_pair_release(&v);
+	memset(&r, 0, sizeof(r));
+	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
+	expect_refused(&r, -EBUSY, "vm1 is handing-over, running live-switchover; try again later");
 }
 
 Test(ops, maintenance_refusals)

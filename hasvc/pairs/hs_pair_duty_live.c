@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * hs_pair_duty_live: the duties of a live switchover, each run on the host
+ * its state names (the table in hs_pair_duties.c; the road in
+ * model/hs_pair_fsm.c, the data path in docs/mirror.md "Live switchover"):
+ *
+ *   handing-over  backup host   the paused backup's QEMU goes (libvirt takes no
+ *                               incoming migration beside an active domain of
+ *                               the same UUID); a stand-in exports its disks
+ *                               on the same port
+ *   catching-up   primary host  the jobs copy what the hand-over owed them
+ *   migrating     primary host  live migration onto the backup host, left
+ *                               paused there; then a stand-in here exports
+ *                               this host's disks for the way back
+ *   reversing     new primary   mirror into that stand-in from equal disks
+ *                               (sync none: nothing to copy), then resume
+ *   degraded      primary host  after the cut: a guest a live switchover left
+ *                               paused runs again
+ *
+ * Each step's outcome is kept in the task and proposed again at every round
+ * until the pair moves: a proposal lost (no quorum at that instant) must not
+ * leave the pair half-way with the duty done, and no step is run twice.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qb/qblog.h>
+
+#include "hs_cleanup.h"
+#include "hs_clock.h"
+#include "hs_pair_duties.h"
+#include "hs_pairs_internal.h"
+#include "sdb_msg.h"
+
+/*
+ * A migration that has not converged after this long is aborted: the guest
+ * goes on where it runs and the backup is put back (docs/pairs.md). A guest
+ * that dirties memory faster than the link copies it would otherwise keep
+ * the pair out of protection for as long as it writes.
+ */
+#define MIGRATION_TIMEOUT_S 120
+
+/* Keeps the step's outcome for this generation and proposes it. */
+static void outcome(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+		    enum hs_pair_event event, unsigned port, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void propose_kept(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	struct sdb_pair_change swap = {0};
+	const char *message = t->outcome_message ? t->outcome_message : "";
+	char *buf = NULL;
+	size_t len;
+
+	/* migrated: the guest is on the backup host; the roles swap with it */
+	if (t->live_event == HS_EV_MIGRATED)
+		swap = (struct sdb_pair_change){.primary = v->backup, .backup = v->primary,
+						.nbd_port = t->live_port};
+	if (hs__pairs_transition(p, v, t->live_event, &swap, "%s", message) < 0)
+		return;
+	/* where the operation is over, the VM is free for the next one */
+	if (t->live_event == HS_EV_REVERSED || t->live_event == HS_EV_SWITCHOVER_FAILED ||
+	    t->live_event == HS_EV_MIGRATION_FAILED || t->live_event == HS_EV_MIRROR_FAILED)
+		hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,
+				  "end of live switchover");
+}
+
+static void outcome(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+		    enum hs_pair_event event, unsigned port, const char *fmt, ...)
+{
+	va_list ap;
+	char *message = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
+	va_end(ap);
+	t->done = true;
+	t->outcome_known = true;
+	t->live_event = event;
+	t->live_port = port;
+	free(t->outcome_message);
+	t->outcome_message = message;
+	propose_kept(p, t, v);
+}
+
+/* The duty's outcome is known: proposed again (the pair has not moved). */
+static bool kept(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	if (!t->outcome_known)
+		return false;
+	propose_kept(p, t, v);
+	return true;
+}
+
+/* --- handing-over, on the backup host ------------------------------------------------- */
+
+static void handed_over(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+			const char *message, const struct mirror_reply *reply)
+{
+	if (result < 0) {
+		outcome(p, t, v, HS_EV_SWITCHOVER_FAILED, 0,
+			"live switchover of %s: no stand-in for the backup on %s (%s); the backup "
+			"is prepared again, %s keeps running on %s",
+			v->vm, v->backup, message, v->vm, v->primary);
+		return;
+	}
+	outcome(p, t, v, HS_EV_STANDIN_READY, 0,
+		"live switchover of %s: a stand-in on %s serves the backup's disks on port %u (%s); "
+		"the primary's jobs catch up",
+		v->vm, v->backup, v->nbd_port, message);
+}
+
+void hs__duty_hand_over(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	struct pending *pe;
+	int r;
+
+	if (kept(p, t, v) || t->done)
+		return;
+	pe = hs__pending_new(p, t, v, handed_over, false);
+	if (!pe)
+		return;
+	/* with TLS, as the backup's own exports: only the pair's primary gets in */
+	r = mirror_standin_start(p->mirror, v->vm,
+				 hs_core_replication_address(p->core, p->core->self->name),
+				 v->nbd_port, true, v->primary, hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, "start the stand-in", r);
+}
+
+/* --- catching-up, on the primary host ------------------------------------------------- */
+
+static void caught_up(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		      const char *message, const struct mirror_reply *reply)
+{
+	if (result < 0) {
+		outcome(p, t, v, HS_EV_MIRROR_FAILED, 0,
+			"live switchover of %s: the jobs did not catch up with the stand-in on %s "
+			"(%s); the backup is prepared again, %s keeps running on %s",
+			v->vm, v->backup, message, v->vm, v->primary);
+		return;
+	}
+	outcome(p, t, v, HS_EV_MIRROR_READY, 0,
+		"live switchover of %s: every disk READY again (%s); migrating to %s", v->vm,
+		message, v->backup);
+}
+
+void hs__duty_catch_up(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	struct pending *pe;
+	int r;
+
+	if (kept(p, t, v) || t->done)
+		return;
+	pe = hs__pending_new(p, t, v, caught_up, false);
+	if (!pe)
+		return;
+	r = mirror_resume(p->mirror, v->vm, hs_core_replication_address(p->core, v->backup),
+			  v->nbd_port, hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, "resume the mirror", r);
+}
+
+/* --- migrating, on the primary host --------------------------------------------------- */
+
+static void way_back_ready(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			   int result, const char *message, const struct mirror_reply *reply)
+{
+	/*
+	 * The guest left either way. Without a stand-in here the new primary's
+	 * mirror back fails and it runs unprotected (reverse-failed), saying so.
+	 */
+	if (result < 0)
+		outcome(p, t, v, HS_EV_MIGRATED, t->live_port,
+			"live switchover of %s: %s on %s (paused until its mirror back runs); no "
+			"stand-in on %s for it (%s)",
+			v->vm, t->failure ? t->failure : "migrated", v->backup, v->primary, message);
+	else
+		outcome(p, t, v, HS_EV_MIGRATED, t->live_port,
+			"live switchover of %s: %s on %s (paused until its mirror back runs); a "
+			"stand-in on %s port %u takes it",
+			v->vm, t->failure ? t->failure : "migrated", v->backup, v->primary,
+			t->live_port);
+	free(t->failure);
+	t->failure = NULL;
+}
+
+static void migrated(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		     const char *message, const struct mirror_reply *reply)
+{
+	struct pending *pe;
+	unsigned port;
+	int r;
+
+	if (result < 0) {
+		outcome(p, t, v, HS_EV_MIGRATION_FAILED, 0,
+			"live switchover of %s to %s failed: %s; %s keeps running on %s, the "
+			"backup is prepared again",
+			v->vm, v->backup, message, v->vm, v->primary);
+		return;
+	}
+	/* the migration's own words (how long, the downtime) go into the event */
+	free(t->failure);
+	t->failure = strdup(message);
+	port = hs__pairs_free_port(p, p->core->self->name, v->vm);
+	t->live_port = port;
+	pe = hs__pending_new(p, t, v, way_back_ready, false);
+	if (!pe)
+		return;
+	/* the new primary (the backup host) writes into it */
+	r = mirror_standin_start(p->mirror, v->vm,
+				 hs_core_replication_address(p->core, p->core->self->name), port,
+				 false, v->backup, hs__request_done, pe);
+	if (r < 0) {
+		hs__pending_failed(t, pe, "start the stand-in", r);
+		way_back_ready(p, t, v, r, "the request could not be made", NULL);
+	}
+}
+
+void hs__duty_migrate(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	struct pending *pe;
+	int r;
+
+	if (kept(p, t, v) || t->done)
+		return;
+	pe = hs__pending_new(p, t, v, migrated, false);
+	if (!pe)
+		return;
+	r = mirror_migrate(p->mirror, v->vm, hs_core_replication_address(p->core, v->backup),
+			   MIGRATION_TIMEOUT_S, hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, "migrate", r);
+}
+
+/* --- reversing, on the new primary host ------------------------------------------------ */
+
+static void resumed(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		    const char *message, const struct mirror_reply *reply)
+{
+	if (result < 0) {
+		/* degraded's continue tries again; the mirror back runs already */
+		outcome(p, t, v, HS_EV_REVERSE_FAILED, 0,
+			"live switchover of %s: the guest did not resume on %s: %s", v->vm,
+			v->primary, message);
+		return;
+	}
+	outcome(p, t, v, HS_EV_REVERSED, 0,
+		"%s runs on %s (live switchover, no reboot); it mirrors back into %s from equal "
+		"disks, which becomes its backup",
+		v->vm, v->primary, v->backup);
+}
+
+static void mirrored_back(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			  int result, const char *message, const struct mirror_reply *reply)
+{
+	if (result < 0) {
+		/*
+		 * The guest resumes only once the pair says degraded (continue):
+		 * until then the old host counts as holding every write, and
+		 * would be promoted if this one failed.
+		 */
+		outcome(p, t, v, HS_EV_REVERSE_FAILED, 0,
+			"live switchover of %s: no mirror back into %s (%s); %s runs on %s "
+			"unprotected",
+			v->vm, v->backup, message, v->vm, v->primary);
+		return;
+	}
+	hs__submit_vm(p, t, v, mirror_continue, "resume the guest", resumed);
+}
+
+void hs__duty_reverse(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	struct pending *pe;
+	int r;
+
+	if (kept(p, t, v) || t->done)
+		return;
+	t->done = true;
+	pe = hs__pending_new(p, t, v, mirrored_back, false);
+	if (!pe)
+		return;
+	/* the guest is paused here and both disks are equal: only what it writes from now on */
+	r = mirror_start_resync_typed(p->mirror, v->vm,
+				      hs_core_replication_address(p->core, v->backup), v->nbd_port,
+				      v->mode == HS_MODE_SYNC, v->bandwidth_mib, false, true,
+				      hs__request_reply, pe);
+	if (r < 0) {
+		t->done = false;
+		hs__pending_failed(t, pe, "mirror back", r);
+	}
+}
+
+/* --- degraded, on the primary host: after the cut (hs_pair_duty_mirror.c) ---------- */
+
+static void continued(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		      const char *message, const struct mirror_reply *reply)
+{
+	char *buf = NULL;
+	size_t len;
+
+	if (result < 0) {
+		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
+		hs__pairs_event(p, v->vm, "pair", "%s cannot resume on %s: %s", v->vm,
+				p->core->self->name, message);
+		return;
+	}
+	t->done = true;
+	hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,
+			  "end of live switchover");
+}
+
+/*
+ * A live switchover that ended degraded: the guest may be paused here (the
+ * mirror back failed before it resumed); it runs again, unprotected, and the
+ * VM is free for the next operation. A running guest is left as it is.
+ */
+void hs__pairs_live_continue(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+{
+	hs__submit_vm(p, t, v, mirror_continue, "resume the guest", continued);
+}

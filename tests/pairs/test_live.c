@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Tests of the live switchover's duties (hasvc/pairs/hs_pair_duty_live.c)
+ * over the fakes of pairs_test.h: each step runs on the host its state
+ * names, asks mirror/ for the right thing, and proposes what the table says
+ * for the answer; the roles swap when the guest has moved, and a failure
+ * leaves the guest where it runs, on the road back to a backup.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hs_pairs_internal.h"
+#include "pairs_test.h"
+#include "sdb_msg.h"
+
+static void teardown(void)
+{
+	pt_teardown();
+}
+
+TestSuite(live, .fini = teardown);
+
+/* The live switchover's op, as hs_pairs_switchover claims it. */
+static void live_op(const char *vm, const char *node)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int built = sdb_msg_op_begin(vm, "live-switchover", node, "t-1", &buf, &len);
+
+	pt_propose(built, buf, len);
+}
+
+static const char *op_of(const char *vm)
+{
+	static char op[32];
+	struct hs_pair v = pt_pair(vm);
+
+	snprintf(op, sizeof(op), "%s", v.op ? v.op : "");
+	hs_pair_release(&v);
+	return op;
+}
+
+Test(live, the_backup_host_hands_its_exports_to_a_stand_in)
+{
+	struct pt_call *c;
+
+	pt_setup("node2");
+	pt_pair_put("vm1", "node1", "node2", "handing-over");
+	pt_round();
+	c = pt_pending("standin_start");
+	cr_assert_not_null(c, "the backup host starts the stand-in in handing-over");
+	cr_assert(c->replace, "the paused backup's QEMU goes first");
+	cr_assert_eq(c->port, 10809, "the stand-in answers on the backup's own port");
+	cr_assert_str_eq(c->host, "10.0.0.2");
+	cr_assert_str_eq(c->primary, "node1", "only the primary may connect");
+	pt_answer(c, 0, "stand-in pid 42", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "catching-up");
+	pt_round();
+	cr_assert_null(pt_pending("standin_start"), "once per generation");
+}
+
+Test(live, a_stand_in_that_fails_puts_the_backup_back)
+{
+	pt_setup("node2");
+	pt_pair_put("vm1", "node1", "node2", "handing-over");
+	live_op("vm1", "node1");
+	pt_round();
+	pt_answer(pt_pending("standin_start"), -EADDRINUSE, "port 10809 is taken", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	cr_assert_eq(pt_events("pair", "no stand-in for the backup on node2 (port 10809 is taken)"), 1);
+	cr_assert_str_eq(op_of("vm1"), "", "the VM is free for the next operation");
+}
+
+Test(live, the_primary_catches_up_then_migrates_then_offers_the_way_back)
+{
+	struct pt_call *c;
+	struct hs_pair v;
+
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "catching-up");
+	pt_round();
+	c = pt_pending("resume");
+	cr_assert_not_null(c, "the primary resumes the jobs the hand-over paused");
+	cr_assert_eq(c->port, 10809);
+	pt_answer(c, 0, "READY", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "migrating");
+	pt_round();
+	c = pt_pending("migrate");
+	cr_assert_not_null(c, "the primary migrates in migrating");
+	cr_assert_str_eq(c->host, "10.0.0.2", "onto the backup host's replication address");
+	pt_answer(c, 0, "migrated in 1900 ms, downtime 25 ms", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "migrating", "the way back comes first");
+	c = pt_pending("standin_start");
+	cr_assert_not_null(c, "a stand-in here for the new primary's mirror back");
+	cr_assert_not(c->replace, "no backup QEMU here to replace");
+	cr_assert_str_eq(c->primary, "node2", "the new primary is the one let in");
+	pt_answer(c, 0, "stand-in pid 43", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "reversing");
+	v = pt_pair("vm1");
+	cr_assert_str_eq(v.primary, "node2", "the roles swap with the guest");
+	cr_assert_str_eq(v.backup, "node1");
+	cr_assert_neq(v.nbd_port, 0);
+	hs_pair_release(&v);
+	cr_assert_eq(pt_events("pair", "migrated in 1900 ms, downtime 25 ms on node2"), 1);
+}
+
+Test(live, a_failed_migration_leaves_the_guest_and_puts_the_backup_back)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "migrating");
+	live_op("vm1", "node1");
+	pt_round();
+	pt_answer(pt_pending("migrate"), -ETIMEDOUT, "not converged in 120 s", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	cr_assert_null(pt_pending("standin_start"));
+	cr_assert_eq(pt_events("pair", "not converged in 120 s; vm1 keeps running on node1"), 1);
+	cr_assert_str_eq(op_of("vm1"), "");
+}
+
+Test(live, the_new_primary_mirrors_back_from_equal_disks_then_resumes)
+{
+	struct pt_call *c;
+
+	pt_setup("node2");
+	pt_pair_put("vm1", "node2", "node1", "reversing");
+	live_op("vm1", "node1");
+	pt_round();
+	c = pt_pending("start_resync");
+	cr_assert_not_null(c, "the new primary mirrors back in reversing");
+	cr_assert(c->from_equal, "equal disks: only what is written from now on");
+	cr_assert_null(pt_pending("continue"), "the guest stays paused until the mirror runs");
+	pt_answer(c, 0, "mirroring", NULL);
+	c = pt_pending("continue");
+	cr_assert_not_null(c);
+	pt_answer(c, 0, "vm1 resumed", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating", "the old primary becomes the backup");
+	cr_assert_str_eq(op_of("vm1"), "");
+}
+
+Test(live, no_mirror_back_degrades_first_then_the_guest_runs)
+{
+	struct pt_call *c;
+
+	pt_setup("node2");
+	pt_pair_put("vm1", "node2", "node1", "reversing");
+	live_op("vm1", "node1");
+	pt_round();
+	pt_answer(pt_pending("start_resync"), -ECONNREFUSED, "no stand-in answers", NULL);
+	cr_assert_null(pt_pending("continue"),
+		       "not resumed while the old host still counts as holding every write");
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	pt_round();
+	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	c = pt_pending("continue");
+	cr_assert_not_null(c, "degraded after a live switchover: the guest runs again");
+	pt_answer(c, 0, "vm1 resumed", NULL);
+	cr_assert_str_eq(op_of("vm1"), "");
+}
+
+Test(live, a_degraded_pair_without_a_live_switchover_is_not_resumed)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "degraded");
+	pt_round();
+	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	cr_assert_null(pt_pending("continue"), "an admin's pause is the admin's");
+}
+
+Test(live, the_primary_lost_before_catching_up_is_not_promoted)
+{
+	pt_setup("node2"); /* the coordinator once node1 is gone, and the backup host */
+	pt_pair_put("vm1", "node1", "node2", "catching-up");
+	pt_node_set("node1", false, false);
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "lost-unsynced");
+}
+
+Test(live, the_primary_lost_while_migrating_is_fenced_then_promoted)
+{
+	pt_setup("node2");
+	pt_pair_put("vm1", "node1", "node2", "migrating");
+	pt_node_set("node1", false, false);
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "fencing");
+	pt_node_state("node1", "fenced");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "promoting");
+	pt_round();
+	cr_assert_not_null(pt_pending("promote"),
+			   "the backup host promotes: mirror/ finds the migrated guest or the stand-in");
+}
