@@ -411,6 +411,19 @@ void hs_pairs_switchover(struct hs_pairs *p, const char *vm, bool live, hs_pairs
 		hs__pairs_refuse(reply, userdata, -EPERM, "both hosts must be in the cluster for a switchover");
 		goto out;
 	}
+	/*
+	 * Told by this host's engine: the hosts of a cluster run one
+	 * configuration. libvirt's block copy would refuse the migration only
+	 * after the backup's QEMU had gone, and its job with it: a full copy.
+	 */
+	if (live && !mirror_engine_qmp(p->mirror)) {
+		hs__pairs_refuse(reply, userdata, -EPERM,
+				 "a live switchover needs the qmp engine (HASVC_MIRROR_ENGINE=qmp): "
+				 "libvirt refuses to migrate beside its own block copy; without --live "
+				 "the guest restarts on %s",
+				 v.backup);
+		goto out;
+	}
 	r = hs__pairs_switchover_start(p, &v, live, "switchover at the admin's request");
 	if (r < 0) {
 		hs__pairs_refuse_proposal(reply, userdata, r);

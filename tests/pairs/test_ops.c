@@ -184,7 +184,14 @@ Test(ops, a_live_switchover_is_its_own_operation_and_road)
 
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	pt_engine_qmp = false;
 	hs_pairs_switchover(pt.pairs, "vm1", true, pt_reply_fn, &r);
+	expect_refused(&r, -EPERM, "a live switchover needs the qmp engine");
+	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync", "nothing moved");
+	memset(&r, 0, sizeof(r));
+	pt_engine_qmp = true;
+	hs_pairs_switchover(pt.pairs, "vm1", true, pt_reply_fn, &r);
+	pt_engine_qmp = false;
 	cr_assert_eq(r.result, HS_PAIRS_ACCEPTED, "%s", r.message);
 	cr_assert_str_eq(r.state, "handing-over");
 	pt_deliver();

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Live switchover through hasvcd (issue 14), there and back, with the qmp
+# engine: each time the guest's QEMU moves by live migration (the QEMU on
+# the new host is the migration's incoming one, never booted), writes made
+# before and during the move are on the new primary's disk, the old primary
+# becomes the paused backup, and the copy back is a delta of what was written
+# since the switch, never the whole disk. (The refusal without the qmp
+# engine is a unit test: tests/pairs/test_ops.c.)
+source "$(dirname "$0")/lib.sh"
+
+HASVC_LAB_DAEMON_ENV="HASVC_MIRROR_ENGINE=qmp" lab up --hosts 3
+wait_for 30 "quorum" quorate node1
+lab vm-create node1 vm1 256M
+lab exec node1 hasvc pair create vm1 --backup node2 --wait --timeout 120
+
+qemu_started() { # NODE: when vm1's QEMU started (its pid's start time), to tell a new one
+	lab exec "$1" bash -c 'ps -o lstart= -p "$(cat /run/libvirt/qemu/vm1.pid)"'
+}
+copy_of() { pair_json node3 vm1 | jq -r '(.copy.kind // "-") + "/" + (.copy.reason // "-")'; }
+
+primary=node1 backup=node2 written=0
+for round in 1 2; do
+	write_blocks "$primary" vm1 $((written + 1)) $((written + 4))
+	written=$((written + 4))
+	note "round $round: live switchover $primary -> $backup after $written blocks"
+	t0=$(now_ms)
+	lab exec node3 hasvc switchover vm1 --live --no-wait
+	# writes while it moves: each acknowledged one must be on the new primary
+	during=0
+	while domstate_is "$primary" vm1 running && [ $during -lt 8 ]; do
+		qio "$primary" vm1 "write -P $(((written + 1) & 0xff)) $((64 + written + 1))M 1M" 2>/dev/null || break
+		written=$((written + 1)) during=$((during + 1))
+	done
+	wait_for 120 "vm1 in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show vm1 --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
+	note "round $round: moved live and in sync again in $(($(now_ms) - t0)) ms ($during writes during the move)"
+	domstate_is "$backup" vm1 running || fail "vm1 is $(domstate "$backup" vm1) on $backup"
+	domstate_is "$primary" vm1 paused || fail "vm1 is $(domstate "$primary" vm1) on $primary (should be the paused backup)"
+	event_count node3 "(live switchover, no reboot)" | grep -qx "$round" ||
+		fail "no 'live switchover, no reboot' event for round $round"
+	kind=$(copy_of)
+	[[ $kind == delta/* ]] || fail "the copy back after a live switchover was $kind, not a delta"
+	verify_blocks "$backup" vm1 1 "$written"
+	tmp=$primary primary=$backup backup=$tmp
+done
+[ "$(event_count node3 "(migrated)")" -eq 2 ] || fail "expected 2 migrated transitions"
+[ "$(event_count node3 "(primary-stopped)")" -eq 0 ] || fail "a live switchover stopped a guest"
+note "PASS"
