@@ -66,6 +66,9 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("log_level", log_level),
 	DAEMON_KEY("fence_lost_hosts", fence_lost_hosts),
 	DAEMON_KEY("reprotect", reprotect),
+	DAEMON_KEY("maintenance_switchover", maintenance_switchover),
+	{SECTION_DAEMON, "maintenance_moves", KEY_UINT, offsetof(struct hs_config, maintenance_moves),
+	 0, 64},
 	DAEMON_KEY("libvirt_uri", libvirt_uri),
 	{SECTION_DAEMON, "nbd_port_base", KEY_UINT, offsetof(struct hs_config, nbd_port_base), 0,
 	 65000},
@@ -361,6 +364,13 @@ static int config_validate(struct parser *p)
 	if (c->reprotect && strcmp(c->reprotect, "any") != 0 &&
 	    strcmp(c->reprotect, "old-host") != 0)
 		return parse_error(p, "reprotect must be any or old-host, not '%s'", c->reprotect);
+	if (c->maintenance_switchover && strcmp(c->maintenance_switchover, "auto") != 0 &&
+	    strcmp(c->maintenance_switchover, "live") != 0 &&
+	    strcmp(c->maintenance_switchover, "cold") != 0)
+		return parse_error(p, "maintenance_switchover must be auto, live or cold, not '%s'",
+				   c->maintenance_switchover);
+	if (c->maintenance_moves == 0)
+		c->maintenance_moves = 2;
 	c->fence_always = c->fence_lost_hosts && strcmp(c->fence_lost_hosts, "always") == 0;
 	c->reprotect_old_host = c->reprotect && strcmp(c->reprotect, "old-host") == 0;
 	/*
@@ -385,6 +395,7 @@ static int config_validate(struct parser *p)
 	if (c->nbd_port_base < 1024)
 		return parse_error(p, "nbd_port_base must be 1024 or more, not %u", c->nbd_port_base);
 	if ((r = set_default(&c->reprotect, "any")) < 0 ||
+	    (r = set_default(&c->maintenance_switchover, "auto")) < 0 ||
 	    (r = set_default(&c->fence_lost_hosts, "with-primaries")) < 0 ||
 	    (r = set_default(&c->state_dir, "/var/lib/hasvc")) < 0 ||
 	    (r = set_default(&c->api_socket, "/run/hasvc/hasvcd.sock")) < 0 ||
@@ -501,6 +512,7 @@ void hs_config_free(struct hs_config *c)
 	free(c->fence_agent_dir);
 	free(c->log_level);
 	free(c->fence_lost_hosts);
+	free(c->maintenance_switchover);
 	free(c->reprotect);
 	free(c->libvirt_uri);
 	free(c);

@@ -68,6 +68,9 @@ struct hs_config {
 	/* the policies above, decoded once */
 	bool fence_always;       /* fence_lost_hosts = always */
 	bool reprotect_old_host; /* reprotect = old-host */
+	/* maintenance: "auto" (live with the qmp engine, else cold), "live" or "cold" */
+	char *maintenance_switchover;
+	unsigned maintenance_moves; /* switchovers a maintenance runs at once; 0 read: 2 */
 	/* [node ...]; after hs_corosync_nodes_merge(), corosync's whole nodelist */
 	struct hs_config_node *nodes;
 	size_t n_nodes;

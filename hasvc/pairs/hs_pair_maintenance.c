@@ -6,7 +6,8 @@
  * "maintenance" (or "enabled" again) in the replicated nodes table, beside
  * its membership state, which goes on following the ring. Then the
  * coordinator, at each round (hs__pairs_maintenance_cron), switches over
- * every in-sync pair whose primary runs there, and says once, per pair, why
+ * the in-sync pairs whose primary runs there, maintenance_moves at a time,
+ * live or cold as maintenance_switchover says, and says once, per pair, why
  * one that cannot move yet stays ("cannot leave"): the names it has said it
  * for are kept whole (HS_NAME_MAX + 1 bytes), so a VM with a name of the
  * longest length is not mistaken for a new one at every round.
@@ -85,17 +86,38 @@ static bool noted(struct hs_pairs *p, const char *vm)
 	return false;
 }
 
+/* Live unless configured cold; "auto": live when this host runs the qmp engine. */
+static bool moves_live(const struct hs_pairs *p)
+{
+	const char *how = p->core->config->maintenance_switchover;
+
+	if (how && strcmp(how, "live") == 0)
+		return true;
+	if (how && strcmp(how, "cold") == 0)
+		return false;
+	return mirror_engine_qmp(p->mirror);
+}
+
 void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs, size_t n)
 {
+	size_t moving = 0, max = p->core->config->maintenance_moves;
+	bool live = moves_live(p);
+
 	if (!hs_core_is_coordinator(p->core))
 		return;
+	/* a few at a time: each move copies the guest's memory over the same links */
+	for (size_t i = 0; i < n; i++)
+		moving += pairs[i].switchover || pairs[i].live;
 	for (size_t i = 0; i < n; i++) {
 		const struct hs_pair *v = &pairs[i];
 
 		if (!hs_core_node_in_maintenance(p->core, v->primary))
 			continue;
 		if (v->state == HS_PAIR_IN_SYNC && !v->op && hs_core_node_online(p->core, v->backup)) {
-			hs__pairs_switchover_start(p, v, false, "maintenance");
+			if (moving >= (max ? max : 2))
+				continue;
+			if (hs__pairs_switchover_start(p, v, live, "maintenance") >= 0)
+				moving++;
 		} else if (!hs_pair_state_busy(v->state) && v->state != HS_PAIR_INITIAL_SYNC &&
 			   !noted(p, v->vm)) {
 			hs_state_event(p->core, v->vm, "maintenance",

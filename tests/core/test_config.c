@@ -79,6 +79,8 @@ Test(config, test_hooks_are_off_unless_asked_for)
 	cr_assert(!c->test_hooks);
 	cr_assert(!c->fence_always);
 	cr_assert(!c->reprotect_old_host);
+	cr_assert_str_eq(c->maintenance_switchover, "auto");
+	cr_assert_eq(c->maintenance_moves, 2);
 	hs_config_free(c);
 	cleanup();
 	write_config("[daemon]\nnode = node1\ntest_hooks = yes\nfence_lost_hosts = always\n"
@@ -169,6 +171,10 @@ static const struct bad_case bad_cases[] = {
 	{"[daemon]\nnode = node1\nfence_lost_hosts = never\n" GOOD_NODES,
 	 ": fence_lost_hosts must be always or with-primaries, not 'never'"},
 	{"[daemon]\nnode = node1\nlog_level = loud\n" GOOD_NODES, ": log_level must be error, warning, info or debug"},
+	{"[daemon]\nnode = node1\nmaintenance_switchover = warm\n" GOOD_NODES,
+	 ": maintenance_switchover must be auto, live or cold, not 'warm'"},
+	{"[daemon]\nnode = node1\nmaintenance_moves = 65\n" GOOD_NODES,
+	 ":3: 'maintenance_moves' must be a whole number from 0 to 64"},
 	{"[daemon]\nnode = node1\ntest_hooks = maybe\n" GOOD_NODES, ":3: 'test_hooks' must be yes or no"},
 	{"[daemon]\nnode = node1\nhttp_listen = 127.0.0.1:7480\n" GOOD_NODES,
 	 ": http_listen needs http_tls_cert and http_tls_key, or http_plain = yes"},
