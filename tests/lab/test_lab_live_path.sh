@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Live switchover onto the synced backup (issue 14), proven by hand with QMP,
+# qemu-nbd and virsh on the lab's real libvirtd 11.3 and QEMU 10.0 (TCG), so
+# that a change in the platform shows up here first. What hasvc builds on it
+# is in docs/mirror.md; docs/datapath-experiments.md part B explains each
+# step and the figures this prints.
+#
+#   1. The pair as the qmp engine runs it: node1's own write-blocking job
+#      hs-vda into node2's paused backup's export, READY.
+#   2. Hand-over on node2: the paused backup's QEMU is destroyed (libvirt would
+#      refuse an incoming migration next to an active domain of the same
+#      UUID) and a stand-in, qemu-nbd, exports the same image at the same
+#      address, port and name, without image locks (the migration's incoming
+#      QEMU opens the image next). The job goes on into it; what was written
+#      while nothing listened is owed and resumed: a delta, never a full copy.
+#   3. virsh migrate --live --unsafe --suspend --tls, with the job running and
+#      writes going on meanwhile: libvirt does not refuse (the job is not
+#      its), the guest ends paused on node2, node1's QEMU is gone, its
+#      definition kept. Every write acknowledged on node1, also during the
+#      migration, is on node2's image, which node2's QEMU activated.
+#   4. The reverse pair from equal disks: a stand-in on node1, node2 mirrors
+#      into it with sync=none while the guest is still paused, then resumes
+#      it; node1 becomes the backup (its QEMU takes the port back from the
+#      stand-in) and node2's job resumes: only the writes since the switch.
+#      The images compare identical.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_qmp.sh"
+
+VM=vm1
+MIB=1048576
+labdir=/var/lib/hasvc-lab/$HASVC_LAB
+IMG=/var/lib/libvirt/images/$VM.qcow2
+DEST_URI="qemu+tls://10.77.0.12/system?pkipath=/etc/hasvc/pki/libvirt"
+
+# standin NODE ADDR: qemu-nbd exports NODE's image as the backup's QEMU did, image unlocked.
+standin() {
+	lab exec "$1" qemu-nbd --fork --pid-file=/run/hs-standin.pid --persistent --shared=4 \
+		--bind="$2" --port=10809 --export-name=vda --cache=writethrough --image-opts \
+		"driver=qcow2,file.driver=file,file.filename=$IMG,file.locking=off"
+}
+standin_stop() {
+	local pid
+	pid=$(lab exec "$1" cat /run/hs-standin.pid)
+	lab exec "$1" kill "$pid"
+	wait_for 10 "the stand-in on $1 to exit" bash -c "! $LAB_CMD exec $1 kill -0 $pid 2>/dev/null"
+}
+# write_at NODE DEV MIB PATTERN: one acknowledged 1 MiB write through the guest's block layer.
+write_at() {
+	lab exec "$1" virsh qemu-monitor-command "$VM" --hmp \
+		"qemu-io -d /machine/peripheral/$2/virtio-backend \"write -P $4 $(($3 * MIB)) 1M\"" >/dev/null
+}
+# read_ok NODE DEV MIB PATTERN: the block reads back with its pattern on NODE (HMP qemu-io).
+read_ok() {
+	local log=/var/log/libvirt/qemu/$VM.log bad
+	bad=$(lab exec "$1" grep -c 'Pattern verification failed' "$log" || true)
+	lab exec "$1" virsh qemu-monitor-command "$VM" --hmp \
+		"qemu-io -d /machine/peripheral/$2/virtio-backend \"read -P $4 $(($3 * MIB)) 1M\"" >/dev/null
+	[ "$(lab exec "$1" grep -c 'Pattern verification failed' "$log" || true)" = "$bad" ]
+}
+identical() { lab exec node1 qemu-img compare -q -f raw -F raw "$1" "$2"; }
+cmp_export() {
+	qmp "$1" "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"inet\",\"data\":{\"host\":\"$2\",\"port\":\"10810\"}}}}" >/dev/null
+	qmp "$1" '{"execute":"block-export-add","arguments":{"type":"nbd","id":"cmp-vda","node-name":"libvirt-1-format","name":"vda","writable":false}}' >/dev/null
+}
+
+lab up --hosts 2 --no-daemon
+lab_pair_domains
+export_disk node2 10.77.0.12 10809
+for i in 0 1 2 3; do write_at node1 virtio-disk0 $i $((i + 1)); done
+
+note "1. node1's job hs-vda (sync full, write-blocking, on-target-error stop) into node2's export"
+add_nbd node1 hs-nbd-vda 10.77.0.12 0
+mirror node1 hs-nbd-vda full
+wait_for 60 "hs-vda READY" job_ready node1
+len0=$(job node1 len)
+
+note "2. hand-over on node2: the backup's QEMU destroyed, a stand-in on the same port"
+t0=$(now_ms)
+lab exec node2 virsh -q destroy $VM >/dev/null
+standin node2 10.77.0.12
+gap=$(($(now_ms) - t0))
+for i in 10 11 12; do write_at node1 virtio-disk0 $i $((i + 1)); done
+owed=$(($(job node1 len) - $(job node1 offset)))
+tries=$(resume_until_ready node1)
+copied=$(($(job node1 len) - len0))
+note "nothing listened for $gap ms; the job owed $owed bytes, READY after $tries resume(s); copied $copied bytes since READY for 3 MiB written (disk 256 MiB)"
+[ "$copied" = $((3 * MIB)) ] || fail "the hand-over cost $copied bytes of copy, not the 3 MiB written"
+
+note "3. live migration with the job running and writes going on"
+log1=$labdir/node1/var/log/libvirt/qemu/$VM.log
+: >"$labdir/acked"
+(
+	i=20
+	while [ ! -e "$labdir/migrated" ] && [ $i -lt 60 ]; do
+		write_at node1 virtio-disk0 $i $((i + 1)) 2>/dev/null && echo $i >>"$labdir/acked" || break
+		i=$((i + 1))
+	done
+) &
+writer=$!
+sleep 0.5
+t0=$(now_ms)
+lab exec node1 virsh migrate --live --unsafe --suspend --tls --persistent $VM "$DEST_URI" \
+	--migrateuri tcp://10.77.0.12 || fail "virsh migrate failed"
+mig_ms=$(($(now_ms) - t0))
+touch "$labdir/migrated"
+wait "$writer" || true
+acked=$(wc -l <"$labdir/acked")
+downtime=$(lab exec node2 virsh domjobinfo $VM --completed 2>/dev/null | awk '/^Total downtime:/ { print $3 }')
+note "migrated in $mig_ms ms (downtime $downtime ms by libvirt); $acked writes acknowledged on node1 meanwhile"
+[ "$acked" -gt 0 ] || fail "no write went through during the migration"
+domstate_is node2 $VM paused || fail "$VM is $(domstate node2 $VM) on node2, not paused"
+domstate_is node1 $VM "shut off" || fail "$VM is $(domstate node1 $VM) on node1, not shut off"
+[ "$(qmp node2 '{"execute":"query-named-block-nodes","arguments":{"flat":true}}' | jq '[.[] | select(.active == false)] | length')" = 0 ] ||
+	fail "node2's QEMU left a node inactive"
+
+note "4. the reverse pair from equal disks; node1 becomes the backup"
+standin_stop node2
+t0=$(now_ms)
+standin node1 10.77.0.11
+add_nbd node2 hs-nbd-vda 10.77.0.11 0
+mirror node2 hs-nbd-vda none
+lab exec node2 virsh -q resume $VM >/dev/null
+note "paused after the migration until resumed: $(($(now_ms) - t0)) ms for the reverse mirror (stand-in, node, job)"
+for i in 0 1 2 3 10 11 12 $(cat "$labdir/acked"); do
+	read_ok node2 virtio-disk0 $i $((i + 1)) || fail "block $i, acknowledged on node1, differs on node2"
+done
+note "every block acknowledged on node1 ($((7 + acked))) reads back on node2"
+for i in 70 71 72 73; do write_at node2 virtio-disk0 $i $((i + 1)); done
+[ "$(job node2 offset)" = $((4 * MIB)) ] || fail "the reverse job copied $(job node2 offset) bytes, not 4 MiB"
+standin_stop node1
+lab exec node1 virsh -q undefine $VM >/dev/null
+lab exec node1 virsh -q define "$labdir/backup.xml" >/dev/null
+lab exec node1 virsh -q start --paused $VM >/dev/null
+export_disk node1 10.77.0.11 10809
+for i in 74 75; do write_at node2 virtio-disk0 $i $((i + 1)); done
+tries=$(resume_until_ready node2)
+note "reverse job READY after $tries resume(s): $(job node2 offset) bytes copied in all for 6 MiB written since the switch"
+[ "$(job node2 offset)" = $((6 * MIB)) ] || fail "the reverse job copied $(job node2 offset) bytes, not 6 MiB"
+cmp_export node2 10.77.0.12
+identical nbd://10.77.0.12:10810/vda nbd://10.77.0.11:10809/vda ||
+	fail "node1's and node2's images differ after the live switchover"
+note "images identical; no full copy in either direction"
