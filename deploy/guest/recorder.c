@@ -29,17 +29,28 @@
 // valid record), so the disk keeps every boot's records: a reboot shows as a
 // second boot_id whose N starts again at 1. When the disk is full the
 // recorder says so and stops writing (it exits 0; /init then idles).
+//
+// Like a real guest, it obeys the ACPI power button (`virsh shutdown`, a
+// cold switchover's shutdown request): between two records it waits on the
+// input devices (button.ko, evdev.ko) and on KEY_POWER prints
+//   hasvc-rec poweroff after N=<last>
+// and powers the VM off; every record it printed is on the disk already.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <dirent.h>
 #include <linux/fs.h>
+#include <linux/input.h>
+#include <linux/reboot.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/reboot.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,11 +202,65 @@ static void fill_record(unsigned char *r, uint64_t n, const char *boot_id)
 	put_u64(r + REC_SIZE - 8, fnv1a64(r, REC_SIZE - 8));
 }
 
-static void sleep_ms(unsigned ms)
+#define MAX_INPUTS 8
+static struct pollfd inputs[MAX_INPUTS];
+static nfds_t n_inputs;
+
+// The input devices that can carry the power button (/dev/input/event*).
+static void open_inputs(void)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	DIR *d = opendir("/dev/input");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) && n_inputs < MAX_INPUTS) {
+		if (strncmp(e->d_name, "event", 5) != 0)
+			continue;
+		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NONBLOCK);
+		if (fd >= 0)
+			inputs[n_inputs++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	closedir(d);
+}
+
+// True when a KEY_POWER press is among the events waiting on fd.
+static int power_pressed(int fd)
+{
+	struct input_event ev[16];
+	ssize_t n;
+	while ((n = read(fd, ev, sizeof(ev))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(ev[0]); i++)
+			if (ev[i].type == EV_KEY && ev[i].code == KEY_POWER && ev[i].value == 1)
+				return 1;
+	}
+	return 0;
+}
+
+// Waits ms, or less when the power button is pressed: returns 1 then.
+static int wait_ms(unsigned ms)
+{
+	uint64_t end = clock_ns(CLOCK_MONOTONIC) + (uint64_t)ms * 1000000ULL;
+	for (;;) {
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (now >= end)
+			return 0;
+		int r = poll(inputs, n_inputs, (int)((end - now + 999999) / 1000000));
+		if (r < 0 && errno != EINTR)
+			return 0;
+		for (nfds_t i = 0; r > 0 && i < n_inputs; i++)
+			if ((inputs[i].revents & POLLIN) && power_pressed(inputs[i].fd))
+				return 1;
+	}
+}
+
+// The records are on the disk (O_DSYNC), nothing else is to flush.
+static void power_off(uint64_t last)
+{
+	say("hasvc-rec poweroff after N=%" PRIu64, last);
+	sync();
+	reboot(LINUX_REBOOT_CMD_POWER_OFF);
+	say("hasvc-rec error: power off failed: %s", strerror(errno));
+	exit(1);
 }
 
 int main(int argc, char **argv)
@@ -232,8 +297,9 @@ int main(int argc, char **argv)
 		say("hasvc-rec error: cannot read %s: %s", rec_dev, strerror(-err));
 		return 1;
 	}
-	say("hasvc-rec start boot=%s dev=%s slot=%" PRIu64 " slots=%" PRIu64 " rec_ms=%u", boot_id, rec_dev,
-	    slot, slots, rec_ms);
+	open_inputs();
+	say("hasvc-rec start boot=%s dev=%s slot=%" PRIu64 " slots=%" PRIu64 " rec_ms=%u inputs=%u", boot_id,
+	    rec_dev, slot, slots, rec_ms, (unsigned)n_inputs);
 	for (uint64_t n = 1;; n++, slot++) {
 		if (slot >= slots) {
 			say("hasvc-rec full: %" PRIu64 " slots used, no more records", slots);
@@ -249,11 +315,12 @@ int main(int argc, char **argv)
 			    w < 0 ? strerror(errno) : "short write");
 			n--;
 			slot--;
-			sleep_ms(1000);
+			if (wait_ms(1000))
+				power_off(n);
 			continue;
 		}
 		say("hasvc-rec N=%" PRIu64 " mono_ns=%" PRIu64 " boot=%s", n, get_u64(buf + 24), boot_id);
-		if (rec_ms)
-			sleep_ms(rec_ms);
+		if (wait_ms(rec_ms))
+			power_off(n);
 	}
 }

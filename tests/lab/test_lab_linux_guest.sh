@@ -10,8 +10,9 @@
 #      the gap the host's clock sees between the two hosts' records is printed;
 #   3. a reset is a new boot: a new boot_id, N from 1, appended after the
 #      first boot's records;
-#   4. after destroy, every record either console printed as acknowledged is
-#      on node2's disk with the same N, boot_id and timestamp
+#   4. `virsh shutdown` (the ACPI power button) powers the guest off after its
+#      last record; then every record either console printed as acknowledged
+#      is on node2's disk with the same N, boot_id and timestamp
 #      (deploy/guest/records --check);
 #   5. the check itself fails on a record the disk lacks and on a damaged slot.
 source "$(dirname "$0")/lib.sh"
@@ -96,9 +97,15 @@ slot=$(echo "$start" | sed -n 's/.* slot=\([0-9]*\) .*/\1/p')
 boot2=$(boot_ids node2 | grep -vx "$boot")
 note "second boot $boot2: $start"
 
-note "4: every acknowledged record is on node2's disk"
+note "4: the guest obeys the ACPI power button; every acknowledged record is on node2's disk"
 sleep 1
-lab exec node2 virsh -q destroy vm1 >/dev/null
+lab exec node2 virsh -q shutdown vm1 >/dev/null
+wait_for 30 "vm1 to power itself off on node2" domstate_is node2 vm1 "shut off"
+off=$(lab console node2 vm1 | grep -a -o 'hasvc-rec poweroff after N=[0-9]*') ||
+	fail "vm1 went off without the recorder's poweroff line"
+[ "${off##*N=}" = "$(console_recs node2 | tail -1 | cut -d' ' -f1)" ] ||
+	fail "'$off', but the last record on the console is $(console_recs node2 | tail -1)"
+note "$off"
 img=$LAB_DIR/node2/var/lib/libvirt/images/vm1.qcow2
 lab console node1 vm1 >"$LAB_DIR/console1"
 lab console node2 vm1 >"$LAB_DIR/console2"
