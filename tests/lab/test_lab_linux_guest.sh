@@ -14,7 +14,9 @@
 #      last record; then every record either console printed as acknowledged
 #      is on node2's disk with the same N, boot_id and timestamp
 #      (deploy/guest/records --check);
-#   5. the check itself fails on a record the disk lacks and on a damaged slot.
+#   5. the check itself fails on a record the disk lacks and on a damaged slot;
+#   6. bad options, a missing console log, a migration to the same host and a
+#      guest that cannot boot (too little memory) are refused, named.
 source "$(dirname "$0")/lib.sh"
 
 RECORDS="$SRC/deploy/guest/records"
@@ -127,4 +129,16 @@ cp "$img" "$LAB_DIR/damaged.qcow2"
 qemu-io -f qcow2 -c "write -P 0x55 $((1048576 + 3 * 512 + 100)) 8" "$LAB_DIR/damaged.qcow2" >/dev/null
 expect 1 "damaged slot=3" "$RECORDS" "$LAB_DIR/damaged.qcow2" --check "$LAB_DIR/console1"
 expect 1 "missing N=4 boot=$boot" "$RECORDS" "$LAB_DIR/damaged.qcow2" --check "$LAB_DIR/console1"
+
+note "6: what an operator can get wrong is refused, named"
+expect 1 "unknown option '--linx'" lab vm-create node1 vm2 --linx
+expect 1 "HASVC_LAB_GUEST_REC_MS is a number of ms, not 'fast'" \
+	env HASVC_LAB_GUEST_REC_MS=fast "$LAB_CMD" vm-create node1 vm2 --linux
+expect 1 "no console log of 'vm2' on node1" lab console node1 vm2
+expect 1 "vm1 is on node2 already" lab migrate node2 vm1 node2
+# too little memory: the kernel panics before /init, and vm-create says so
+# with the end of the console instead of waiting for ever
+expect 1 "vm2 on node1 wrote no record within 8 s" \
+	env HASVC_LAB_VM_MEMORY_MIB=64 HASVC_LAB_GUEST_BOOT_TIMEOUT=8 "$LAB_CMD" vm-create node1 vm2 --linux
+lab exec node1 virsh -q destroy vm2 >/dev/null 2>&1 || true
 note "PASS"
