@@ -22,13 +22,14 @@ static const char *const op_names[HS_OP_MAX] = {
 	[HS_OP_FENCE] = "fence",
 	[HS_OP_INITIAL_SYNC] = "initial_sync",
 	[HS_OP_PROMOTE] = "promote",
+	[HS_OP_LIVE_SWITCHOVER] = "live_switchover",
 };
 
 /* The pair operations: entered at BEGIN, through PATH, over at END_FROM -> END_TO. */
 static const struct {
 	enum hs_op op;
 	const char *begin;
-	const char *path[2];
+	const char *path[4];
 	const char *end_from, *end_to;
 } pair_ops[] = {
 	{HS_OP_INITIAL_SYNC, "initial-sync", {"initial-sync", NULL}, "initial-sync", "in-sync"},
@@ -36,6 +37,9 @@ static const struct {
 	{HS_OP_SWITCHOVER, "switching-over", {"switching-over", "promoting"}, "promoting",
 	 "unprotected"},
 	{HS_OP_PROMOTE, "promoting", {"promoting", NULL}, "promoting", "unprotected"},
+	/* until the guest runs on the new host; its new backup's delta is an initial_sync */
+	{HS_OP_LIVE_SWITCHOVER, "handing-over", {"handing-over", "catching-up", "migrating", "reversing"},
+	 "reversing", "creating"},
 };
 
 struct vm_starts {

@@ -13,6 +13,8 @@
  *       failover      -> fencing ... promoting -> unprotected
  *       switchover    -> switching-over ... promoting -> unprotected
  *       promote       -> promoting ... promoting -> unprotected
+ *       live_switchover -> handing-over ... reversing -> creating (the guest
+ *                     runs on the new host)
  *     An operation that leaves its path another way (a host that returned
  *     before its fence, a promotion that failed) is not counted: the
  *     histograms are of operations that succeeded.
@@ -31,6 +33,7 @@ enum hs_op {
 	HS_OP_FENCE,
 	HS_OP_INITIAL_SYNC,
 	HS_OP_PROMOTE,
+	HS_OP_LIVE_SWITCHOVER,
 	HS_OP_MAX,
 };
 
@@ -38,7 +41,7 @@ struct hs_op_durations {
 	struct hs_histogram op[HS_OP_MAX];
 };
 
-/* "failover", "switchover", "fence", "initial_sync", "promote" */
+/* "failover", "switchover", "fence", "initial_sync", "promote", "live_switchover" */
 const char *hs_op_name(enum hs_op op);
 
 /* Pair events [{"time_usec","vm","message"...}], oldest first, as sdb_events_list gives them. */

@@ -131,6 +131,29 @@ Test(op_durations, pair_operations_from_transitions)
 	cr_assert_float_eq(d.op[HS_OP_PROMOTE].sum, 1.5, 1e-6);
 }
 
+/* A live switchover counts until the guest runs on the new host; a failed one does not count. */
+Test(op_durations, live_switchovers_that_moved_the_guest)
+{
+	static const struct pair_event ev[] = {
+		{"vm1", 10, "in-sync -> handing-over (live-switchover): admin"},
+		{"vm1", 11, "handing-over -> catching-up (standin-ready): stand-in"},
+		{"vm1", 12, "catching-up -> migrating (mirror-ready): ready"},
+		{"vm1", 14, "migrating -> reversing (migrated): on node2"},
+		{"vm1", 14.25, "reversing -> creating (reversed): runs on node2"},
+		{"vm1", 20, "in-sync -> handing-over (live-switchover): admin"},
+		{"vm1", 21, "handing-over -> catching-up (standin-ready): stand-in"},
+		{"vm1", 22, "catching-up -> migrating (mirror-ready): ready"},
+		{"vm1", 30, "migrating -> creating (migration-failed): not converged"},
+	};
+	_cleanup_json_ json_object *list = events_json(ev, ARRAY_SIZE(ev));
+	struct hs_op_durations d = {0};
+
+	hs_op_durations_add_pair_events(&d, list);
+	cr_assert_eq(d.op[HS_OP_LIVE_SWITCHOVER].count, 1);
+	cr_assert_float_eq(d.op[HS_OP_LIVE_SWITCHOVER].sum, 4.25, 1e-6);
+	cr_assert_eq(d.op[HS_OP_SWITCHOVER].count, 0, "not the cold one");
+}
+
 /* Since schema 5 the transition is a field of its own: the text is only for people. */
 Test(op_durations, the_recorded_transition_wins_over_the_text)
 {
