@@ -55,6 +55,8 @@ struct mirror {
 	char *tls_dir; /* caller's thread only: mirror_set_tls(), copied into each request */
 	enum mirror_tls_mode tls_mode;
 	bool qmp; /* HASVC_MIRROR_ENGINE=qmp at mirror_new(): mirror_qmp.c runs the jobs */
+	unsigned threads;       /* under lock: threads of mirror__thread_start() still running */
+	pthread_cond_t threads_gone; /* signalled when THREADS drops to 0 */
 };
 
 void mirror__request_free(struct request *r)
@@ -68,6 +70,7 @@ void mirror__request_free(struct request *r)
 	free(r->note);
 	free(r->tls_dir);
 	free(r->peer);
+	free(r->thread_data);
 	mirror__answer_clear(r);
 	free(r);
 }
@@ -148,6 +151,59 @@ static void done_push(struct mirror *m, struct request *r)
 	(void)queue_push(m, &m->done, m->done_fd, r);
 }
 
+const char *mirror__uri(const struct mirror *m)
+{
+	return m->uri;
+}
+
+/* The rest of a long operation (request.on_thread), on a detached thread of its own. */
+struct long_run {
+	struct mirror *m;
+	struct request *r;
+};
+
+static void *long_run_main(void *data)
+{
+	struct long_run *lr = data;
+	struct mirror *m = lr->m;
+
+	lr->r->on_thread(m, lr->r);
+	done_push(m, lr->r);
+	free(lr);
+	pthread_mutex_lock(&m->lock);
+	if (--m->threads == 0)
+		pthread_cond_broadcast(&m->threads_gone);
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+/* 0 when R goes on on a thread of its own; -errno (R left to the caller) otherwise. */
+static int long_run_start(struct mirror *m, struct request *r)
+{
+	struct long_run *lr = malloc(sizeof(*lr));
+	pthread_attr_t attr;
+	pthread_t t;
+	int e;
+
+	if (!lr)
+		return -ENOMEM;
+	*lr = (struct long_run){.m = m, .r = r};
+	pthread_mutex_lock(&m->lock);
+	m->threads++;
+	pthread_mutex_unlock(&m->lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	e = pthread_create(&t, &attr, long_run_main, lr);
+	pthread_attr_destroy(&attr);
+	if (e != 0) {
+		free(lr);
+		pthread_mutex_lock(&m->lock);
+		m->threads--;
+		pthread_mutex_unlock(&m->lock);
+	}
+	return -e;
+}
+
 /*
  * libvirt's VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2, on this thread: passed on as a
  * result of no request, to the function mirror_on_job_event() set. Only a
@@ -216,6 +272,14 @@ static void requests_run(int watch, int fd, int events, void *opaque)
 		next = r->next;
 		if (r->run)
 			r->run(m, r);
+		/* (R is not read again once its thread runs: that thread owns it) */
+		if (r->result >= 0 && r->on_thread) {
+			int e = long_run_start(m, r);
+
+			if (e == 0)
+				continue;
+			mirror__say(r, e, "cannot start a thread for %s", r->vm ?: "the request");
+		}
 		done_push(m, r);
 	}
 }
@@ -233,7 +297,6 @@ static void *thread_main(void *data)
 	return NULL;
 }
 
-/* --- on the caller's thread ---------------------------------------------- */
 /* --- on the caller's thread ---------------------------------------------- */
 
 static int32_t done_ready(int32_t fd, int32_t revents, void *data)
@@ -300,6 +363,7 @@ int mirror_new(qb_loop_t *loop, const char *uri, struct mirror **ret)
 	/* experimental, per host (docs/mirror.md); a config key can come later */
 	m->qmp = getenv("HASVC_MIRROR_ENGINE") && strcmp(getenv("HASVC_MIRROR_ENGINE"), "qmp") == 0;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->threads_gone, NULL);
 	m->uri = strdup(uri ? uri : "qemu:///system");
 	m->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -360,6 +424,11 @@ void mirror_free(struct mirror *m)
 		pthread_join(m->thread, NULL);
 		qb_loop_poll_del(m->loop, m->done_fd);
 	}
+	/* a migration's thread ends within its bound and pushes onto M->done */
+	pthread_mutex_lock(&m->lock);
+	while (m->threads > 0)
+		pthread_cond_wait(&m->threads_gone, &m->lock);
+	pthread_mutex_unlock(&m->lock);
 	if (m->watch > 0)
 		virEventRemoveHandle(m->watch);
 	requests_free(m->requests); /* pending ones are dropped */
@@ -369,6 +438,7 @@ void mirror_free(struct mirror *m)
 	if (m->done_fd >= 0)
 		close(m->done_fd);
 	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->threads_gone);
 	free(m->uri);
 	free(m->tls_dir);
 	free(m);

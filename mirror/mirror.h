@@ -36,6 +36,16 @@
  *   mirror_teardown        on the backup host: destroy and undefine the backup
  *                          and remove the images it was given.
  *
+ * The live switchover (qmp engine only; docs/mirror.md "Live switchover"):
+ *   mirror_standin_start   serve a domain's disks over NBD from a
+ *                          qemu-storage-daemon instead of its QEMU (on the
+ *                          backup host: in place of the paused backup);
+ *   mirror_standin_stop    stop it;
+ *   mirror_migrate         on the primary host: libvirt live migration to
+ *                          the backup host, no disk copy (the mirror keeps
+ *                          the disks in step), the guest left paused there;
+ *   mirror_continue        on the new primary: stop the stand-in, resume.
+ *
  * With TLS (mirror_set_tls, below; on by itself when the host has a CA
  * certificate) the exports speak NBD over TLS and, prepared with
  * mirror_backup_prepare_tls, let in only the pair's primary.
@@ -74,6 +84,8 @@ void mirror_free(struct mirror *m);
  * memory of the other backups here and MEMORY_RESERVE bytes, is below the
  * VM's <memory> (mirror_memory.c). When PORT is taken on this host, the next
  * free one of the 15 after it is used: DATA {"port"} says which.
+ * Not FRESH: a stand-in of the VM here (mirror_standin_start) is stopped
+ * before the backup's QEMU opens the images, and that QEMU takes its port.
  */
 int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
@@ -193,7 +205,67 @@ int mirror_migrate(struct mirror *m, const char *vm, const char *dest_addr, unsi
 		   mirror_done_fn done, void *userdata);
 int mirror_continue(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+/*
+ * On the backup host. With a stand-in of VM here (the primary was lost during
+ * a live switchover) the stand-in is stopped first, then the domain resumed
+ * when a completed migration left it paused here, else booted from its disk
+ * (an incoming migration that cannot end without its source destroyed
+ * first).
+ */
 int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+
+/* --- live switchover ------------------------------------------------------------------ */
+
+/*
+ * A stand-in: a qemu-storage-daemon of hasvc's (mirror_standin.c) that
+ * exports every mirrored disk of VM's definition on this host (its images,
+ * mirror_domain_parse) at NBD_ADDR:PORT under the disk target names
+ * ("vda"), as the backup's QEMU does: writable, writethrough, with the same
+ * TLS, and with PRIMARY_NODE (NULL: any certificate of the CA) the only peer
+ * let in besides this host. It holds no image locks, so that the QEMU a
+ * live migration starts here may open the images while it serves them.
+ * It outlives hasvcd: its pid is in MIRROR_STANDIN_RUN_DIR/standin-VM.pid,
+ * locked by it (a pid file that no live process locks is stale), and /run
+ * goes with a crash of the host, as the process does.
+ * REPLACE_BACKUP: the domain's paused backup QEMU here is ended first
+ * (SIGKILL: its exports are writethrough; then virDomainDestroy, the
+ * definition kept) and the stand-in started at once, on the port it freed;
+ * DATA {"pid","port","gap_ms"} says how long nothing listened (from the kill
+ * to the stand-in's start, an upper bound). Without it a domain
+ * that is active here is refused (-EBUSY: two processes would write its
+ * images). -EADDRINUSE names the port when it is taken; a stand-in of VM
+ * that runs already is success.
+ */
+#define MIRROR_STANDIN_RUN_DIR "/run/hasvc"
+
+int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr, unsigned port,
+			 bool replace_backup, const char *primary_node, mirror_done_fn done,
+			 void *userdata);
+/* Stops VM's stand-in here (SIGTERM, waited for: it flushes); none running is success. */
+int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
+
+/*
+ * On the primary host: live-migrates VM to DEST_ADDR's libvirtd
+ * (virDomainMigrateToURI3, peer to peer, to qemu+tls://DEST_ADDR/system with
+ * the client certificates of mirror_set_tls's directory's libvirt/ when it
+ * exists; the migration stream on tcp://DEST_ADDR, TLS when the mirror's
+ * is on), left paused there and defined there (the primary's definition),
+ * the source's kept. Its disks are not copied: they are the backup's images,
+ * kept in step by our write-blocking jobs (the qmp engine), which the
+ * destination must serve through a stand-in meanwhile. -EOPNOTSUPP "live
+ * switchover needs the qmp engine" otherwise, -EAGAIN when a disk's job is
+ * not READY. Aborted, with -ETIMEDOUT, when it has not ended after TIMEOUT_S
+ * (0: 300 s); the guest then keeps running here. The migration runs on a
+ * thread of its own: the mirror thread serves other requests meanwhile.
+ * DATA {"elapsed_ms","downtime_ms"?} (downtime as libvirt measured it).
+ */
+int mirror_migrate(struct mirror *m, const char *vm, const char *dest_addr, unsigned timeout_s,
+		   mirror_done_fn done, void *userdata);
+/*
+ * On the new primary after a migration: stops VM's stand-in here, if any,
+ * then resumes the domain (already running: success).
+ */
+int mirror_continue(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 
 /* --- typed answers ------------------------------------------------------------------- */
 
@@ -279,6 +351,19 @@ struct mirror_copy {
 /* "full", "delta": the JSON form's "kind". */
 const char *mirror_copy_kind_name(enum mirror_copy_kind kind);
 
+/* A started stand-in (mirror_standin_start). */
+struct mirror_standin {
+	pid_t pid;
+	unsigned port;
+	int64_t gap_ms; /* REPLACE_BACKUP: ms from the backup's destroy to the stand-in's start; -1 */
+};
+
+/* A completed migration (mirror_migrate). */
+struct mirror_migration {
+	uint64_t elapsed_ms; /* the migration call, as hasvc timed it */
+	int64_t downtime_ms; /* the guest's downtime as libvirt measured it; -1 not told */
+};
+
 /*
  * One outcome. RESULT and MESSAGE as for mirror_done_fn; of the rest only the
  * member of the operation that ran can be set (NULL or 0 otherwise, and when
@@ -292,6 +377,8 @@ struct mirror_reply {
 	unsigned port;                              /* mirror_backup_prepare_typed: the port bound */
 	const struct mirror_job_event *event;       /* mirror_on_job_event_typed */
 	const struct mirror_copy *copy;             /* mirror_start*_typed: what the copy sends */
+	const struct mirror_standin *standin;       /* mirror_standin_start_typed */
+	const struct mirror_migration *migration;   /* mirror_migrate_typed */
 };
 
 typedef void (*mirror_reply_fn)(void *userdata, const struct mirror_reply *reply);
@@ -307,6 +394,11 @@ int mirror_start_typed(struct mirror *m, const char *vm, const char *nbd_host, u
 int mirror_start_resync_typed(struct mirror *m, const char *vm, const char *nbd_host,
 			      unsigned port, bool sync, uint64_t bandwidth_mib, bool may_resume,
 			      bool from_equal, mirror_reply_fn done, void *userdata);
+int mirror_standin_start_typed(struct mirror *m, const char *vm, const char *nbd_addr,
+			       unsigned port, bool replace_backup, const char *primary_node,
+			       mirror_reply_fn done, void *userdata);
+int mirror_migrate_typed(struct mirror *m, const char *vm, const char *dest_addr,
+			 unsigned timeout_s, mirror_reply_fn done, void *userdata);
 /* Replaces what mirror_on_job_event() set, and the other way round. */
 void mirror_on_job_event_typed(struct mirror *m, mirror_reply_fn fn, void *userdata);
 

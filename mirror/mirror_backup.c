@@ -150,17 +150,6 @@ static int qmp_build(const char *execute, json_object *obj, char *cmd, size_t le
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* An authz-list rule letting DN in (QEMU matches the peer's whole DN, "exact"). */
-static json_object *authz_rule(const char *dn)
-{
-	json_object *rule = json_object_new_object();
-
-	json_object_object_add(rule, "match", json_object_new_string(dn));
-	json_object_object_add(rule, "policy", json_object_new_string("allow"));
-	json_object_object_add(rule, "format", json_object_new_string("exact"));
-	return rule;
-}
-
 /*
  * With TLS (mirror__tls_for): the NBD server's credentials and who may
  * connect, as QOM objects of the backup's QEMU, made with object-add (libvirt
@@ -174,22 +163,15 @@ static json_object *authz_rule(const char *dn)
 static int tls_objects_add(struct request *r, virDomainPtr d, size_t n_disks, json_object *args,
 			   bool *ret_tls)
 {
-	char dir[4096], self[512] = "", msg[MIRROR_MSG_MAX], cmd[8192];
+	char dir[4096], msg[MIRROR_MSG_MAX], cmd[8192];
 	json_object *o, *rules;
-	int tls = mirror__tls_for(r, dir, sizeof(dir)), e;
+	int tls;
 
 	json_object_object_add(args, "max-connections", json_object_new_int((int)(2 * n_disks + 1)));
+	tls = mirror__tls_export(r, dir, sizeof(dir), &rules);
 	*ret_tls = tls > 0;
 	if (tls <= 0)
 		return tls;
-	e = mirror_tls_cert_check(dir, "server-cert.pem", "server-key.pem", NULL, 0, msg,
-				  sizeof(msg));
-	if (e < 0)
-		return mirror__say(r, e, "cannot export over TLS: %s", msg);
-	/* Our own client certificate (an operator reading the export here); optional. */
-	if (mirror_tls_cert_check(dir, "client-cert.pem", "client-key.pem", self, sizeof(self),
-				  msg, sizeof(msg)) < 0)
-		self[0] = '\0';
 
 	o = json_object_new_object();
 	json_object_object_add(o, "qom-type", json_object_new_string("tls-creds-x509"));
@@ -198,20 +180,16 @@ static int tls_objects_add(struct request *r, virDomainPtr d, size_t n_disks, js
 	json_object_object_add(o, "endpoint", json_object_new_string("server"));
 	json_object_object_add(o, "verify-peer", json_object_new_boolean(true));
 	if (qmp_build("object-add", o, cmd, sizeof(cmd)) < 0 || mirror__qmp(r, d, cmd) < 0) {
+		json_object_put(rules);
 		snprintf(msg, sizeof(msg), "%s", r->message);
 		return mirror__say(r, -EIO, "cannot load the TLS credentials of %s: %s", dir,
 				   msg);
 	}
 	json_object_object_add(args, "tls-creds", json_object_new_string("hasvc-tls"));
-	if (!r->peer)
+	if (!rules)
 		return 0;
 
 	o = json_object_new_object();
-	rules = json_object_new_array();
-	snprintf(msg, sizeof(msg), "CN=%s", r->peer);
-	json_object_array_add(rules, authz_rule(msg));
-	if (self[0] && strcmp(self, msg) != 0)
-		json_object_array_add(rules, authz_rule(self));
 	json_object_object_add(o, "qom-type", json_object_new_string("authz-list"));
 	json_object_object_add(o, "id", json_object_new_string("hasvc-authz"));
 	json_object_object_add(o, "policy", json_object_new_string("deny"));
@@ -277,6 +255,7 @@ static void prepare_run(struct mirror *m, struct request *r)
 	unsigned port = r->port;
 	json_object *listen_args = json_object_new_object();
 	bool tls = false;
+	int standin = 0;
 
 	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
 	    mirror_xml_backup(r->xml, &backup_xml, &error) < 0) {
@@ -311,6 +290,14 @@ static void prepare_run(struct mirror *m, struct request *r)
 		r->result = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * A stand-in serving these images (a live switchover) goes before the
+	 * backup's QEMU opens them: two processes caching one qcow2's metadata
+	 * would corrupt it. The primary's job pauses meanwhile and resumes into
+	 * the new export with what was written in the gap.
+	 */
+	if (!r->fresh && (standin = mirror__standin_stop(r, dom->name)) < 0)
+		goto out;
 	if (d && make_room(r, d, dom->name) < 0)
 		goto out;
 	if (d) {
@@ -358,10 +345,11 @@ static void prepare_run(struct mirror *m, struct request *r)
 	}
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;
-	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s",
+	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s",
 		    dom->name, dom->n_disks, r->host, port,
 		    !tls ? "" : r->peer ? " (TLS, for CN=" : " (TLS, any certificate of the CA",
-		    tls && r->peer ? r->peer : "", tls ? ")" : "");
+		    tls && r->peer ? r->peer : "", tls ? ")" : "",
+		    standin > 0 ? "; its stand-in stopped first" : "");
 	goto out;
 
 out_undo:

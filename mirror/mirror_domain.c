@@ -47,6 +47,17 @@ struct mirror_domain *mirror__live_domain(struct mirror *m, struct request *r, v
 	return dom;
 }
 
+int mirror__domain_state(struct request *r, virDomainPtr d, int *ret_state)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason;
+
+	if (virDomainGetState(d, &state, &reason, 0) < 0)
+		return mirror__say(r, -EIO, "cannot read the state of %s: %s", virDomainGetName(d),
+				   mirror__virt_error());
+	*ret_state = state;
+	return 0;
+}
+
 int mirror__qmp_return(virDomainPtr d, const char *cmd, json_object **ret_parsed,
 		       json_object **ret_return)
 {

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 #include <libvirt/libvirt.h>
@@ -38,6 +39,8 @@ enum mirror__answer {
 	MIRROR__ANSWER_PORT,       /* request.port_bound */
 	MIRROR__ANSWER_EVENT,      /* request.event */
 	MIRROR__ANSWER_COPY,       /* request.copy, its reason in request.copy_reason */
+	MIRROR__ANSWER_STANDIN,    /* request.standin */
+	MIRROR__ANSWER_MIGRATION,  /* request.migration */
 };
 
 /* An operation's body, on the mirror thread. */
@@ -60,6 +63,14 @@ struct request {
 	bool from_equal; /* start: the disks are equal now, copy only the writes from now on */
 	bool resume_only; /* mirror_resume: no full copy when the jobs cannot resume */
 	bool release;   /* cut: end the jobs for good (qmp engine: cancel, not pause) */
+	bool replace;   /* stand-in: destroy the paused backup QEMU first, then serve its disks */
+	/*
+	 * Set by a run function whose operation goes on for long (a migration):
+	 * mirror.c then runs it on a thread of its own, which mirror_free()
+	 * waits for, and the outcome is handed back when it returns.
+	 */
+	mirror__run_fn on_thread;
+	void *thread_data; /* what on_thread needs (flat: freed with the request) */
 	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
@@ -79,6 +90,8 @@ struct request {
 	struct mirror_job_event event;
 	struct mirror_copy copy;
 	char copy_reason[160];
+	struct mirror_standin standin;
+	struct mirror_migration migration;
 };
 
 /* --- mirror.c: requests, on the caller's thread ---------------------------------- */
@@ -98,6 +111,9 @@ int mirror__submit_vm(struct mirror *m, mirror__run_fn run, const char *vm, mirr
 
 /* --- mirror.c: on the mirror thread ---------------------------------------------- */
 
+/* The libvirt URI of M, for a thread that opens a connection of its own (on_thread). */
+const char *mirror__uri(const struct mirror *m);
+
 /* Sets R's result to ERR and its message; returns ERR. */
 int mirror__say(struct request *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -110,6 +126,8 @@ virConnectPtr mirror__connection(struct mirror *m, struct request *r);
 
 /* The domain R->vm defined here (*RET) and its parsed inactive XML; NULL after mirror__say. */
 struct mirror_domain *mirror__live_domain(struct mirror *m, struct request *r, virDomainPtr *ret);
+/* D's state (VIR_DOMAIN_RUNNING, ...) in *RET_STATE; -EIO after mirror__say. */
+int mirror__domain_state(struct request *r, virDomainPtr d, int *ret_state);
 /* QMP command CMD on D; -EIO with QEMU's error in R's message. */
 int mirror__qmp(struct request *r, virDomainPtr d, const char *cmd);
 /*
@@ -130,6 +148,24 @@ void mirror__jobs_abort(virDomainPtr d, const struct mirror_domain *dom, unsigne
  * no certificates.
  */
 int mirror__tls_for(struct request *r, char *ret, size_t len);
+/*
+ * What an NBD server of ours (the backup's QEMU, a stand-in) is given with
+ * TLS on: this host's server certificate in DIR checked, and the rules of an
+ * authz-list letting in only R->peer ("CN=<peer>") and this host's own client
+ * certificate, in *RET_RULES (NULL without a peer: any certificate of the
+ * CA). 1 with TLS, 0 plain NBD, -errno after mirror__say.
+ */
+int mirror__tls_export(struct request *r, char *dir, size_t len, json_object **ret_rules);
+
+/* --- mirror_standin.c: a stand-in's process, for the operations that meet one -------- */
+
+/* The pid of the stand-in of VM on this host, 0 when none runs. */
+pid_t mirror__standin_pid(const char *vm);
+/*
+ * Stops the stand-in of VM on this host, if any (SIGTERM, waited for; it
+ * flushes); 1 when one was stopped, 0 when none ran, -errno after mirror__say.
+ */
+int mirror__standin_stop(struct request *r, const char *vm);
 
 /* --- mirror_copy.c: how far the block jobs are ------------------------------------ */
 

@@ -15,7 +15,8 @@
  * Promotion, on the backup host: the NBD exports go first (nothing may write
  * to the disks once the guest runs), then the NBD server, then the paused
  * domain is resumed. Repeating it is harmless: a domain that already runs
- * is success.
+ * is success. When a stand-in serves the VM's disks here instead (the
+ * primary died during a live switchover), see promote_standin().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -149,22 +150,61 @@ static void restart_run(struct mirror *m, struct request *r)
 	virDomainFree(d);
 }
 
+/*
+ * A stand-in of the VM serves its disks here (mirror_standin.c): the primary
+ * was lost during a live switchover. The stand-in goes first (it flushes;
+ * nothing else may write once the guest runs), then: a migration that
+ * completed left the domain paused and active here, and it is resumed; an
+ * incoming migration still under way cannot end without its source, and
+ * its QEMU is destroyed; the domain is then booted from its disk, which has
+ * every write the primary acknowledged (the mirror was write-blocking).
+ */
+static void promote_standin(struct request *r, virDomainPtr d, int state)
+{
+	virDomainJobInfo job = {0};
+
+	if (mirror__standin_stop(r, r->vm) < 0)
+		return;
+	if (state == VIR_DOMAIN_PAUSED && virDomainGetJobInfo(d, &job) == 0 &&
+	    job.type == VIR_DOMAIN_JOB_NONE) {
+		if (virDomainResume(d) < 0)
+			mirror__say(r, -EIO, "cannot resume %s: %s", r->vm, mirror__virt_error());
+		else
+			mirror__say(r, 0, "%s promoted: its stand-in stopped, the migrated domain "
+					  "resumed", r->vm);
+		return;
+	}
+	if (state == VIR_DOMAIN_PAUSED && virDomainDestroy(d) < 0) {
+		mirror__say(r, -EIO, "cannot stop the incomplete incoming migration of %s: %s",
+			    r->vm, mirror__virt_error());
+		return;
+	}
+	if (virDomainCreate(d) < 0) {
+		mirror__say(r, -EIO, "cannot start %s: %s", r->vm, mirror__virt_error());
+		return;
+	}
+	mirror__say(r, 0, "%s promoted: its stand-in stopped, the domain booted from its disk%s",
+		    r->vm, state == VIR_DOMAIN_PAUSED ? " (an incomplete incoming migration "
+						       "destroyed first)" : "");
+}
+
 static void promote_run(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
 	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
-	int state = VIR_DOMAIN_NOSTATE, reason;
+	int state = VIR_DOMAIN_NOSTATE;
 	char cmd[256];
 
 	if (!dom)
 		return;
-	if (virDomainGetState(d, &state, &reason, 0) < 0) {
-		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
-			    mirror__virt_error());
+	if (mirror__domain_state(r, d, &state) < 0)
 		goto out;
-	}
 	if (state == VIR_DOMAIN_RUNNING) {
 		mirror__say(r, 0, "%s already runs here", r->vm); /* a repeated promotion */
+		goto out;
+	}
+	if (mirror__standin_pid(r->vm) > 0) {
+		promote_standin(r, d, state);
 		goto out;
 	}
 	if (state != VIR_DOMAIN_PAUSED) {

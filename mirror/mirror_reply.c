@@ -79,6 +79,8 @@ void mirror__answer_clear(struct request *r)
 	r->copy = (struct mirror_copy){0};
 	r->copy_reason[0] = '\0';
 	r->port_bound = 0;
+	r->standin = (struct mirror_standin){0};
+	r->migration = (struct mirror_migration){0};
 	r->answer = MIRROR__ANSWER_NONE;
 }
 
@@ -154,6 +156,27 @@ static json_object *port_json(unsigned port)
 	return o;
 }
 
+static json_object *standin_json(const struct mirror_standin *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pid", json_object_new_int((int)s->pid));
+	json_object_object_add(o, "port", json_object_new_int((int)s->port));
+	if (s->gap_ms >= 0)
+		json_object_object_add(o, "gap_ms", json_object_new_int64(s->gap_ms));
+	return o;
+}
+
+static json_object *migration_json(const struct mirror_migration *mg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "elapsed_ms", json_object_new_int64((int64_t)mg->elapsed_ms));
+	if (mg->downtime_ms >= 0)
+		json_object_object_add(o, "downtime_ms", json_object_new_int64(mg->downtime_ms));
+	return o;
+}
+
 void mirror__answer_deliver(struct request *r)
 {
 	json_object *data = NULL;
@@ -167,6 +190,8 @@ void mirror__answer_deliver(struct request *r)
 		case MIRROR__ANSWER_PORT: reply.port = r->port_bound; break;
 		case MIRROR__ANSWER_EVENT: reply.event = &r->event; break;
 		case MIRROR__ANSWER_COPY: reply.copy = &r->copy; break;
+		case MIRROR__ANSWER_STANDIN: reply.standin = &r->standin; break;
+		case MIRROR__ANSWER_MIGRATION: reply.migration = &r->migration; break;
 		case MIRROR__ANSWER_NONE: break;
 		}
 		r->reply(r->userdata, &reply);
@@ -180,6 +205,8 @@ void mirror__answer_deliver(struct request *r)
 	case MIRROR__ANSWER_PORT: data = port_json(r->port_bound); break;
 	case MIRROR__ANSWER_EVENT: data = event_json(&r->event); break;
 	case MIRROR__ANSWER_COPY: data = copy_json(&r->copy); break;
+	case MIRROR__ANSWER_STANDIN: data = standin_json(&r->standin); break;
+	case MIRROR__ANSWER_MIGRATION: data = migration_json(&r->migration); break;
 	case MIRROR__ANSWER_NONE: break;
 	}
 	r->done(r->userdata, r->result, r->message, data);

@@ -28,6 +28,7 @@
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <json-c/json.h>
 
 #include "mirror.h"
 #include "mirror_internal.h"
@@ -222,4 +223,43 @@ int mirror__tls_for(struct request *r, char *ret, size_t len)
 				   "(deploy/hasvc-certs, docs/security.md)",
 				   ret);
 	return 0;
+}
+
+/* An authz-list rule letting DN in (QEMU matches the peer's whole DN, "exact"). */
+static json_object *authz_rule(const char *dn)
+{
+	json_object *rule = json_object_new_object();
+
+	json_object_object_add(rule, "match", json_object_new_string(dn));
+	json_object_object_add(rule, "policy", json_object_new_string("allow"));
+	json_object_object_add(rule, "format", json_object_new_string("exact"));
+	return rule;
+}
+
+int mirror__tls_export(struct request *r, char *dir, size_t len, json_object **ret_rules)
+{
+	char self[512] = "", msg[MIRROR_MSG_MAX];
+	json_object *rules;
+	int tls = mirror__tls_for(r, dir, len), e;
+
+	*ret_rules = NULL;
+	if (tls <= 0)
+		return tls;
+	e = mirror_tls_cert_check(dir, "server-cert.pem", "server-key.pem", NULL, 0, msg,
+				  sizeof(msg));
+	if (e < 0)
+		return mirror__say(r, e, "cannot export over TLS: %s", msg);
+	if (!r->peer)
+		return 1;
+	/* Our own client certificate (an operator reading the export here); optional. */
+	if (mirror_tls_cert_check(dir, "client-cert.pem", "client-key.pem", self, sizeof(self),
+				  msg, sizeof(msg)) < 0)
+		self[0] = '\0';
+	rules = json_object_new_array();
+	snprintf(msg, sizeof(msg), "CN=%s", r->peer);
+	json_object_array_add(rules, authz_rule(msg));
+	if (self[0] && strcmp(self, msg) != 0)
+		json_object_array_add(rules, authz_rule(self));
+	*ret_rules = rules;
+	return 1;
 }

@@ -10,9 +10,16 @@
  *   hasvc-mirror cut VM [NBD_HOST PORT]
  *   hasvc-mirror speed VM MIB/S  (0: unlimited; the running jobs)
  *   hasvc-mirror stop VM sync|async TIMEOUT_S
+ *   hasvc-mirror resume VM NBD_HOST PORT     (qmp engine; waits until READY)
+ * The live switchover (docs/mirror.md):
+ *   hasvc-mirror standin-start VM NBD_ADDR PORT [replace]
+ *   hasvc-mirror standin-stop|continue VM
+ *   hasvc-mirror migrate VM DEST_ADDR [TIMEOUT_S]
  *
  * Environment: HASVC_MIRROR_FRESH (prepare: a new pair), HASVC_MIRROR_PRIMARY
- * (prepare: only this node's certificate may connect, mirror_backup_prepare_tls),
+ * (prepare, standin-start: only this node's certificate may connect,
+ * mirror_backup_prepare_tls), HASVC_MIRROR_FROM_EQUAL (start: the disks are
+ * equal, only the writes from now on: mirror_start_resync's FROM_EQUAL),
  * HASVC_MIRROR_TLS auto|on|off and HASVC_MIRROR_TLS_DIR (mirror_set_tls).
  */
 #include <errno.h>
@@ -145,9 +152,24 @@ int main(int argc, char **argv)
 		free(sizes);
 	} else if ((argc == 6 || argc == 7) && strcmp(argv[1], "start") == 0) {
 		waiting_vm = argv[2];
-		r = mirror_start(m, argv[2], argv[3], (unsigned)atoi(argv[4]),
-				 strcmp(argv[5], "sync") == 0,
-				 argc == 7 ? strtoull(argv[6], NULL, 10) : 0, started, NULL);
+		r = mirror_start_resync(m, argv[2], argv[3], (unsigned)atoi(argv[4]),
+					strcmp(argv[5], "sync") == 0,
+					argc == 7 ? strtoull(argv[6], NULL, 10) : 0, false,
+					getenv("HASVC_MIRROR_FROM_EQUAL") != NULL, started, NULL);
+	} else if (argc == 5 && strcmp(argv[1], "resume") == 0) {
+		waiting_vm = argv[2];
+		r = mirror_resume(m, argv[2], argv[3], (unsigned)atoi(argv[4]), started, NULL);
+		if (r == -EOPNOTSUPP)
+			fprintf(stderr, "hasvc-mirror: resume needs the qmp engine (HASVC_MIRROR_ENGINE=qmp)\n");
+	} else if ((argc == 5 || argc == 6) && strcmp(argv[1], "standin-start") == 0) {
+		if (argc == 6 && strcmp(argv[5], "replace") != 0)
+			r = -1;
+		else
+			r = mirror_standin_start(m, argv[2], argv[3], (unsigned)atoi(argv[4]),
+						 argc == 6, getenv("HASVC_MIRROR_PRIMARY"), done, NULL);
+	} else if ((argc == 4 || argc == 5) && strcmp(argv[1], "migrate") == 0) {
+		r = mirror_migrate(m, argv[2], argv[3], argc == 5 ? (unsigned)atoi(argv[4]) : 0,
+				   done, NULL);
 	} else if (argc == 5 && strcmp(argv[1], "stop") == 0) {
 		r = mirror_stop_primary(m, argv[2], strcmp(argv[3], "sync") == 0,
 					(unsigned)atoi(argv[4]), done, NULL);
@@ -164,6 +186,7 @@ int main(int argc, char **argv)
 			{"promote", mirror_promote}, {"jobs", mirror_jobs},
 			{"inspect", mirror_inspect},
 			{"restart", mirror_restart}, {"teardown", mirror_teardown},
+			{"standin-stop", mirror_standin_stop}, {"continue", mirror_continue},
 		};
 		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 			if (strcmp(argv[1], ops[i].name) == 0)
@@ -172,8 +195,9 @@ int main(int argc, char **argv)
 	if (r == -1 && result == -1 && !waiting_vm && argc >= 2 && strcmp(argv[1], "prepare") != 0) {
 		fprintf(stderr, "usage: hasvc-mirror prepare XMLFILE ADDR PORT SIZE... | start VM HOST "
 				"PORT sync|async [MIB/S] | stop VM sync|async TIMEOUT_S | "
-				"speed VM MIB/S | "
-				"promote|jobs|inspect|cut|restart|teardown VM\n");
+				"speed VM MIB/S | resume VM HOST PORT | "
+				"standin-start VM ADDR PORT [replace] | migrate VM DEST [TIMEOUT_S] | "
+				"promote|jobs|inspect|cut|restart|teardown|standin-stop|continue VM\n");
 		return 2;
 	}
 	if (r == 0)

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mirror_migrate: the live switchover's guest move (docs/mirror.md "Live
+ * switchover"): libvirt live migration of the primary to its backup's host
+ * without copying a disk, and the new primary's go.
+ *
+ * The disks need no copy: the backup host's images get every write the guest
+ * makes, acknowledged only once they are there (the qmp engine's
+ * write-blocking jobs, mirror_qmp.c), first through the backup's QEMU and,
+ * for the migration, through a stand-in at the same address
+ * (mirror_standin.c), because libvirt starts a QEMU of its own there for the
+ * incoming guest. That QEMU opens the images inactive and reads them afresh
+ * when it activates them, after the source's last write.
+ *
+ * The call is virDomainMigrateToURI3 with VIR_MIGRATE_PEER2PEER: the source's
+ * libvirtd connects to the destination's and drives every phase itself, so a
+ * migration outlives a restart of hasvcd (virDomainMigrate3 would have us
+ * hold both connections and run the protocol's phases through our process),
+ * and the destination's libvirtd needs no client certificate of hasvcd's.
+ * Flags:
+ *   LIVE          the guest runs on during the copy of its memory;
+ *   PAUSED        it is left paused on the destination: mirror_continue
+ *                 resumes it once the stand-in is gone and the reverse
+ *                 mirror runs;
+ *   PERSIST_DEST  the destination's definition becomes the primary's (it
+ *                 was the backup's, with its aliases); the source's stays
+ *                 (no UNDEFINE_SOURCE) for the backup to be prepared there;
+ *   UNSAFE        libvirt refuses storage it does not know to be shared (and
+ *                 cache modes other than none); here the images are kept
+ *                 identical by our own write-blocking job, which libvirt
+ *                 does not see, so its check does not apply;
+ *   TLS           the migration stream over TLS when the mirror's is on
+ *                 (qemu.conf migrate_tls_x509_cert_dir on both hosts).
+ * The destination URI is qemu+tls://DEST/system, with pkipath= the libvirt/
+ * directory next to the mirror's TLS files (deploy/lab makes it: libvirt's
+ * file names for the host's certificate) when it exists; the stream goes to
+ * tcp://DEST (VIR_MIGRATE_PARAM_URI), the address the caller names, not the
+ * destination's hostname.
+ *
+ * A migration can take long (a guest that dirties memory faster than it is
+ * copied never converges): it runs on a thread of its own (request.on_thread)
+ * with a connection of its own, and a watcher thread aborts it
+ * (virDomainAbortJob) when it has not ended within its bound. The source
+ * then runs on. Its figures come from the completed job's statistics
+ * (virDomainGetJobStats, VIR_DOMAIN_JOB_STATS_COMPLETED, on the source).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+
+#include "mirror.h"
+#include "mirror_internal.h"
+#include "mirror_tls.h"
+
+#define MIGRATE_TIMEOUT_DEFAULT_S 300
+
+/* What the migration's thread needs; flat, freed with the request. */
+struct migration {
+	char dconnuri[4600];
+	char uri[320];
+	unsigned flags;
+	unsigned timeout_s;
+	/* between the migration's thread and its watcher */
+	pthread_mutex_t lock;
+	pthread_cond_t ended;
+	bool done;
+	bool aborted;
+	virDomainPtr d;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ADDR as a URI's host: an IPv6 address in brackets. */
+static void uri_host(const char *addr, char *buf, size_t size)
+{
+	snprintf(buf, size, strchr(addr, ':') ? "[%s]" : "%s", addr);
+}
+
+/* Aborts the migration when it has not ended within its bound. */
+static void *watch_main(void *data)
+{
+	struct migration *mg = data;
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += mg->timeout_s;
+	pthread_mutex_lock(&mg->lock);
+	while (!mg->done && pthread_cond_timedwait(&mg->ended, &mg->lock, &deadline) != ETIMEDOUT)
+		;
+	if (!mg->done) {
+		mg->aborted = true;
+		pthread_mutex_unlock(&mg->lock);
+		/* a migration past the point of no return refuses it, and completes */
+		virDomainAbortJob(mg->d);
+		return NULL;
+	}
+	pthread_mutex_unlock(&mg->lock);
+	return NULL;
+}
+
+/* The completed job's downtime (ms), -1 when libvirt does not tell. */
+static int64_t downtime_of(virDomainPtr d)
+{
+	virTypedParameterPtr params = NULL;
+	unsigned long long v;
+	int type, n = 0;
+	int64_t ms = -1;
+
+	if (virDomainGetJobStats(d, &type, &params, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) < 0)
+		return -1;
+	if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1)
+		ms = (int64_t)v;
+	virTypedParamsFree(params, n);
+	return ms;
+}
+
+/* On the migration's own thread. */
+static void migrate_thread(struct mirror *m, struct request *r)
+{
+	struct migration *mg = r->thread_data;
+	virTypedParameterPtr params = NULL;
+	int nparams = 0, maxparams = 0, state = VIR_DOMAIN_NOSTATE, reason, rc;
+	virConnectPtr conn = virConnectOpen(mirror__uri(m));
+	pthread_t watcher;
+	bool watching = false;
+	int64_t t0, elapsed;
+	char why[MIRROR_MSG_MAX];
+
+	if (!conn) {
+		mirror__say(r, -ECONNREFUSED, "cannot connect to libvirt at %s: %s", mirror__uri(m),
+			    mirror__virt_error());
+		return;
+	}
+	mg->d = virDomainLookupByName(conn, r->vm);
+	if (!mg->d) {
+		mirror__say(r, -ENOENT, "no domain %s on this host", r->vm);
+		goto out;
+	}
+	if (virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
+				    mg->uri) < 0) {
+		mirror__say(r, -ENOMEM, "out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&mg->lock, NULL);
+	pthread_cond_init(&mg->ended, NULL);
+	watching = pthread_create(&watcher, NULL, watch_main, mg) == 0;
+	t0 = now_ms();
+	rc = virDomainMigrateToURI3(mg->d, mg->dconnuri, params, (unsigned)nparams, mg->flags);
+	elapsed = now_ms() - t0;
+	snprintf(why, sizeof(why), "%s", rc < 0 ? mirror__virt_error() : "");
+	pthread_mutex_lock(&mg->lock);
+	mg->done = true;
+	pthread_cond_signal(&mg->ended);
+	pthread_mutex_unlock(&mg->lock);
+	if (watching)
+		pthread_join(watcher, NULL);
+	pthread_cond_destroy(&mg->ended);
+	pthread_mutex_destroy(&mg->lock);
+	if (rc == 0) {
+		mirror__answer_clear(r);
+		r->migration = (struct mirror_migration){.elapsed_ms = (uint64_t)elapsed,
+							 .downtime_ms = downtime_of(mg->d)};
+		r->answer = MIRROR__ANSWER_MIGRATION;
+		if (r->migration.downtime_ms >= 0)
+			mirror__say(r, 0,
+				    "%s migrated live to %s in %" PRId64 " ms (downtime %" PRId64
+				    " ms); paused there, its disks kept in step by the mirror",
+				    r->vm, r->host, elapsed, r->migration.downtime_ms);
+		else
+			mirror__say(r, 0,
+				    "%s migrated live to %s in %" PRId64 " ms; paused there, its "
+				    "disks kept in step by the mirror",
+				    r->vm, r->host, elapsed);
+		goto out;
+	}
+	virDomainGetState(mg->d, &state, &reason, 0);
+	if (mg->aborted)
+		mirror__say(r, -ETIMEDOUT,
+			    "the live migration of %s to %s did not end within %u s and was "
+			    "aborted (%s); %s %s here",
+			    r->vm, r->host, mg->timeout_s, why, r->vm,
+			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
+	else
+		mirror__say(r, -EIO, "cannot migrate %s to %s: %s; %s %s here", r->vm, r->host,
+			    why, r->vm,
+			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
+out:
+	virTypedParamsFree(params, nparams);
+	if (mg->d)
+		virDomainFree(mg->d);
+	mg->d = NULL;
+	virConnectClose(conn);
+}
+
+/* On the mirror thread: the checks, then the migration goes to a thread of its own. */
+static void migrate_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	char dir[4096], pki[4200], host[300], query[4300] = "";
+	struct migration *mg = NULL;
+	size_t ready = 0;
+	int state = VIR_DOMAIN_NOSTATE, reason, tls;
+
+	if (!dom)
+		return;
+	if (!r->qmp) {
+		mirror__say(r, -EOPNOTSUPP,
+			    "live switchover needs the qmp engine (HASVC_MIRROR_ENGINE=qmp): "
+			    "libvirt's block copy of %s would lose the writes made during the "
+			    "migration",
+			    r->vm);
+		goto out;
+	}
+	if (virDomainGetState(d, &state, &reason, 0) < 0 || state != VIR_DOMAIN_RUNNING) {
+		mirror__say(r, -ESRCH, "%s is not running on this host: nothing to migrate", r->vm);
+		goto out;
+	}
+	if (mirror__qmp_jobs_read(r, d, dom, &ready, NULL) < 0)
+		goto out;
+	if (ready != dom->n_disks) {
+		for (size_t i = 0; i < r->jobs.n_disks; i++)
+			if (!r->jobs.disks[i].ready) {
+				mirror__say(r, -EAGAIN,
+					    "%s is not in sync: the mirror of disk %s is %s; a live "
+					    "switchover needs every disk's job READY",
+					    r->vm, r->jobs.disks[i].target,
+					    !r->jobs.disks[i].job      ? "not running"
+					    : r->jobs.disks[i].paused ? "paused"
+								      : "still copying");
+				break;
+			}
+		mirror__answer_clear(r);
+		goto out;
+	}
+	mirror__answer_clear(r); /* the jobs were for the check */
+	if ((tls = mirror__tls_for(r, dir, sizeof(dir))) < 0)
+		goto out;
+	if (tls == 0) /* the directory all the same: libvirt's client certificates live by it */
+		mirror_tls_dir_resolve(r->tls_dir, MIRROR_TLS_QEMU_CONF, dir, sizeof(dir));
+	snprintf(pki, sizeof(pki), "%s/libvirt", dir);
+	if (access(pki, R_OK) == 0)
+		snprintf(query, sizeof(query), "?pkipath=%s", pki);
+	mg = calloc(1, sizeof(*mg));
+	if (!mg) {
+		mirror__say(r, -ENOMEM, "out of memory");
+		goto out;
+	}
+	uri_host(r->host, host, sizeof(host));
+	snprintf(mg->dconnuri, sizeof(mg->dconnuri), "qemu+tls://%s/system%s", host, query);
+	snprintf(mg->uri, sizeof(mg->uri), "tcp://%s", host);
+	mg->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PAUSED |
+		    VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNSAFE | (tls > 0 ? VIR_MIGRATE_TLS : 0);
+	mg->timeout_s = r->timeout_s ?: MIGRATE_TIMEOUT_DEFAULT_S;
+	r->thread_data = mg;
+	r->on_thread = migrate_thread;
+	mirror__say(r, 0, "%s: migrating to %s", r->vm, mg->dconnuri);
+out:
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static void continue_run(struct mirror *m, struct request *r)
+{
+	virDomainPtr d = NULL;
+	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	int state = VIR_DOMAIN_NOSTATE, stopped;
+
+	if (!dom)
+		return;
+	if (mirror__domain_state(r, d, &state) < 0)
+		goto out;
+	if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
+		mirror__say(r, -ESRCH, "%s is not active on this host (state %d): nothing to resume",
+			    r->vm, state);
+		goto out;
+	}
+	/* nothing else may write to the images once the guest runs */
+	if ((stopped = mirror__standin_stop(r, r->vm)) < 0)
+		goto out;
+	if (state == VIR_DOMAIN_PAUSED && virDomainResume(d) < 0) {
+		mirror__say(r, -EIO, "cannot resume %s: %s", r->vm, mirror__virt_error());
+		goto out;
+	}
+	mirror__say(r, 0, "%s %s%s", r->vm, state == VIR_DOMAIN_PAUSED ? "resumed" : "runs already",
+		    stopped ? " (its stand-in stopped first)" : "");
+out:
+	virDomainFree(d);
+	mirror_domain_free(dom);
+}
+
+static int migrate_submit(struct mirror *m, const char *vm, const char *dest_addr,
+			  unsigned timeout_s, mirror_done_fn done, mirror_reply_fn reply,
+			  void *userdata)
+{
+	struct request *r = NULL;
+	int ret;
+
+	if (!*dest_addr || strlen(dest_addr) > 255 || strpbrk(dest_addr, "/?#@[] "))
+		return -EINVAL;
+	ret = mirror__submit_vm(m, migrate_run, vm, done, reply, userdata, &r);
+	if (ret < 0)
+		return ret;
+	r->host = strdup(dest_addr);
+	r->timeout_s = timeout_s;
+	if (!r->host) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
+	return mirror__submit(m, r);
+}
+
+int mirror_migrate(struct mirror *m, const char *vm, const char *dest_addr, unsigned timeout_s,
+		   mirror_done_fn done, void *userdata)
+{
+	return migrate_submit(m, vm, dest_addr, timeout_s, done, NULL, userdata);
+}
+
+int mirror_migrate_typed(struct mirror *m, const char *vm, const char *dest_addr,
+			 unsigned timeout_s, mirror_reply_fn done, void *userdata)
+{
+	return migrate_submit(m, vm, dest_addr, timeout_s, NULL, done, userdata);
+}
+
+int mirror_continue(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
+{
+	return mirror__submit_vm(m, continue_run, vm, done, NULL, userdata, NULL);
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The live switchover's operations (docs/mirror.md "Live switchover") on real
+# libvirt, QEMU and qemu-storage-daemon, through hasvc-mirror with the qmp
+# engine, TLS on, hasvcd off (the pair is made by hand):
+#   1. vm1 on node1 mirrored (sync) into its paused backup on node2, blocks
+#      written.
+#   2. node2: the backup's QEMU replaced by a stand-in (standin-start
+#      replace); node1's paused job resumed into it: only the gap's writes
+#      are copied. More writes go through the stand-in.
+#   3. node1 -> node2 live migration (migrate): vm1 paused on node2, off on
+#      node1.
+#   4. node1: a stand-in of its image; node2: a mirror from equal disks
+#      into it (start, FROM_EQUAL), then continue (node2's stand-in stopped,
+#      vm1 resumed); writes on node2.
+#   5. node1: the backup prepared again (fresh false: its stand-in stopped
+#      first, the same port); node2's job resumed: only the delta.
+# Every block is on both disks, and the images compare identical over NBD.
+# Failures an operator can hit: migrate on the default engine is refused with
+# the reason; migrate to a host whose libvirtd is stopped fails fast and the
+# guest runs on; a stand-in on a taken port names it; a stand-in while the
+# backup's QEMU runs is refused; the new primary lost while a stand-in serves
+# the backup's disks: promotion stops it and boots the domain from its disk.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_qmp.sh"
+
+VM=vm1
+MIB=1048576
+SLACK=$((2 * MIB)) # the sync mirror's granularity is 1 MiB: one chunk each side
+size=$((256 * MIB))
+labdir=/var/lib/hasvc-lab/$HASVC_LAB
+M="$HASVC_BUILD_DIR/mirror/hasvc-mirror"
+# mq NODE ARGS...: hasvc-mirror with the qmp engine on NODE
+mq() {
+	local node=$1
+	shift
+	lab exec "$node" env HASVC_MIRROR_ENGINE=qmp ${PRIMARY:+HASVC_MIRROR_PRIMARY=$PRIMARY} \
+		${FROM_EQUAL:+HASVC_MIRROR_FROM_EQUAL=1} "$M" "$@"
+}
+# job NODE FIELD: a field of vm1's job hs-vda on NODE
+job() { qmp "$1" '{"execute":"query-block-jobs"}' | jq -r --arg f "$2" '.[] | select(.device == "hs-vda") | .[$f] | tostring'; }
+# field JSON_LINES KEY: KEY of the JSON line of an answer
+field() { grep '^{' <<<"$1" | jq -r ".$2"; }
+standin_pid() { lab exec "$1" cat /run/hasvc/standin-vm1.pid 2>/dev/null || true; }
+
+# compare_disks PRIMARY PADDR BACKUP_ADDR: the running primary's image (through a
+# read-only export of its own QEMU on port 10899) and the backup's export, block for block.
+compare_disks() {
+	local p=$1 paddr=$2 baddr=$3 fmt
+	local -a b
+	fmt=$(qmp "$p" '{"execute":"query-named-block-nodes","arguments":{"flat":true}}' |
+		jq -r '[.[] | select(.drv == "qcow2" and (.file | endswith("/vm1.qcow2")))][0]."node-name"')
+	qmp "$p" "{\"execute\":\"nbd-server-start\",\"arguments\":{\"addr\":{\"type\":\"inet\",\"data\":{\"host\":\"$paddr\",\"port\":\"10899\"}}}}" >/dev/null
+	qmp "$p" "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"cmp-vda\",\"node-name\":\"$fmt\",\"name\":\"vda\",\"writable\":false}}" >/dev/null
+	mapfile -t b < <(nbd_image "$baddr" 10809 vda)
+	lab exec "$p" qemu-img compare -q "${b[0]}" "${b[1]}" --image-opts \
+		"driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=$paddr,file.server.port=10899,file.export=vda" \
+		"${b[3]}" || fail "the primary's and the backup's disks differ"
+	qmp "$p" '{"execute":"block-export-del","arguments":{"id":"cmp-vda"}}' >/dev/null
+	qmp "$p" '{"execute":"nbd-server-stop"}' >/dev/null
+	note "$p's disk and the backup's export at $baddr compare identical"
+}
+
+lab up --hosts 2 --no-daemon
+[ "$(cat "$labdir/tls")" = on ] || fail "this test runs with TLS (HASVC_LAB_TLS unset)"
+lab vm-create node1 vm1 256M
+lab exec node1 virsh dumpxml --inactive vm1 >"$labdir/vm1.xml"
+qio node1 vm1 "write -P 0x33 0 64M"
+
+note "refused: a live migration on the default engine"
+expect 1 "live switchover needs the qmp engine" lab exec node1 "$M" migrate vm1 10.77.0.12
+
+note "1. pair by hand: backup on node2 (for node1 only), sync mirror from node1"
+PRIMARY=node1 mq node2 prepare "$labdir/vm1.xml" 10.77.0.12 10809 "$size"
+mq node1 start vm1 10.77.0.12 10809 sync
+full=$(job node1 offset)
+write_blocks node1 vm1 1 8
+
+note "refused: a stand-in while the backup's QEMU holds the disks"
+expect 1 "replaces it only when asked to" mq node2 standin-start vm1 10.77.0.12 10809
+domstate_is node2 vm1 paused || fail "the backup is $(domstate node2 vm1) after a refused stand-in"
+
+note "2. node2: the backup's QEMU replaced by a stand-in"
+out=$(PRIMARY=node1 mq node2 standin-start vm1 10.77.0.12 10809 replace)
+echo "$out"
+gap=$(field "$out" gap_ms)
+pid=$(field "$out" pid)
+[ "$(standin_pid node2)" = "$pid" ] || fail "pid file says $(standin_pid node2), the answer $pid"
+domstate_is node2 vm1 "shut off" || fail "the backup is $(domstate node2 vm1), not shut off"
+write_blocks node1 vm1 9 12
+off0=$(job node1 offset)
+owed=$(($(job node1 len) - off0))
+note "the job owes $owed bytes ($(job node1 status)) after 4 MiB written in the gap"
+mq node1 resume vm1 10.77.0.12 10809
+copied1=$(($(job node1 offset) - off0))
+# (not all 4 MiB: once the stand-in listens, the paused write-blocking job's
+# NBD client reconnects on a guest write and copies it at once)
+[ "$owed" -gt 0 ] && [ "$copied1" -ge "$owed" ] && [ "$copied1" -le $((4 * MIB + SLACK)) ] ||
+	fail "the resume into the stand-in copied $copied1 bytes (owed $owed) for 4 MiB written"
+write_blocks node1 vm1 13 16 # through the stand-in, write-blocking
+note "only the gap's writes copied: $copied1 bytes (the full copy: $full); nothing listened for $gap ms"
+
+note "refused: a migration to a host whose libvirtd is stopped; the guest runs on"
+lpid=$(lab exec node2 cat /run/libvirtd.lab.pid)
+kill -TERM "$lpid" # node2's own libvirtd, by the lab's pid file
+for _ in $(seq 450); do [ -d "/proc/$lpid" ] || break; sleep 0.1; done
+[ ! -d "/proc/$lpid" ] || fail "node2's libvirtd did not stop"
+t0=$(now_ms)
+expect 1 "keeps running here" mq node1 migrate vm1 10.77.0.12 60
+fail_ms=$(($(now_ms) - t0))
+[ "$fail_ms" -lt 10000 ] || fail "the refused migration took $fail_ms ms"
+domstate_is node1 vm1 running || fail "vm1 is $(domstate node1 vm1) on node1 after a failed migration"
+[ "$(job node1 status)" = ready ] || fail "the mirror is $(job node1 status) after a failed migration"
+# started as deploy/lab's start_service does: with --listen (its TLS socket);
+# `lab restart NODE libvirtd` starts it without
+lab exec node2 bash -c 'libvirtd --listen </dev/null >>/var/log/libvirt/libvirtd.stdout.log 2>&1 & echo $! >/run/libvirtd.lab.pid'
+wait_for 30 "node2's libvirtd on its TLS port" lab exec node2 bash -c 'ss -ltn | grep -q ":16514 "'
+
+note "3. live migration node1 -> node2"
+out=$(mq node1 migrate vm1 10.77.0.12 120)
+echo "$out"
+mig_ms=$(field "$out" elapsed_ms)
+down_ms=$(field "$out" downtime_ms)
+domstate_is node2 vm1 paused || fail "vm1 is $(domstate node2 vm1) on node2 after the migration"
+domstate_is node1 vm1 "shut off" || fail "vm1 is $(domstate node1 vm1) on node1 after the migration"
+
+note "refused: a stand-in on a taken port (node1's libvirtd listens on 16514)"
+expect 1 "port 16514 on 10.77.0.11 is taken" mq node1 standin-start vm1 10.77.0.11 16514
+
+note "4. node1 serves its image; node2 mirrors from equal disks, then runs"
+PRIMARY=node2 mq node1 standin-start vm1 10.77.0.11 10809
+FROM_EQUAL=1 mq node2 start vm1 10.77.0.11 10809 sync
+equal_copied=$(job node2 offset)
+[ "$equal_copied" -eq 0 ] || fail "the mirror from equal disks copied $equal_copied bytes"
+mq node2 continue vm1
+domstate_is node2 vm1 running || fail "vm1 is $(domstate node2 vm1) on node2 after continue"
+[ -z "$(standin_pid node2)" ] || fail "node2's stand-in still runs after continue"
+write_blocks node2 vm1 17 24
+
+note "5. node1: the backup prepared again in place of its stand-in; node2's job resumed"
+PRIMARY=node2 mq node1 prepare "$labdir/vm1.xml" 10.77.0.11 10809 "$size" | tee "$labdir/prep.out"
+contains "its stand-in stopped first" <"$labdir/prep.out" || fail "prepare did not stop the stand-in"
+[ -z "$(standin_pid node1)" ] || fail "node1's stand-in survived the prepare"
+write_blocks node2 vm1 25 26
+off0=$(job node2 offset)
+note "node2's job owes $(($(job node2 len) - off0)) bytes ($(job node2 status))"
+mq node2 resume vm1 10.77.0.11 10809
+copied2=$(($(job node2 offset) - off0))
+[ "$copied2" -le $((2 * MIB + SLACK)) ] || fail "the resume into the new backup copied $copied2 bytes"
+[ "$(job node2 status)" = ready ] || fail "node2's job is $(job node2 status)"
+
+note "every block on both hosts"
+verify_blocks node2 vm1 1 26
+qio node2 vm1 "read -P 0x33 0 64M"
+nbd_io node2 10.77.0.11 10809 -r -c 'read -P 0x33 0 64M' -c 'read -P 1 65M 1M' -c 'read -P 26 90M 1M' \
+	>/dev/null || fail "a block is missing on node1's backup"
+compare_disks node2 10.77.0.12 10.77.0.11
+
+note "6. the new primary lost during a live switchover: node1's stand-in in place of its backup"
+PRIMARY=node2 mq node1 standin-start vm1 10.77.0.11 10809 replace
+write_blocks node2 vm1 27 28 # the first pauses node2's job
+mq node2 resume vm1 10.77.0.11 10809
+write_blocks node2 vm1 29 30 # through the stand-in
+lab crash node2
+mq node1 promote vm1 | tee "$labdir/promote.out"
+contains "booted from its disk" <"$labdir/promote.out" || fail "promotion did not boot from the disk"
+domstate_is node1 vm1 running || fail "vm1 is $(domstate node1 vm1) on node1 after the promotion"
+[ -z "$(standin_pid node1)" ] || fail "node1's stand-in survived the promotion"
+verify_blocks node1 vm1 1 30
+
+note "figures: stand-in gap $gap ms, migration $mig_ms ms, downtime ${down_ms} ms, failed migration $fail_ms ms, copied $copied1 + $copied2 bytes (full copy $full)"
+note "PASS"
