@@ -196,14 +196,6 @@ int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned sh
 
 int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 
-/* live switchover (helper branch live-mirror defines these) */
-int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr, unsigned port,
-			 bool replace_backup, const char *primary_node, mirror_done_fn done,
-			 void *userdata);
-int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
-int mirror_migrate(struct mirror *m, const char *vm, const char *dest_addr, unsigned timeout_s,
-		   mirror_done_fn done, void *userdata);
-int mirror_continue(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 /*
  * On the backup host. With a stand-in of VM here (the primary was lost during
