@@ -177,6 +177,7 @@ const size_t hs_api_pair_create_n_fields = ARRAY_SIZE(hs_api_pair_create_fields)
 /* Optional: a switchover is cold (the guest restarts) unless "live" says otherwise. */
 const struct hs_body_field hs_api_switchover_fields[] = {
 	{.name = "live", .type = HS_BODY_BOOL},
+	{.name = "allow_cold", .type = HS_BODY_BOOL},
 };
 const size_t hs_api_switchover_n_fields = ARRAY_SIZE(hs_api_switchover_fields);
 

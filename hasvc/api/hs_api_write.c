@@ -236,7 +236,7 @@ static bool path_split(const char *path, char *name, const char **ret_verb)
 	return true;
 }
 
-/* POST /v1/pairs/VM/switchover [{"live": true}] */
+/* POST /v1/pairs/VM/switchover [{"live": true[, "allow_cold": true]}] */
 int hs__api_post_pair_action(struct hs_api *api, struct MHD_Connection *c, const char *path,
 			     struct request *req)
 {
@@ -251,9 +251,16 @@ int hs__api_post_pair_action(struct hs_api *api, struct MHD_Connection *c, const
 	if (!hs__api_body_parse(c, req, hs_api_switchover_fields, hs_api_switchover_n_fields, &body,
 				&ok))
 		return ok;
+	if (hs_json_bool(body, "allow_cold") && !hs_json_bool(body, "live"))
+		return hs__api_queue_error(c, MHD_HTTP_BAD_REQUEST, "bad_request",
+					   "allow_cold is the fallback of a live switchover: it needs "
+					   "\"live\": true");
 	return RUN_OP(c, req,
-		      hs_pairs_switchover(api->pairs, vm, hs_json_bool(body, "live"), op_reply,
-					  req));
+		      hs_pairs_switchover(api->pairs, vm,
+					  !hs_json_bool(body, "live")	      ? HS_SWITCHOVER_COLD
+					  : hs_json_bool(body, "allow_cold") ? HS_SWITCHOVER_LIVE_OR_COLD
+									     : HS_SWITCHOVER_LIVE,
+					  op_reply, req));
 }
 
 /* POST /v1/nodes/NODE/maintenance {"on": true|false} */

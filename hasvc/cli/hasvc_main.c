@@ -339,8 +339,9 @@ static const struct command commands[] = {
 	 "also of a copy under way"},
 	{"pair", "delete", hs_cli_pair_delete, "VM [--no-wait]: stop protecting VM, remove its backup"},
 	{"switchover", NULL, hs_cli_switchover,
-	 "VM [--live] [--no-wait]: move VM to its backup host, no data lost, roles reversed "
-	 "(--live: by live migration, the guest keeps running; needs the qmp engine)"},
+	 "VM [--live [--allow-cold]] [--no-wait]: move VM to its backup host, no data lost, "
+	 "roles reversed (--live: by live migration, the guest keeps running; needs the qmp "
+	 "engine; --allow-cold: if it cannot move live, restart it there)"},
 	{"node", "maintenance", hs_cli_node_maintenance,
 	 "NODE on|off [--no-wait]: move NODE's VMs away, take no backups there / take them again"},
 };
@@ -374,6 +375,7 @@ int main(int argc, char **argv)
 		{"wait", no_argument, NULL, 'w'},
 		{"no-wait", no_argument, NULL, 'W'},
 		{"live", no_argument, NULL, 'L'},
+		{"allow-cold", no_argument, NULL, 'C'},
 		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -431,6 +433,7 @@ int main(int argc, char **argv)
 			case 'w': o.wait = true; break;
 			case 'W': o.no_wait = true; break;
 			case 'L': o.live = true; break;
+			case 'C': o.allow_cold = true; break;
 			case 't': o.timeout = optarg; break;
 			case 'h': usage(stdout); return HS_EXIT_OK;
 			default: fprintf(stderr, "hasvc: see 'hasvc --help'\n"); return HS_EXIT_USAGE;

@@ -23,6 +23,7 @@ struct cli_options {
 	bool wait;             /* --wait: the default, kept for scripts that say it */
 	bool no_wait;          /* return once the request is accepted */
 	bool live;             /* switchover --live */
+	bool allow_cold;       /* switchover --allow-cold: live, else cold */
 	const char *timeout;   /* --wait limit, seconds */
 };
 

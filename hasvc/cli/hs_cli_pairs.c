@@ -302,7 +302,7 @@ int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
 	int r;
 
 	if (argc < 1) {
-		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--live] [--no-wait]\n");
+		fprintf(stderr, "hasvc: usage: hasvc switchover VM [--live [--allow-cold]] [--no-wait]\n");
 		return HS_EXIT_USAGE;
 	}
 	pair = pair_get(o, argv[0], false, &r);
@@ -311,9 +311,15 @@ int hs_cli_switchover(const struct cli_options *o, int argc, char **argv)
 	snprintf(target, sizeof(target), "%s", hs_json_str(pair, "backup"));
 	json_object_put(pair);
 	snprintf(path, sizeof(path), "/v1/pairs/%s/switchover", argv[0]);
+	if (o->allow_cold && !o->live) {
+		fprintf(stderr, "hasvc: --allow-cold is the fallback of --live: give both\n");
+		return HS_EXIT_USAGE;
+	}
 	if (o->live) {
 		body = json_object_new_object();
 		json_object_object_add(body, "live", json_object_new_boolean(true));
+		if (o->allow_cold)
+			json_object_object_add(body, "allow_cold", json_object_new_boolean(true));
 	}
 	r = send_op(o, "POST", path, body, NULL);
 	if (r != HS_EXIT_OK || o->no_wait)

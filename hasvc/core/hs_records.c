@@ -50,7 +50,9 @@ int hs_pair_decode(json_object *row, struct hs_pair *ret)
 	v.nbd_port = (unsigned)hs_json_u64(row, "nbd_port");
 	v.op = hs_json_str(hs_json_get(row, "operation"), "op");
 	v.switchover = v.op && strcmp(v.op, "switchover") == 0;
-	v.live = v.op && strcmp(v.op, "live-switchover") == 0;
+	v.allow_cold = v.op && strcmp(v.op, "live-switchover-or-cold") == 0;
+	v.live = v.allow_cold || (v.op && strcmp(v.op, "live-switchover") == 0);
+	v.op_started_usec = hs_json_u64(hs_json_get(row, "operation"), "started_usec");
 	/* a mode this daemon does not know mirrors as the default does */
 	if (hs_pair_mode_from_name(hs_json_str(row, "mode"), &v.mode) < 0)
 		v.mode = HS_MODE_SYNC;

@@ -40,6 +40,8 @@ struct hs_pair {
 	enum hs_pair_desired desired;
 	bool switchover; /* op is a (cold) switchover */
 	bool live;       /* op is a live switchover (its own states: hs_pair_fsm.h) */
+	bool allow_cold; /* ... that falls back to a cold one if the guest could not move */
+	uint64_t op_started_usec; /* when the op began (0: none) */
 	uint64_t generation, changed_usec, bandwidth_mib, bytes_done, bytes_total;
 	unsigned nbd_port;
 };

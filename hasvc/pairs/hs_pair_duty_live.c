@@ -61,9 +61,15 @@ static void propose_kept(struct hs_pairs *p, struct task *t, const struct hs_pai
 						.nbd_port = t->live_port};
 	if (hs__pairs_transition(p, v, t->live_event, &swap, "%s", message) < 0)
 		return;
-	/* where the operation is over, the VM is free for the next one */
-	if (t->live_event == HS_EV_REVERSED || t->live_event == HS_EV_SWITCHOVER_FAILED ||
-	    t->live_event == HS_EV_MIGRATION_FAILED || t->live_event == HS_EV_MIRROR_FAILED)
+	/*
+	 * Where the operation is over, the VM is free for the next one. A
+	 * failure with the guest still on the primary keeps an --allow-cold
+	 * operation: once in sync again it goes on cold (hs__pairs_live_fallback).
+	 */
+	if (t->live_event == HS_EV_REVERSED ||
+	    (!v->allow_cold && (t->live_event == HS_EV_SWITCHOVER_FAILED ||
+				t->live_event == HS_EV_MIGRATION_FAILED ||
+				t->live_event == HS_EV_MIRROR_FAILED)))
 		hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,
 				  "end of live switchover");
 }
@@ -322,4 +328,30 @@ static void continued(struct hs_pairs *p, struct task *t, const struct hs_pair *
 void hs__pairs_live_continue(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
 	hs__submit_vm(p, t, v, mirror_continue, "resume the guest", continued);
+}
+
+/*
+ * Coordinator: a live switchover that could not move the guest, asked with
+ * --allow-cold (or a maintenance's auto), goes on as a cold one once the
+ * pair is protected again. In sync since the operation began tells it from a
+ * request whose first transition has not landed yet.
+ */
+void hs__pairs_live_fallback(struct hs_pairs *p, const struct hs_pair *pairs, size_t n)
+{
+	if (!hs_core_is_coordinator(p->core))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct hs_pair *v = &pairs[i];
+		char *buf = NULL;
+		size_t len;
+
+		if (!v->allow_cold || v->state != HS_PAIR_IN_SYNC ||
+		    v->changed_usec <= v->op_started_usec)
+			continue;
+		hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,
+				  "end of live switchover");
+		hs__pairs_switchover_start(p, v, HS_SWITCHOVER_COLD,
+					   "the live switchover could not move the guest (see the "
+					   "events before); a cold switchover, as asked (--allow-cold)");
+	}
 }

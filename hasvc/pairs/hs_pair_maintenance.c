@@ -86,22 +86,25 @@ static bool noted(struct hs_pairs *p, const char *vm)
 	return false;
 }
 
-/* Live unless configured cold; "auto": live when this host runs the qmp engine. */
-static bool moves_live(const struct hs_pairs *p)
+/*
+ * maintenance_switchover: live, cold, or auto: live where this host runs the
+ * qmp engine, falling back to cold for a guest that cannot move live.
+ */
+static enum hs_switchover_kind moves_as(const struct hs_pairs *p)
 {
 	const char *how = p->core->config->maintenance_switchover;
 
 	if (how && strcmp(how, "live") == 0)
-		return true;
+		return HS_SWITCHOVER_LIVE;
 	if (how && strcmp(how, "cold") == 0)
-		return false;
-	return mirror_engine_qmp(p->mirror);
+		return HS_SWITCHOVER_COLD;
+	return mirror_engine_qmp(p->mirror) ? HS_SWITCHOVER_LIVE_OR_COLD : HS_SWITCHOVER_COLD;
 }
 
 void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs, size_t n)
 {
 	size_t moving = 0, max = p->core->config->maintenance_moves;
-	bool live = moves_live(p);
+	enum hs_switchover_kind kind = moves_as(p);
 
 	if (!hs_core_is_coordinator(p->core))
 		return;
@@ -116,7 +119,7 @@ void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs,
 		if (v->state == HS_PAIR_IN_SYNC && !v->op && hs_core_node_online(p->core, v->backup)) {
 			if (moving >= (max ? max : 2))
 				continue;
-			if (hs__pairs_switchover_start(p, v, live, "maintenance") >= 0)
+			if (hs__pairs_switchover_start(p, v, kind, "maintenance") >= 0)
 				moving++;
 		} else if (!hs_pair_state_busy(v->state) && v->state != HS_PAIR_INITIAL_SYNC &&
 			   !noted(p, v->vm)) {

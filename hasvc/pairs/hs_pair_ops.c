@@ -368,17 +368,24 @@ out:
 	hs_pair_release(&v);
 }
 
-int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, bool live,
-				const char *why)
+/* The operation each kind records: hs_records.c reads the kind back from it. */
+static const char *const switchover_ops[] = {
+	[HS_SWITCHOVER_COLD] = "switchover",
+	[HS_SWITCHOVER_LIVE] = "live-switchover",
+	[HS_SWITCHOVER_LIVE_OR_COLD] = "live-switchover-or-cold",
+};
+
+int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v,
+				enum hs_switchover_kind kind, const char *why)
 {
+	bool live = kind != HS_SWITCHOVER_COLD;
 	char *buf = NULL, ref[96];
 	size_t len;
 	int r;
 
 	snprintf(ref, sizeof(ref), "%s-%llu", p->core->self->name,
 		 (unsigned long long)hs_now_usec(CLOCK_REALTIME));
-	r = sdb_msg_op_begin(v->vm, live ? "live-switchover" : "switchover", p->core->self->name,
-			     ref, &buf, &len);
+	r = sdb_msg_op_begin(v->vm, switchover_ops[kind], p->core->self->name, ref, &buf, &len);
 	if (r >= 0)
 		r = hs_state_propose(p->core, buf, len);
 	if (r < 0)
@@ -388,9 +395,10 @@ int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, bool
 				    v->backup, live ? " live (no reboot)" : "");
 }
 
-void hs_pairs_switchover(struct hs_pairs *p, const char *vm, bool live, hs_pairs_reply_fn reply,
-			 void *userdata)
+void hs_pairs_switchover(struct hs_pairs *p, const char *vm, enum hs_switchover_kind kind,
+			 hs_pairs_reply_fn reply, void *userdata)
 {
+	bool live = kind != HS_SWITCHOVER_COLD;
 	struct hs_pair v;
 	int r;
 
@@ -424,7 +432,7 @@ void hs_pairs_switchover(struct hs_pairs *p, const char *vm, bool live, hs_pairs
 				 v.backup);
 		goto out;
 	}
-	r = hs__pairs_switchover_start(p, &v, live, "switchover at the admin's request");
+	r = hs__pairs_switchover_start(p, &v, kind, "switchover at the admin's request");
 	if (r < 0) {
 		hs__pairs_refuse_proposal(reply, userdata, r);
 		goto out;

@@ -92,15 +92,21 @@ struct hs_pair_settings {
  */
 void hs_pairs_set(struct hs_pairs *p, const struct hs_pair_settings *set, hs_pairs_reply_fn reply,
 		  void *userdata);
+/* How a planned move goes (hs_pairs_switchover). */
+enum hs_switchover_kind {
+	HS_SWITCHOVER_COLD,         /* the guest stops, the mirror drains, the backup boots */
+	HS_SWITCHOVER_LIVE,         /* live migration: no reboot, no disk copy (qmp engine) */
+	HS_SWITCHOVER_LIVE_OR_COLD, /* live; if that fails with the guest still here, cold */
+};
+
 /*
- * A planned move of VM onto its backup host. Cold (LIVE false): the guest
- * stops, the mirror drains, the backup boots from its disk. LIVE: the guest
- * moves by live migration without a reboot and without a disk copy
- * (docs/pairs.md "Live switchover"); it needs the qmp engine on the primary
- * host, which the migration refuses without.
+ * A planned move of VM onto its backup host, as KIND says (docs/pairs.md
+ * "Live switchover"). A live one needs the qmp engine on the primary host,
+ * and is refused up front without it (this host's engine tells: a cluster's
+ * hosts run one configuration).
  */
-void hs_pairs_switchover(struct hs_pairs *p, const char *vm, bool live, hs_pairs_reply_fn reply,
-			 void *userdata);
+void hs_pairs_switchover(struct hs_pairs *p, const char *vm, enum hs_switchover_kind kind,
+			 hs_pairs_reply_fn reply, void *userdata);
 /* Puts NODE into maintenance (ON) or takes it out. */
 void hs_pairs_maintenance(struct hs_pairs *p, const char *node, bool on, hs_pairs_reply_fn reply,
 			  void *userdata);

@@ -201,6 +201,6 @@ void hs__pairs_refuse_proposal(hs_pairs_reply_fn reply, void *userdata, int r);
 /* --- hs_pair_maintenance.c --- */
 /* Coordinator: switch over the primaries of hosts in maintenance. */
 void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs, size_t n);
-/* Starts a switchover of V, LIVE or cold (the op, then the transition); -errno. */
-int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v, bool live,
-				const char *why);
+/* Starts a switchover of V as KIND says (the op, then the transition); -errno. */
+int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v,
+				enum hs_switchover_kind kind, const char *why);

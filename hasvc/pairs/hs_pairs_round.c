@@ -18,6 +18,7 @@
 #include <qb/qblog.h>
 
 #include "hs_json.h"
+#include "hs_pair_duties.h"
 #include "hs_pairs_internal.h"
 
 void hs_pairs_cron(struct hs_pairs *p)
@@ -32,6 +33,7 @@ void hs_pairs_cron(struct hs_pairs *p)
 		hs__pairs_run_duties(p, &l.pairs[i]);
 	hs__pairs_run_plan(p, l.pairs, l.n);
 	hs__pairs_maintenance_cron(p, l.pairs, l.n);
+	hs__pairs_live_fallback(p, l.pairs, l.n);
 	hs_pair_list_free(&l);
 	hs__tasks_sweep(p);
 }

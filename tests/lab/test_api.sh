@@ -74,6 +74,8 @@ bad_body force "${A[@]}" "${J[@]}" -d '{"on":true,"force":true}' "$url/v1/nodes/
 bad_body "" "${A[@]}" "${J[@]}" -d 'on' "$url/v1/nodes/node3/maintenance"
 bad_body now "${A[@]}" "${J[@]}" -d '{"now":true}' "$url/v1/nodes/node3/fence"
 bad_body force "${A[@]}" "${J[@]}" -d '{"force":true}' "$url/v1/pairs/vm1/switchover"
+bad_body live "${A[@]}" "${J[@]}" -d '{"live":"yes"}' "$url/v1/pairs/vm1/switchover"
+bad_body "" "${A[@]}" "${J[@]}" -d '{"allow_cold":true}' "$url/v1/pairs/vm1/switchover"
 bad_body force "${A[@]}" "${J[@]}" -X DELETE -d '{"force":true}' "$url/v1/pairs/vm1"
 bad_body verbose "${A[@]}" "${J[@]}" -d '{"verbose":1}' "$url/v1/fence/check"
 req 401 unauthorized "$url/v1/status?token=lab-read-token"

@@ -6,8 +6,9 @@
 # the new host is the migration's incoming one, never booted), writes made
 # before and during the move are on the new primary's disk, the old primary
 # becomes the paused backup, and the copy back is a delta of what was written
-# since the switch, never the whole disk. (The refusal without the qmp
-# engine is a unit test: tests/pairs/test_ops.c.)
+# since the switch, never the whole disk. Then maintenance of the primary's
+# host moves it live too. (The refusal without the qmp engine and the
+# --allow-cold fallback are unit tests: tests/pairs/test_ops.c, test_live.c.)
 source "$(dirname "$0")/lib.sh"
 
 HASVC_LAB_DAEMON_ENV="HASVC_MIRROR_ENGINE=qmp" lab up --hosts 3
@@ -49,5 +50,12 @@ for round in 1 2; do
 	tmp=$primary primary=$backup backup=$tmp
 done
 [ "$(event_count node3 "(migrated)")" -eq 2 ] || fail "expected 2 migrated transitions"
+
+note "maintenance of $primary: its guest moves live (maintenance_switchover auto, the qmp engine)"
+lab exec node3 hasvc node maintenance "$primary" on --wait --timeout 180
+wait_for 120 "vm1 in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show vm1 --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
+[ "$(event_count node3 "(migrated)")" -eq 3 ] || fail "maintenance did not move vm1 live"
+verify_blocks "$backup" vm1 1 "$written"
+lab exec node3 hasvc node maintenance "$primary" off
 [ "$(event_count node3 "(primary-stopped)")" -eq 0 ] || fail "a live switchover stopped a guest"
 note "PASS"

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hs_pairs_internal.h"
 #include "pairs_test.h"
@@ -23,13 +24,18 @@ static void teardown(void)
 TestSuite(live, .fini = teardown);
 
 /* The live switchover's op, as hs_pairs_switchover claims it. */
-static void live_op(const char *vm, const char *node)
+static void op_begin(const char *vm, const char *op, const char *node)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int built = sdb_msg_op_begin(vm, "live-switchover", node, "t-1", &buf, &len);
+	int built = sdb_msg_op_begin(vm, op, node, "t-1", &buf, &len);
 
 	pt_propose(built, buf, len);
+}
+
+static void live_op(const char *vm, const char *node)
+{
+	op_begin(vm, "live-switchover", node);
 }
 
 static const char *op_of(const char *vm)
@@ -190,4 +196,39 @@ Test(live, the_primary_lost_while_migrating_is_fenced_then_promoted)
 	pt_round();
 	cr_assert_not_null(pt_pending("promote"),
 			   "the backup host promotes: mirror/ finds the migrated guest or the stand-in");
+}
+
+Test(live, a_failed_live_switchover_with_allow_cold_goes_on_cold_once_in_sync)
+{
+	pt_setup("node1"); /* the coordinator and the primary host */
+	pt_pair_put("vm1", "node1", "node2", "migrating");
+	op_begin("vm1", "live-switchover-or-cold", "node1");
+	pt_round();
+	pt_answer(pt_pending("migrate"), -ETIMEDOUT, "not converged in 120 s", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	cr_assert_str_eq(op_of("vm1"), "live-switchover-or-cold", "kept for the cold move");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating", "not before the pair is protected again");
+	teardown();
+
+	/* in sync again after the failure (the pair changed after the op began): cold now */
+	pt_setup("node1");
+	op_begin("vm1", "live-switchover-or-cold", "node1");
+	usleep(2000);
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "switching-over");
+	cr_assert_str_eq(op_of("vm1"), "switchover");
+	cr_assert_eq(pt_events("pair", "a cold switchover, as asked (--allow-cold)"), 1);
+}
+
+Test(live, a_request_whose_first_step_has_not_landed_is_not_taken_for_a_failure)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	usleep(2000);
+	op_begin("vm1", "live-switchover-or-cold", "node1");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync");
+	cr_assert_str_eq(op_of("vm1"), "live-switchover-or-cold");
 }

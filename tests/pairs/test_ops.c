@@ -115,7 +115,7 @@ Test(ops, delete_and_switchover_of_an_unknown_pair)
 	hs_pairs_delete(pt.pairs, "vm1", pt_reply_fn, &r);
 	expect_refused(&r, -ENOENT, "no pair for VM 'vm1'");
 	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
 	expect_refused(&r, -ENOENT, "no pair for VM 'vm1'");
 }
 
@@ -148,16 +148,16 @@ Test(ops, switchover_needs_an_in_sync_pair_and_both_hosts)
 
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "degraded");
-	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
 	expect_refused(&r, -EPERM, "a switchover needs an in-sync backup");
 	pt_pair_put("vm2", "node1", "node2", "creating");
 	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm2", false, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm2", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
 	expect_refused(&r, -EBUSY, "vm2 is creating; try again later");
 	pt_pair_put("vm3", "node1", "node2", "in-sync");
 	pt_node_set("node2", false, true);
 	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm3", false, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm3", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
 	expect_refused(&r, -EPERM, "both hosts must be in the cluster");
 }
 
@@ -168,7 +168,7 @@ Test(ops, switchover_is_accepted_and_marks_the_operation)
 
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
-	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
 	cr_assert_eq(r.result, HS_PAIRS_ACCEPTED, "%s", r.message);
 	pt_deliver();
 	cr_assert_str_eq(pt_pair_state("vm1"), "switching-over");
@@ -185,12 +185,12 @@ Test(ops, a_live_switchover_is_its_own_operation_and_road)
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
 	pt_engine_qmp = false;
-	hs_pairs_switchover(pt.pairs, "vm1", true, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_LIVE, pt_reply_fn, &r);
 	expect_refused(&r, -EPERM, "a live switchover needs the qmp engine");
 	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync", "nothing moved");
 	memset(&r, 0, sizeof(r));
 	pt_engine_qmp = true;
-	hs_pairs_switchover(pt.pairs, "vm1", true, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_LIVE, pt_reply_fn, &r);
 	pt_engine_qmp = false;
 	cr_assert_eq(r.result, HS_PAIRS_ACCEPTED, "%s", r.message);
 	cr_assert_str_eq(r.state, "handing-over");
@@ -201,7 +201,7 @@ Test(ops, a_live_switchover_is_its_own_operation_and_road)
 	cr_assert_not(v.switchover, "not the cold road: its failures are not a stop's");
 	hs_pair_release(&v);
 	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm1", false, pt_reply_fn, &r);
+	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
 	expect_refused(&r, -EBUSY, "vm1 is handing-over, running live-switchover; try again later");
 }
 
