@@ -9,8 +9,8 @@
  *
  * Per mirrored disk TARGET ("vda"):
  *   - node "hs-nbd-TARGET": the backup's export as an NBD client node
- *     (blockdev-add, reconnect-delay 0: a lost backup fails requests at once
- *     and the job pauses; open-timeout 5), with tls-creds "hs-tls-client"
+ *     (blockdev-add, reconnect-delay QMP_RECONNECT_DELAY_S, below;
+ *     open-timeout 5), with tls-creds "hs-tls-client"
  *     (object-add tls-creds-x509 endpoint=client on the host's TLS directory)
  *     when the replication runs over TLS;
  *   - job "hs-TARGET": blockdev-mirror from the disk's format node into that
@@ -47,6 +47,21 @@
 
 #define QMP_TLS_ID "hs-tls-client"
 #define QMP_GRANULARITY_SYNC (1U << 20) /* as the libvirt engine: see mirror_copy.c */
+/*
+ * How long the NBD node holds a request whose connection broke, while it
+ * reconnects, before failing it (and pausing the job). Not 0: a server that
+ * is replaced on the same port (the backup's QEMU by a live switchover's
+ * stand-in and back, a backup restarted) leaves the node's idle connection
+ * dead without its knowing, and with 0 the first request after, a guest
+ * write, fails on it: the job pauses, the pair degrades, and during a
+ * migration the guest's new host would miss that write. With a delay the
+ * node retries the request once reconnected (its connect attempts come 1 s
+ * apart: 2 s covers a server back within about a second). The cost: a
+ * backup that is really gone holds one write 2 s longer before the job
+ * pauses (docs/datapath-experiments.md A2, C4).
+ */
+#define QMP_RECONNECT_DELAY_S 2
+
 #define QMP_BUF_BYTES (64ULL << 20)
 #define QMP_RESUME_TRIES 20      /* block-job-resume, once a second, until READY */
 #define QMP_CANCEL_WAIT_MS 10000 /* a cancelled job leaves query-block-jobs */
@@ -455,9 +470,9 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 		snprintf(cmd, sizeof(cmd),
 			 "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"nbd\","
 			 "\"node-name\":\"%s\",\"server\":{\"type\":\"inet\",\"host\":\"%s\","
-			 "\"port\":\"%u\"},\"export\":\"%s\",\"reconnect-delay\":0,"
+			 "\"port\":\"%u\"},\"export\":\"%s\",\"reconnect-delay\":%d,"
 			 "\"open-timeout\":5%s}}",
-			 node, r->host, r->port, disk->target, tls);
+			 node, r->host, r->port, disk->target, QMP_RECONNECT_DELAY_S, tls);
 		if (mirror__qmp(r, d, cmd) < 0)
 			goto out_cancel;
 		/* the granularity as the libvirt engine: coarse in sync mode only */

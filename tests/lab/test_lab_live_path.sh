@@ -25,6 +25,11 @@
 #      it; node1 becomes the backup (its QEMU takes the port back from the
 #      stand-in) and node2's job resumes: only the writes since the switch.
 #      The images compare identical.
+#   5. Why hasvc's NBD node has reconnect-delay 2, not 0: a server replaced
+#      on the same port leaves the node's idle connection dead unnoticed;
+#      with 0 the next guest write fails on it (the job pauses), with 2 it is
+#      retried once the node reconnected, and a write made while nothing
+#      listens waits for the server instead of failing.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_qmp.sh"
 
@@ -142,3 +147,38 @@ cmp_export node2 10.77.0.12
 identical nbd://10.77.0.12:10810/vda nbd://10.77.0.11:10809/vda ||
 	fail "node1's and node2's images differ after the live switchover"
 note "images identical; no full copy in either direction"
+
+note "5. reconnect-delay 0 against 2, the backup's QEMU replaced while the connection is idle"
+restart_backup() { # NODE: the backup's QEMU replaced, no write meanwhile
+	lab exec "$1" virsh -q destroy $VM >/dev/null
+	lab exec "$1" virsh -q start --paused $VM >/dev/null
+	export_disk "$1" 10.77.0.11 10809
+}
+restart_backup node1
+write_at node2 virtio-disk0 80 81
+[ "$(job node2 paused)" = true ] ||
+	fail "with reconnect-delay 0 the first write after an unseen restart did not fail (job $(job node2 status))"
+note "delay 0: the first write after the restart failed on the dead connection; the job paused owing $(owed node2) bytes"
+resume_until_ready node2 >/dev/null
+qmp node2 '{"execute":"block-job-cancel","arguments":{"device":"hs-vda"}}' >/dev/null
+wait_for 10 "hs-vda gone" bash -c "[ \"\$($LAB_CMD exec node2 virsh qemu-monitor-command $VM '{\"execute\":\"query-block-jobs\"}' | jq '.return | length')\" = 0 ]"
+qmp node2 '{"execute":"blockdev-del","arguments":{"node-name":"hs-nbd-vda"}}' >/dev/null
+add_nbd node2 hs-nbd-vda 10.77.0.11 2
+mirror node2 hs-nbd-vda none
+restart_backup node1
+t0=$(now_ms)
+write_at node2 virtio-disk0 82 83
+note "delay 2: the first write after the restart took $(($(now_ms) - t0)) ms, job $(job node2 status), paused $(job node2 paused)"
+[ "$(job node2 paused)" = false ] || fail "with reconnect-delay 2 the write after an unseen restart failed"
+lab exec node1 virsh -q destroy $VM >/dev/null
+t0=$(now_ms)
+write_at node2 virtio-disk0 84 85 &
+w=$!
+sleep 0.3
+lab exec node1 virsh -q start --paused $VM >/dev/null
+export_disk node1 10.77.0.11 10809
+wait $w || fail "the write made while nothing listened failed"
+note "delay 2: a write made while nothing listened waited $(($(now_ms) - t0)) ms for the new server; job $(job node2 status), owes $(owed node2)"
+[ "$(job node2 paused)" = false ] && [ "$(owed node2)" = 0 ] || fail "the write in the gap paused the job"
+identical nbd://10.77.0.12:10810/vda nbd://10.77.0.11:10809/vda || fail "images differ after step 5"
+note "PASS"
