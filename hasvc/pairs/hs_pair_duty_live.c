@@ -202,7 +202,16 @@ static void migrated(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 	unsigned port;
 	int r;
 
-	if (result < 0) {
+	/*
+	 * Not running here: a migration that ended before this hasvcd
+	 * restarted (the guest waits paused on the backup host), or a guest
+	 * that stopped. Either way it is not here, and the backup host's disk
+	 * holds every write: the roles swap, and the new primary resumes it or,
+	 * if it never arrived, boots it from that disk. A failed migration
+	 * (the guest runs on here) puts the backup back instead: preparing it
+	 * destroys whatever paused copy the backup host has.
+	 */
+	if (result < 0 && result != -ESRCH) {
 		outcome(p, t, v, HS_EV_MIGRATION_FAILED, 0,
 			"live switchover of %s to %s failed: %s; %s keeps running on %s, the "
 			"backup is prepared again",
@@ -304,11 +313,31 @@ void hs__duty_reverse(struct hs_pairs *p, struct task *t, const struct hs_pair *
 /* --- degraded, on the primary host: after the cut (hs_pair_duty_mirror.c) ---------- */
 
 static void continued(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		      const char *message, const struct mirror_reply *reply);
+
+/* The guest never arrived here (its old host lost it): booted from this host's disk. */
+static void booted(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
+		   const char *message, const struct mirror_reply *reply)
+{
+	if (result >= 0)
+		hs__pairs_event(p, v->vm, "pair",
+				"%s was not here after its live switchover; booted from this host's "
+				"disk, which holds every acknowledged write (%s)",
+				v->vm, message);
+	/* (not -ESRCH again: that would ask for the boot once more) */
+	continued(p, t, v, result == -ESRCH ? -EIO : result, message, reply);
+}
+
+static void continued(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
 		      const char *message, const struct mirror_reply *reply)
 {
 	char *buf = NULL;
 	size_t len;
 
+	if (result == -ESRCH) {
+		hs__submit_vm(p, t, v, mirror_promote, "boot the guest", booted);
+		return;
+	}
 	if (result < 0) {
 		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
 		hs__pairs_event(p, v->vm, "pair", "%s cannot resume on %s: %s", v->vm,

@@ -232,3 +232,34 @@ Test(live, a_request_whose_first_step_has_not_landed_is_not_taken_for_a_failure)
 	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync");
 	cr_assert_str_eq(op_of("vm1"), "live-switchover-or-cold");
 }
+
+/*
+ * hasvcd restarted while its migration ran on in libvirt: the guest is no
+ * longer here. Putting the backup back would destroy the migrated copy; the
+ * roles swap instead.
+ */
+Test(live, a_guest_gone_from_the_primary_while_migrating_is_the_backup_hosts_now)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "migrating");
+	live_op("vm1", "node1");
+	pt_round();
+	pt_answer(pt_pending("migrate"), -ESRCH, "vm1 is not running on this host", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "migrating");
+	pt_answer(pt_pending("standin_start"), 0, "stand-in", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "reversing");
+	cr_assert_null(pt_pending("backup_prepare"));
+}
+
+Test(live, a_guest_that_never_arrived_is_booted_from_the_new_primarys_disk)
+{
+	pt_setup("node2");
+	pt_pair_put("vm1", "node2", "node1", "degraded");
+	live_op("vm1", "node1");
+	pt_round();
+	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_answer(pt_pending("continue"), -ESRCH, "vm1 is not active on this host", NULL);
+	pt_answer(pt_pending("promote"), 0, "vm1 booted from its disk", NULL);
+	cr_assert_eq(pt_events("pair", "booted from this host's disk"), 1);
+	cr_assert_str_eq(op_of("vm1"), "");
+}
