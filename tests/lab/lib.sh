@@ -108,6 +108,13 @@ event_count_above() { [ "$(event_count "$1" "$2")" -gt "$3" ]; }
 # --- pairs ------------------------------------------------------------------
 
 # pair_json SEEN_FROM VM / pair_field SEEN_FROM VM FIELD / pair_state_is SEEN_FROM VM STATE
+# print_road NODE VM T0: VM's events since T0 (ms; a second before, for the
+# request's own), each as ms from T0 and its message, as NODE's log has them
+print_road() {
+	lab exec "$1" hasvc events --json | jq -r --arg vm "$2" --argjson t0 "$3" '.events[]
+		| select(.vm == $vm and .time_usec / 1000 >= $t0 - 1000)
+		| "  +\((.time_usec / 1000 - $t0) | floor) ms  \(.message)"' | cut -c1-220
+}
 pair_json() { lab exec "$1" hasvc pair show "$2" --json; }
 pair_field() { pair_json "$1" "$2" | jq -r ".$3"; }
 pair_state_is() { [ "$(pair_field "$1" "$2" state)" = "$3" ]; }

@@ -18,24 +18,17 @@
 #   6. bad options, a missing console log, a migration to the same host and a
 #      guest that cannot boot (too little memory) are refused, named.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_guest.sh"
 
 RECORDS="$SRC/deploy/guest/records"
 LAB_DIR=/var/lib/hasvc-lab/$HASVC_LAB
-# console_recs NODE...: "N boot mono_ns" of every acknowledged record in the
-# console logs of the NODEs, read as one stream in that order: a line that the
-# migration cut in two (its start on node1, its end on node2) counts whole.
+# console_recs NODE...: the records of the NODEs' console logs, one stream
 console_recs() {
 	local n
-	for n in "$@"; do lab console "$n" vm1; done | grep -a -o 'hasvc-rec N=[0-9]* mono_ns=[0-9]* boot=[0-9a-f-]*' |
-		sed 's/hasvc-rec N=\([0-9]*\) mono_ns=\([0-9]*\) boot=\(.*\)/\1 \3 \2/'
+	for n in "$@"; do lab console "$n" vm1; done | recs_in
 }
 rec_count_above() { [ "$(console_recs "$1" | wc -l)" -gt "$2" ]; }
 boot_ids() { console_recs "$1" | awk '{print $2}' | sort -u; }
-# contiguous FILE: N runs first, first+1, ... and mono_ns rises
-contiguous() {
-	awk 'NR > 1 && ($1 != n + 1 || $3 <= t) { print "after N=" n ": N=" $1 " mono_ns=" $3; bad = 1 }
-	     { n = $1; t = $3 } END { exit bad }' "$1"
-}
 
 lab up --hosts 2 --no-daemon
 
@@ -49,22 +42,14 @@ boot=$(boot_ids node1)
 [ "$(echo "$boot" | wc -l)" = 1 ] || fail "more than one boot_id on node1: $boot"
 console_recs node1 >"$LAB_DIR/recs1"
 [ "$(head -1 "$LAB_DIR/recs1" | cut -d' ' -f1)" = 1 ] || fail "the first record is not N=1"
-contiguous "$LAB_DIR/recs1" || fail "node1's records do not run 1, 2, 3, ... in time"
+contiguous <"$LAB_DIR/recs1" || fail "node1's records do not run 1, 2, 3, ... in time"
 note "boot_id $boot, $(wc -l <"$LAB_DIR/recs1") records so far"
 
 note "2: live migration to node2"
 # the host's clock on each record as it reaches either console log: the
 # guest's own clock does not see the pause (docs/lab-guest.md)
 qlog=var/log/libvirt/qemu/vm1.console.log
-"$SRC/deploy/guest/stamp" "$LAB_DIR/node1/$qlog" "$LAB_DIR/node2/$qlog" >"$LAB_DIR/stamps" &
-stamp_pid=$!
-stamp_teardown() {
-	local rc=$?
-	kill "$stamp_pid" 2>/dev/null || true
-	(exit $rc) # lab_teardown keeps a failed lab by the exit status
-	lab_teardown
-}
-trap stamp_teardown EXIT
+stamp_start "$LAB_DIR/stamps" "$LAB_DIR/node1/$qlog" "$LAB_DIR/node2/$qlog"
 out=$(lab migrate node1 vm1 node2 2>&1) || fail "migrate: $out"
 note "$out"
 domstate_is node2 vm1 running || fail "vm1 is not running on node2 after the migration"
@@ -73,18 +58,16 @@ wait_for 60 "20 records on node2's console" rec_count_above node2 20
 [ "$(boot_ids node2)" = "$boot" ] || fail "the boot_id changed with the migration: $(boot_ids node2) (was $boot)"
 ! lab console node2 vm1 | contains 'hasvc-rec start' || fail "the recorder started again on node2: a reboot"
 console_recs node1 node2 >"$LAB_DIR/recs12"
-contiguous "$LAB_DIR/recs12" || fail "N or time does not go on across the migration"
+contiguous <"$LAB_DIR/recs12" || fail "N or time does not go on across the migration"
 [ "$(tail -1 "$LAB_DIR/recs12" | cut -d' ' -f1)" -gt "$last1" ] || fail "no record after N=$last1 on node2"
 gap=$(awk -v n="$last1" '$1 == n { t = $3 } $1 == n + 1 { print int(($3 - t) / 1000000) }' "$LAB_DIR/recs12")
-kill "$stamp_pid"
-wait "$stamp_pid" 2>/dev/null || true
+stamp_stop
 # the last record stamped in node1's log and the first in node2's (a record
 # whose line the migration cut is in neither)
 s1=$(grep "log=$LAB_DIR/node1/" "$LAB_DIR/stamps" | tail -1)
 s2=$(grep -m1 "log=$LAB_DIR/node2/" "$LAB_DIR/stamps") ||
 	fail "stamp saw no record in node2's log: $(tail -3 "$LAB_DIR/stamps")"
 [ -n "$s1" ] || fail "stamp saw no record in node1's log"
-stamp_field() { sed -n "s/.*$1=\([0-9]*\) .*/\1/p" <<<"$2"; }
 host_gap=$(($(stamp_field host_ms "$s2") - $(stamp_field host_ms "$s1")))
 [ "$host_gap" -ge 50 ] && [ "$host_gap" -lt 10000 ] ||
 	fail "the host saw $host_gap ms between N=$(stamp_field N "$s1") on node1 and N=$(stamp_field N "$s2") on node2 (pace 50 ms)"

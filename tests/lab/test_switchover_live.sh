@@ -37,9 +37,7 @@ for round in 1 2; do
 	wait_for 120 "vm1 in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show vm1 --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
 	note "round $round: moved live and in sync again in $(($(now_ms) - t0)) ms ($during writes during the move)"
 	# the road as the event log has it, ms from the request
-	lab exec node3 hasvc events --json | jq -r --argjson t0 "$t0" '.events[]
-		| select(.vm == "vm1" and .time_usec / 1000 >= $t0 - 1000)
-		| "  +\((.time_usec / 1000 - $t0) | floor) ms  \(.message)"' | cut -c1-220
+	print_road node3 vm1 "$t0"
 	domstate_is "$backup" vm1 running || fail "vm1 is $(domstate "$backup" vm1) on $backup"
 	domstate_is "$primary" vm1 paused || fail "vm1 is $(domstate "$primary" vm1) on $primary (should be the paused backup)"
 	event_count node3 "(live switchover, no reboot)" | grep -qx "$round" ||
