@@ -24,7 +24,7 @@
  * credentials and authz as the backup's exports (mirror__tls_export).
  *
  * Where it is: --daemonize makes it outlive hasvcd, and its --pidfile,
- * MIRROR_STANDIN_RUN_DIR/standin-VM.pid, is held locked by it (QEMU's
+ * MIRROR_STANDIN_RUN_DIR/VM.pid, is held locked by it (QEMU's
  * qemu_write_pidfile takes a write lock and keeps the file open): the owner
  * of that lock (F_GETLK) is the stand-in, and a file nobody locks is stale
  * (a stand-in that was SIGKILLed). /run is a tmpfs: a crash of the host
@@ -63,7 +63,7 @@
 
 static void pidfile_path(const char *vm, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/standin-%s.pid", MIRROR_STANDIN_RUN_DIR, vm);
+	snprintf(buf, size, "%s/%s.pid", MIRROR_STANDIN_RUN_DIR, vm);
 }
 
 static int64_t now_ms(void)

@@ -20,8 +20,10 @@
 # Failures an operator can hit: migrate on the default engine is refused with
 # the reason; migrate to a host whose libvirtd is stopped fails fast and the
 # guest runs on; a stand-in on a taken port names it; a stand-in while the
-# backup's QEMU runs is refused; the new primary lost while a stand-in serves
-# the backup's disks: promotion stops it and boots the domain from its disk.
+# backup's QEMU runs is refused; a migration that cannot end is aborted at its
+# bound; the new primary lost while a stand-in serves the backup's disks:
+# promotion stops it and boots the domain from its disk (6); the old primary
+# lost after the migration completed: promotion resumes the migrated guest (7).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_qmp.sh"
 
@@ -42,7 +44,7 @@ mq() {
 job() { qmp "$1" '{"execute":"query-block-jobs"}' | jq -r --arg f "$2" '.[] | select(.device == "hs-vda") | .[$f] | tostring'; }
 # field JSON_LINES KEY: KEY of the JSON line of an answer
 field() { grep '^{' <<<"$1" | jq -r ".$2"; }
-standin_pid() { lab exec "$1" cat /run/hasvc/standin-vm1.pid 2>/dev/null || true; }
+standin_pid() { lab exec "$1" cat /run/hasvc-standin/vm1.pid 2>/dev/null || true; }
 
 # compare_disks PRIMARY PADDR BACKUP_ADDR: the running primary's image (through a
 # read-only export of its own QEMU on port 10899) and the backup's export, block for block.
@@ -190,6 +192,23 @@ contains "booted from its disk" <"$labdir/promote.out" || fail "promotion did no
 domstate_is node1 vm1 running || fail "vm1 is $(domstate node1 vm1) on node1 after the promotion"
 [ -z "$(standin_pid node1)" ] || fail "node1's stand-in survived the promotion"
 verify_blocks node1 vm1 1 32
+
+note "7. the old primary lost after the migration completed: node2 resumes the migrated guest"
+lab boot node2
+wait_for 30 "node2's libvirtd" lab exec node2 virsh -q list --all
+[ -z "$(lab exec node2 ls /run/hasvc-standin 2>/dev/null)" ] || fail "node2's crash left a stand-in's file behind"
+PRIMARY=node1 mq node2 prepare "$labdir/vm1.xml" 10.77.0.12 10809 "$size"
+mq node1 start vm1 10.77.0.12 10809 sync
+PRIMARY=node1 mq node2 standin-start vm1 10.77.0.12 10809 replace
+write_blocks node1 vm1 33 34
+mq node1 resume vm1 10.77.0.12 10809
+mq node1 migrate vm1 10.77.0.12 120
+lab crash node1
+mq node2 promote vm1 | tee "$labdir/promote2.out"
+contains "the migrated domain resumed" <"$labdir/promote2.out" || fail "promotion did not resume the migrated guest"
+domstate_is node2 vm1 running || fail "vm1 is $(domstate node2 vm1) on node2 after the promotion"
+[ -z "$(standin_pid node2)" ] || fail "node2's stand-in survived the promotion"
+verify_blocks node2 vm1 1 34
 
 note "figures: stand-in gap $gap ms, migration $mig_ms ms, downtime ${down_ms} ms, failed migration $fail_ms ms, aborted one $abort_ms ms, copied $copied1 + $copied2 bytes (full copy $full)"
 note "PASS"
