@@ -17,13 +17,14 @@
 #   5. node1: the backup prepared again (fresh false: its stand-in stopped
 #      first, the same port); node2's job resumed: only the delta.
 # Every block is on both disks, and the images compare identical over NBD.
-# Failures an operator can hit: migrate on the default engine is refused with
-# the reason; migrate to a host whose libvirtd is stopped fails fast and the
-# guest runs on; a stand-in on a taken port names it; a stand-in while the
-# backup's QEMU runs is refused; a migration that cannot end is aborted at its
-# bound; the new primary lost while a stand-in serves the backup's disks:
-# promotion stops it and boots the domain from its disk (6); the old primary
-# lost after the migration completed: promotion resumes the migrated guest (7).
+# Failures an operator can hit: migrate on the default engine, or with a job
+# not READY, is refused with the reason; migrate to a host whose libvirtd is
+# stopped fails fast and the guest runs on; a migration that cannot end is
+# aborted at its bound; a stand-in on a taken port names it; a stand-in while
+# the backup's QEMU runs is refused; the new primary lost while a stand-in
+# serves the backup's disks: promotion stops it and boots the domain from its
+# disk (6); the old primary lost after the migration completed: promotion
+# resumes the migrated guest (7).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_qmp.sh"
 
@@ -94,6 +95,8 @@ write_blocks node1 vm1 9 12
 off0=$(job node1 offset)
 owed=$(($(job node1 len) - off0))
 note "the job owes $owed bytes ($(job node1 status)) after 4 MiB written in the gap"
+note "refused: a migration while a disk's job is not READY"
+expect 1 "is not in sync: the mirror of disk vda is paused" mq node1 migrate vm1 10.77.0.12
 mq node1 resume vm1 10.77.0.12 10809
 copied1=$(($(job node1 offset) - off0))
 # (not all 4 MiB: once the stand-in listens, the paused write-blocking job's
