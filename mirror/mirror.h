@@ -226,7 +226,9 @@ int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *
  * to the stand-in's start, an upper bound). Without it a domain
  * that is active here is refused (-EBUSY: two processes would write its
  * images). -EADDRINUSE names the port when it is taken; a stand-in of VM
- * that runs already is success.
+ * that runs already is success on NBD_ADDR:PORT, -EEXIST elsewhere.
+ * (The signatures of the live switchover's calls are issue 14's proposal,
+ * kept; the *_typed forms are added as for the other operations.)
  */
 /* not hasvcd's own /run/hasvc: systemd removes that one when hasvcd stops */
 #define MIRROR_STANDIN_RUN_DIR "/run/hasvc-standin"

@@ -338,6 +338,26 @@ static int standin_spawn(struct request *r, struct argv *a)
 	return 0;
 }
 
+/* Whether stand-in PID's NBD server is on HOST:PORT (its command line, standin_argv's). */
+static bool serves_at(pid_t pid, const char *host, unsigned port)
+{
+	char path[64], want[400], args[16384];
+	bool found = false;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	snprintf(want, sizeof(want), "addr.host=%s,addr.port=%u,", host, port);
+	if (!(f = fopen(path, "re")))
+		return false;
+	n = fread(args, 1, sizeof(args) - 1, f); /* arguments, each ended by a NUL */
+	fclose(f);
+	args[n] = '\0';
+	for (size_t i = 0; i < n && !found; i += strlen(args + i) + 1)
+		found = strstr(args + i, want) != NULL;
+	return found;
+}
+
 /* The domain is a paused backup of ours, or not active: whether its QEMU must go first. */
 static int standin_room(struct request *r, virDomainPtr d, bool *ret_destroy)
 {
@@ -409,7 +429,14 @@ static void standin_start_run(struct mirror *m, struct request *r)
 	if (!dom)
 		return;
 	if ((pid = mirror__standin_pid(r->vm)) > 0) {
-		mirror__say(r, 0, "the stand-in of %s runs already (pid %d)", r->vm, (int)pid);
+		if (serves_at(pid, r->host, r->port))
+			mirror__say(r, 0, "the stand-in of %s runs already (pid %d)", r->vm,
+				    (int)pid);
+		else
+			mirror__say(r, -EEXIST,
+				    "a stand-in of %s runs already (pid %d), not on %s:%u: stop it "
+				    "first",
+				    r->vm, (int)pid, r->host, r->port);
 		goto out;
 	}
 	/* Everything that can be checked first is: the backup goes only for a stand-in that starts. */

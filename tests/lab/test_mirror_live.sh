@@ -90,6 +90,9 @@ echo "$out"
 gap=$(field "$out" gap_ms)
 pid=$(field "$out" pid)
 [ "$(standin_pid node2)" = "$pid" ] || fail "pid file says $(standin_pid node2), the answer $pid"
+PRIMARY=node1 mq node2 standin-start vm1 10.77.0.12 10809 replace | contains "runs already (pid $pid)" ||
+	fail "a repeated standin-start is not success"
+expect 1 "not on 10.77.0.12:10810: stop it first" mq node2 standin-start vm1 10.77.0.12 10810
 domstate_is node2 vm1 "shut off" || fail "the backup is $(domstate node2 vm1), not shut off"
 write_blocks node1 vm1 9 12
 off0=$(job node1 offset)
