@@ -96,18 +96,20 @@ expect 1 "not on 10.77.0.12:10810: stop it first" mq node2 standin-start vm1 10.
 domstate_is node2 vm1 "shut off" || fail "the backup is $(domstate node2 vm1), not shut off"
 write_blocks node1 vm1 9 12
 off0=$(job node1 offset)
-owed=$(($(job node1 len) - off0))
-note "the job owes $owed bytes ($(job node1 status)) after 4 MiB written in the gap"
-note "refused: a migration while a disk's job is not READY"
+# (0 as a rule: the NBD node holds a write whose connection broke while it
+# reconnects, 2 s, and the stand-in listens well within that)
+note "the job owes $(($(job node1 len) - off0)) bytes ($(job node1 status)) after 4 MiB written around the gap"
+note "refused: a migration while a disk's job is not READY (paused by a cut)"
+mq node1 cut vm1 10.77.0.12 10809
 expect 1 "is not in sync: the mirror of disk vda is paused" mq node1 migrate vm1 10.77.0.12
+write_blocks node1 vm1 13 14 # while paused
+owed=$(($(job node1 len) - $(job node1 offset)))
 mq node1 resume vm1 10.77.0.12 10809
 copied1=$(($(job node1 offset) - off0))
-# (not all 4 MiB: once the stand-in listens, the paused write-blocking job's
-# NBD client reconnects on a guest write and copies it at once)
-[ "$owed" -gt 0 ] && [ "$copied1" -ge "$owed" ] && [ "$copied1" -le $((4 * MIB + SLACK)) ] ||
-	fail "the resume into the stand-in copied $copied1 bytes (owed $owed) for 4 MiB written"
-write_blocks node1 vm1 13 16 # through the stand-in, write-blocking
-note "only the gap's writes copied: $copied1 bytes (the full copy: $full); nothing listened for $gap ms"
+[ "$copied1" -ge "$owed" ] && [ "$copied1" -le $((2 * MIB + SLACK)) ] ||
+	fail "the resume copied $copied1 bytes (owed $owed) for 2 MiB written while paused"
+write_blocks node1 vm1 15 16 # through the stand-in, write-blocking
+note "only the delta copied: $copied1 bytes, $owed owed (the full copy: $full); nothing listened for $gap ms"
 
 note "refused: a migration to a host whose libvirtd is stopped; the guest runs on"
 lpid=$(lab exec node2 cat /run/libvirtd.lab.pid)
@@ -186,7 +188,7 @@ compare_disks node2 10.77.0.12 10.77.0.11
 
 note "6. the new primary lost during a live switchover: node1's stand-in in place of its backup"
 PRIMARY=node2 mq node1 standin-start vm1 10.77.0.11 10809 replace
-write_blocks node2 vm1 29 30 # the first pauses node2's job
+write_blocks node2 vm1 29 30 # around the gap
 mq node2 resume vm1 10.77.0.11 10809
 write_blocks node2 vm1 31 32 # through the stand-in
 lab crash node2
