@@ -127,7 +127,10 @@ int mirror__standin_stop(struct request *r, const char *vm)
 		return 0;
 	pidfd = pidfd_of(pid);
 	if (pidfd < 0)
-		return errno == ESRCH ? 0 : mirror__say(r, -errno, "cannot watch the stand-in of %s (pid %d): %m", vm, (int)pid);
+		return errno == ESRCH
+			   ? 0
+			   : mirror__say(r, -errno, "cannot watch the stand-in of %s (pid %d): %m",
+					 vm, (int)pid);
 	if (kill(pid, SIGTERM) < 0 && errno != ESRCH) {
 		close(pidfd);
 		return mirror__say(r, -errno, "cannot stop the stand-in of %s (pid %d): %m", vm,
@@ -141,8 +144,8 @@ int mirror__standin_stop(struct request *r, const char *vm)
 	}
 	close(pidfd);
 	if (!gone)
-		return mirror__say(r, -ETIMEDOUT, "the stand-in of %s (pid %d) does not exit",
-				   vm, (int)pid);
+		return mirror__say(r, -ETIMEDOUT, "the stand-in of %s (pid %d) does not exit", vm,
+				   (int)pid);
 	pidfile_path(vm, path, sizeof(path));
 	unlink(path); /* gone already after a clean exit */
 	return 1;
@@ -280,8 +283,8 @@ static int standin_argv(struct request *r, const struct mirror_domain *dom, cons
  */
 static int standin_spawn(struct request *r, struct argv *a)
 {
-	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				     "LC_ALL=C", NULL};
+	static char *const envp[] = {
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
 	posix_spawn_file_actions_t fa;
 	char err[MIRROR_MSG_MAX] = "";
 	size_t len = 0;
@@ -300,8 +303,8 @@ static int standin_spawn(struct request *r, struct argv *a)
 	close(pipefd[1]);
 	if (e != 0) {
 		close(pipefd[0]);
-		return mirror__say(r, -e, "cannot run %s for the stand-in of %s: %s", STANDIN_BINARY,
-				   r->vm, strerror(e));
+		return mirror__say(r, -e, "cannot run %s for the stand-in of %s: %s",
+				   STANDIN_BINARY, r->vm, strerror(e));
 	}
 	/* until EOF: the parent exits, the daemon points its stderr at /dev/null */
 	for (;;) {
@@ -328,10 +331,11 @@ static int standin_spawn(struct request *r, struct argv *a)
 		while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
 			err[--len] = '\0';
 		if (strstr(err, "Address already in use"))
-			return mirror__say(r, -EADDRINUSE,
-					   "cannot start the stand-in of %s: port %u on %s is taken "
-					   "(%s)",
-					   r->vm, r->port, r->host, err);
+			return mirror__say(
+			    r, -EADDRINUSE,
+			    "cannot start the stand-in of %s: port %u on %s is taken "
+			    "(%s)",
+			    r->vm, r->port, r->host, err);
 		return mirror__say(r, -EIO, "the stand-in of %s did not start: %s", r->vm,
 				   err[0] ? err : "qemu-storage-daemon failed");
 	}
@@ -378,10 +382,11 @@ static int standin_room(struct request *r, virDomainPtr d, bool *ret_destroy)
 		return 0;
 	}
 	if (state == VIR_DOMAIN_PAUSED && ours)
-		return mirror__say(r, -EBUSY,
-				   "the backup QEMU of %s runs here and holds its disks: a stand-in "
-				   "replaces it only when asked to (replace)",
-				   r->vm);
+		return mirror__say(
+		    r, -EBUSY,
+		    "the backup QEMU of %s runs here and holds its disks: a stand-in "
+		    "replaces it only when asked to (replace)",
+		    r->vm);
 	return mirror__say(r, -EBUSY,
 			   "%s is active on this host: its QEMU holds its disks, no stand-in "
 			   "may serve them",
@@ -439,7 +444,8 @@ static void standin_start_run(struct mirror *m, struct request *r)
 				    r->vm, (int)pid, r->host, r->port);
 		goto out;
 	}
-	/* Everything that can be checked first is: the backup goes only for a stand-in that starts. */
+	/* Everything that can be checked first is: the backup goes only for a stand-in that starts.
+	 */
 	if (standin_room(r, d, &destroy) < 0)
 		goto out;
 	for (size_t i = 0; i < dom->n_disks; i++) {
@@ -473,7 +479,8 @@ static void standin_start_run(struct mirror *m, struct request *r)
 	}
 	e = standin_spawn(r, &a);
 	t2 = now_ms();
-	/* libvirt's bookkeeping of the killed QEMU, off the gap; an error means it did it already */
+	/* libvirt's bookkeeping of the killed QEMU, off the gap; an error means it did it already
+	 */
 	if (destroy && virDomainIsActive(d) == 1)
 		virDomainDestroy(d);
 	if (e < 0) {
@@ -489,15 +496,15 @@ static void standin_start_run(struct mirror *m, struct request *r)
 		goto out;
 	}
 	mirror__answer_clear(r);
-	r->standin = (struct mirror_standin){.pid = mirror__standin_pid(r->vm),
-					     .port = r->port,
-					     .gap_ms = destroy ? t2 - t0 : -1};
+	r->standin = (struct mirror_standin){
+	    .pid = mirror__standin_pid(r->vm), .port = r->port, .gap_ms = destroy ? t2 - t0 : -1};
 	r->answer = MIRROR__ANSWER_STANDIN;
 	if (destroy)
 		mirror__say(r, 0,
 			    "stand-in of %s (pid %d) serves %zu disk(s) on %s:%u%s in place of its "
 			    "backup QEMU; nothing listened for at most %" PRId64 " ms (the "
-			    "backup QEMU took %" PRId64 " ms to die, the stand-in's start %" PRId64 " ms)",
+			    "backup QEMU took %" PRId64 " ms to die, the stand-in's start %" PRId64
+			    " ms)",
 			    r->vm, (int)r->standin.pid, dom->n_disks, r->host, r->port,
 			    tls > 0 ? " (TLS)" : "", r->standin.gap_ms, t1 - t0,
 			    r->standin.gap_ms - (t1 - t0));
