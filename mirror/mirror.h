@@ -216,7 +216,7 @@ int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *
  * TLS, and with PRIMARY_NODE (NULL: any certificate of the CA) the only peer
  * let in besides this host. It holds no image locks, so that the QEMU a
  * live migration starts here may open the images while it serves them.
- * It outlives hasvcd: its pid is in MIRROR_STANDIN_RUN_DIR/standin-VM.pid,
+ * It outlives hasvcd: its pid is in MIRROR_STANDIN_RUN_DIR/VM.pid,
  * locked by it (a pid file that no live process locks is stale), and /run
  * goes with a crash of the host, as the process does.
  * REPLACE_BACKUP: the domain's paused backup QEMU here is ended first
@@ -226,9 +226,12 @@ int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *
  * to the stand-in's start, an upper bound). Without it a domain
  * that is active here is refused (-EBUSY: two processes would write its
  * images). -EADDRINUSE names the port when it is taken; a stand-in of VM
- * that runs already is success.
+ * that runs already is success on NBD_ADDR:PORT, -EEXIST elsewhere.
+ * (The signatures of the live switchover's calls are issue 14's proposal,
+ * kept; the *_typed forms are added as for the other operations.)
  */
-#define MIRROR_STANDIN_RUN_DIR "/run/hasvc"
+/* not hasvcd's own /run/hasvc: systemd removes that one when hasvcd stops */
+#define MIRROR_STANDIN_RUN_DIR "/run/hasvc-standin"
 
 int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr, unsigned port,
 			 bool replace_backup, const char *primary_node, mirror_done_fn done,

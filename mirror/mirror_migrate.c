@@ -149,8 +149,8 @@ static void migrate_thread(struct mirror *m, struct request *r)
 		mirror__say(r, -ENOENT, "no domain %s on this host", r->vm);
 		goto out;
 	}
-	if (virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
-				    mg->uri) < 0) {
+	if (virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, mg->uri) <
+	    0) {
 		mirror__say(r, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -194,8 +194,8 @@ static void migrate_thread(struct mirror *m, struct request *r)
 			    r->vm, r->host, mg->timeout_s, why, r->vm,
 			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
 	else
-		mirror__say(r, -EIO, "cannot migrate %s to %s: %s; %s %s here", r->vm, r->host,
-			    why, r->vm,
+		mirror__say(r, -EIO, "cannot migrate %s to %s: %s; %s %s here", r->vm, r->host, why,
+			    r->vm,
 			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
 out:
 	virTypedParamsFree(params, nparams);
@@ -234,13 +234,14 @@ static void migrate_run(struct mirror *m, struct request *r)
 	if (ready != dom->n_disks) {
 		for (size_t i = 0; i < r->jobs.n_disks; i++)
 			if (!r->jobs.disks[i].ready) {
-				mirror__say(r, -EAGAIN,
-					    "%s is not in sync: the mirror of disk %s is %s; a live "
-					    "switchover needs every disk's job READY",
-					    r->vm, r->jobs.disks[i].target,
-					    !r->jobs.disks[i].job      ? "not running"
-					    : r->jobs.disks[i].paused ? "paused"
-								      : "still copying");
+				mirror__say(
+				    r, -EAGAIN,
+				    "%s is not in sync: the mirror of disk %s is %s; a live "
+				    "switchover needs every disk's job READY",
+				    r->vm, r->jobs.disks[i].target,
+				    !r->jobs.disks[i].job     ? "not running"
+				    : r->jobs.disks[i].paused ? "paused"
+							      : "still copying");
 				break;
 			}
 		mirror__answer_clear(r);
@@ -284,8 +285,9 @@ static void continue_run(struct mirror *m, struct request *r)
 	if (mirror__domain_state(r, d, &state) < 0)
 		goto out;
 	if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
-		mirror__say(r, -ESRCH, "%s is not active on this host (state %d): nothing to resume",
-			    r->vm, state);
+		mirror__say(r, -ESRCH,
+			    "%s is not active on this host (state %d): nothing to resume", r->vm,
+			    state);
 		goto out;
 	}
 	/* nothing else may write to the images once the guest runs */

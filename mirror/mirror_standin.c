@@ -24,7 +24,7 @@
  * credentials and authz as the backup's exports (mirror__tls_export).
  *
  * Where it is: --daemonize makes it outlive hasvcd, and its --pidfile,
- * MIRROR_STANDIN_RUN_DIR/standin-VM.pid, is held locked by it (QEMU's
+ * MIRROR_STANDIN_RUN_DIR/VM.pid, is held locked by it (QEMU's
  * qemu_write_pidfile takes a write lock and keeps the file open): the owner
  * of that lock (F_GETLK) is the stand-in, and a file nobody locks is stale
  * (a stand-in that was SIGKILLed). /run is a tmpfs: a crash of the host
@@ -63,7 +63,7 @@
 
 static void pidfile_path(const char *vm, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/standin-%s.pid", MIRROR_STANDIN_RUN_DIR, vm);
+	snprintf(buf, size, "%s/%s.pid", MIRROR_STANDIN_RUN_DIR, vm);
 }
 
 static int64_t now_ms(void)
@@ -127,7 +127,10 @@ int mirror__standin_stop(struct request *r, const char *vm)
 		return 0;
 	pidfd = pidfd_of(pid);
 	if (pidfd < 0)
-		return errno == ESRCH ? 0 : mirror__say(r, -errno, "cannot watch the stand-in of %s (pid %d): %m", vm, (int)pid);
+		return errno == ESRCH
+			   ? 0
+			   : mirror__say(r, -errno, "cannot watch the stand-in of %s (pid %d): %m",
+					 vm, (int)pid);
 	if (kill(pid, SIGTERM) < 0 && errno != ESRCH) {
 		close(pidfd);
 		return mirror__say(r, -errno, "cannot stop the stand-in of %s (pid %d): %m", vm,
@@ -141,8 +144,8 @@ int mirror__standin_stop(struct request *r, const char *vm)
 	}
 	close(pidfd);
 	if (!gone)
-		return mirror__say(r, -ETIMEDOUT, "the stand-in of %s (pid %d) does not exit",
-				   vm, (int)pid);
+		return mirror__say(r, -ETIMEDOUT, "the stand-in of %s (pid %d) does not exit", vm,
+				   (int)pid);
 	pidfile_path(vm, path, sizeof(path));
 	unlink(path); /* gone already after a clean exit */
 	return 1;
@@ -280,8 +283,8 @@ static int standin_argv(struct request *r, const struct mirror_domain *dom, cons
  */
 static int standin_spawn(struct request *r, struct argv *a)
 {
-	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				     "LC_ALL=C", NULL};
+	static char *const envp[] = {
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
 	posix_spawn_file_actions_t fa;
 	char err[MIRROR_MSG_MAX] = "";
 	size_t len = 0;
@@ -300,8 +303,8 @@ static int standin_spawn(struct request *r, struct argv *a)
 	close(pipefd[1]);
 	if (e != 0) {
 		close(pipefd[0]);
-		return mirror__say(r, -e, "cannot run %s for the stand-in of %s: %s", STANDIN_BINARY,
-				   r->vm, strerror(e));
+		return mirror__say(r, -e, "cannot run %s for the stand-in of %s: %s",
+				   STANDIN_BINARY, r->vm, strerror(e));
 	}
 	/* until EOF: the parent exits, the daemon points its stderr at /dev/null */
 	for (;;) {
@@ -328,14 +331,35 @@ static int standin_spawn(struct request *r, struct argv *a)
 		while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
 			err[--len] = '\0';
 		if (strstr(err, "Address already in use"))
-			return mirror__say(r, -EADDRINUSE,
-					   "cannot start the stand-in of %s: port %u on %s is taken "
-					   "(%s)",
-					   r->vm, r->port, r->host, err);
+			return mirror__say(
+			    r, -EADDRINUSE,
+			    "cannot start the stand-in of %s: port %u on %s is taken "
+			    "(%s)",
+			    r->vm, r->port, r->host, err);
 		return mirror__say(r, -EIO, "the stand-in of %s did not start: %s", r->vm,
 				   err[0] ? err : "qemu-storage-daemon failed");
 	}
 	return 0;
+}
+
+/* Whether stand-in PID's NBD server is on HOST:PORT (its command line, standin_argv's). */
+static bool serves_at(pid_t pid, const char *host, unsigned port)
+{
+	char path[64], want[400], args[16384];
+	bool found = false;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	snprintf(want, sizeof(want), "addr.host=%s,addr.port=%u,", host, port);
+	if (!(f = fopen(path, "re")))
+		return false;
+	n = fread(args, 1, sizeof(args) - 1, f); /* arguments, each ended by a NUL */
+	fclose(f);
+	args[n] = '\0';
+	for (size_t i = 0; i < n && !found; i += strlen(args + i) + 1)
+		found = strstr(args + i, want) != NULL;
+	return found;
 }
 
 /* The domain is a paused backup of ours, or not active: whether its QEMU must go first. */
@@ -358,10 +382,11 @@ static int standin_room(struct request *r, virDomainPtr d, bool *ret_destroy)
 		return 0;
 	}
 	if (state == VIR_DOMAIN_PAUSED && ours)
-		return mirror__say(r, -EBUSY,
-				   "the backup QEMU of %s runs here and holds its disks: a stand-in "
-				   "replaces it only when asked to (replace)",
-				   r->vm);
+		return mirror__say(
+		    r, -EBUSY,
+		    "the backup QEMU of %s runs here and holds its disks: a stand-in "
+		    "replaces it only when asked to (replace)",
+		    r->vm);
 	return mirror__say(r, -EBUSY,
 			   "%s is active on this host: its QEMU holds its disks, no stand-in "
 			   "may serve them",
@@ -409,10 +434,18 @@ static void standin_start_run(struct mirror *m, struct request *r)
 	if (!dom)
 		return;
 	if ((pid = mirror__standin_pid(r->vm)) > 0) {
-		mirror__say(r, 0, "the stand-in of %s runs already (pid %d)", r->vm, (int)pid);
+		if (serves_at(pid, r->host, r->port))
+			mirror__say(r, 0, "the stand-in of %s runs already (pid %d)", r->vm,
+				    (int)pid);
+		else
+			mirror__say(r, -EEXIST,
+				    "a stand-in of %s runs already (pid %d), not on %s:%u: stop it "
+				    "first",
+				    r->vm, (int)pid, r->host, r->port);
 		goto out;
 	}
-	/* Everything that can be checked first is: the backup goes only for a stand-in that starts. */
+	/* Everything that can be checked first is: the backup goes only for a stand-in that starts.
+	 */
 	if (standin_room(r, d, &destroy) < 0)
 		goto out;
 	for (size_t i = 0; i < dom->n_disks; i++) {
@@ -446,7 +479,8 @@ static void standin_start_run(struct mirror *m, struct request *r)
 	}
 	e = standin_spawn(r, &a);
 	t2 = now_ms();
-	/* libvirt's bookkeeping of the killed QEMU, off the gap; an error means it did it already */
+	/* libvirt's bookkeeping of the killed QEMU, off the gap; an error means it did it already
+	 */
 	if (destroy && virDomainIsActive(d) == 1)
 		virDomainDestroy(d);
 	if (e < 0) {
@@ -462,15 +496,15 @@ static void standin_start_run(struct mirror *m, struct request *r)
 		goto out;
 	}
 	mirror__answer_clear(r);
-	r->standin = (struct mirror_standin){.pid = mirror__standin_pid(r->vm),
-					     .port = r->port,
-					     .gap_ms = destroy ? t2 - t0 : -1};
+	r->standin = (struct mirror_standin){
+	    .pid = mirror__standin_pid(r->vm), .port = r->port, .gap_ms = destroy ? t2 - t0 : -1};
 	r->answer = MIRROR__ANSWER_STANDIN;
 	if (destroy)
 		mirror__say(r, 0,
 			    "stand-in of %s (pid %d) serves %zu disk(s) on %s:%u%s in place of its "
 			    "backup QEMU; nothing listened for at most %" PRId64 " ms (the "
-			    "backup QEMU took %" PRId64 " ms to die, the stand-in's start %" PRId64 " ms)",
+			    "backup QEMU took %" PRId64 " ms to die, the stand-in's start %" PRId64
+			    " ms)",
 			    r->vm, (int)r->standin.pid, dom->n_disks, r->host, r->port,
 			    tls > 0 ? " (TLS)" : "", r->standin.gap_ms, t1 - t0,
 			    r->standin.gap_ms - (t1 - t0));

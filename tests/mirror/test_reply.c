@@ -121,3 +121,46 @@ Test(mirror_reply, inspection_port_and_event_as_json)
 	cr_assert_null(seen_json);
 	mirror__request_free(r);
 }
+
+/* The live switchover's answers: a stand-in's gap only when it replaced a backup. */
+Test(mirror_reply, standin_and_migration_as_json)
+{
+	struct request *r = mirror__request_new(NULL, json_done, NULL, NULL);
+
+	r->answer = MIRROR__ANSWER_STANDIN;
+	r->standin = (struct mirror_standin){.pid = 42, .port = 10809, .gap_ms = 160};
+	mirror__answer_deliver(r);
+	cr_assert_str_eq(seen_json, "{\"pid\":42,\"port\":10809,\"gap_ms\":160}");
+	r->standin.gap_ms = -1;
+	mirror__answer_deliver(r);
+	cr_assert_str_eq(seen_json, "{\"pid\":42,\"port\":10809}");
+	mirror__answer_clear(r);
+	cr_assert_eq(r->standin.pid, 0);
+	r->answer = MIRROR__ANSWER_MIGRATION;
+	r->migration = (struct mirror_migration){.elapsed_ms = 1600, .downtime_ms = 15};
+	mirror__answer_deliver(r);
+	cr_assert_str_eq(seen_json, "{\"elapsed_ms\":1600,\"downtime_ms\":15}");
+	r->migration.downtime_ms = -1; /* libvirt did not tell */
+	mirror__answer_deliver(r);
+	cr_assert_str_eq(seen_json, "{\"elapsed_ms\":1600}");
+	mirror__request_free(r);
+}
+
+static void check_migration(const struct mirror_reply *reply)
+{
+	cr_assert_not_null(reply->migration);
+	cr_assert_eq(reply->migration->downtime_ms, 15);
+	cr_assert_null(reply->standin);
+	cr_assert_null(reply->jobs);
+}
+
+Test(mirror_reply, migration_as_record)
+{
+	struct request *r = mirror__request_new(NULL, NULL, typed_done, (void *)check_migration);
+
+	r->answer = MIRROR__ANSWER_MIGRATION;
+	r->migration = (struct mirror_migration){.elapsed_ms = 1600, .downtime_ms = 15};
+	mirror__answer_deliver(r);
+	cr_assert_not_null(seen_reply);
+	mirror__request_free(r);
+}
