@@ -236,6 +236,18 @@ int mirror_promote(struct mirror *m, const char *vm, mirror_done_fn done, void *
 int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr, unsigned port,
 			 bool replace_backup, const char *primary_node, mirror_done_fn done,
 			 void *userdata);
+/*
+ * The same for the way back after a migration left this host: the images of
+ * XML (the VM's definition), with no libvirt call and no check that the
+ * domain is not active here. libvirt holds the domain locked while it reaps
+ * the source's QEMU, 1.5 s after the guest left; the guest waits paused on
+ * its new host until this stand-in serves. Only for a VM whose migration
+ * away from this host has ended (mirror_migrate answered): its QEMU no
+ * longer writes.
+ */
+int mirror_standin_start_xml(struct mirror *m, const char *vm, const char *xml,
+			     const char *nbd_addr, unsigned port, const char *primary_node,
+			     mirror_done_fn done, void *userdata);
 /* Stops VM's stand-in here (SIGTERM, waited for: it flushes); none running is success. */
 int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 

@@ -39,10 +39,15 @@
  *
  * A migration can take long (a guest that dirties memory faster than it is
  * copied never converges): it runs on a thread of its own (request.on_thread)
- * with a connection of its own, and a watcher thread aborts it
- * (virDomainAbortJob) when it has not ended within its bound. The source
- * then runs on. Its figures come from the completed job's statistics
- * (virDomainGetJobStats, VIR_DOMAIN_JOB_STATS_COMPLETED, on the source).
+ * with a connection of its own, which aborts it (virDomainAbortJob) when it
+ * has not ended within its bound; the source then runs on. The answer does
+ * not wait for the call to return: libvirt returns only once it has reaped
+ * the source's QEMU, 1.5-2 s after the guest reached the destination, and
+ * the guest waits paused until hasvc resumes it. So the request's thread
+ * watches the destination (a connection to its libvirtd) and answers as soon
+ * as the guest is there for good; the call ends on a thread of its own. The
+ * downtime comes from the destination's completed job statistics
+ * (virDomainGetJobStats, VIR_DOMAIN_JOB_STATS_COMPLETED).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -61,18 +66,27 @@
 
 #define MIGRATE_TIMEOUT_DEFAULT_S 300
 
-/* What the migration's thread needs; flat, freed with the request. */
+/*
+ * What the migration needs. Made by migrate_run, then owned by the threads:
+ * the request's (migrate_thread) and the call's (call_main), which frees it
+ * when the request was answered before the call returned (DETACHED).
+ */
 struct migration {
 	char dconnuri[4600];
 	char uri[320];
+	char vm[256];
 	unsigned flags;
 	unsigned timeout_s;
-	/* between the migration's thread and its watcher */
 	pthread_mutex_t lock;
 	pthread_cond_t ended;
-	bool done;
-	bool aborted;
+	bool done;     /* the call returned: RC, WHY */
+	bool detached; /* the request was answered: the call's thread cleans up */
+	int rc;
+	char why[MIRROR_MSG_MAX];
+	virConnectPtr conn;
 	virDomainPtr d;
+	virTypedParameterPtr params;
+	int nparams;
 };
 
 static int64_t now_ms(void)
@@ -89,26 +103,68 @@ static void uri_host(const char *addr, char *buf, size_t size)
 	snprintf(buf, size, strchr(addr, ':') ? "[%s]" : "%s", addr);
 }
 
-/* Aborts the migration when it has not ended within its bound. */
-static void *watch_main(void *data)
+static void migration_free(struct migration *mg)
+{
+	virTypedParamsFree(mg->params, mg->nparams);
+	if (mg->d)
+		virDomainFree(mg->d);
+	if (mg->conn)
+		virConnectClose(mg->conn);
+	pthread_cond_destroy(&mg->ended);
+	pthread_mutex_destroy(&mg->lock);
+	free(mg);
+}
+
+/*
+ * The call, on a thread of its own: it returns only once libvirt has reaped
+ * the source's QEMU, 1.5-2 s after the guest is on the destination (the lab,
+ * 2026-12-01), which the request does not wait for (arrived, below).
+ */
+static void *call_main(void *data)
 {
 	struct migration *mg = data;
-	struct timespec deadline;
+	int rc = virDomainMigrateToURI3(mg->d, mg->dconnuri, mg->params, (unsigned)mg->nparams,
+					mg->flags);
+	bool detached;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += mg->timeout_s;
 	pthread_mutex_lock(&mg->lock);
-	while (!mg->done && pthread_cond_timedwait(&mg->ended, &mg->lock, &deadline) != ETIMEDOUT)
-		;
-	if (!mg->done) {
-		mg->aborted = true;
-		pthread_mutex_unlock(&mg->lock);
-		/* a migration past the point of no return refuses it, and completes */
-		virDomainAbortJob(mg->d);
-		return NULL;
-	}
+	mg->done = true;
+	mg->rc = rc;
+	snprintf(mg->why, sizeof(mg->why), "%s", rc < 0 ? mirror__virt_error() : "");
+	detached = mg->detached;
+	pthread_cond_signal(&mg->ended);
 	pthread_mutex_unlock(&mg->lock);
+	if (detached) {
+		/* the guest was on the destination when the request was answered */
+		if (rc < 0)
+			fprintf(stderr, "mirror: the migration of %s ended with an error after the "
+					"guest had arrived (its source is gone either way): %s\n",
+				mg->vm, mg->why);
+		migration_free(mg);
+	}
 	return NULL;
+}
+
+/*
+ * The guest is on the destination for good: its domain there is paused by
+ * request (VIR_MIGRATE_PAUSED: libvirt's Finish ran, which sets "paused
+ * (user)"; during the copy it is "paused (migrating)") and runs no job. From
+ * there libvirt's Confirm only kills the source; nothing resumes it.
+ */
+static bool arrived(virConnectPtr dconn, const char *vm)
+{
+	virDomainPtr dd = dconn ? virDomainLookupByName(dconn, vm) : NULL;
+	virDomainJobInfo job;
+	int state, reason;
+	bool yes = false;
+
+	if (!dd)
+		return false;
+	if (virDomainGetState(dd, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+	    reason == VIR_DOMAIN_PAUSED_USER && virDomainGetJobInfo(dd, &job) == 0)
+		yes = job.type == VIR_DOMAIN_JOB_NONE;
+	virDomainFree(dd);
+	return yes;
 }
 
 /* The completed job's downtime (ms), -1 when libvirt does not tell. */
@@ -127,82 +183,138 @@ static int64_t downtime_of(virDomainPtr d)
 	return ms;
 }
 
-/* On the migration's own thread. */
+/* The downtime libvirt measured: the destination's completed job has it first. */
+static int64_t downtime_now(virConnectPtr dconn, const char *vm)
+{
+	virDomainPtr dd = dconn ? virDomainLookupByName(dconn, vm) : NULL;
+	int64_t ms = dd ? downtime_of(dd) : -1;
+
+	if (dd)
+		virDomainFree(dd);
+	return ms;
+}
+
+#define ARRIVAL_POLL_MS 20
+
+/*
+ * On the migration's own thread: starts the call (call_main), then answers
+ * as soon as the guest is on the destination (arrived: polled every
+ * ARRIVAL_POLL_MS on a connection to the destination's libvirtd), or when
+ * the call returns, whichever comes first; aborts it past its bound. The
+ * guest waits paused on the destination until the pair resumes it: each
+ * second spent waiting for the call to return would be a second of the
+ * guest's downtime.
+ */
 static void migrate_thread(struct mirror *m, struct request *r)
 {
 	struct migration *mg = r->thread_data;
-	virTypedParameterPtr params = NULL;
-	int nparams = 0, maxparams = 0, state = VIR_DOMAIN_NOSTATE, reason, rc;
-	virConnectPtr conn = virConnectOpen(mirror__uri(m));
-	pthread_t watcher;
-	bool watching = false;
-	int64_t t0, elapsed;
-	char why[MIRROR_MSG_MAX];
+	int maxparams = 0, state = VIR_DOMAIN_NOSTATE, reason;
+	virConnectPtr dconn = NULL;
+	pthread_t call;
+	int64_t t0, elapsed, downtime = -1;
+	bool aborted = false, early = false;
+	int rc;
 
-	if (!conn) {
-		mirror__say(r, -ECONNREFUSED, "cannot connect to libvirt at %s: %s", mirror__uri(m),
-			    mirror__virt_error());
-		return;
-	}
-	mg->d = virDomainLookupByName(conn, r->vm);
-	if (!mg->d) {
-		mirror__say(r, -ENOENT, "no domain %s on this host", r->vm);
-		goto out;
-	}
-	if (virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, mg->uri) <
-	    0) {
-		mirror__say(r, -ENOMEM, "out of memory");
-		goto out;
-	}
+	r->thread_data = NULL; /* the threads own it now */
 	pthread_mutex_init(&mg->lock, NULL);
 	pthread_cond_init(&mg->ended, NULL);
-	watching = pthread_create(&watcher, NULL, watch_main, mg) == 0;
+	snprintf(mg->vm, sizeof(mg->vm), "%s", r->vm);
+	mg->conn = virConnectOpen(mirror__uri(m));
+	if (!mg->conn) {
+		mirror__say(r, -ECONNREFUSED, "cannot connect to libvirt at %s: %s", mirror__uri(m),
+			    mirror__virt_error());
+		migration_free(mg);
+		return;
+	}
+	mg->d = virDomainLookupByName(mg->conn, r->vm);
+	if (!mg->d) {
+		mirror__say(r, -ENOENT, "no domain %s on this host", r->vm);
+		migration_free(mg);
+		return;
+	}
+	if (virTypedParamsAddString(&mg->params, &mg->nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
+				    mg->uri) < 0) {
+		mirror__say(r, -ENOMEM, "out of memory");
+		migration_free(mg);
+		return;
+	}
+	/* without it the answer waits for the call: slower, as safe */
+	dconn = virConnectOpen(mg->dconnuri);
 	t0 = now_ms();
-	rc = virDomainMigrateToURI3(mg->d, mg->dconnuri, params, (unsigned)nparams, mg->flags);
-	elapsed = now_ms() - t0;
-	snprintf(why, sizeof(why), "%s", rc < 0 ? mirror__virt_error() : "");
+	if (pthread_create(&call, NULL, call_main, mg) != 0) {
+		mirror__say(r, -EAGAIN, "cannot start the migration's thread");
+		if (dconn)
+			virConnectClose(dconn);
+		migration_free(mg);
+		return;
+	}
 	pthread_mutex_lock(&mg->lock);
-	mg->done = true;
-	pthread_cond_signal(&mg->ended);
+	while (!mg->done) {
+		struct timespec next;
+
+		clock_gettime(CLOCK_REALTIME, &next);
+		next.tv_nsec += ARRIVAL_POLL_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&mg->ended, &mg->lock, &next);
+		if (mg->done)
+			break;
+		pthread_mutex_unlock(&mg->lock);
+		if (!aborted && now_ms() - t0 > (int64_t)mg->timeout_s * 1000) {
+			aborted = true;
+			/* a migration past the point of no return refuses it, and completes */
+			virDomainAbortJob(mg->d);
+		}
+		early = !aborted && arrived(dconn, r->vm);
+		pthread_mutex_lock(&mg->lock);
+		if (early && !mg->done) {
+			mg->detached = true;
+			break;
+		}
+		early = false;
+	}
+	rc = mg->rc;
+	elapsed = now_ms() - t0;
 	pthread_mutex_unlock(&mg->lock);
-	if (watching)
-		pthread_join(watcher, NULL);
-	pthread_cond_destroy(&mg->ended);
-	pthread_mutex_destroy(&mg->lock);
-	if (rc == 0) {
+	pthread_detach(call);
+	if (early || rc == 0)
+		downtime = downtime_now(dconn, r->vm);
+	if (dconn)
+		virConnectClose(dconn);
+	if (early || rc == 0) {
 		mirror__answer_clear(r);
 		r->migration = (struct mirror_migration){.elapsed_ms = (uint64_t)elapsed,
-							 .downtime_ms = downtime_of(mg->d)};
+							 .downtime_ms = downtime};
 		r->answer = MIRROR__ANSWER_MIGRATION;
-		if (r->migration.downtime_ms >= 0)
+		if (downtime >= 0)
 			mirror__say(r, 0,
 				    "%s migrated live to %s in %" PRId64 " ms (downtime %" PRId64
 				    " ms); paused there, its disks kept in step by the mirror",
-				    r->vm, r->host, elapsed, r->migration.downtime_ms);
+				    r->vm, r->host, elapsed, downtime);
 		else
 			mirror__say(r, 0,
 				    "%s migrated live to %s in %" PRId64 " ms; paused there, its "
 				    "disks kept in step by the mirror",
 				    r->vm, r->host, elapsed);
-		goto out;
+		if (early)
+			return; /* the call's thread frees MG */
+		migration_free(mg);
+		return;
 	}
 	virDomainGetState(mg->d, &state, &reason, 0);
-	if (mg->aborted)
+	if (aborted)
 		mirror__say(r, -ETIMEDOUT,
 			    "the live migration of %s to %s did not end within %u s and was "
 			    "aborted (%s); %s %s here",
-			    r->vm, r->host, mg->timeout_s, why, r->vm,
+			    r->vm, r->host, mg->timeout_s, mg->why, r->vm,
 			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
 	else
-		mirror__say(r, -EIO, "cannot migrate %s to %s: %s; %s %s here", r->vm, r->host, why,
-			    r->vm,
+		mirror__say(r, -EIO, "cannot migrate %s to %s: %s; %s %s here", r->vm, r->host,
+			    mg->why, r->vm,
 			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
-out:
-	virTypedParamsFree(params, nparams);
-	if (mg->d)
-		virDomainFree(mg->d);
-	mg->d = NULL;
-	virConnectClose(conn);
+	migration_free(mg);
 }
 
 /* On the mirror thread: the checks, then the migration goes to a thread of its own. */

@@ -419,10 +419,24 @@ static int backup_kill(const char *vm)
 	return e;
 }
 
+/* The images of R->xml (mirror_standin_start_xml), without asking libvirt. */
+static struct mirror_domain *xml_domain(struct request *r)
+{
+	struct mirror_domain *dom = NULL;
+	char *error = NULL;
+
+	if (mirror_domain_parse(r->xml, &dom, &error) < 0) {
+		mirror__say(r, -EINVAL, "%s", error ? error : "cannot read the domain XML");
+		dom = NULL;
+	}
+	free(error);
+	return dom;
+}
+
 static void standin_start_run(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
-	struct mirror_domain *dom = mirror__live_domain(m, r, &d);
+	struct mirror_domain *dom = r->xml ? xml_domain(r) : mirror__live_domain(m, r, &d);
 	char dir[4096], pidfile[4096];
 	json_object *rules = NULL;
 	struct argv a = {0};
@@ -446,7 +460,8 @@ static void standin_start_run(struct mirror *m, struct request *r)
 	}
 	/* Everything that can be checked first is: the backup goes only for a stand-in that starts.
 	 */
-	if (standin_room(r, d, &destroy) < 0)
+	destroy = false;
+	if (d && standin_room(r, d, &destroy) < 0)
 		goto out;
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		if (access(dom->disks[i].source, R_OK | W_OK) < 0) {
@@ -514,7 +529,8 @@ static void standin_start_run(struct mirror *m, struct request *r)
 			    tls > 0 ? " (TLS)" : "");
 out:
 	argv_free(&a);
-	virDomainFree(d);
+	if (d)
+		virDomainFree(d);
 	mirror_domain_free(dom);
 }
 
@@ -528,9 +544,9 @@ static void standin_stop_run(struct mirror *m, struct request *r)
 		mirror__say(r, 0, "the stand-in of %s stopped", r->vm);
 }
 
-static int standin_submit(struct mirror *m, const char *vm, const char *nbd_addr, unsigned port,
-			  bool replace_backup, const char *primary_node, mirror_done_fn done,
-			  mirror_reply_fn reply, void *userdata)
+static int standin_submit(struct mirror *m, const char *vm, const char *xml, const char *nbd_addr,
+			  unsigned port, bool replace_backup, const char *primary_node,
+			  mirror_done_fn done, mirror_reply_fn reply, void *userdata)
 {
 	struct request *r = NULL;
 	int ret;
@@ -550,7 +566,8 @@ static int standin_submit(struct mirror *m, const char *vm, const char *nbd_addr
 	r->peer = primary_node ? strdup(primary_node) : NULL;
 	r->port = port;
 	r->replace = replace_backup;
-	if (!r->host || (primary_node && !r->peer)) {
+	r->xml = xml ? strdup(xml) : NULL;
+	if (!r->host || (primary_node && !r->peer) || (xml && !r->xml)) {
 		mirror__request_free(r);
 		return -ENOMEM;
 	}
@@ -561,7 +578,17 @@ int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr,
 			 bool replace_backup, const char *primary_node, mirror_done_fn done,
 			 void *userdata)
 {
-	return standin_submit(m, vm, nbd_addr, port, replace_backup, primary_node, done, NULL,
+	return standin_submit(m, vm, NULL, nbd_addr, port, replace_backup, primary_node, done, NULL,
+			      userdata);
+}
+
+int mirror_standin_start_xml(struct mirror *m, const char *vm, const char *xml,
+			     const char *nbd_addr, unsigned port, const char *primary_node,
+			     mirror_done_fn done, void *userdata)
+{
+	if (!xml)
+		return -EINVAL;
+	return standin_submit(m, vm, xml, nbd_addr, port, false, primary_node, done, NULL,
 			      userdata);
 }
 
@@ -569,7 +596,7 @@ int mirror_standin_start_typed(struct mirror *m, const char *vm, const char *nbd
 			       unsigned port, bool replace_backup, const char *primary_node,
 			       mirror_reply_fn done, void *userdata)
 {
-	return standin_submit(m, vm, nbd_addr, port, replace_backup, primary_node, NULL, done,
+	return standin_submit(m, vm, NULL, nbd_addr, port, replace_backup, primary_node, NULL, done,
 			      userdata);
 }
 

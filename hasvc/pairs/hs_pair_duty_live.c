@@ -31,8 +31,10 @@
 
 #include "hs_cleanup.h"
 #include "hs_clock.h"
+#include "hs_json_cleanup.h"
 #include "hs_pair_duties.h"
 #include "hs_pairs_internal.h"
+#include "sdb.h"
 #include "sdb_msg.h"
 
 /*
@@ -198,6 +200,8 @@ static void way_back_ready(struct hs_pairs *p, struct task *t, const struct hs_p
 static void migrated(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
 		     const char *message, const struct mirror_reply *reply)
 {
+	_cleanup_free_ char *xml = NULL;
+	_cleanup_json_ json_object *sizes = NULL;
 	struct pending *pe;
 	unsigned port;
 	int r;
@@ -223,13 +227,21 @@ static void migrated(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 	t->failure = strdup(message);
 	port = hs__pairs_free_port(p, p->core->self->name, v->vm);
 	t->live_port = port;
+	if (sdb_pair_spec_get(p->core->db, v->vm, &xml, &sizes) < 0 || !xml) {
+		way_back_ready(p, t, v, -EINVAL, "the pair carries no domain definition", NULL);
+		return;
+	}
 	pe = hs__pending_new(p, t, v, way_back_ready, false);
 	if (!pe)
 		return;
-	/* the new primary (the backup host) writes into it */
-	r = mirror_standin_start(p->mirror, v->vm,
-				 hs_core_replication_address(p->core, p->core->self->name), port,
-				 false, v->backup, hs__request_done, pe);
+	/*
+	 * The new primary (the backup host) writes into it. From the pair's
+	 * definition, not libvirt's: libvirt holds the domain while it reaps the
+	 * QEMU that left, and the guest waits paused until this serves.
+	 */
+	r = mirror_standin_start_xml(p->mirror, v->vm, xml,
+				     hs_core_replication_address(p->core, p->core->self->name), port,
+				     v->backup, hs__request_done, pe);
 	if (r < 0) {
 		hs__pending_failed(t, pe, "start the stand-in", r);
 		way_back_ready(p, t, v, r, "the request could not be made", NULL);

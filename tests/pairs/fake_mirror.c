@@ -334,6 +334,13 @@ int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr,
 	return r;
 }
 
+int mirror_standin_start_xml(struct mirror *m, const char *vm, const char *xml,
+			     const char *nbd_addr, unsigned port, const char *primary_node,
+			     mirror_done_fn done, void *userdata)
+{
+	return mirror_standin_start(m, vm, nbd_addr, port, false, primary_node, done, userdata);
+}
+
 int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
 	return record("standin_stop", vm, 0, false, done, userdata);
