@@ -63,7 +63,7 @@
 #define QMP_RECONNECT_DELAY_S 2
 
 #define QMP_BUF_BYTES (64ULL << 20)
-#define QMP_RESUME_TRIES 20      /* block-job-resume, once a second, until READY */
+#define QMP_RESUME_TRIES 20      /* block-job-resume until READY, a second apart at most */
 #define QMP_CANCEL_WAIT_MS 10000 /* a cancelled job leaves query-block-jobs */
 
 
@@ -396,6 +396,10 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 					   r->vm, dom->disks[i].target);
 		owed += jobs[i].len - jobs[i].offset;
 	}
+	/* nothing paused and everything READY (no write failed meanwhile): nothing to resume */
+	ready = true;
+	for (size_t i = 0; i < dom->n_disks; i++)
+		ready = ready && jobs[i].ready && !jobs[i].paused;
 	while (!ready && tries < QMP_RESUME_TRIES) {
 		tries++;
 		for (size_t i = 0; i < dom->n_disks; i++) {
@@ -407,12 +411,19 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 				 id);
 			qmp_quiet(d, cmd);
 		}
-		sleep(1);
-		if (jobs_query(d, dom, jobs) < 0)
-			break;
-		ready = true;
-		for (size_t i = 0; i < dom->n_disks; i++)
-			ready = ready && jobs[i].exists && jobs[i].ready;
+		/* READY is looked for every 100 ms: a small delta is copied at once */
+		for (int k = 0; k < 10 && !ready; k++) {
+			usleep(100000);
+			if (jobs_query(d, dom, jobs) < 0)
+				break;
+			ready = true;
+			for (size_t i = 0; i < dom->n_disks; i++)
+				ready = ready && jobs[i].exists && jobs[i].ready && !jobs[i].paused;
+			/* paused again (the node reconnects on the next request): resume again */
+			for (size_t i = 0; i < dom->n_disks && !ready; i++)
+				if (jobs[i].paused)
+					k = 10;
+		}
 	}
 	if (!ready) {
 		bool running = true;
@@ -426,6 +437,11 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 					   " dirty bytes are kept",
 					   r->vm, tries, owed);
 	}
+	if (tries == 0)
+		return mirror__say(r, 0,
+				   "%s: incremental resync: every mirror job is READY, none paused: "
+				   "nothing to resume",
+				   r->vm);
 	return mirror__say(r, 0,
 			   "%s: incremental resync: %zu paused mirror job(s) resumed after %u "
 			   "try(s), %" PRIu64 " bytes %s (written while the backup was away)",
