@@ -143,6 +143,9 @@ static void restart_run(struct mirror *m, struct request *r)
 		mirror__say(r, -EIO, "cannot resume %s: %s", r->vm, mirror__virt_error());
 	else if (state == VIR_DOMAIN_PAUSED)
 		mirror__say(r, 0, "%s resumed", r->vm);
+	/* a live switchover's stand-in of its images goes before the guest boots on them */
+	else if (mirror__standin_stop(r, r->vm) < 0)
+		; /* said */
 	else if (virDomainCreate(d) < 0)
 		mirror__say(r, -EIO, "cannot start %s: %s", r->vm, mirror__virt_error());
 	else
@@ -200,7 +203,11 @@ static void promote_run(struct mirror *m, struct request *r)
 	if (mirror__domain_state(r, d, &state) < 0)
 		goto out;
 	if (state == VIR_DOMAIN_RUNNING) {
-		mirror__say(r, 0, "%s already runs here", r->vm); /* a repeated promotion */
+		/* a repeated promotion; a stand-in left beside it must not serve its images */
+		if (mirror__standin_stop(r, r->vm) > 0)
+			mirror__say(r, 0, "%s already runs here (its stand-in stopped)", r->vm);
+		else if (r->result >= 0)
+			mirror__say(r, 0, "%s already runs here", r->vm);
 		goto out;
 	}
 	if (mirror__standin_pid(r->vm) > 0) {

@@ -111,8 +111,13 @@ static const struct hs_pair_transition transitions[] = {
 	ROW(CATCHING_UP, PRIMARY_LOST, REFUSE_PROMOTION, COORDINATOR, LOST_UNSYNCED),
 	ROW(MIGRATING, MIGRATED, REVERSE, PRIMARY, REVERSING),
 	ROW(MIGRATING, MIGRATION_FAILED, PREPARE_BACKUP, BACKUP, CREATING),
-	/* the guest may have left already: the primary host starts it if it is not running */
-	ROW(MIGRATING, BACKUP_LOST, RESTART_PRIMARY, PRIMARY, DEGRADED),
+	/*
+	 * The guest may have left already: degraded's cut resumes or boots it
+	 * on the primary host, after the transition is applied, never before
+	 * (a restart acted on a stale view would run beside a `migrated` the
+	 * cluster applied first: fault_live_crash_backup)
+	 */
+	ROW(MIGRATING, BACKUP_LOST, CUT_MIRROR, PRIMARY, DEGRADED),
 	ROW(MIGRATING, PRIMARY_LOST, FENCE, COORDINATOR, FENCING),
 	/* reversing: the new primary is the primary; the old host's stand-in holds every write */
 	ROW(REVERSING, REVERSED, PREPARE_BACKUP, BACKUP, CREATING),

@@ -263,3 +263,27 @@ Test(live, a_guest_that_never_arrived_is_booted_from_the_new_primarys_disk)
 	cr_assert_eq(pt_events("pair", "booted from this host's disk"), 1);
 	cr_assert_str_eq(op_of("vm1"), "");
 }
+
+/*
+ * fault_live_crash_backup: the backup host lost while migrating. The guest
+ * starts again on the primary host only once degraded is applied (its cut,
+ * then continue, then a boot if it left), never on the view before: a
+ * `migrated` the cluster applied first must win.
+ */
+Test(live, the_backup_host_lost_while_migrating_restarts_the_guest_only_once_degraded)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "migrating");
+	live_op("vm1", "node1");
+	pt_node_set("node2", false, false);
+	pt_round();
+	cr_assert_null(pt_pending("restart"), "nothing is started on the view before the transition");
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	/* the migration's late answer finds the pair moved on: dropped */
+	pt_answer(pt_pending("migrate"), 0, "migrated in 900 ms", NULL);
+	cr_assert_null(pt_pending("standin_start"));
+	pt_round();
+	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_answer(pt_pending("continue"), -ESRCH, "vm1 is not active on this host", NULL);
+	cr_assert_not_null(pt_pending("promote"), "booted from its own disk, which has every write");
+}
