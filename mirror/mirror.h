@@ -248,6 +248,21 @@ int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr,
 int mirror_standin_start_xml(struct mirror *m, const char *vm, const char *xml,
 			     const char *nbd_addr, unsigned port, const char *primary_node,
 			     mirror_done_fn done, void *userdata);
+/*
+ * The way back armed ahead (QEMU 10.0): as mirror_standin_start_xml, but the
+ * images opened inactive, while the guest's QEMU still runs on them here
+ * (as an incoming migration's QEMU opens them), and exported (allow-inactive)
+ * without serving; mirror_standin_activate then makes them serve, in
+ * milliseconds, once the guest has left: the images' metadata is read again
+ * at that moment (blockdev-set-active over the stand-in's own QMP monitor,
+ * MIRROR_STANDIN_RUN_DIR/VM.qmp). What a stand-in's start costs (0.1-0.6 s)
+ * is then spent while the guest still runs, not while it waits.
+ */
+int mirror_standin_arm_xml(struct mirror *m, const char *vm, const char *xml,
+			   const char *nbd_addr, unsigned port, const char *primary_node,
+			   mirror_done_fn done, void *userdata);
+int mirror_standin_activate(struct mirror *m, const char *vm, mirror_done_fn done,
+			    void *userdata);
 /* Stops VM's stand-in here (SIGTERM, waited for: it flushes); none running is success. */
 int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 

@@ -64,6 +64,7 @@ struct request {
 	bool resume_only; /* mirror_resume: no full copy when the jobs cannot resume */
 	bool release;   /* cut: end the jobs for good (qmp engine: cancel, not pause) */
 	bool replace;   /* stand-in: destroy the paused backup QEMU first, then serve its disks */
+	bool inactive;  /* stand-in: its images opened inactive, until mirror_standin_activate */
 	/*
 	 * Set by a run function whose operation goes on for long (a migration):
 	 * mirror.c then runs it on a thread of its own, which mirror_free()

@@ -42,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,9 +63,17 @@
 #define STANDIN_STOP_MS 10000  /* SIGTERM to exit: it flushes the images */
 #define STANDIN_MAX_ARGS 64
 
+#define STANDIN_QMP_MS 5000   /* its monitor: connect, greet, answer */
+
 static void pidfile_path(const char *vm, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s.pid", MIRROR_STANDIN_RUN_DIR, vm);
+}
+
+/* Its QMP monitor (a unix socket): mirror_standin_activate speaks to it. */
+static void monitor_path(const char *vm, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s.qmp", MIRROR_STANDIN_RUN_DIR, vm);
 }
 
 static int64_t now_ms(void)
@@ -254,6 +264,16 @@ static int standin_argv(struct request *r, const struct mirror_domain *dom, cons
 		json_object_object_add(bd, "driver", json_object_new_string(disk->format));
 		json_object_object_add(bd, "node-name", json_object_new_string(node));
 		json_object_object_add(bd, "file", file);
+		/*
+		 * Armed (QEMU 10.0): opened inactive while the guest's QEMU still
+		 * writes the image, as an incoming migration's QEMU opens it;
+		 * activated (blockdev-set-active) once that QEMU is done, which
+		 * re-reads the image's metadata then.
+		 */
+		if (r->inactive) {
+			json_object_object_add(bd, "active", json_object_new_boolean(false));
+			json_object_object_add(ex, "allow-inactive", json_object_new_boolean(true));
+		}
 		json_object_object_add(ex, "type", json_object_new_string("nbd"));
 		json_object_object_add(ex, "id", json_object_new_string(id));
 		json_object_object_add(ex, "node-name", json_object_new_string(node));
@@ -265,6 +285,19 @@ static int standin_argv(struct request *r, const struct mirror_domain *dom, cons
 			e = argv_json(a, "--export", ex);
 		else
 			json_object_put(ex);
+	}
+	if (e == 0) {
+		char monitor[256];
+
+		monitor_path(r->vm, monitor, sizeof(monitor));
+		unlink(monitor);
+		e = argv_add(a, "--chardev");
+		if (e == 0)
+			e = argv_add(a, "socket,id=hasvc-qmp,path=%s,server=on,wait=off", monitor);
+		if (e == 0)
+			e = argv_add(a, "--monitor");
+		if (e == 0)
+			e = argv_add(a, "chardev=hasvc-qmp");
 	}
 	if (e == 0)
 		e = argv_add(a, "--pidfile");
@@ -544,12 +577,14 @@ static void standin_stop_run(struct mirror *m, struct request *r)
 		mirror__say(r, 0, "the stand-in of %s stopped", r->vm);
 }
 
-static int standin_submit(struct mirror *m, const char *vm, const char *xml, const char *nbd_addr,
-			  unsigned port, bool replace_backup, const char *primary_node,
-			  mirror_done_fn done, mirror_reply_fn reply, void *userdata)
+/* The request of a stand-in's start, checked and filled in, not submitted yet. */
+static int standin_submit_request(struct mirror *m, const char *vm, const char *xml,
+				  const char *nbd_addr, unsigned port, bool replace_backup,
+				  const char *primary_node, mirror_done_fn done,
+				  mirror_reply_fn reply, void *userdata, struct request **ret)
 {
 	struct request *r = NULL;
-	int ret;
+	int e;
 
 	/* a node name, as for mirror_backup_prepare_tls */
 	if (primary_node &&
@@ -559,9 +594,9 @@ static int standin_submit(struct mirror *m, const char *vm, const char *xml, con
 		return -EINVAL;
 	if (strchr(vm, '/') || port == 0 || port > 65535)
 		return -EINVAL;
-	ret = mirror__submit_vm(m, standin_start_run, vm, done, reply, userdata, &r);
-	if (ret < 0)
-		return ret;
+	e = mirror__submit_vm(m, standin_start_run, vm, done, reply, userdata, &r);
+	if (e < 0)
+		return e;
 	r->host = strdup(nbd_addr);
 	r->peer = primary_node ? strdup(primary_node) : NULL;
 	r->port = port;
@@ -571,7 +606,19 @@ static int standin_submit(struct mirror *m, const char *vm, const char *xml, con
 		mirror__request_free(r);
 		return -ENOMEM;
 	}
-	return mirror__submit(m, r);
+	*ret = r;
+	return 0;
+}
+
+static int standin_submit(struct mirror *m, const char *vm, const char *xml, const char *nbd_addr,
+			  unsigned port, bool replace_backup, const char *primary_node,
+			  mirror_done_fn done, mirror_reply_fn reply, void *userdata)
+{
+	struct request *r = NULL;
+	int e = standin_submit_request(m, vm, xml, nbd_addr, port, replace_backup, primary_node,
+				       done, reply, userdata, &r);
+
+	return e < 0 ? e : mirror__submit(m, r);
 }
 
 int mirror_standin_start(struct mirror *m, const char *vm, const char *nbd_addr, unsigned port,
@@ -605,4 +652,112 @@ int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, v
 	if (strchr(vm, '/'))
 		return -EINVAL;
 	return mirror__submit_vm(m, standin_stop_run, vm, done, NULL, userdata, NULL);
+}
+
+/* --- arming: the way back of a live switchover, ready before the guest leaves ----- */
+
+/* One line of the monitor within the deadline; -errno. */
+static int qmp_line(int fd, char *buf, size_t size, int64_t deadline)
+{
+	size_t n = 0;
+
+	while (n + 1 < size) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		ssize_t k;
+
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			return -ETIMEDOUT;
+		k = read(fd, buf + n, 1);
+		if (k <= 0)
+			return k == 0 ? -ECONNRESET : -errno;
+		if (buf[n] == '\n') {
+			buf[n] = '\0';
+			return 0;
+		}
+		n++;
+	}
+	return -EMSGSIZE;
+}
+
+/* CMD on the monitor FD; 0 on its "return", -EIO on an "error" (events skipped). */
+static int qmp_command(int fd, const char *cmd, int64_t deadline, char *answer, size_t size)
+{
+	size_t len = strlen(cmd);
+	int e;
+
+	if (write(fd, cmd, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		return -errno;
+	for (;;) {
+		if ((e = qmp_line(fd, answer, size, deadline)) < 0)
+			return e;
+		if (strstr(answer, "\"return\""))
+			return 0;
+		if (strstr(answer, "\"error\""))
+			return -EIO;
+	}
+}
+
+static void standin_activate_run(struct mirror *m, struct request *r)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char answer[4096];
+	int64_t t0 = now_ms(), deadline = t0 + STANDIN_QMP_MS;
+	int fd = -1, e;
+
+	if (mirror__standin_pid(r->vm) <= 0) {
+		mirror__say(r, -ENOENT, "no stand-in of %s on this host to activate", r->vm);
+		return;
+	}
+	monitor_path(r->vm, sa.sun_path, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		mirror__say(r, -errno, "cannot reach the stand-in of %s at %s: %m", r->vm,
+			    sa.sun_path);
+		goto out;
+	}
+	/* the greeting, then the capabilities: the monitor takes commands after both */
+	e = qmp_line(fd, answer, sizeof(answer), deadline);
+	if (e == 0)
+		e = qmp_command(fd, "{\"execute\":\"qmp_capabilities\"}", deadline, answer,
+				sizeof(answer));
+	/* every node of the stand-in: its images, as they are now on disk */
+	if (e == 0)
+		e = qmp_command(fd, "{\"execute\":\"blockdev-set-active\",\"arguments\":{\"active\":true}}",
+				deadline, answer, sizeof(answer));
+	if (e < 0) {
+		mirror__say(r, e, "cannot activate the stand-in of %s: %s", r->vm,
+			    e == -EIO ? answer : strerror(-e));
+		goto out;
+	}
+	mirror__say(r, 0, "the stand-in of %s serves its images now (activated in %" PRId64 " ms)",
+		    r->vm, now_ms() - t0);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+int mirror_standin_arm_xml(struct mirror *m, const char *vm, const char *xml,
+			   const char *nbd_addr, unsigned port, const char *primary_node,
+			   mirror_done_fn done, void *userdata)
+{
+	struct request *r = NULL;
+	int ret;
+
+	if (!xml)
+		return -EINVAL;
+	ret = standin_submit_request(m, vm, xml, nbd_addr, port, false, primary_node, done, NULL,
+				     userdata, &r);
+	if (ret < 0)
+		return ret;
+	r->inactive = true;
+	return mirror__submit(m, r);
+}
+
+int mirror_standin_activate(struct mirror *m, const char *vm, mirror_done_fn done,
+			    void *userdata)
+{
+	if (strchr(vm, '/'))
+		return -EINVAL;
+	return mirror__submit_vm(m, standin_activate_run, vm, done, NULL, userdata, NULL);
 }

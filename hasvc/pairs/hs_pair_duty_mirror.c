@@ -227,6 +227,29 @@ static const struct sdb_copy_kind *copy_of(const struct task *t, struct sdb_copy
 	return buf;
 }
 
+static void paused_resumed(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			   int result, const char *message, const struct mirror_reply *reply)
+{
+	if (result < 0)
+		mirror_failed(p, v, message);
+}
+
+/* initial-sync: a job paused by a write that failed is resumed once (WHY said). */
+static void resume_paused(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
+			  const char *why)
+{
+	struct pending *pe = hs__pending_new(p, t, v, paused_resumed, false);
+	int r;
+
+	if (!pe)
+		return;
+	hs__pairs_event(p, v->vm, "pair", "%s; resumed, the pair still syncing", why);
+	r = mirror_resume(p->mirror, v->vm, hs_core_replication_address(p->core, v->backup),
+			  v->nbd_port, hs__request_done, pe);
+	if (r < 0)
+		hs__pending_failed(t, pe, "resume the mirror", r);
+}
+
 static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int result,
 		      const char *message, const struct mirror_reply *reply)
 {
@@ -267,6 +290,19 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 				 "the mirror of disk %s paused on a failed write to the backup "
 				 "(%llu bytes owed, kept for an incremental resync)",
 				 d->target, (unsigned long long)(d->end - d->cur));
+			/*
+			 * Still syncing, the backup's host up: resumed rather than
+			 * degraded. A backup just prepared may take longer to listen
+			 * than the NBD node waits (a live switchover's way back: the
+			 * stand-in stops, the backup's QEMU starts): a write made
+			 * meanwhile fails, and only the resume copies it anyway.
+			 */
+			if (v->state == HS_PAIR_INITIAL_SYNC && !t->resumed_once && v->backup &&
+			    hs_core_host_up(p->core, v->backup)) {
+				t->resumed_once = true;
+				resume_paused(p, t, v, why);
+				return;
+			}
 			mirror_failed(p, v, why);
 			return;
 		}

@@ -58,6 +58,8 @@ void hs__task_sync(struct task *t, const struct hs_pair *v)
 	t->copy_known = false; /* a new copy says its own kind */
 	t->copy_recorded = false;
 	t->cut_sent = false;
+	t->standin_armed = false;
+	t->resumed_once = false;
 	t->next_usec = 0;
 	t->speed_applied = 0; /* a new copy may start: its jobs are compared afresh */
 }

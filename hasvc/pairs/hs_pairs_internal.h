@@ -59,6 +59,8 @@ struct task {
 	/* a live switchover's step (hs_pair_duty_live.c): its event, the port it bound */
 	enum hs_pair_event live_event;
 	unsigned live_port;
+	bool standin_armed;      /* migrating: the way back's stand-in runs here, inactive */
+	bool resumed_once;       /* initial-sync: a paused job was resumed in this generation */
 	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
 	/*
 	 * The link watch's own observation: since when (monotonic) it has seen

@@ -341,6 +341,24 @@ int mirror_standin_start_xml(struct mirror *m, const char *vm, const char *xml,
 	return mirror_standin_start(m, vm, nbd_addr, port, false, primary_node, done, userdata);
 }
 
+int mirror_standin_arm_xml(struct mirror *m, const char *vm, const char *xml,
+			   const char *nbd_addr, unsigned port, const char *primary_node,
+			   mirror_done_fn done, void *userdata)
+{
+	int r = record("standin_arm", vm, port, false, done, userdata);
+
+	if (r >= 0)
+		snprintf(calls[n_calls - 1].primary, sizeof(calls[0].primary), "%s",
+			 primary_node ? primary_node : "");
+	return r;
+}
+
+int mirror_standin_activate(struct mirror *m, const char *vm, mirror_done_fn done,
+			    void *userdata)
+{
+	return record("standin_activate", vm, 0, false, done, userdata);
+}
+
 int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
 	return record("standin_stop", vm, 0, false, done, userdata);

@@ -93,16 +93,19 @@ Test(live, the_primary_catches_up_then_migrates_then_offers_the_way_back)
 	pt_answer(c, 0, "READY", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "migrating");
 	pt_round();
+	c = pt_pending("standin_arm");
+	cr_assert_not_null(c, "the way back is armed before the guest leaves");
+	cr_assert_str_eq(c->primary, "node2", "the new primary is the one let in");
+	cr_assert_null(pt_pending("migrate"), "not before the stand-in is armed");
+	pt_answer(c, 0, "stand-in pid 43 (inactive)", NULL);
 	c = pt_pending("migrate");
 	cr_assert_not_null(c, "the primary migrates in migrating");
 	cr_assert_str_eq(c->host, "10.0.0.2", "onto the backup host's replication address");
 	pt_answer(c, 0, "migrated in 1900 ms, downtime 25 ms", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "migrating", "the way back comes first");
-	c = pt_pending("standin_start");
-	cr_assert_not_null(c, "a stand-in here for the new primary's mirror back");
-	cr_assert_not(c->replace, "no backup QEMU here to replace");
-	cr_assert_str_eq(c->primary, "node2", "the new primary is the one let in");
-	pt_answer(c, 0, "stand-in pid 43", NULL);
+	c = pt_pending("standin_activate");
+	cr_assert_not_null(c, "the armed stand-in serves once the guest has left");
+	pt_answer(c, 0, "activated in 2 ms", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "reversing");
 	v = pt_pair("vm1");
 	cr_assert_str_eq(v.primary, "node2", "the roles swap with the guest");
@@ -118,9 +121,12 @@ Test(live, a_failed_migration_leaves_the_guest_and_puts_the_backup_back)
 	pt_pair_put("vm1", "node1", "node2", "migrating");
 	live_op("vm1", "node1");
 	pt_round();
+	pt_answer(pt_pending("standin_arm"), 0, "stand-in (inactive)", NULL);
 	pt_answer(pt_pending("migrate"), -ETIMEDOUT, "not converged in 120 s", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "migrating", "the armed stand-in goes first");
+	pt_answer(pt_pending("standin_stop"), 0, "the stand-in of vm1 stopped", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
-	cr_assert_null(pt_pending("standin_start"));
+	cr_assert_null(pt_pending("standin_activate"));
 	cr_assert_eq(pt_events("pair", "not converged in 120 s; vm1 keeps running on node1"), 1);
 	cr_assert_str_eq(op_of("vm1"), "");
 }
@@ -204,6 +210,7 @@ Test(live, a_failed_live_switchover_with_allow_cold_goes_on_cold_once_in_sync)
 	pt_pair_put("vm1", "node1", "node2", "migrating");
 	op_begin("vm1", "live-switchover-or-cold", "node1");
 	pt_round();
+	pt_answer(pt_pending("standin_arm"), -EADDRINUSE, "port taken", NULL);
 	pt_answer(pt_pending("migrate"), -ETIMEDOUT, "not converged in 120 s", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
 	cr_assert_str_eq(op_of("vm1"), "live-switchover-or-cold", "kept for the cold move");
@@ -244,9 +251,10 @@ Test(live, a_guest_gone_from_the_primary_while_migrating_is_the_backup_hosts_now
 	pt_pair_put("vm1", "node1", "node2", "migrating");
 	live_op("vm1", "node1");
 	pt_round();
+	pt_answer(pt_pending("standin_arm"), 0, "stand-in (inactive)", NULL);
 	pt_answer(pt_pending("migrate"), -ESRCH, "vm1 is not running on this host", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "migrating");
-	pt_answer(pt_pending("standin_start"), 0, "stand-in", NULL);
+	pt_answer(pt_pending("standin_activate"), 0, "activated", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "reversing");
 	cr_assert_null(pt_pending("backup_prepare"));
 }
@@ -279,9 +287,9 @@ Test(live, the_backup_host_lost_while_migrating_restarts_the_guest_only_once_deg
 	pt_round();
 	cr_assert_null(pt_pending("restart"), "nothing is started on the view before the transition");
 	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
-	/* the migration's late answer finds the pair moved on: dropped */
-	pt_answer(pt_pending("migrate"), 0, "migrated in 900 ms", NULL);
-	cr_assert_null(pt_pending("standin_start"));
+	/* the arming's late answer finds the pair moved on: dropped, no migration */
+	pt_answer(pt_pending("standin_arm"), 0, "stand-in (inactive)", NULL);
+	cr_assert_null(pt_pending("migrate"));
 	pt_round();
 	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
 	pt_answer(pt_pending("continue"), -ESRCH, "vm1 is not active on this host", NULL);

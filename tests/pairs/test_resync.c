@@ -8,6 +8,7 @@
  * for good (release). With the default engine none of this is asked.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +117,30 @@ Test(resync, a_pair_that_had_a_backup_resumes_its_jobs_a_new_one_copies_in_full)
 	pt_round(); /* the event may wait in the outbox behind the answer */
 	cr_assert_geq(pt_events("pair", "incremental resync"), 1,
 		     "the kind of resync is in the events");
+}
+
+/*
+ * A live switchover's way back: the backup's QEMU took longer to listen than
+ * the NBD node waits, and a write made meanwhile paused the job after the
+ * resync had found it READY. Still syncing: resumed once, not degraded; a
+ * resume that fails degrades.
+ */
+Test(resync, a_job_paused_while_still_syncing_is_resumed_once_before_it_degrades)
+{
+	pt_setup("node1");
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node1", "node2", "initial-sync");
+	pt_round();
+	pt_answer(pt_pending("start_resync"), 0, "vm1: incremental resync: nothing to resume", NULL);
+	usleep(1100 * 1000); /* the jobs are polled a second apart */
+	pt_round();
+	cr_assert_not_null(pt_pending("jobs"));
+	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(100, 512 | 100));
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync", "resumed, not degraded");
+	cr_assert_not_null(pt_pending("resume"));
+	pt_answer(pt_pending("resume"), -EHOSTUNREACH, "the mirror stays paused after 20 resume(s)",
+		  NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
 }
 
 Test(resync, the_default_engine_starts_and_cuts_as_before)
