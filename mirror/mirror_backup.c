@@ -122,6 +122,20 @@ static int make_room(struct request *r, virDomainPtr d, const char *name)
 	if (virDomainGetState(d, &state, &reason, 0) < 0)
 		return mirror__say(r, -EIO, "cannot read the state of %s: %s", name,
 				   mirror__virt_error());
+	/*
+	 * A guest that migrated away from here (a live switchover: this host is
+	 * the old primary, and the pair heard of the guest's arrival before
+	 * libvirt here had reaped its QEMU, 1.5-2 s): paused by the migration,
+	 * then shut off. Waited for, not refused.
+	 */
+	for (int i = 0; i < 100 && state == VIR_DOMAIN_PAUSED &&
+			(reason == VIR_DOMAIN_PAUSED_MIGRATION || reason == VIR_DOMAIN_PAUSED_POSTCOPY);
+	     i++) {
+		usleep(100 * 1000);
+		if (virDomainGetState(d, &state, &reason, 0) < 0)
+			return mirror__say(r, -EIO, "cannot read the state of %s: %s", name,
+					   mirror__virt_error());
+	}
 	if (state == VIR_DOMAIN_SHUTOFF)
 		return 0;
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);

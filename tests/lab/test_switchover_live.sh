@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Live switchover through hasvcd (issue 14), there and back, with the qmp
+# Live switchover through hasvcd (issue 14), there and back twice, then a
+# maintenance: five live moves in a row, with writes throughout, on the qmp
 # engine: each time the guest's QEMU moves by live migration (the QEMU on
 # the new host is the migration's incoming one, never booted), writes made
 # before and during the move are on the new primary's disk, the old primary
@@ -16,13 +17,10 @@ wait_for 30 "quorum" quorate node1
 lab vm-create node1 vm1 256M
 lab exec node1 hasvc pair create vm1 --backup node2 --wait --timeout 120
 
-qemu_started() { # NODE: when vm1's QEMU started (its pid's start time), to tell a new one
-	lab exec "$1" bash -c 'ps -o lstart= -p "$(cat /run/libvirt/qemu/vm1.pid)"'
-}
 copy_of() { pair_json node3 vm1 | jq -r '(.copy.kind // "-") + "/" + (.copy.reason // "-")'; }
 
 primary=node1 backup=node2 written=0
-for round in 1 2; do
+for round in 1 2 3 4; do
 	write_blocks "$primary" vm1 $((written + 1)) $((written + 4))
 	written=$((written + 4))
 	note "round $round: live switchover $primary -> $backup after $written blocks"
@@ -47,12 +45,12 @@ for round in 1 2; do
 	verify_blocks "$backup" vm1 1 "$written"
 	tmp=$primary primary=$backup backup=$tmp
 done
-[ "$(event_count node3 "(migrated)")" -eq 2 ] || fail "expected 2 migrated transitions"
+[ "$(event_count node3 "(migrated)")" -eq 4 ] || fail "expected 4 migrated transitions"
 
 note "maintenance of $primary: its guest moves live (maintenance_switchover auto, the qmp engine)"
 lab exec node3 hasvc node maintenance "$primary" on --wait --timeout 180
 wait_for 120 "vm1 in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show vm1 --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
-[ "$(event_count node3 "(migrated)")" -eq 3 ] || fail "maintenance did not move vm1 live"
+[ "$(event_count node3 "(migrated)")" -eq 5 ] || fail "maintenance did not move vm1 live"
 verify_blocks "$backup" vm1 1 "$written"
 lab exec node3 hasvc node maintenance "$primary" off
 [ "$(event_count node3 "(primary-stopped)")" -eq 0 ] || fail "a live switchover stopped a guest"
