@@ -126,10 +126,12 @@ static int make_room(struct request *r, virDomainPtr d, const char *name)
 	 * A guest that migrated away from here (a live switchover: this host is
 	 * the old primary, and the pair heard of the guest's arrival before
 	 * libvirt here had reaped its QEMU, 1.5-2 s): paused by the migration,
-	 * then shut off. Waited for, not refused.
+	 * then "being shut down" (VIR_DOMAIN_SHUTDOWN: its QEMU quitting), then
+	 * shut off. Waited for, not refused.
 	 */
-	for (int i = 0; i < 100 && state == VIR_DOMAIN_PAUSED &&
-			(reason == VIR_DOMAIN_PAUSED_MIGRATION || reason == VIR_DOMAIN_PAUSED_POSTCOPY);
+	for (int i = 0; i < 100 && (state == VIR_DOMAIN_SHUTDOWN ||
+				    (state == VIR_DOMAIN_PAUSED && (reason == VIR_DOMAIN_PAUSED_MIGRATION ||
+								    reason == VIR_DOMAIN_PAUSED_POSTCOPY)));
 	     i++) {
 		usleep(100 * 1000);
 		if (virDomainGetState(d, &state, &reason, 0) < 0)
@@ -142,9 +144,11 @@ static int make_room(struct request *r, virDomainPtr d, const char *name)
 	ours = mirror_xml_is_backup(xml);
 	free(xml);
 	if (state != VIR_DOMAIN_PAUSED || !ours)
-		return mirror__say(
-		    r, -EEXIST, "%s is running on this host; refusing to replace it with a backup",
-		    name);
+		return mirror__say(r, -EEXIST,
+				   "%s is %s on this host (state %d, reason %d); refusing to replace "
+				   "it with a backup",
+				   name, state == VIR_DOMAIN_PAUSED ? "paused" : "active", state,
+				   reason);
 	if (virDomainDestroy(d) < 0)
 		return mirror__say(r, -EIO, "cannot stop the old backup %s: %s", name,
 				   mirror__virt_error());
