@@ -8,7 +8,7 @@
 # before and during the move are on the new primary's disk, the old primary
 # becomes the paused backup, and the copy back is a delta of what was written
 # since the switch, never the whole disk. Then maintenance of the primary's
-# host moves it live too. (The refusal without the qmp engine and the
+# host with three VMs on it moves all three live, two at a time. (The refusal without the qmp engine and the
 # --allow-cold fallback are unit tests: tests/pairs/test_ops.c, test_live.c.)
 source "$(dirname "$0")/lib.sh"
 
@@ -64,11 +64,21 @@ for round in 1 2 3 4; do
 done
 [ "$(event_count node3 "(migrated)")" -eq 4 ] || fail "expected 4 migrated transitions"
 
-note "maintenance of $primary: its guest moves live (maintenance_switchover auto, the qmp engine)"
-lab exec node3 hasvc node maintenance "$primary" on --wait --timeout 180
-wait_for 120 "vm1 in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show vm1 --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
-[ "$(event_count node3 "(migrated)")" -eq 5 ] || fail "maintenance did not move vm1 live"
+note "maintenance of $primary with 3 VMs: all move live, two at a time (maintenance_switchover auto, the qmp engine)"
+for vm in vm2 vm3; do
+	lab vm-create "$primary" $vm 128M
+	lab exec "$primary" hasvc pair create $vm --backup "$backup" --wait --timeout 120
+	write_blocks "$primary" $vm 1 2
+done
+lab exec node3 hasvc node maintenance "$primary" on --wait --timeout 300
+for vm in vm1 vm2 vm3; do
+	wait_for 120 "$vm in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show $vm --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
+	domstate_is "$backup" $vm running || fail "$vm is $(domstate "$backup" $vm) on $backup"
+done
+[ "$(event_count node3 "(migrated)")" -eq 7 ] || fail "maintenance did not move all three live"
 verify_blocks "$backup" vm1 1 "$written"
+verify_blocks "$backup" vm2 1 2
+verify_blocks "$backup" vm3 1 2
 lab exec node3 hasvc node maintenance "$primary" off
 [ "$(event_count node3 "(primary-stopped)")" -eq 0 ] || fail "a live switchover stopped a guest"
 note "PASS"
