@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Fault: the primary host loses power before a live switchover's jobs are
+# READY again after the hand-over (issue 14): in handing-over (node2's paused
+# backup destroyed, a stand-in serving its images), then, on a fresh lab, in
+# catching-up (node1's jobs resuming into the stand-in).
+# Expect (docs/pairs.md, "Live switchover", safety): the backup may lack the
+# writes the jobs owe, so it is not promoted: `lost-unsynced`, with the
+# reason, and nothing runs on node2 while node1 is away. When node1 returns,
+# vm1 runs there again with every acknowledged block, and the pair is
+# protected again (in sync).
+#
+# KNOWN FAILURE (found by this scenario, 2026-12-01; not fixed here: the
+# reason is written by hasvc/pairs/hs_pair_plan.c, step_primary_lost): the
+# behaviour is right, but the reason the pair gives is false. For every
+# state that is not promoted it says "the backup on node2 is NOT promoted, it
+# never finished its initial sync (268435456 of 268435456 bytes copied)":
+# this pair finished it long before; what the backup may lack is the writes
+# the live switchover's jobs owe since the hand-over. Each round checks
+# everything else first; the scenario fails at the end, quoting the reason,
+# until the wording names what is true.
+source "$(dirname "$0")/lib.sh"
+live_lab_env
+
+crash_primary_in() {
+	live_begin vm1 "$1" lab crash node1
+	wait_for 60 "lost-unsynced" pair_state_is node3 vm1 lost-unsynced
+	reason=$(pair_field node3 vm1 reason)
+	note "reason: $reason"
+	[ -n "$reason" ] && [ "$reason" != null ] || fail "lost-unsynced without a reason"
+	[[ $reason == *"while the pair was $1"* || $reason == *"while the pair was catching-up"* ]] ||
+		fail "the reason does not name the live state: $reason"
+	# the pair was in sync before the switchover: its initial sync was done
+	[[ $reason != *"never finished its initial sync"* ]] || FALSE_REASONS+=("$1: $reason")
+	sleep 5
+	pair_state_is node3 vm1 lost-unsynced || fail "vm1 left lost-unsynced with node1 away: $(pair_field node3 vm1 state)"
+	[ "$(domstate node2 vm1)" != running ] || fail "the unsynced backup runs on node2"
+	note "node1 returns"
+	lab boot node1
+	wait_for 120 "vm1 running on node1 again" domstate_is node1 vm1 running
+	[ "$(pair_field node3 vm1 primary)" = node1 ] || fail "vm1's primary is $(pair_field node3 vm1 primary)"
+	live_finish vm1
+}
+
+FALSE_REASONS=()
+round() {
+	crash_primary_in handing-over
+	round_end
+	crash_primary_in catching-up
+	[ ${#FALSE_REASONS[@]} -eq 0 ] ||
+		fail "KNOWN FAILURE: lost-unsynced says the initial sync never finished (it had): ${FALSE_REASONS[*]}"
+}
+rounds round
