@@ -354,6 +354,31 @@ live_begin() {
 	note "$LIVE_STATE seen $LIVE_MS ms after the request; then: $*"
 }
 
+# standin_of NODE VM: the pid of VM's stand-in (qemu-storage-daemon) on
+# NODE, if one runs (its pid file, mirror.h MIRROR_STANDIN_RUN_DIR).
+standin_of() {
+	lab exec "$1" sh -c "p=\$(cat /run/hasvc/standin-$2.pid 2>/dev/null) && [ -n \"\$p\" ] &&
+		grep -qs '^qemu-storage' /proc/\$p/comm && echo \$p" 2>/dev/null || true
+}
+
+# check_live_end VM: once the pair is protected again, the live road left
+# nothing behind: no stand-in on a host that is up (it holds the VM's images
+# open read-write, beside whatever QEMU now has them, and the NBD port), and
+# a promotion found the guest to promote, not one something else had started
+# already ("already runs here": started outside the promotion, before the
+# fence it waits for).
+check_live_end() {
+	local n pid how
+	for n in $(nodes); do
+		[ "$(cat "/var/lib/hasvc-lab/$HASVC_LAB/$n/power" 2>/dev/null)" != off ] || continue
+		pid=$(standin_of "$n" "$1")
+		[ -z "$pid" ] || fail "a stand-in of $1 (pid $pid) still runs on $n, $1 $(domstate "$n" "$1") there, the pair $(pair_field node3 "$1" state)"
+	done
+	how=$(promoted_how node3 "$1")
+	[[ $how != *"already runs here"* ]] || fail "the promotion found $1 running already: $how"
+	note "no stand-in left; promotion: ${how:-none}"
+}
+
 # live_finish VM: the road so far, then VM written to, protected again (in
 # sync within faults_finish's bound), every check; the road's last steps.
 live_finish() {
@@ -361,4 +386,22 @@ live_finish() {
 	wait_more_acked 3
 	faults_finish node3 "$1"
 	live_road node3 "$1" "$LIVE_T0" | tail -4
+	check_live_end "$1"
+}
+
+# wait_guest_left VM NODE: polls (every ~20 ms) until VM no longer runs on
+# NODE (a migration's switch); sets LEFT_MS, the ms it took.
+wait_guest_left() {
+	local t0
+	t0=$(now_ms)
+	while domstate_is "$2" "$1" running; do
+		[ $(($(now_ms) - t0)) -lt 30000 ] || fail "$1 never left $2"
+		sleep 0.02
+	done
+	LEFT_MS=$(($(now_ms) - t0))
+}
+
+# promoted_how SEEN_FROM VM: the message of VM's last promotion.
+promoted_how() {
+	lab exec "$1" hasvc events --json | jq -r --arg vm "$2" '[.events[] | select(.vm == $vm and .transition.event == "promoted")] | last | .message // empty'
 }
