@@ -8,7 +8,11 @@
 # drops a host in ~2.5 s, the state's rest is shorter), so both rounds meet
 # the catching-up row. A third round (fresh lab) holds node2's hasvcd
 # (SIGSTOP) as soon as handing-over is seen, crashes node1, and continues
-# node2 once node1 is out of the ring: the handing-over row in the lab.
+# node2 once node1 is out of the ring, to meet the handing-over row: it met
+# catching-up again (1 of 1 run): continued, node2 proposes its finished
+# hand-over (standin-ready) before its coordinator's plan sees node1 gone.
+# Either row must give lost-unsynced; the handing-over row's own target is
+# checked by tests/model/test_pair_fsm.c (not promotable).
 # Expect (docs/pairs.md, "Live switchover", safety): the backup may lack the
 # writes the jobs owe, so it is not promoted: `lost-unsynced`, with the
 # reason, and nothing runs on node2 while node1 is away. When node1 returns,
