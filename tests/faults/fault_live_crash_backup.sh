@@ -10,8 +10,8 @@
 # moment the guest left until node2 is out of the ring, so that backup-lost
 # and node1's late `migrated` meet (node1 is also the coordinator).
 #
-# KNOWN FAILURE, third round (found by this scenario, 2026-12-01; not fixed
-# here). Continued, node1's hasvcd saw the pair in migrating with its backup
+# KNOWN FAILURE, third round (found by this scenario, 2026-12-01, in 3 of 4
+# runs: a race; not fixed here). Continued, node1's hasvcd saw the pair in migrating with its backup
 # host gone: the RESTART_PRIMARY row, which the primary host acts on before it
 # proposes (hasvc/pairs/hs_pair_plan.c, plan_step). It also proposed the
 # `migrated` its migration duty had kept, which the cluster applied first:
