@@ -2,30 +2,26 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Fault: the backup host loses power while a live switchover (issue 14) is
 # migrating the guest to it, writes in flight: first as soon as migrating is
-# seen (the migration under way), then, on a fresh lab, once the guest has
-# left node1 (the migration done, node1 setting up its stand-in). node1
-# proposes `migrated` ~0.2 s after the guest left, well before the ring drops
-# node2 (~2.5 s): that round goes through reversing and node2 is then a lost
-# primary. The third round (fresh lab) holds node1's hasvcd (SIGSTOP) from the
-# moment the guest left until node2 is out of the ring, so that backup-lost
-# and node1's late `migrated` meet (node1 is also the coordinator).
+# seen (the migration under way); then, on a fresh lab, once the guest has
+# left node1 with the pair still migrating (node1's hasvcd held by SIGSTOP
+# from migrating on: the migration is libvirt's, peer to peer, and goes on),
+# node1 continued at once: its `migrated` comes before the ring drops node2
+# (~2.5 s), so the round goes through reversing and node2 is then a lost
+# primary; the third round (fresh lab) continues node1 only once node2 is
+# out of the ring, so that backup-lost and node1's late `migrated` meet
+# (node1 is also the coordinator).
 #
-# KNOWN FAILURE, third round (found by this scenario, 2026-12-01, in 3 of 4
-# runs: a race; not fixed here). Continued, node1's hasvcd saw the pair in migrating with its backup
-# host gone: the RESTART_PRIMARY row, which the primary host acts on before it
-# proposes (hasvc/pairs/hs_pair_plan.c, plan_step). It also proposed the
-# `migrated` its migration duty had kept, which the cluster applied first:
-# migrating -> reversing (roles swapped: node2 the primary) -> fencing
-# (primary-lost). The restart had been submitted on the stale view and ran
-# anyway, 0.4 s later, in fencing: "vm1 started" on node1, from its disk,
-# 0.6 s before node2's fence was verified, while node1's stand-in
-# (mirror/mirror_standin.c) still had the same image open read-write. The
-# promotion then found vm1 "already runs here" (mirror/mirror_promote.c,
-# promote_run) and so never stopped the stand-in: the pair ends in sync with
-# a qemu-storage-daemon beside the guest's QEMU on vm1.qcow2, holding port
-# 10809. The round fails on the first sign: vm1 running on node1 while the
-# pair is fencing with node2 its primary (check_live_end would fail next: the
-# stand-in left, the promotion's "already runs here").
+# The third round found, on ae76d3b (3 of 4 runs, a race): the backup-lost
+# row's RESTART_PRIMARY, which the primary host acted on before proposing,
+# ran on the stale view after the cluster had applied migrated and then
+# primary-lost (node2 the primary, fencing): "vm1 started" on node1 0.6 s
+# before node2's fence was verified, beside node1's stand-in on the same
+# image, which the promotion ("vm1 already runs here") then never stopped.
+# Fixed on main by dbf833d (the row cuts, and degraded's cut resumes or
+# boots the guest; promote and restart stop a stand-in left). The round
+# fails on the first sign: vm1 running on node1 while the pair is fencing
+# with node2 its primary; check_live_end then checks no stand-in is left and
+# no promotion found the guest running already.
 # Expect (docs/pairs.md, "Live switchover", safety): the migration fails and
 # the guest goes on on node1, or, if it had already left, node1 starts it
 # from its own disk, which has every write; never running on both; the pair
@@ -34,20 +30,22 @@
 source "$(dirname "$0")/lib.sh"
 live_lab_env
 
-# crash_backup_once_left: crashes node2 the moment vm1 has left node1 while
-# the pair still migrates.
+# crash_backup_once_left: node1's hasvcd held (SIGSTOP) the moment migrating
+# is seen, so that the pair is still migrating when the guest has left (the
+# migration is libvirt's, peer to peer: it goes on; since 6900892 node1
+# proposes `migrated` before libvirt reports the source shut off); node2
+# crashed then, node1 continued at once: its `migrated` comes first.
 crash_backup_once_left() {
-	wait_guest_left vm1 node1
-	pair_state_is node3 vm1 migrating || fail "vm1 left node1 but the pair is $(pair_field node3 vm1 state)"
+	hold_until_left
 	lab crash node2
-	note "vm1 $(domstate node1 vm1) on node1 after $LEFT_MS ms in migrating; node2 crashed"
+	hasvcd_signal node1 CONT
+	note "vm1 $(domstate node1 vm1) on node1 after $LEFT_MS ms in migrating; node2 crashed, node1 continued"
 }
 
-# crash_backup_held_migrated: as crash_backup_once_left, node1's hasvcd
-# stopped first, continued once node2 has left the ring.
+# crash_backup_held_migrated: as crash_backup_once_left, node1 continued only
+# once node2 has left the ring.
 crash_backup_held_migrated() {
-	wait_guest_left vm1 node1
-	hasvcd_signal node1 STOP
+	hold_until_left
 	lab crash node2
 	wait_for 30 "node2 out of the ring" bash -c "! $LAB_CMD exec node3 corosync-quorumtool -l 2>/dev/null | grep -qw node2"
 	hasvcd_signal node1 CONT

@@ -4,6 +4,8 @@
 # switchover's other states (issue 14):
 #   catching-up: node2, the backup host, with its stand-in serving the jobs
 #     (handing-over ends before the ring drops a host: it meets the same row);
+#     catching-up lasts ~17 ms since 5d83ddb: held by node1's hasvcd stopped
+#     (hold_in_catching_up), continued once node2 is out of the ring;
 #   reversing: node1, the old primary host, with its stand-in the target of
 #     the mirror back; reversing lasts ~40 ms, so it is held by node2's
 #     hasvcd stopped (SIGSTOP) from catching-up on, node1 crashed there, and
@@ -29,8 +31,17 @@
 source "$(dirname "$0")/lib.sh"
 live_lab_env
 
+# crash_backup_held_catching_up: node2 crashed with the pair held in
+# catching-up; node1 continued once node2 is out of the ring.
+crash_backup_held_catching_up() {
+	hold_in_catching_up
+	lab crash node2
+	wait_for 30 "node2 out of the ring" bash -c "! $LAB_CMD exec node3 corosync-quorumtool -l 2>/dev/null | grep -qw node2"
+	hasvcd_signal node1 CONT
+}
+
 crash_backup_in_catching_up() {
-	live_begin vm1 catching-up lab crash node2
+	live_begin vm1 handing-over crash_backup_held_catching_up
 	wait_for 60 "vm1 degraded" pair_state_is node3 vm1 degraded
 	domstate_is node1 vm1 running || fail "vm1 is $(domstate node1 vm1) on node1"
 	live_finish vm1

@@ -3,7 +3,8 @@
 # Fault: the primary host loses power before a live switchover's jobs are
 # READY again after the hand-over (issue 14): in handing-over (node2's paused
 # backup destroyed, a stand-in serving its images), then, on a fresh lab, in
-# catching-up (node1's jobs resuming into the stand-in). A crash in
+# catching-up (node1's jobs resuming into the stand-in: ~17 ms since 5d83ddb,
+# held there by node1's hasvcd stopped, hold_in_catching_up). A crash in
 # handing-over is noticed after node2 has finished the hand-over (the ring
 # drops a host in ~2.5 s, the state's rest is shorter), so both rounds meet
 # the catching-up row. A third round (fresh lab) holds node2's hasvcd
@@ -40,6 +41,12 @@ crash_primary_held_backup() {
 	hasvcd_signal node2 CONT
 }
 
+# crash_primary_held_self: node1 crashed with the pair held in catching-up.
+crash_primary_held_self() {
+	hold_in_catching_up
+	lab crash node1
+}
+
 # crash_primary_in STATE [HOW...]: node1 crashed (by HOW, default a plain
 # crash) the moment the pair is seen in STATE.
 crash_primary_in() {
@@ -69,7 +76,7 @@ FALSE_REASONS=()
 round() {
 	crash_primary_in handing-over
 	round_end
-	crash_primary_in catching-up
+	crash_primary_in handing-over crash_primary_held_self
 	round_end
 	crash_primary_in handing-over crash_primary_held_backup
 	note "held: $(transition_count node3 vm1 handing-over lost-unsynced) handing-over -> lost-unsynced"

@@ -405,3 +405,28 @@ wait_guest_left() {
 promoted_how() {
 	lab exec "$1" hasvc events --json | jq -r --arg vm "$2" '[.events[] | select(.vm == $vm and .transition.event == "promoted")] | last | .message // empty'
 }
+
+# hold_in_catching_up: catching-up lasts ~17 ms since the resume looks for
+# READY every 100 ms (5d83ddb): too short to poll. Called the moment
+# handing-over is seen, it stops node1's hasvcd (catching-up is its duty),
+# so the pair waits in catching-up once node2's hand-over is done.
+hold_in_catching_up() {
+	hasvcd_signal node1 STOP
+	read -r LIVE_STATE LIVE_MS < <(catch_state node3 vm1 catching-up 30)
+}
+
+# hold_until_left: called the moment migrating is seen. Waits until the
+# incoming QEMU is up on node2 (the migration has begun: libvirt's, peer to
+# peer, it goes on without hasvcd), stops node1's hasvcd so that it cannot
+# propose `migrated`, and waits until the guest has left node1 (LEFT_MS).
+hold_until_left() {
+	local t0
+	t0=$(now_ms)
+	until domstate_is node2 vm1 paused; do
+		[ $(($(now_ms) - t0)) -lt 30000 ] || fail "no incoming migration on node2"
+		sleep 0.02
+	done
+	hasvcd_signal node1 STOP
+	wait_guest_left vm1 node1
+	pair_state_is node3 vm1 migrating || fail "vm1 left node1 but the pair is $(pair_field node3 vm1 state)"
+}
