@@ -16,8 +16,8 @@
 # host never counts as holding writes it lacks), then re-protected on node3.
 # Every acknowledged block on the copy that runs and on its new backup.
 #
-# KNOWN FAILURE, second round (found by this scenario, 2026-12-01, 1 of 1
-# run; not fixed here). Continued, node2's hasvcd applied migrated
+# KNOWN FAILURE, second round (found by this scenario, 2026-12-01, on
+# ae76d3b and on main 29084cc's base dbf833d, 2 of 2 runs; not fixed here). Continued, node2's hasvcd applied migrated
 # (reversing) and submitted its reverse duty; the coordinator (node2 now)
 # then proposed backup-lost: `reversing -> degraded (backup-lost)`, "vm1 keeps
 # running on node2, unprotected", while vm1 was still paused there. The
