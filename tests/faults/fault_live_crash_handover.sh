@@ -66,12 +66,9 @@ crash_primary_in() {
 	pair_state_is node3 vm1 lost-unsynced || fail "vm1 left lost-unsynced with node1 away: $(pair_field node3 vm1 state)"
 	[ "$(domstate node2 vm1)" != running ] || fail "the unsynced backup runs on node2"
 	# its fence may have powered it on again already (a reboot through its BMC)
-	if [ "$(cat "/var/lib/hasvc-lab/$HASVC_LAB/node1/power" 2>/dev/null)" = off ]; then
-		note "node1 returns"
-		lab boot node1
-	else
-		note "node1 is back already (fenced: powered on again)"
-	fi
+	note "node1 returns"
+	out=$(lab boot node1 2>&1) || [[ $out == *"is running"* ]] || fail "cannot boot node1: $out"
+	[[ $out != *"is running"* ]] || note "node1 was back already (its fence powered it on)"
 	wait_for 120 "vm1 running on node1 again" domstate_is node1 vm1 running
 	[ "$(pair_field node3 vm1 primary)" = node1 ] || fail "vm1's primary is $(pair_field node3 vm1 primary)"
 	live_finish vm1
