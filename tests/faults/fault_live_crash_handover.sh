@@ -12,8 +12,8 @@
 # node2 once node1 is out of the ring, to meet the handing-over row: on
 # ae76d3b it met catching-up again (continued, node2 proposed its finished
 # hand-over before its coordinator's plan saw node1 gone); on main it met
-# the handing-over row ("while the pair was handing-over"). Either row must
-# give lost-unsynced.
+# the handing-over row ("while the pair was handing-over") in 1 of 2 runs, a
+# race between the two. Either row must give lost-unsynced.
 # Expect (docs/pairs.md, "Live switchover", safety): the backup may lack the
 # writes the jobs owe, so it is not promoted: `lost-unsynced`, with the
 # reason, and nothing runs on node2 while node1 is away. When node1 returns,
