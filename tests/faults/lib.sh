@@ -61,6 +61,11 @@ acked_write() {
 	local node=$1 vm=$2 i=$3 slot=${4:-$3} off dev log before after
 	off=$(((64 + slot) * 1048576))
 	log=/var/log/libvirt/qemu/$vm.log
+	# Only into a running guest, as a guest's own writes: HMP qemu-io ignores
+	# the run state, and a write into a source QEMU paused at the end of a
+	# live migration (its disks handed over, inactive) fails QEMU's assertion
+	# `!(bs->open_flags & BDRV_O_INACTIVE)` and kills it: no guest writes there.
+	[ "$(domstate "$node" "$vm")" = running ] || return 1
 	dev=$(disk_dev "$node" "$vm" 2>/dev/null) || return 1
 	before=$("$LAB_CMD" exec "$node" grep -c "^wrote 1048576/1048576 bytes at offset $off$" "$log" 2>/dev/null) || before=0
 	timeout 120 "$LAB_CMD" exec "$node" virsh qemu-monitor-command "$vm" --hmp \
@@ -209,12 +214,28 @@ check_blocks_on_backup() {
 }
 
 # check_no_unsynced_promotion NODE VM: the event log never shows a backup
-# promoted (or sent to fencing) from a state where it was not in sync.
+# promoted (or sent to fencing) from a state where it was not in sync (the
+# live road's handing-over and catching-up among them: the jobs may owe
+# writes there). Read from the transitions' fields: the messages in
+# `hasvc events --json` do not start with "VM: " (only the text listing
+# does), so a match on the message found nothing, whatever happened.
 check_no_unsynced_promotion() {
 	local bad
 	bad=$(lab exec "$1" hasvc events --json |
-		jq -r --arg vm "$2" '.events[] | select(.message | test("^" + $vm + ": (creating|initial-sync|degraded|lost-unsynced) -> (fencing|promoting)")) | .message')
+		jq -r --arg vm "$2" '.events[] | select(.vm == $vm and .transition != null)
+			| select(.transition.from | IN("creating", "initial-sync", "degraded", "lost-unsynced", "handing-over", "catching-up"))
+			| select(.transition.to | IN("fencing", "promoting")) | .message')
 	[ -z "$bad" ] || fail "a backup not in sync was on its way to promotion: $bad"
+	[ "$(transition_count "$1" "$2" '*' '*')" -gt 0 ] ||
+		fail "no transition of $2 in the event log: nothing to check"
+}
+
+# transition_count SEEN_FROM VM FROM TO: how many FROM -> TO transitions of VM
+# the event log holds ('*' for any state).
+transition_count() {
+	lab exec "$1" hasvc events --json | jq --arg vm "$2" --arg f "$3" --arg t "$4" \
+		'[.events[] | select(.vm == $vm and .transition != null)
+			| select(($f == "*" or .transition.from == $f) and ($t == "*" or .transition.to == $t))] | length'
 }
 
 # pair_settled SEEN_FROM VM STATE: the pair is in STATE with the VM running somewhere.
@@ -277,4 +298,135 @@ rounds() {
 		round_end
 	done
 	note "PASS"
+}
+
+# --- live switchover (issue 14) --------------------------------------------
+#
+# The live road's states last from ~40 ms (reversing) to a few seconds
+# (docs/pairs.md, "Live switchover"): the scenarios catch one by polling the
+# replicated state fast and act the moment it is seen.
+
+# live_lab_env: every host's hasvcd with the qmp engine, which the live road needs.
+live_lab_env() { export HASVC_LAB_DAEMON_ENV="HASVC_MIRROR_ENGINE=qmp"; }
+
+# live_switchover_start VM [FROM]: asks for the live switchover (from node3,
+# a host that takes no part), not waiting for it.
+live_switchover_start() { lab exec "${2:-node3}" hasvc switchover "$1" --live --no-wait >/dev/null; }
+
+# catch_state SEEN_FROM VM REGEX [SECONDS]: polls the pair every ~50 ms until
+# its state matches REGEX (whole word); prints the state and the ms since the
+# call. Fails, naming the states seen, if it never does.
+catch_state() {
+	local seen=$1 vm=$2 re=$3 secs=${4:-60} t0 st road=""
+	t0=$(now_ms)
+	while [ $(($(now_ms) - t0)) -lt $((secs * 1000)) ]; do
+		st=$("$LAB_CMD" exec "$seen" hasvc pair show "$vm" --json 2>/dev/null | jq -r .state) || st=-
+		[[ $st =~ ^($re)$ ]] && { echo "$st $(($(now_ms) - t0))"; return 0; }
+		[[ $road == *" $st" ]] || road="$road $st"
+		sleep 0.05
+	done
+	fail "$vm never seen in $re within ${secs}s (seen:$road)"
+}
+
+# hasvcd_signal NODE SIG: sends SIG to NODE's hasvcd (its lab pid file).
+hasvcd_signal() { lab exec "$1" sh -c "kill -$2 \"\$(cat /run/hasvcd.lab.pid)\""; }
+
+# live_road SEEN_FROM VM SINCE_MS: the pair's events since SINCE_MS, ms from it.
+live_road() {
+	lab exec "$1" hasvc events --json | jq -r --arg vm "$2" --argjson t0 "$3" '.events[]
+		| select(.vm == $vm and .time_usec / 1000 >= $t0 - 1000)
+		| "  +\((.time_usec / 1000 - $t0) | floor) ms  \(.message)"' | cut -c1-220
+}
+
+# live_begin VM REGEX CMD...: VM paired node1 -> node2 in sync, the writer
+# and the sampler running, a live switchover asked for; CMD runs the moment
+# the pair is seen (from node3) in a state matching REGEX. Sets LIVE_T0 (the
+# request, ms), LIVE_STATE and LIVE_MS (the state caught and when).
+live_begin() {
+	local vm=$1 re=$2
+	shift 2
+	scenario_begin "$vm" sync
+	faults_start "$vm"
+	LIVE_T0=$(now_ms)
+	live_switchover_start "$vm"
+	read -r LIVE_STATE LIVE_MS < <(catch_state node3 "$vm" "$re" 60)
+	"$@"
+	note "$LIVE_STATE seen $LIVE_MS ms after the request; then: $*"
+}
+
+# standin_of NODE VM: the pid of VM's stand-in (qemu-storage-daemon) on
+# NODE, if one runs (its pid file, mirror.h MIRROR_STANDIN_RUN_DIR).
+standin_of() {
+	lab exec "$1" sh -c "p=\$(cat /run/hasvc/standin-$2.pid 2>/dev/null) && [ -n \"\$p\" ] &&
+		grep -qs '^qemu-storage' /proc/\$p/comm && echo \$p" 2>/dev/null || true
+}
+
+# check_live_end VM: once the pair is protected again, the live road left
+# nothing behind: no stand-in on a host that is up (it holds the VM's images
+# open read-write, beside whatever QEMU now has them, and the NBD port), and
+# a promotion found the guest to promote, not one something else had started
+# already ("already runs here": started outside the promotion, before the
+# fence it waits for).
+check_live_end() {
+	local n pid how
+	for n in $(nodes); do
+		[ "$(cat "/var/lib/hasvc-lab/$HASVC_LAB/$n/power" 2>/dev/null)" != off ] || continue
+		pid=$(standin_of "$n" "$1")
+		[ -z "$pid" ] || fail "a stand-in of $1 (pid $pid) still runs on $n, $1 $(domstate "$n" "$1") there, the pair $(pair_field node3 "$1" state)"
+	done
+	how=$(promoted_how node3 "$1")
+	[[ $how != *"already runs here"* ]] || fail "the promotion found $1 running already: $how"
+	note "no stand-in left; promotion: ${how:-none}"
+}
+
+# live_finish VM: the road so far, then VM written to, protected again (in
+# sync within faults_finish's bound), every check; the road's last steps.
+live_finish() {
+	live_road node3 "$1" "$LIVE_T0"
+	wait_more_acked 3
+	faults_finish node3 "$1"
+	live_road node3 "$1" "$LIVE_T0" | tail -4
+	check_live_end "$1"
+}
+
+# wait_guest_left VM NODE: polls (every ~20 ms) until VM no longer runs on
+# NODE (a migration's switch); sets LEFT_MS, the ms it took.
+wait_guest_left() {
+	local t0
+	t0=$(now_ms)
+	while domstate_is "$2" "$1" running; do
+		[ $(($(now_ms) - t0)) -lt 30000 ] || fail "$1 never left $2"
+		sleep 0.02
+	done
+	LEFT_MS=$(($(now_ms) - t0))
+}
+
+# promoted_how SEEN_FROM VM: the message of VM's last promotion.
+promoted_how() {
+	lab exec "$1" hasvc events --json | jq -r --arg vm "$2" '[.events[] | select(.vm == $vm and .transition.event == "promoted")] | last | .message // empty'
+}
+
+# hold_in_catching_up: catching-up lasts ~17 ms since the resume looks for
+# READY every 100 ms (5d83ddb): too short to poll. Called the moment
+# handing-over is seen, it stops node1's hasvcd (catching-up is its duty),
+# so the pair waits in catching-up once node2's hand-over is done.
+hold_in_catching_up() {
+	hasvcd_signal node1 STOP
+	read -r LIVE_STATE LIVE_MS < <(catch_state node3 vm1 catching-up 30)
+}
+
+# hold_until_left: called the moment migrating is seen. Waits until the
+# incoming QEMU is up on node2 (the migration has begun: libvirt's, peer to
+# peer, it goes on without hasvcd), stops node1's hasvcd so that it cannot
+# propose `migrated`, and waits until the guest has left node1 (LEFT_MS).
+hold_until_left() {
+	local t0
+	t0=$(now_ms)
+	until domstate_is node2 vm1 paused; do
+		[ $(($(now_ms) - t0)) -lt 30000 ] || fail "no incoming migration on node2"
+		sleep 0.02
+	done
+	hasvcd_signal node1 STOP
+	wait_guest_left vm1 node1
+	pair_state_is node3 vm1 migrating || fail "vm1 left node1 but the pair is $(pair_field node3 vm1 state)"
 }
