@@ -139,14 +139,24 @@ static const struct hs_pair_transition transitions[] = {
 
 static const struct hs_pair_duty duties[] = {
 	/* state        action           actor        urgent */
+	/*
+	 * continue: wherever a live switchover can end (its op still claimed),
+	 * the primary host resumes a guest it left paused, beside any slow
+	 * request (urgent: a reverse mirror stuck on a dead stand-in must not
+	 * hold the guest), and ends the op; a no-op otherwise.
+	 */
 	DUTY(CREATING, PREPARE_BACKUP, BACKUP, false),
+	DUTY(CREATING, CONTINUE, PRIMARY, true),
 	/* watch-link first (a duty that polls moves the task's next time on),
 	 * urgent: it must run while a block-job request waits behind a stuck write */
 	DUTY(INITIAL_SYNC, WATCH_LINK, PRIMARY, true),
 	DUTY(INITIAL_SYNC, START_MIRROR, PRIMARY, false),
+	DUTY(INITIAL_SYNC, CONTINUE, PRIMARY, true),
 	DUTY(IN_SYNC, WATCH_LINK, PRIMARY, true),
 	DUTY(IN_SYNC, WATCH_MIRROR, PRIMARY, false),
+	DUTY(IN_SYNC, CONTINUE, PRIMARY, true),
 	DUTY(DEGRADED, CUT_MIRROR, PRIMARY, true),
+	DUTY(DEGRADED, CONTINUE, PRIMARY, true),
 	DUTY(FENCING, AWAIT_FENCE, COORDINATOR, false),
 	DUTY(PROMOTING, PROMOTE, BACKUP, false),
 	DUTY(SWITCHING_OVER, SWITCHOVER, PRIMARY, false),
@@ -240,6 +250,7 @@ static const char *const action_names[HS_ACT_MAX] = {
 	[HS_ACT_CATCH_UP] = "catch-up",
 	[HS_ACT_MIGRATE] = "migrate",
 	[HS_ACT_REVERSE] = "reverse",
+	[HS_ACT_CONTINUE] = "continue",
 };
 
 const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,

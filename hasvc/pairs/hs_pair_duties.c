@@ -42,6 +42,7 @@ static const hs_pair_duty_fn handlers[HS_ACT_MAX] = {
 	[HS_ACT_CATCH_UP] = hs__duty_catch_up,
 	[HS_ACT_MIGRATE] = hs__duty_migrate,
 	[HS_ACT_REVERSE] = hs__duty_reverse,
+	[HS_ACT_CONTINUE] = hs__duty_continue,
 };
 
 hs_pair_duty_fn hs__pair_duty_handler(enum hs_pair_action action)

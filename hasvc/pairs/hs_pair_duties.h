@@ -30,7 +30,6 @@ void hs__duty_hand_over(struct hs_pairs *p, struct task *t, const struct hs_pair
 void hs__duty_catch_up(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_migrate(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_reverse(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
-/* degraded after a live switchover, from the cut's end: the guest runs again */
-void hs__pairs_live_continue(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+void hs__duty_continue(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 /* coordinator: a failed live switchover with --allow-cold goes on cold */
 void hs__pairs_live_fallback(struct hs_pairs *p, const struct hs_pair *pairs, size_t n);

@@ -15,8 +15,9 @@
  *                               stand-in activated
  *   reversing     new primary   mirror into that stand-in from equal disks
  *                               (sync none: nothing to copy), then resume
- *   degraded      primary host  after the cut: a guest a live switchover left
- *                               paused runs again
+ *   creating, initial-sync, in-sync, degraded
+ *                 primary host  a guest a live switchover left paused runs
+ *                               again, while its op is claimed
  *
  * Each step's outcome is kept in the task and proposed again at every round
  * until the pair moves: a proposal lost (no quorum at that instant) must not
@@ -438,23 +439,32 @@ static void continued(struct hs_pairs *p, struct task *t, const struct hs_pair *
 		return;
 	}
 	if (result < 0) {
+		t->continue_sent = false; /* tried again */
 		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;
 		hs__pairs_event(p, v->vm, "pair", "%s cannot resume on %s: %s", v->vm,
 				p->core->self->name, message);
 		return;
 	}
-	t->done = true;
 	hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,
 			  "end of live switchover");
 }
 
 /*
- * A live switchover that ended degraded: the guest may be paused here (the
- * mirror back failed before it resumed); it runs again, unprotected, and the
- * VM is free for the next operation. A running guest is left as it is.
+ * continue, on the primary host, in every state a live switchover can end in
+ * (creating, initial-sync, in-sync, degraded): while its op is still claimed,
+ * the guest it may have left paused here (a mirror back that failed, a lost
+ * host) runs again, or boots from this host's disk if it never arrived, and
+ * the op ends. A duty of each such state, not a step after one transition:
+ * the pair may move on before a slow request ends (a mirror back stuck on a
+ * dead stand-in holds the mirror thread 5 s), and the guest must not stay
+ * paused for good behind it (fault_live_crash_backup_host). An admin's own
+ * pause of a guest that is in no live switchover is left alone.
  */
-void hs__pairs_live_continue(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
+void hs__duty_continue(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
+	if (!v->live || t->continue_sent)
+		return;
+	t->continue_sent = true;
 	hs__submit_vm(p, t, v, mirror_continue, "resume the guest", continued);
 }
 

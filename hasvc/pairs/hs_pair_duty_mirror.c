@@ -524,10 +524,6 @@ static void cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v, int
 		hs__submit_vm(p, t, v, mirror_restart, "restart the VM", restarted_after_switchover);
 		return;
 	}
-	if (v->live && result >= 0) {
-		hs__pairs_live_continue(p, t, v);
-		return;
-	}
 	t->done = result >= 0;
 	if (result < 0)
 		t->next_usec = hs_now_usec(CLOCK_REALTIME) + RETRY_USEC;

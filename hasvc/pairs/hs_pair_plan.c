@@ -75,9 +75,32 @@ static void step_restarted(struct hs_pairs *p, struct task *t, const struct hs_p
 typedef void (*plan_step_fn)(struct hs_pairs *p, const struct hs_pair *v,
 			     const struct hs_pair_transition *row, const struct hs_plan_step *s);
 
+/* Why a pair in V's state may lack acknowledged writes: its words, in BUF. */
+static const char *why_unsynced(const struct hs_pair *v, char *buf, size_t size)
+{
+	switch (v->state) {
+	case HS_PAIR_HANDING_OVER:
+	case HS_PAIR_CATCHING_UP:
+		return "a live switchover was handing its disks to a stand-in: it may lack the "
+		       "writes made meanwhile, which the primary's jobs had not copied yet";
+	case HS_PAIR_DEGRADED:
+		snprintf(buf, size, "it was degraded (%s): it lacks the writes since",
+			 v->reason && *v->reason ? v->reason : "its mirror was cut");
+		return buf;
+	case HS_PAIR_UNPROTECTED:
+		return "it had no backup in sync";
+	default:
+		snprintf(buf, size, "it never finished its initial sync (%llu of %llu bytes copied)",
+			 (unsigned long long)v->bytes_done, (unsigned long long)v->bytes_total);
+		return buf;
+	}
+}
+
 static void step_primary_lost(struct hs_pairs *p, const struct hs_pair *v,
 			      const struct hs_pair_transition *row, const struct hs_plan_step *s)
 {
+	char why[320];
+
 	if (row->next == HS_PAIR_FENCING)
 		hs__pairs_transition(p, v, s->event, NULL,
 				     "%s (primary host) left the cluster; fencing it before the backup "
@@ -87,11 +110,9 @@ static void step_primary_lost(struct hs_pairs *p, const struct hs_pair *v,
 		hs__pairs_transition(
 		    p, v, s->event, NULL,
 		    "%s (primary host) left the cluster while the pair was %s: the backup on %s is "
-		    "NOT promoted, it never finished its initial sync (%llu of %llu bytes copied); %s "
-		    "is down until %s returns",
+		    "NOT promoted, %s; %s is down until %s returns",
 		    v->primary, hs_pair_state_name(v->state), v->backup ? v->backup : "-",
-		    (unsigned long long)v->bytes_done, (unsigned long long)v->bytes_total, v->vm,
-		    v->primary);
+		    why_unsynced(v, why, sizeof(why)), v->vm, v->primary);
 }
 
 static void step_backup_lost(struct hs_pairs *p, const struct hs_pair *v,

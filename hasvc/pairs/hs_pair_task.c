@@ -60,6 +60,7 @@ void hs__task_sync(struct task *t, const struct hs_pair *v)
 	t->cut_sent = false;
 	t->standin_armed = false;
 	t->resumed_once = false;
+	t->continue_sent = false;
 	t->next_usec = 0;
 	t->speed_applied = 0; /* a new copy may start: its jobs are compared afresh */
 }

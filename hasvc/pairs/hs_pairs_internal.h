@@ -61,6 +61,7 @@ struct task {
 	unsigned live_port;
 	bool standin_armed;      /* migrating: the way back's stand-in runs here, inactive */
 	bool resumed_once;       /* initial-sync: a paused job was resumed in this generation */
+	bool continue_sent;      /* a live switchover's guest resumed here in this generation */
 	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
 	/*
 	 * The link watch's own observation: since when (monotonic) it has seen

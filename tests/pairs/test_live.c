@@ -165,6 +165,7 @@ Test(live, no_mirror_back_degrades_first_then_the_guest_runs)
 	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
 	pt_round();
 	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_round(); /* continue: a duty of degraded, beside the cut */
 	c = pt_pending("continue");
 	cr_assert_not_null(c, "degraded after a live switchover: the guest runs again");
 	pt_answer(c, 0, "vm1 resumed", NULL);
@@ -177,6 +178,7 @@ Test(live, a_degraded_pair_without_a_live_switchover_is_not_resumed)
 	pt_pair_put("vm1", "node1", "node2", "degraded");
 	pt_round();
 	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_round(); /* continue: a duty of degraded, beside the cut */
 	cr_assert_null(pt_pending("continue"), "an admin's pause is the admin's");
 }
 
@@ -187,6 +189,9 @@ Test(live, the_primary_lost_before_catching_up_is_not_promoted)
 	pt_node_set("node1", false, false);
 	pt_round();
 	cr_assert_str_eq(pt_pair_state("vm1"), "lost-unsynced");
+	/* the reason true to the state: it did finish its initial sync (fault_live_crash_handover) */
+	cr_assert_eq(pt_events("pair", "handing its disks to a stand-in"), 1);
+	cr_assert_eq(pt_events("pair", "never finished its initial sync"), 0);
 }
 
 Test(live, the_primary_lost_while_migrating_is_fenced_then_promoted)
@@ -266,6 +271,7 @@ Test(live, a_guest_that_never_arrived_is_booted_from_the_new_primarys_disk)
 	live_op("vm1", "node1");
 	pt_round();
 	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_round(); /* continue: a duty of degraded, beside the cut */
 	pt_answer(pt_pending("continue"), -ESRCH, "vm1 is not active on this host", NULL);
 	pt_answer(pt_pending("promote"), 0, "vm1 booted from its disk", NULL);
 	cr_assert_eq(pt_events("pair", "booted from this host's disk"), 1);
@@ -292,6 +298,36 @@ Test(live, the_backup_host_lost_while_migrating_restarts_the_guest_only_once_deg
 	cr_assert_null(pt_pending("migrate"));
 	pt_round();
 	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_round(); /* continue: a duty of degraded, beside the cut */
 	pt_answer(pt_pending("continue"), -ESRCH, "vm1 is not active on this host", NULL);
 	cr_assert_not_null(pt_pending("promote"), "booted from its own disk, which has every write");
+}
+
+/*
+ * fault_live_crash_backup_host round 2: the old primary lost in reversing,
+ * the mirror back stuck on its dead stand-in. The guest, still paused here,
+ * resumes from a duty of the state the pair is in (degraded here; creating,
+ * initial-sync and in-sync have it too), once the stuck request is over: not
+ * from a step after one transition, which the pair moving on dropped (the
+ * guest then stayed paused for good while the pair went back to in-sync).
+ */
+Test(live, a_guest_paused_behind_a_stuck_mirror_back_runs_again)
+{
+	pt_setup("node2"); /* the new primary, and the coordinator once node1 is gone */
+	pt_pair_put("vm1", "node2", "node1", "reversing");
+	live_op("vm1", "node1");
+	pt_round();
+	cr_assert_not_null(pt_pending("start_resync"), "the mirror back, stuck");
+	pt_node_set("node1", false, false);
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	pt_round();
+	/* the mirror thread serves one request at a time: the stuck one ends first */
+	pt_answer(pt_pending("start_resync"), -ETIMEDOUT, "no stand-in answers at node1", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded", "its late answer is dropped");
+	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_round();
+	cr_assert_not_null(pt_pending("continue"), "degraded's own duty resumes the guest");
+	pt_answer(pt_pending("continue"), 0, "vm1 resumed", NULL);
+	cr_assert_str_eq(op_of("vm1"), "");
 }
