@@ -16,18 +16,17 @@
 # host never counts as holding writes it lacks), then re-protected on node3.
 # Every acknowledged block on the copy that runs and on its new backup.
 #
-# KNOWN FAILURE, second round (found by this scenario, 2026-12-01, on
-# ae76d3b and on main 29084cc's base dbf833d, 2 of 2 runs; not fixed here). Continued, node2's hasvcd applied migrated
-# (reversing) and submitted its reverse duty; the coordinator (node2 now)
-# then proposed backup-lost: `reversing -> degraded (backup-lost)`, "vm1 keeps
+# Found by this scenario's second round (2026-12-01, 2 of 2 runs), fixed:
+# continued, node2's hasvcd applied migrated (reversing) and submitted its
+# reverse duty; the coordinator (node2 now) proposed backup-lost, "vm1 keeps
 # running on node2, unprotected", while vm1 was still paused there. The
-# reverse duty's blockdev-add to node1's stand-in waited out its 5 s
-# open-timeout (node1 dead: no answer) on the mirror thread, with the cut
-# (whose success resumes a live guest: hs_pair_duty_mirror.c, cut ->
-# hs__pairs_live_continue) queued behind it; the coordinator re-protected
-# after 3.3 s (`degraded -> creating (reprotect)`) without waiting for it,
-# and no later state resumes a guest: the pair ended `in-sync` (primary
-# node2, backup node3) with vm1 `paused (user)` on node2, for good.
+# reverse duty's blockdev-add to node1's dead stand-in waited out its 5 s
+# open-timeout on the mirror thread, the cut (whose callback resumed the
+# guest) queued behind it, and the pair moved on (reprotect) before: the
+# callback was dropped, and the pair ended in-sync with vm1 paused for good.
+# Now every state a live switchover can end in has the primary's continue
+# duty (hs_pair_fsm.c, hs_pair_duty_live.c): the guest runs again once the
+# stuck request is over, whatever state the pair reached meanwhile.
 source "$(dirname "$0")/lib.sh"
 live_lab_env
 
