@@ -143,12 +143,15 @@ static int make_room(struct request *r, virDomainPtr d, const char *name)
 	xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
 	ours = mirror_xml_is_backup(xml);
 	free(xml);
+	if (state == VIR_DOMAIN_RUNNING)
+		return mirror__say(
+		    r, -EEXIST, "%s is running on this host; refusing to replace it with a backup",
+		    name);
 	if (state != VIR_DOMAIN_PAUSED || !ours)
 		return mirror__say(r, -EEXIST,
-				   "%s is %s on this host (state %d, reason %d); refusing to replace "
-				   "it with a backup",
-				   name, state == VIR_DOMAIN_PAUSED ? "paused" : "active", state,
-				   reason);
+				   "%s is active on this host (state %d, reason %d), not a backup of "
+				   "ours; refusing to replace it with a backup",
+				   name, state, reason);
 	if (virDomainDestroy(d) < 0)
 		return mirror__say(r, -EIO, "cannot stop the old backup %s: %s", name,
 				   mirror__virt_error());
