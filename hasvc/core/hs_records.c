@@ -49,6 +49,7 @@ int hs_pair_decode(json_object *row, struct hs_pair *ret)
 	v.bytes_total = hs_json_u64(row, "bytes_total");
 	v.nbd_port = (unsigned)hs_json_u64(row, "nbd_port");
 	v.op = hs_json_str(hs_json_get(row, "operation"), "op");
+	v.op_ref = hs_json_str(hs_json_get(row, "operation"), "ref");
 	v.switchover = v.op && strcmp(v.op, "switchover") == 0;
 	v.allow_cold = v.op && strcmp(v.op, "live-switchover-or-cold") == 0;
 	v.live = v.allow_cold || (v.op && strcmp(v.op, "live-switchover") == 0);

@@ -35,6 +35,7 @@ struct hs_pair {
 	json_object *row; /* a reference, dropped by hs_pair_release() */
 	const char *vm, *primary, *backup, *reason;
 	const char *op; /* the operation running on the VM ("switchover"), or NULL */
+	const char *op_ref; /* its reference (a switchover's ends "-from-PRIMARY"), or NULL */
 	enum hs_pair_state state;
 	enum hs_pair_mode mode;
 	enum hs_pair_desired desired;

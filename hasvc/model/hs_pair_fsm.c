@@ -150,11 +150,12 @@ static const struct hs_pair_duty duties[] = {
 	/* watch-link first (a duty that polls moves the task's next time on),
 	 * urgent: it must run while a block-job request waits behind a stuck write */
 	DUTY(INITIAL_SYNC, WATCH_LINK, PRIMARY, true),
-	DUTY(INITIAL_SYNC, START_MIRROR, PRIMARY, false),
+	/* continue before the duties that poll (they move the task's next time on) */
 	DUTY(INITIAL_SYNC, CONTINUE, PRIMARY, true),
+	DUTY(INITIAL_SYNC, START_MIRROR, PRIMARY, false),
 	DUTY(IN_SYNC, WATCH_LINK, PRIMARY, true),
-	DUTY(IN_SYNC, WATCH_MIRROR, PRIMARY, false),
 	DUTY(IN_SYNC, CONTINUE, PRIMARY, true),
+	DUTY(IN_SYNC, WATCH_MIRROR, PRIMARY, false),
 	DUTY(DEGRADED, CUT_MIRROR, PRIMARY, true),
 	DUTY(DEGRADED, CONTINUE, PRIMARY, true),
 	DUTY(FENCING, AWAIT_FENCE, COORDINATOR, false),

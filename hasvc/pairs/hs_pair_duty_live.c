@@ -97,6 +97,19 @@ static void outcome(struct hs_pairs *p, struct task *t, const struct hs_pair *v,
 	propose_kept(p, t, v);
 }
 
+/*
+ * An --allow-cold switchover whose guest has not left its primary host: its
+ * op stays for the cold move (hs__pairs_live_fallback). The reference names
+ * the host the guest was to leave.
+ */
+static bool cold_still_to_come(const struct hs_pair *v)
+{
+	size_t n = v->op_ref ? strlen(v->op_ref) : 0, k = strlen(v->primary) + 6;
+
+	return v->allow_cold && n > k && strcmp(v->op_ref + n - k + 6, v->primary) == 0 &&
+	       strncmp(v->op_ref + n - k, "-from-", 6) == 0;
+}
+
 /* The duty's outcome is known: proposed again (the pair has not moved). */
 static bool kept(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
@@ -445,8 +458,9 @@ static void continued(struct hs_pairs *p, struct task *t, const struct hs_pair *
 				p->core->self->name, message);
 		return;
 	}
-	hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,
-			  "end of live switchover");
+	if (!cold_still_to_come(v))
+		hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,
+				  "end of live switchover");
 }
 
 /*
@@ -483,7 +497,7 @@ void hs__pairs_live_fallback(struct hs_pairs *p, const struct hs_pair *pairs, si
 		char *buf = NULL;
 		size_t len;
 
-		if (!v->allow_cold || v->state != HS_PAIR_IN_SYNC ||
+		if (!cold_still_to_come(v) || v->state != HS_PAIR_IN_SYNC ||
 		    v->changed_usec <= v->op_started_usec)
 			continue;
 		hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len,

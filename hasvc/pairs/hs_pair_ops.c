@@ -379,12 +379,13 @@ int hs__pairs_switchover_start(struct hs_pairs *p, const struct hs_pair *v,
 				enum hs_switchover_kind kind, const char *why)
 {
 	bool live = kind != HS_SWITCHOVER_COLD;
-	char *buf = NULL, ref[96];
+	char *buf = NULL, ref[96 + HS_NAME_MAX];
 	size_t len;
 	int r;
 
-	snprintf(ref, sizeof(ref), "%s-%llu", p->core->self->name,
-		 (unsigned long long)hs_now_usec(CLOCK_REALTIME));
+	/* the host the guest leaves, in the reference: whether it has left yet is read from it */
+	snprintf(ref, sizeof(ref), "%s-%llu-from-%s", p->core->self->name,
+		 (unsigned long long)hs_now_usec(CLOCK_REALTIME), v->primary);
 	r = sdb_msg_op_begin(v->vm, switchover_ops[kind], p->core->self->name, ref, &buf, &len);
 	if (r >= 0)
 		r = hs_state_propose(p->core, buf, len);

@@ -28,7 +28,12 @@ static void op_begin(const char *vm, const char *op, const char *node)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int built = sdb_msg_op_begin(vm, op, node, "t-1", &buf, &len);
+	char ref[64];
+	int built;
+
+	/* as hs__pairs_switchover_start makes it: the host the guest leaves at its end */
+	snprintf(ref, sizeof(ref), "t-1-from-%s", node);
+	built = sdb_msg_op_begin(vm, op, node, ref, &buf, &len);
 
 	pt_propose(built, buf, len);
 }
@@ -330,4 +335,29 @@ Test(live, a_guest_paused_behind_a_stuck_mirror_back_runs_again)
 	cr_assert_not_null(pt_pending("continue"), "degraded's own duty resumes the guest");
 	pt_answer(pt_pending("continue"), 0, "vm1 resumed", NULL);
 	cr_assert_str_eq(op_of("vm1"), "");
+}
+
+/*
+ * --allow-cold: the cold move follows only while the guest is still on the
+ * host it was to leave (the op's reference names it). A guest that moved
+ * (here: on node2, the op from node1) ends the op; nothing moves it back.
+ */
+Test(live, allow_cold_does_not_move_a_guest_that_already_moved)
+{
+	pt_setup("node2"); /* the new primary, not the coordinator (node1 is) */
+	op_begin("vm1", "live-switchover-or-cold", "node1");
+	usleep(2000);
+	pt_pair_put("vm1", "node2", "node1", "in-sync");
+	pt_round();
+	cr_assert_not_null(pt_pending("continue"), "in-sync's continue runs beside its poll");
+	pt_answer(pt_pending("continue"), 0, "vm1 resumed", NULL);
+	cr_assert_str_eq(op_of("vm1"), "", "the op ends where the guest now runs");
+	teardown();
+
+	pt_setup("node1"); /* the coordinator: no cold move for a guest on node2 */
+	op_begin("vm1", "live-switchover-or-cold", "node1");
+	usleep(2000);
+	pt_pair_put("vm1", "node2", "node1", "in-sync");
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync");
 }
