@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 #include <libvirt/libvirt.h>
 
+#include "hs_clock.h"
 #include "mirror.h"
 #include "mirror_xml.h"
 
@@ -159,6 +160,24 @@ int mirror__tls_for(struct request *r, char *ret, size_t len);
 int mirror__tls_export(struct request *r, char *dir, size_t len, json_object **ret_rules);
 
 /* --- mirror_standin.c: a stand-in's process, for the operations that meet one -------- */
+
+/* Milliseconds on the monotonic clock (hs_clock.h), for a bound or a figure of a request. */
+static inline int64_t mirror__now_ms(void)
+{
+	return (int64_t)(hs_now_usec(CLOCK_MONOTONIC) / 1000);
+}
+
+/*
+ * A stand-in's start, checked and filled in, not submitted yet (the caller
+ * sets what its kind needs, then mirror__submit): mirror_standin.c, for
+ * mirror_standin_arm.c.
+ */
+int mirror__standin_request(struct mirror *m, const char *vm, const char *xml,
+			    const char *nbd_addr, unsigned port, bool replace_backup,
+			    const char *primary_node, mirror_done_fn done, mirror_reply_fn reply,
+			    void *userdata, struct request **ret);
+/* Where the stand-in of VM keeps its QMP monitor (a unix socket). */
+void mirror__standin_monitor_path(const char *vm, char *buf, size_t size);
 
 /* The pid of the stand-in of VM on this host, 0 when none runs. */
 pid_t mirror__standin_pid(const char *vm);

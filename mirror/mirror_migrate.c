@@ -89,14 +89,6 @@ struct migration {
 	int nparams;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ADDR as a URI's host: an IPv6 address in brackets. */
 static void uri_host(const char *addr, char *buf, size_t size)
 {
@@ -240,7 +232,7 @@ static void migrate_thread(struct mirror *m, struct request *r)
 	}
 	/* without it the answer waits for the call: slower, as safe */
 	dconn = virConnectOpen(mg->dconnuri);
-	t0 = now_ms();
+	t0 = mirror__now_ms();
 	if (pthread_create(&call, NULL, call_main, mg) != 0) {
 		mirror__say(r, -EAGAIN, "cannot start the migration's thread");
 		if (dconn)
@@ -262,7 +254,7 @@ static void migrate_thread(struct mirror *m, struct request *r)
 		if (mg->done)
 			break;
 		pthread_mutex_unlock(&mg->lock);
-		if (!aborted && now_ms() - t0 > (int64_t)mg->timeout_s * 1000) {
+		if (!aborted && mirror__now_ms() - t0 > (int64_t)mg->timeout_s * 1000) {
 			aborted = true;
 			/* a migration past the point of no return refuses it, and completes */
 			virDomainAbortJob(mg->d);
@@ -276,7 +268,7 @@ static void migrate_thread(struct mirror *m, struct request *r)
 		early = false;
 	}
 	rc = mg->rc;
-	elapsed = now_ms() - t0;
+	elapsed = mirror__now_ms() - t0;
 	pthread_mutex_unlock(&mg->lock);
 	pthread_detach(call);
 	if (early || rc == 0)

@@ -42,9 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,7 +61,6 @@
 #define STANDIN_STOP_MS 10000  /* SIGTERM to exit: it flushes the images */
 #define STANDIN_MAX_ARGS 64
 
-#define STANDIN_QMP_MS 5000   /* its monitor: connect, greet, answer */
 
 static void pidfile_path(const char *vm, char *buf, size_t size)
 {
@@ -71,17 +68,9 @@ static void pidfile_path(const char *vm, char *buf, size_t size)
 }
 
 /* Its QMP monitor (a unix socket): mirror_standin_activate speaks to it. */
-static void monitor_path(const char *vm, char *buf, size_t size)
+void mirror__standin_monitor_path(const char *vm, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s.qmp", MIRROR_STANDIN_RUN_DIR, vm);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 pid_t mirror__standin_pid(const char *vm)
@@ -289,7 +278,7 @@ static int standin_argv(struct request *r, const struct mirror_domain *dom, cons
 	if (e == 0) {
 		char monitor[256];
 
-		monitor_path(r->vm, monitor, sizeof(monitor));
+		mirror__standin_monitor_path(r->vm, monitor, sizeof(monitor));
 		unlink(monitor);
 		e = argv_add(a, "--chardev");
 		if (e == 0)
@@ -322,7 +311,7 @@ static int standin_spawn(struct request *r, struct argv *a)
 	char err[MIRROR_MSG_MAX] = "";
 	size_t len = 0;
 	int pipefd[2], status = 0, e;
-	int64_t deadline = now_ms() + STANDIN_START_MS;
+	int64_t deadline = mirror__now_ms() + STANDIN_START_MS;
 	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -342,7 +331,7 @@ static int standin_spawn(struct request *r, struct argv *a)
 	/* until EOF: the parent exits, the daemon points its stderr at /dev/null */
 	for (;;) {
 		struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mirror__now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
@@ -517,16 +506,16 @@ static void standin_start_run(struct mirror *m, struct request *r)
 		goto out;
 	}
 	if (destroy) {
-		t0 = now_ms();
+		t0 = mirror__now_ms();
 		if (backup_kill(r->vm) < 0 && virDomainDestroy(d) < 0) {
 			mirror__say(r, -EIO, "cannot stop the backup QEMU of %s: %s", r->vm,
 				    mirror__virt_error());
 			goto out;
 		}
-		t1 = now_ms();
+		t1 = mirror__now_ms();
 	}
 	e = standin_spawn(r, &a);
-	t2 = now_ms();
+	t2 = mirror__now_ms();
 	/* libvirt's bookkeeping of the killed QEMU, off the gap; an error means it did it already
 	 */
 	if (destroy && virDomainIsActive(d) == 1)
@@ -577,11 +566,10 @@ static void standin_stop_run(struct mirror *m, struct request *r)
 		mirror__say(r, 0, "the stand-in of %s stopped", r->vm);
 }
 
-/* The request of a stand-in's start, checked and filled in, not submitted yet. */
-static int standin_submit_request(struct mirror *m, const char *vm, const char *xml,
-				  const char *nbd_addr, unsigned port, bool replace_backup,
-				  const char *primary_node, mirror_done_fn done,
-				  mirror_reply_fn reply, void *userdata, struct request **ret)
+int mirror__standin_request(struct mirror *m, const char *vm, const char *xml,
+			    const char *nbd_addr, unsigned port, bool replace_backup,
+			    const char *primary_node, mirror_done_fn done, mirror_reply_fn reply,
+			    void *userdata, struct request **ret)
 {
 	struct request *r = NULL;
 	int e;
@@ -615,8 +603,8 @@ static int standin_submit(struct mirror *m, const char *vm, const char *xml, con
 			  mirror_done_fn done, mirror_reply_fn reply, void *userdata)
 {
 	struct request *r = NULL;
-	int e = standin_submit_request(m, vm, xml, nbd_addr, port, replace_backup, primary_node,
-				       done, reply, userdata, &r);
+	int e = mirror__standin_request(m, vm, xml, nbd_addr, port, replace_backup, primary_node,
+					done, reply, userdata, &r);
 
 	return e < 0 ? e : mirror__submit(m, r);
 }
@@ -652,112 +640,4 @@ int mirror_standin_stop(struct mirror *m, const char *vm, mirror_done_fn done, v
 	if (strchr(vm, '/'))
 		return -EINVAL;
 	return mirror__submit_vm(m, standin_stop_run, vm, done, NULL, userdata, NULL);
-}
-
-/* --- arming: the way back of a live switchover, ready before the guest leaves ----- */
-
-/* One line of the monitor within the deadline; -errno. */
-static int qmp_line(int fd, char *buf, size_t size, int64_t deadline)
-{
-	size_t n = 0;
-
-	while (n + 1 < size) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t left = deadline - now_ms();
-		ssize_t k;
-
-		if (left <= 0 || poll(&p, 1, (int)left) != 1)
-			return -ETIMEDOUT;
-		k = read(fd, buf + n, 1);
-		if (k <= 0)
-			return k == 0 ? -ECONNRESET : -errno;
-		if (buf[n] == '\n') {
-			buf[n] = '\0';
-			return 0;
-		}
-		n++;
-	}
-	return -EMSGSIZE;
-}
-
-/* CMD on the monitor FD; 0 on its "return", -EIO on an "error" (events skipped). */
-static int qmp_command(int fd, const char *cmd, int64_t deadline, char *answer, size_t size)
-{
-	size_t len = strlen(cmd);
-	int e;
-
-	if (write(fd, cmd, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		return -errno;
-	for (;;) {
-		if ((e = qmp_line(fd, answer, size, deadline)) < 0)
-			return e;
-		if (strstr(answer, "\"return\""))
-			return 0;
-		if (strstr(answer, "\"error\""))
-			return -EIO;
-	}
-}
-
-static void standin_activate_run(struct mirror *m, struct request *r)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char answer[4096];
-	int64_t t0 = now_ms(), deadline = t0 + STANDIN_QMP_MS;
-	int fd = -1, e;
-
-	if (mirror__standin_pid(r->vm) <= 0) {
-		mirror__say(r, -ENOENT, "no stand-in of %s on this host to activate", r->vm);
-		return;
-	}
-	monitor_path(r->vm, sa.sun_path, sizeof(sa.sun_path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		mirror__say(r, -errno, "cannot reach the stand-in of %s at %s: %m", r->vm,
-			    sa.sun_path);
-		goto out;
-	}
-	/* the greeting, then the capabilities: the monitor takes commands after both */
-	e = qmp_line(fd, answer, sizeof(answer), deadline);
-	if (e == 0)
-		e = qmp_command(fd, "{\"execute\":\"qmp_capabilities\"}", deadline, answer,
-				sizeof(answer));
-	/* every node of the stand-in: its images, as they are now on disk */
-	if (e == 0)
-		e = qmp_command(fd, "{\"execute\":\"blockdev-set-active\",\"arguments\":{\"active\":true}}",
-				deadline, answer, sizeof(answer));
-	if (e < 0) {
-		mirror__say(r, e, "cannot activate the stand-in of %s: %s", r->vm,
-			    e == -EIO ? answer : strerror(-e));
-		goto out;
-	}
-	mirror__say(r, 0, "the stand-in of %s serves its images now (activated in %" PRId64 " ms)",
-		    r->vm, now_ms() - t0);
-out:
-	if (fd >= 0)
-		close(fd);
-}
-
-int mirror_standin_arm_xml(struct mirror *m, const char *vm, const char *xml,
-			   const char *nbd_addr, unsigned port, const char *primary_node,
-			   mirror_done_fn done, void *userdata)
-{
-	struct request *r = NULL;
-	int ret;
-
-	if (!xml)
-		return -EINVAL;
-	ret = standin_submit_request(m, vm, xml, nbd_addr, port, false, primary_node, done, NULL,
-				     userdata, &r);
-	if (ret < 0)
-		return ret;
-	r->inactive = true;
-	return mirror__submit(m, r);
-}
-
-int mirror_standin_activate(struct mirror *m, const char *vm, mirror_done_fn done,
-			    void *userdata)
-{
-	if (strchr(vm, '/'))
-		return -EINVAL;
-	return mirror__submit_vm(m, standin_activate_run, vm, done, NULL, userdata, NULL);
 }
