@@ -18,16 +18,25 @@
 #include "sdb_apply.h"
 #include "sdb_msg.h"
 
+/* Runs Q, a statement on the disks of VM alone. */
+static int disks_exec(struct sdb *db, enum sdb__q q, const char *vm)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int r;
+
+	r = sdb__stmt_key(db, q, vm, &s);
+	if (r < 0)
+		return r;
+	return sdb__exec(db, s, "cannot update disks");
+}
+
 /* Replaces the disks of VM with DISKS (checked by sdb__field_disks). */
 static int disks_replace(struct sdb *db, const char *vm, json_object *disks)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int r;
 
-	r = sdb__stmt_key(db, SDB_Q_DISKS_DELETE, vm, &s);
-	if (r < 0)
-		return r;
-	r = sdb__exec(db, s, "cannot update disks");
+	r = disks_exec(db, SDB_Q_DISKS_DELETE, vm);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
@@ -211,6 +220,9 @@ int sdb__apply_pair_update(struct sdb *db, const struct sdb__apply_ctx *c)
 	r = sdb__exec(db, s, "cannot update pair");
 	if (r == -EINVAL)
 		return sdb__fail(db, r, "pair '%s' would have the same primary and backup", vm);
+	/* a new initial sync: its disks start from nothing copied, as the pair (the SQL) */
+	if (r >= 0 && state && strcmp(state, "initial-sync") == 0 && strcmp(row.cur, state) != 0)
+		r = disks_exec(db, SDB_Q_DISKS_RESTART, vm);
 	/* The transition and its event are one change: no event for a refused one. */
 	if (r >= 0 && ev_message)
 		r = sdb__event_insert(db, c, ev_node, vm, "pair", ev_message, NULL,

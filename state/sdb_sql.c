@@ -64,6 +64,12 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 		"   ELSE copy_kind END,"
 		" copy_reason = CASE WHEN ?2 = 'initial-sync' AND state <> ?2 THEN NULL"
 		"   ELSE copy_reason END,"
+		/* nor its bytes: a reverse pair's progress began at the forward
+		 * pair's 100 % until its first report (issue 14) */
+		" bytes_done = CASE WHEN ?2 = 'initial-sync' AND state <> ?2 THEN 0"
+		"   ELSE bytes_done END,"
+		" bytes_total = CASE WHEN ?2 = 'initial-sync' AND state <> ?2 THEN 0"
+		"   ELSE bytes_total END,"
 		" generation = generation + 1, changed_usec = ?11 WHERE vm = ?1",
 	/* a progress without the copy's kind (a hasvcd before schema 7) keeps the one recorded */
 	[SDB_Q_PAIR_PROGRESS] = "UPDATE pairs SET bytes_done = ?2, bytes_total = ?3,"
@@ -76,6 +82,7 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_DISKS_GET] = "SELECT target, bytes_done, bytes_total, ready FROM pair_disks"
 			    " WHERE vm = ?1 ORDER BY target",
 	[SDB_Q_DISKS_DELETE] = "DELETE FROM pair_disks WHERE vm = ?1",
+	[SDB_Q_DISKS_RESTART] = "UPDATE pair_disks SET bytes_done = 0, ready = 0 WHERE vm = ?1",
 	[SDB_Q_DISK_INSERT] = "INSERT INTO pair_disks (vm, target, bytes_done, bytes_total, ready)"
 			      " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SDB_Q_EVENT_INSERT] = "INSERT INTO events (id, time_usec, node, vm, kind, message, detail,"

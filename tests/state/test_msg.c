@@ -639,6 +639,9 @@ Test(msg, pair_progress_records_the_copy_kind)
 	    .vm = "vm1", .state = "creating", .pair_event = "host-returned"};
 	struct sdb_pair_change prepared = {
 	    .vm = "vm1", .state = "initial-sync", .pair_event = "backup-prepared"};
+	struct sdb_disk_spec copied[] = {
+	    {.target = "vda", .bytes_done = 500, .bytes_total = 500, .ready = true},
+	    {.target = "vdb", .bytes_done = 100, .bytes_total = 500}};
 	json_object *copy;
 
 	test_populate(db);
@@ -657,7 +660,7 @@ Test(msg, pair_progress_records_the_copy_kind)
 	json_object_put(copy);
 
 	/* an older proposer's progress: the kind stays */
-	cr_assert_eq(APPLY(db, sdb_msg_pair_progress, "vm1", 600, 1000, NULL, 0), 0, "%s",
+	cr_assert_eq(APPLY(db, sdb_msg_pair_progress, "vm1", 600, 1000, copied, 2), 0, "%s",
 		     sdb_errmsg(db));
 	copy = copy_of_vm1();
 	cr_assert_str_eq(str_of(copy, "kind"), "full");
@@ -686,6 +689,24 @@ Test(msg, pair_progress_records_the_copy_kind)
 	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &prepared), 0, "%s", sdb_errmsg(db));
 	copy = copy_of_vm1();
 	cr_assert_null(copy, "a new initial sync clears the last copy's kind");
+	/* and its bytes: the CLI drew a reverse pair at the forward pair's 100 % */
+	{
+		json_object *o = NULL, *disks;
+
+		cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0, "%s", sdb_errmsg(db));
+		cr_assert_eq(int_of(o, "bytes_done"), 0);
+		cr_assert_eq(int_of(o, "bytes_total"), 0);
+		disks = json_object_object_get(o, "disks");
+		cr_assert_eq(json_object_array_length(disks), 2, "the disks stay, with their sizes");
+		for (size_t i = 0; i < 2; i++) {
+			json_object *d = json_object_array_get_idx(disks, i);
+
+			cr_assert_eq(int_of(d, "bytes_done"), 0);
+			cr_assert_gt(int_of(d, "bytes_total"), 0);
+			cr_assert_not(json_object_get_boolean(json_object_object_get(d, "ready")));
+		}
+		json_object_put(o);
+	}
 	cr_assert_eq(APPLY(db, sdb_msg_pair_copy_progress, "vm1", 0, 1000, NULL, 0,
 			   &(struct sdb_copy_kind){"delta", "paused jobs resumed"}),
 		     0, "%s", sdb_errmsg(db));
