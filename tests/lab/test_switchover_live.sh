@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Live switchover through hasvcd (issue 14), there and back twice, then a
-# maintenance: five live moves in a row, with writes throughout, on the qmp
+# Live switchover through hasvcd (issue 14), five live moves back and forth
+# in a row, then a maintenance: six in all, with writes throughout, on the qmp
 # engine: each time the guest's QEMU moves by live migration (the QEMU on
 # the new host is the migration's incoming one, never booted), writes made
 # before and during the move are on the new primary's disk, the old primary
 # becomes the paused backup, and the copy back is a delta of what was written
-# since the switch, never the whole disk. Then maintenance of the primary's
+# since the switch, never the whole disk; after the fifth, with the guest
+# paused and flushed, its whole image equals the backup's. Then maintenance of the primary's
 # host with three VMs on it moves all three live, two at a time. (The refusal without the qmp engine and the
 # --allow-cold fallback are unit tests: tests/pairs/test_ops.c, test_live.c.)
 source "$(dirname "$0")/lib.sh"
@@ -20,7 +21,7 @@ lab exec node1 hasvc pair create vm1 --backup node2 --wait --timeout 120
 copy_of() { pair_json node3 vm1 | jq -r '(.copy.kind // "-") + "/" + (.copy.reason // "-")'; }
 
 primary=node1 backup=node2 written=0
-for round in 1 2 3 4; do
+for round in 1 2 3 4 5; do
 	write_blocks "$primary" vm1 $((written + 1)) $((written + 4))
 	written=$((written + 4))
 	note "round $round: live switchover $primary -> $backup after $written blocks"
@@ -62,7 +63,26 @@ for round in 1 2 3 4; do
 	verify_blocks "$backup" vm1 1 "$written"
 	tmp=$primary primary=$backup backup=$tmp
 done
-[ "$(event_count node3 "(migrated)")" -eq 4 ] || fail "expected 4 migrated transitions"
+[ "$(event_count node3 "(migrated)")" -eq 5 ] || fail "expected 5 migrated transitions"
+
+# identical: with the guest paused and flushed on $primary, its whole image
+# equals the backup's export on $backup (after five moves, each a delta)
+identical() {
+	local img=/var/lib/libvirt/images/vm1.qcow2 port nbd=()
+	port=$(pair_field node3 vm1 nbd_port)
+	mapfile -t nbd < <(nbd_image "10.77.0.1${backup#node}" "$port" vda)
+	if [ "${nbd[0]}" = --object ]; then # TLS: both images as options
+		lab exec "$primary" qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
+			"driver=qcow2,file.driver=file,file.filename=$img" "${nbd[3]}"
+	else
+		lab exec "$primary" qemu-img compare -q -U -f qcow2 -F raw "$img" "${nbd[2]}"
+	fi
+}
+lab exec "$primary" virsh -q suspend vm1 >/dev/null
+qio "$primary" vm1 "flush"
+identical || fail "after 5 live moves $primary's image differs from $backup's: $(identical 2>&1 || true)"
+note "after 5 live moves: $primary's whole image equals $backup's"
+lab exec "$primary" virsh -q resume vm1 >/dev/null
 
 note "maintenance of $primary with 3 VMs: all move live, two at a time (maintenance_switchover auto, the qmp engine)"
 for vm in vm2 vm3; do
@@ -75,7 +95,7 @@ for vm in vm1 vm2 vm3; do
 	wait_for 120 "$vm in-sync on $backup" bash -c "[ \"\$($LAB_CMD exec node3 hasvc pair show $vm --json | jq -r '.state + \"/\" + .primary')\" = in-sync/$backup ]"
 	domstate_is "$backup" $vm running || fail "$vm is $(domstate "$backup" $vm) on $backup"
 done
-[ "$(event_count node3 "(migrated)")" -eq 7 ] || fail "maintenance did not move all three live"
+[ "$(event_count node3 "(migrated)")" -eq 8 ] || fail "maintenance did not move all three live"
 verify_blocks "$backup" vm1 1 "$written"
 verify_blocks "$backup" vm2 1 2
 verify_blocks "$backup" vm3 1 2
