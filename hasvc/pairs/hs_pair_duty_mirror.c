@@ -383,9 +383,23 @@ static void copy_note(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	t->copy_kind = c ? c->kind : MIRROR_COPY_FULL;
 	if (t->copy_kind == MIRROR_COPY_FULL && v->generation <= 2)
 		snprintf(t->copy_reason, sizeof(t->copy_reason), "new backup");
+	else if (t->copy_kind == MIRROR_COPY_FULL && v->backup &&
+		 strcmp(v->backup, t->failed_over_from) == 0)
+		/*
+		 * Failback (issue 13, item 3; docs/pairs.md): the returning disk
+		 * was the primary's until the crash and may hold writes that never
+		 * reached this host (written, not yet acknowledged). No bitmap
+		 * knows them, so the whole disk is copied (a compare pass is not
+		 * built: see the docs for why).
+		 */
+		snprintf(t->copy_reason, sizeof(t->copy_reason),
+			 "failback: %s ran the VM until the failover; its disk may hold writes "
+			 "never acknowledged, so all of it is copied",
+			 v->backup);
 	else
 		snprintf(t->copy_reason, sizeof(t->copy_reason), "%s",
 			 c && c->reason ? c->reason : "not said");
+	t->failed_over_from[0] = '\0'; /* a later copy is not the failback's */
 	hs_state_event(p->core, v->vm, "pair", "%s copy of %s to %s (%s): %s",
 		       t->copy_kind == MIRROR_COPY_DELTA ? "delta" : "full", v->vm, v->backup,
 		       t->copy_reason, message);

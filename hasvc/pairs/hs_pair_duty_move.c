@@ -47,7 +47,12 @@ static void promoted(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 				    message);
 		return;
 	}
-	/* The old primary host stays recorded as the backup: re-protection may go back there. */
+	/*
+	 * The old primary host stays recorded as the backup: re-protection may
+	 * go back there, and that copy is a failback's (copy_note).
+	 */
+	if (!switchover)
+		snprintf(t->failed_over_from, sizeof(t->failed_over_from), "%s", v->primary);
 	if (hs__pairs_transition(p, v, HS_EV_PROMOTED, &c, "%s runs on %s now (%s)", v->vm,
 				p->core->self->name, message) == 0 && switchover)
 		hs__pairs_propose(p, sdb_msg_op_end(v->vm, NULL, &buf, &len), &buf, &len, "end of switchover");

@@ -85,6 +85,14 @@ struct task {
 	bool copy_recorded;      /* proposed with a progress at least once */
 	enum mirror_copy_kind copy_kind;
 	char copy_reason[160];
+	/*
+	 * Across generations: the host this VM was failed over from, here
+	 * (promoted on it by a failover, not a switchover), until the next
+	 * copy starts. A copy back onto that host is a failback, and its
+	 * reason says so (issue 13, item 3). Lost with a restart of this
+	 * hasvcd: the copy is as full, only its reason is then the engine's.
+	 */
+	char failed_over_from[HS_NAME_MAX + 1];
 };
 
 /* An NBD port this host put into a proposal, which the state may not show yet. */

@@ -269,3 +269,49 @@ Test(resync, a_full_resync_says_why)
 	cr_assert_geq(pt_events("pair", "full copy of vm1 to node2 (the primary's QEMU restarted"),
 		      1);
 }
+
+/*
+ * Issue 13, item 3: failback. The VM failed over to node1 (node2 fenced,
+ * node1's backup promoted); node2 comes back and is the backup again. Its
+ * disk may hold writes never acknowledged, so the copy is full, and its
+ * reason says it is a failback's rather than the engine's "no job".
+ */
+Test(resync, a_failback_copy_is_full_and_says_why)
+{
+	struct pt_call *c;
+	char buf[160];
+
+	pt_setup("node1"); /* the coordinator, and the backup host */
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node2", "node1", "in-sync");
+	pt_node_set("node2", false, false);
+	pt_round();
+	pt_node_state("node2", "fenced");
+	pt_round();
+	pt_round();
+	pt_answer(pt_pending("promote"), 0, "vm1 resumed", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "unprotected");
+
+	pt_node_state("node2", "online");
+	pt_node_set("node2", true, true);
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	backup_prepared("vm1");
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	pt_calls_clear();
+	pt_round();
+	c = pt_pending("start_resync");
+	cr_assert_not_null(c);
+	pt_answer(c, 0, "vm1: 1 disk(s) mirroring (qmp engine, full copy)",
+		  copy_answer("full", "the primary's QEMU restarted or never mirrored this pair: "
+				      "no job to resume"));
+	pt_round();
+	cr_assert_eq(pt_events("pair", "full copy of vm1 to node2 (failback: node2 ran the VM"), 1);
+	usleep(1100 * 1000);
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", copying_job(0, 1 << 20));
+	cr_assert_str_eq(copy_field("vm1", "kind", buf, sizeof(buf)), "full");
+	cr_assert_not_null(strstr(copy_field("vm1", "reason", buf, sizeof(buf)), "failback"), "%s",
+			   buf);
+}
