@@ -62,6 +62,23 @@ static void backup_prepared(const char *vm)
 	pt_propose(built, buf, len);
 }
 
+/*
+ * The backup host of vm1 is up again: after the re-protection delay the pair
+ * goes creating, the backup is prepared, and the primary is asked to start
+ * the initial sync's copy (returned, NULL if it was not).
+ */
+static struct pt_call *backup_back_and_prepared(void)
+{
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	backup_prepared("vm1");
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	pt_calls_clear();
+	pt_round();
+	return pt_pending("start_resync");
+}
+
 Test(resync, a_paused_job_degrades_the_pair_and_the_cut_keeps_it)
 {
 	struct hs_pair v;
@@ -101,14 +118,7 @@ Test(resync, a_pair_that_had_a_backup_resumes_its_jobs_a_new_one_copies_in_full)
 	pt_round();
 	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(0, 1 << 20));
 	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
-	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC: the backup host is up, it comes back */
-	pt_round();
-	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
-	backup_prepared("vm1");
-	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
-	pt_calls_clear();
-	pt_round();
-	c = pt_pending("start_resync");
+	c = backup_back_and_prepared(); /* the backup host is up, it comes back */
 	cr_assert_not_null(c);
 	cr_assert(c->may_resume, "a pair that had a backup may resume its paused jobs");
 	cr_assert(c->sync);
@@ -192,13 +202,7 @@ static struct pt_call *resync_started(void)
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
 	pt_round();
 	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(0, 1 << 20));
-	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
-	pt_round();
-	backup_prepared("vm1");
-	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
-	pt_calls_clear();
-	pt_round();
-	return pt_pending("start_resync");
+	return backup_back_and_prepared();
 }
 
 static json_object *copy_answer(const char *kind, const char *reason)
@@ -294,14 +298,7 @@ Test(resync, a_failback_copy_is_full_and_says_why)
 
 	pt_node_state("node2", "online");
 	pt_node_set("node2", true, true);
-	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
-	pt_round();
-	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
-	backup_prepared("vm1");
-	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
-	pt_calls_clear();
-	pt_round();
-	c = pt_pending("start_resync");
+	c = backup_back_and_prepared();
 	cr_assert_not_null(c);
 	pt_answer(c, 0, "vm1: 1 disk(s) mirroring (qmp engine, full copy)",
 		  copy_answer("full", "the primary's QEMU restarted or never mirrored this pair: "
