@@ -109,7 +109,8 @@ static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 	t->outcome_disk_reason = NULL;
 	if (result < 0 || !reply || !reply->disk_check)
 		t->outcome_disk_id[0] = '\0'; /* nothing written on the disks: nothing to record */
-	else if (!reply->disk_check->same)
+	else if (!reply->disk_check->same && v->generation > 1)
+		/* (a new pair's disks are new: nothing to say, nothing to resume) */
 		t->outcome_disk_reason = strdup(reply->disk_check->reason ? reply->disk_check->reason
 									   : "not the disks left");
 	propose_outcome(p, t, v);

@@ -352,6 +352,36 @@ Test(resync, the_prepare_records_the_backup_disks_identity)
 	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
 	v = pt_pair("vm1");
 	cr_assert_str_eq(v.backup_disk_id, token);
+	cr_assert_null(v.backup_disk_reason, "a new pair's disks are new: no reason to show");
+	hs_pair_release(&v);
+
+	/* lost and back: the prepare checks the identity recorded, and says what it found */
+	{
+		struct sdb_pair_change road[] = {
+		    {.vm = "vm1", .state = "degraded", .pair_event = "mirror-failed"},
+		    {.vm = "vm1", .state = "creating", .pair_event = "host-returned"},
+		};
+
+		for (size_t i = 0; i < sizeof(road) / sizeof(road[0]); i++) {
+			char *buf = NULL;
+			size_t len;
+			int built = sdb_msg_pair_update(&road[i], &buf, &len);
+
+			pt_propose(built, buf, len);
+		}
+	}
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	pt_round();
+	c = pt_pending("backup_prepare");
+	cr_assert_not_null(c);
+	cr_assert_str_eq(c->id_expected, token);
+	cr_assert_str_neq(c->id_next, token, "each prepare writes a new identity");
+	data = json_object_new_object();
+	json_object_object_add(data, "port", json_object_new_int(10811));
+	json_object_object_add(data, "disk_reason",
+			       json_object_new_string("vm1.qcow2 carries no hasvc identity"));
+	pt_answer(c, 0, "backup prepared", data);
+	v = pt_pair("vm1");
 	cr_assert_str_eq(v.backup_disk_reason, "vm1.qcow2 carries no hasvc identity");
 	hs_pair_release(&v);
 }
