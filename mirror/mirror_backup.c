@@ -275,7 +275,7 @@ static void prepare_run(struct mirror *m, struct request *r)
 	char cmd[1024], node[128];
 	unsigned port = r->port;
 	json_object *listen_args = json_object_new_object();
-	bool tls = false;
+	bool tls = false, unmarked = false;
 	int standin = 0;
 
 	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
@@ -341,11 +341,21 @@ static void prepare_run(struct mirror *m, struct request *r)
 	 * in full. Never wrong, only slower.
 	 */
 	if (r->id_next && created) {
+		int marked;
+
 		r->disk_check.same = mirror__identity_check(dom, created, r->id_expected,
 							    r->disk_reason,
 							    sizeof(r->disk_reason)) == 1;
 		r->disk_check.reason = r->disk_check.same ? NULL : r->disk_reason;
-		if (mirror__identity_mark(r, dom, r->id_next) < 0)
+		marked = mirror__identity_mark(r, dom, r->id_next);
+		/*
+		 * A filesystem without user xattrs: the next check cannot read
+		 * one either, so every return copies in full. Slower, never
+		 * wrong; said in the answer. Any other failure is the prepare's.
+		 */
+		if (marked == -ENOTSUP || marked == -EOPNOTSUPP)
+			unmarked = true;
+		else if (marked < 0)
 			goto out_undo;
 	}
 	d = virDomainDefineXML(conn, backup_xml);
@@ -380,13 +390,16 @@ static void prepare_run(struct mirror *m, struct request *r)
 	}
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;
-	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s%s%s",
+	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s%s%s%s",
 		    dom->name, dom->n_disks, r->host, port,
 		    !tls ? "" : r->peer ? " (TLS, for CN=" : " (TLS, any certificate of the CA",
 		    tls && r->peer ? r->peer : "", tls ? ")" : "",
 		    standin > 0 ? "; its stand-in stopped first" : "",
 		    r->disk_check.reason ? "; " : "",
-		    r->disk_check.reason ? r->disk_check.reason : "");
+		    r->disk_check.reason ? r->disk_check.reason : "",
+		    unmarked ? "; the disks' identity is not recorded (no user xattrs on this "
+			       "filesystem): every return copies in full"
+			     : "");
 	goto out;
 
 out_undo:

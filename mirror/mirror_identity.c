@@ -17,8 +17,8 @@
  * pair's own earlier copy put back (an older token). What it cannot: the same
  * file written in place (dd, qemu-io, a guest booted on it by hand): the
  * attribute stays, and nothing in a raw image could tell. An attribute that
- * cannot be written (a filesystem without user xattrs) makes every later
- * return a full copy: never wrong, only slower; the prepare says so.
+ * cannot be written (a filesystem without user xattrs: -ENOTSUP) makes every
+ * later return a full copy: never wrong, only slower; the prepare says so.
  */
 #include <errno.h>
 #include <stdio.h>

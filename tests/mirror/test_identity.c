@@ -129,3 +129,20 @@ Test(identity, a_disk_that_cannot_carry_it_says_which)
 			   "%s", r->message);
 	mirror__request_free(r);
 }
+
+/*
+ * A filesystem without user xattrs (procfs here, as NFS without xattr
+ * support would be): the mark answers -ENOTSUP, which the prepare takes as
+ * "not recorded" (every return a full copy), and the check finds no identity.
+ */
+Test(identity, a_filesystem_without_xattrs_answers_enotsup_and_is_never_the_same)
+{
+	struct request *r = mirror__request_new(NULL, NULL, NULL, NULL);
+	char why[320];
+
+	disks[1].source = "/proc/self/comm";
+	cr_assert_eq(mirror__identity_mark(r, &dom, "aaaa1111"), -ENOTSUP, "%s", r->message);
+	mirror__request_free(r);
+	cr_assert_eq(check("aaaa1111", NULL, why, sizeof(why)), 0);
+	cr_assert_not_null(strstr(why, "the identity of /proc/self/comm cannot be read"), "%s", why);
+}
