@@ -70,6 +70,8 @@ void mirror__request_free(struct request *r)
 	free(r->note);
 	free(r->tls_dir);
 	free(r->peer);
+	free(r->id_expected);
+	free(r->id_next);
 	free(r->thread_data);
 	mirror__answer_clear(r);
 	free(r);

@@ -391,12 +391,30 @@ struct mirror_migration {
  * member of the operation that ran can be set (NULL or 0 otherwise, and when
  * it failed before it had an answer). Everything lives during the call only.
  */
+/*
+ * The identity of a backup's disks (mirror_backup_prepare_tls; issue 13,
+ * item 4, mirror_identity.c): EXPECTED the token the cluster recorded for
+ * this pair's backup disks (NULL: none to check), NEXT the token this
+ * prepare writes on them.
+ */
+struct mirror_disk_identity {
+	const char *expected;
+	const char *next;
+};
+
+/* What the prepare found: SAME the disks hasvc left (or nothing to check), else REASON. */
+struct mirror_disk_check {
+	bool same;
+	const char *reason; /* NULL when same */
+};
+
 struct mirror_reply {
 	int result;
 	const char *message;
 	const struct mirror_inspection *inspection; /* mirror_inspect_typed */
 	const struct mirror_jobs_state *jobs;       /* mirror_jobs_typed */
 	unsigned port;                              /* mirror_backup_prepare_typed: the port bound */
+	const struct mirror_disk_check *disk_check; /* ... _tls with an identity: the disks found */
 	const struct mirror_job_event *event;       /* mirror_on_job_event_typed */
 	const struct mirror_copy *copy;             /* mirror_start*_typed: what the copy sends */
 	const struct mirror_standin *standin;       /* mirror_standin_start_typed */
@@ -467,8 +485,12 @@ int mirror_set_tls(struct mirror *m, const struct mirror_tls *tls);
  * mirror_backup_prepare() and _typed(): any certificate the CA signed gets
  * in (the data is still encrypted, and a host outside the cluster is kept
  * out, but any host of the cluster could write).
+ * IDENTITY (NULL: none): the disks found are checked against
+ * IDENTITY->expected before QEMU opens them, and carry IDENTITY->next after;
+ * the reply's disk_check says whether they were the ones hasvc left.
  */
 int mirror_backup_prepare_tls(struct mirror *m, const char *primary_xml,
 			      const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
 			      unsigned port, bool fresh, uint64_t memory_reserve,
-			      const char *primary_node, mirror_reply_fn done, void *userdata);
+			      const char *primary_node, const struct mirror_disk_identity *identity,
+			      mirror_reply_fn done, void *userdata);

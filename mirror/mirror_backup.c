@@ -275,7 +275,7 @@ static void prepare_run(struct mirror *m, struct request *r)
 	char cmd[1024], node[128];
 	unsigned port = r->port;
 	json_object *listen_args = json_object_new_object();
-	bool tls = false;
+	bool tls = false, unmarked = false;
 	int standin = 0;
 
 	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
@@ -334,6 +334,30 @@ static void prepare_run(struct mirror *m, struct request *r)
 			goto out_undo;
 		created[i] = true;
 	}
+	/*
+	 * The disks' identity, read before QEMU opens them and written after
+	 * the check: a prepare that fails from here leaves the new token on
+	 * them, which the cluster never recorded, so the next return copies
+	 * in full. Never wrong, only slower.
+	 */
+	if (r->id_next && created) {
+		int marked;
+
+		r->disk_check.same = mirror__identity_check(dom, created, r->id_expected,
+							    r->disk_reason,
+							    sizeof(r->disk_reason)) == 1;
+		r->disk_check.reason = r->disk_check.same ? NULL : r->disk_reason;
+		marked = mirror__identity_mark(r, dom, r->id_next);
+		/*
+		 * A filesystem without user xattrs: the next check cannot read
+		 * one either, so every return copies in full. Slower, never
+		 * wrong; said in the answer. Any other failure is the prepare's.
+		 */
+		if (marked == -ENOTSUP || marked == -EOPNOTSUPP)
+			unmarked = true;
+		else if (marked < 0)
+			goto out_undo;
+	}
 	d = virDomainDefineXML(conn, backup_xml);
 	if (!d) {
 		mirror__say(r, -EINVAL, "cannot define backup %s: %s", dom->name,
@@ -366,11 +390,16 @@ static void prepare_run(struct mirror *m, struct request *r)
 	}
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;
-	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s",
+	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s%s%s%s",
 		    dom->name, dom->n_disks, r->host, port,
 		    !tls ? "" : r->peer ? " (TLS, for CN=" : " (TLS, any certificate of the CA",
 		    tls && r->peer ? r->peer : "", tls ? ")" : "",
-		    standin > 0 ? "; its stand-in stopped first" : "");
+		    standin > 0 ? "; its stand-in stopped first" : "",
+		    r->disk_check.reason ? "; " : "",
+		    r->disk_check.reason ? r->disk_check.reason : "",
+		    unmarked ? "; the disks' identity is not recorded (no user xattrs on this "
+			       "filesystem): every return copies in full"
+			     : "");
 	goto out;
 
 out_undo:
@@ -443,7 +472,8 @@ out:
 
 static int prepare_submit(struct mirror *m, const char *primary_xml, const uint64_t *disk_bytes,
 			  size_t n_disks, const char *nbd_addr, unsigned port, bool fresh,
-			  uint64_t memory_reserve, const char *peer, mirror_done_fn done,
+			  uint64_t memory_reserve, const char *peer,
+			  const struct mirror_disk_identity *identity, mirror_done_fn done,
 			  mirror_reply_fn reply, void *userdata)
 {
 	struct request *r;
@@ -456,6 +486,12 @@ static int prepare_submit(struct mirror *m, const char *primary_xml, const uint6
 	if (!r)
 		return -ENOMEM;
 	if (peer && !(r->peer = strdup(peer))) {
+		mirror__request_free(r);
+		return -ENOMEM;
+	}
+	if (identity && identity->next &&
+	    (!(r->id_next = strdup(identity->next)) ||
+	     (identity->expected && !(r->id_expected = strdup(identity->expected))))) {
 		mirror__request_free(r);
 		return -ENOMEM;
 	}
@@ -479,7 +515,7 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 			  uint64_t memory_reserve, mirror_done_fn done, void *userdata)
 {
 	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
-			      memory_reserve, NULL, done, NULL, userdata);
+			      memory_reserve, NULL, NULL, done, NULL, userdata);
 }
 
 int mirror_backup_prepare_typed(struct mirror *m, const char *primary_xml,
@@ -488,16 +524,17 @@ int mirror_backup_prepare_typed(struct mirror *m, const char *primary_xml,
 				mirror_reply_fn done, void *userdata)
 {
 	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
-			      memory_reserve, NULL, NULL, done, userdata);
+			      memory_reserve, NULL, NULL, NULL, done, userdata);
 }
 
 int mirror_backup_prepare_tls(struct mirror *m, const char *primary_xml,
 			      const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
 			      unsigned port, bool fresh, uint64_t memory_reserve,
-			      const char *primary_node, mirror_reply_fn done, void *userdata)
+			      const char *primary_node, const struct mirror_disk_identity *identity,
+			      mirror_reply_fn done, void *userdata)
 {
 	return prepare_submit(m, primary_xml, disk_bytes, n_disks, nbd_addr, port, fresh,
-			      memory_reserve, primary_node, NULL, done, userdata);
+			      memory_reserve, primary_node, identity, NULL, done, userdata);
 }
 
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)

@@ -79,6 +79,7 @@ struct request {
 	char *tls_dir;  /* mirror_set_tls()'s directory, NULL: libvirt's */
 	enum mirror_tls_mode tls_mode;
 	char *peer;     /* prepare: the pair's primary node, the one client let in; NULL any */
+	char *id_expected, *id_next; /* prepare: the disks' identity (mirror_identity.c) */
 	mirror_done_fn done;   /* the answer as JSON DATA, */
 	mirror_reply_fn reply; /* or as a record (the *_typed operations) */
 	void *userdata;
@@ -94,9 +95,23 @@ struct request {
 	char copy_reason[160];
 	struct mirror_standin standin;
 	struct mirror_migration migration;
+	struct mirror_disk_check disk_check; /* with ANSWER_PORT, when the prepare had an identity */
+	char disk_reason[320];
 };
 
 /* --- mirror.c: requests, on the caller's thread ---------------------------------- */
+
+/*
+ * mirror_identity.c. Check: 1 when every disk of DOM is the one hasvc left
+ * (its identity attribute is EXPECTED's; EXPECTED NULL: nothing to check,
+ * trusted), 0 when not, WHY then saying which and how; an image in CREATED
+ * (made by this prepare) is never. Mark: writes TOKEN on every disk;
+ * -errno, said in R, when it cannot.
+ */
+struct mirror_domain;
+int mirror__identity_check(const struct mirror_domain *dom, const bool *created,
+			   const char *expected, char *why, size_t len);
+int mirror__identity_mark(struct request *r, const struct mirror_domain *dom, const char *token);
 
 /* A request of RUN whose outcome goes to DONE, or to REPLY (the other NULL). */
 struct request *mirror__request_new(mirror__run_fn run, mirror_done_fn done, mirror_reply_fn reply,

@@ -79,6 +79,8 @@ void mirror__answer_clear(struct request *r)
 	r->copy = (struct mirror_copy){0};
 	r->copy_reason[0] = '\0';
 	r->port_bound = 0;
+	r->disk_check = (struct mirror_disk_check){0};
+	r->disk_reason[0] = '\0';
 	r->standin = (struct mirror_standin){0};
 	r->migration = (struct mirror_migration){0};
 	r->answer = MIRROR__ANSWER_NONE;
@@ -187,7 +189,10 @@ void mirror__answer_deliver(struct request *r)
 		switch (r->answer) {
 		case MIRROR__ANSWER_INSPECTION: reply.inspection = &r->inspection; break;
 		case MIRROR__ANSWER_JOBS: reply.jobs = &r->jobs; break;
-		case MIRROR__ANSWER_PORT: reply.port = r->port_bound; break;
+		case MIRROR__ANSWER_PORT:
+			reply.port = r->port_bound;
+			reply.disk_check = r->id_next ? &r->disk_check : NULL;
+			break;
 		case MIRROR__ANSWER_EVENT: reply.event = &r->event; break;
 		case MIRROR__ANSWER_COPY: reply.copy = &r->copy; break;
 		case MIRROR__ANSWER_STANDIN: reply.standin = &r->standin; break;

@@ -159,6 +159,7 @@ int sdb__apply_pair_update(struct sdb *db, const struct sdb__apply_ctx *c)
 	struct sdb__row row = {.q = SDB_Q_PAIR_GET, .what = "pair", .col = 6, .gen_col = 12};
 	const char *vm, *state, *desired, *admin, *reason, *primary, *backup, *mode;
 	const char *ev_node = NULL, *ev_message = NULL, *pair_event = NULL;
+	const char *disk_id = NULL, *disk_reason = NULL;
 	enum hs_pair_state next = HS_PAIR_STATE_MAX;
 	enum hs_pair_event event = HS_EV_MAX;
 	uint64_t bandwidth, port;
@@ -176,6 +177,8 @@ int sdb__apply_pair_update(struct sdb *db, const struct sdb__apply_ctx *c)
 	    SDB_STR_OPT("mode", 16, sdb__modes, &mode),
 	    SDB_U64_OPT("bandwidth_mib", INT64_MAX, &bandwidth, &has_bw),
 	    SDB_U64_OPT("nbd_port", 65535, &port, &has_port),
+	    SDB_STR_OPT("backup_disk_id", SDB_NAME_MAX_LEN, NULL, &disk_id),
+	    {"backup_disk_reason", SDB_F_STR0, false, SDB_TEXT_MAX_LEN, NULL, &disk_reason, NULL},
 	    SDB_STR_OPT("event_node", SDB_NAME_MAX_LEN, NULL, &ev_node),
 	    SDB_STR_OPT("event", SDB_TEXT_MAX_LEN, NULL, &ev_message),
 	};
@@ -188,6 +191,8 @@ int sdb__apply_pair_update(struct sdb *db, const struct sdb__apply_ctx *c)
 		r = sdb__field_pair_event(db, c->msg, state, &pair_event, &event);
 	if (r >= 0 && clear_backup && backup)
 		r = sdb__fail(db, -EINVAL, "both 'backup' and 'clear_backup'");
+	if (r >= 0 && (disk_id == NULL) != (disk_reason == NULL))
+		r = sdb__fail(db, -EINVAL, "'backup_disk_id' and 'backup_disk_reason' come together");
 	row.key = vm;
 	if (r >= 0)
 		r = sdb__apply_begin(db, &row);
@@ -217,6 +222,8 @@ int sdb__apply_pair_update(struct sdb *db, const struct sdb__apply_ctx *c)
 	sqlite3_bind_int64(s, 11, (int64_t)c->time);
 	if (has_port)
 		sqlite3_bind_int64(s, 12, (int64_t)port);
+	sdb__bind_text(s, 13, disk_id);
+	sdb__bind_text(s, 14, disk_reason);
 	r = sdb__exec(db, s, "cannot update pair");
 	if (r == -EINVAL)
 		return sdb__fail(db, r, "pair '%s' would have the same primary and backup", vm);

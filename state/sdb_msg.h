@@ -104,6 +104,15 @@ struct sdb_pair_change {
 	bool set_bandwidth;
 	uint64_t bandwidth_mib;
 	unsigned nbd_port; /* 0 leaves it */
+	/*
+	 * Schema 9 (issue 13, item 4), set together by a backup-prepared: the
+	 * identity the backup host wrote on the backup's disks, and why the
+	 * disks it found were not the ones it had left ("" when they were, or
+	 * there was nothing to check). NULL leaves both; a change of primary or
+	 * backup forgets them. A hasvcd before schema 9 ignores both.
+	 */
+	const char *backup_disk_id;
+	const char *backup_disk_reason;
 	/* When set, an event (kind "pair") logged with the change, atomically. */
 	const char *event;
 	const char *event_node; /* the host that proposed it */

@@ -202,6 +202,11 @@ int sdb_msg_pair_update(const struct sdb_pair_change *change, char **ret_buf, si
 			add_u64(m, "bandwidth_mib", change->bandwidth_mib);
 		if (change->nbd_port)
 			add_u64(m, "nbd_port", change->nbd_port);
+		if (change->backup_disk_id) {
+			add_str(m, "backup_disk_id", change->backup_disk_id);
+			add_str(m, "backup_disk_reason",
+				change->backup_disk_reason ? change->backup_disk_reason : "");
+		}
 		add_str(m, "event_node", change->event_node);
 		add_str(m, "event", change->event);
 	}

@@ -36,7 +36,8 @@ static const struct col pair_cols[] = {
     {"state", COL_AUTO},      {"desired_state", COL_AUTO}, {"admin_state", COL_AUTO},
     {"reason", COL_AUTO},     {"bytes_done", COL_AUTO},	   {"bytes_total", COL_AUTO},
     {"generation", COL_AUTO}, {"changed_usec", COL_AUTO},  {"nbd_port", COL_AUTO},
-    {"copy_kind", COL_AUTO},  {"copy_reason", COL_AUTO},
+    {"copy_kind", COL_AUTO},  {"copy_reason", COL_AUTO},	   {"backup_disk_id", COL_AUTO},
+    {"backup_disk_reason", COL_AUTO},
 };
 
 static const struct col disk_cols[] = {

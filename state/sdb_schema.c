@@ -211,6 +211,17 @@ const char *const sdb__schema_steps[] = {
 	"INSERT INTO pair_disks SELECT * FROM pair_disks_v8;"
 	"DROP TABLE pair_disks_v8;"
 	"PRAGMA user_version = 8;",
+
+	/*
+	 * 8 -> 9: the identity of the backup's disks (issue 13, item 4): the
+	 * token the backup host wrote on them at its last prepare, and why the
+	 * disks it found there were not the ones it had left (NULL when they
+	 * were, or when there was nothing to check). A primary resumes its
+	 * paused jobs into a returned backup only when that reason is NULL.
+	 */
+	"ALTER TABLE pairs ADD COLUMN backup_disk_id TEXT;"
+	"ALTER TABLE pairs ADD COLUMN backup_disk_reason TEXT;"
+	"PRAGMA user_version = 9;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

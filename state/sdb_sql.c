@@ -36,16 +36,17 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " admin_state FROM nodes ORDER BY name",
 	[SDB_Q_PAIR_GET] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			   " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			   " generation, changed_usec, nbd_port, copy_kind, copy_reason FROM pairs"
-			   " WHERE vm = ?1",
+			   " generation, changed_usec, nbd_port, copy_kind, copy_reason,"
+			   " backup_disk_id, backup_disk_reason FROM pairs WHERE vm = ?1",
 	[SDB_Q_PAIRS_LIST] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
-			     " generation, changed_usec, nbd_port, copy_kind, copy_reason FROM pairs"
-			     " ORDER BY vm",
+			     " generation, changed_usec, nbd_port, copy_kind, copy_reason,"
+			     " backup_disk_id, backup_disk_reason FROM pairs ORDER BY vm",
 	[SDB_Q_PAIRS_BY_NODE] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 				" state, desired_state, admin_state, reason, bytes_done,"
 				" bytes_total, generation, changed_usec, nbd_port, copy_kind,"
-				" copy_reason FROM pairs WHERE primary_node = ?1 OR backup_node = ?1 ORDER BY vm",
+				" copy_reason, backup_disk_id, backup_disk_reason FROM pairs"
+				" WHERE primary_node = ?1 OR backup_node = ?1 ORDER BY vm",
 	[SDB_Q_PAIR_INSERT] = "INSERT INTO pairs (vm, uuid, primary_node, backup_node, mode,"
 			      " bandwidth_mib, state, desired_state, reason, created_usec,"
 			      " changed_usec, domain_xml, disk_sizes, nbd_port)"
@@ -70,6 +71,19 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 		"   ELSE bytes_done END,"
 		" bytes_total = CASE WHEN ?2 = 'initial-sync' AND state <> ?2 THEN 0"
 		"   ELSE bytes_total END,"
+		/*
+		 * the backup's disk identity: set with a prepare (?13, ?14: ""
+		 * when the disks were the ones left); forgotten when the primary
+		 * or the backup changes (another host's disks, or roles swapped)
+		 */
+		" backup_disk_id = CASE WHEN ?13 IS NOT NULL THEN ?13"
+		"   WHEN coalesce(?6, primary_node) <> primary_node OR ?7"
+		"     OR coalesce(?8, backup_node) IS NOT backup_node THEN NULL"
+		"   ELSE backup_disk_id END,"
+		" backup_disk_reason = CASE WHEN ?13 IS NOT NULL THEN nullif(?14, '')"
+		"   WHEN coalesce(?6, primary_node) <> primary_node OR ?7"
+		"     OR coalesce(?8, backup_node) IS NOT backup_node THEN NULL"
+		"   ELSE backup_disk_reason END,"
 		" generation = generation + 1, changed_usec = ?11 WHERE vm = ?1",
 	/* a progress without the copy's kind (a hasvcd before schema 7) keeps the one recorded */
 	[SDB_Q_PAIR_PROGRESS] = "UPDATE pairs SET bytes_done = ?2, bytes_total = ?3,"
@@ -126,7 +140,8 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_DUMP_PAIRS] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
 			     " generation, created_usec, changed_usec, domain_xml, disk_sizes, nbd_port,"
-			     " copy_kind, copy_reason FROM pairs ORDER BY vm",
+			     " copy_kind, copy_reason, backup_disk_id, backup_disk_reason FROM pairs"
+			     " ORDER BY vm",
 	[SDB_Q_DUMP_DISKS] = "SELECT vm, target, bytes_done, bytes_total, ready FROM pair_disks"
 			     " ORDER BY vm, target",
 	[SDB_Q_DUMP_OPS] = "SELECT vm, op, node, ref, started_usec FROM operations ORDER BY vm",
@@ -149,9 +164,10 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " bandwidth_mib, state, desired_state, admin_state, reason,"
 			     " bytes_done,"
 			     " bytes_total, generation, created_usec, changed_usec, domain_xml,"
-			     " disk_sizes, nbd_port, copy_kind, copy_reason)"
+			     " disk_sizes, nbd_port, copy_kind, copy_reason, backup_disk_id,"
+			     " backup_disk_reason)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-			     " ?15, ?16, ?17, ?18, ?19, ?20)",
+			     " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
 	[SDB_Q_LOAD_DISKS] = "INSERT INTO pair_disks (vm, target, bytes_done, bytes_total, ready)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SDB_Q_LOAD_OPS] = "INSERT INTO operations (vm, op, node, ref, started_usec)"

@@ -42,6 +42,8 @@ int hs_pair_decode(json_object *row, struct hs_pair *ret)
 	v.primary = hs_json_str(row, "primary");
 	v.backup = hs_json_str(row, "backup");
 	v.reason = hs_json_str(row, "reason");
+	v.backup_disk_id = hs_json_str(row, "backup_disk_id");
+	v.backup_disk_reason = hs_json_str(row, "backup_disk_reason");
 	v.generation = hs_json_u64(row, "generation");
 	v.changed_usec = hs_json_u64(row, "changed_usec");
 	v.bandwidth_mib = hs_json_u64(row, "bandwidth_mib");

@@ -34,6 +34,13 @@ enum hs_pair_desired {
 struct hs_pair {
 	json_object *row; /* a reference, dropped by hs_pair_release() */
 	const char *vm, *primary, *backup, *reason;
+	/*
+	 * The backup's disks as their host last prepared them (issue 13, item
+	 * 4): the identity written on them (NULL: none recorded since the last
+	 * change of primary or backup), and why the disks found were not the
+	 * ones left (NULL: they were, or nothing was there to check).
+	 */
+	const char *backup_disk_id, *backup_disk_reason;
 	const char *op; /* the operation running on the VM ("switchover"), or NULL */
 	const char *op_ref; /* its reference (a switchover's ends "-from-PRIMARY"), or NULL */
 	enum hs_pair_state state;

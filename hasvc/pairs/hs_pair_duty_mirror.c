@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <qb/qblog.h>
 
@@ -73,9 +74,15 @@ static void propose_outcome(struct hs_pairs *p, struct task *t, const struct hs_
 	const char *message = t->outcome_message ? t->outcome_message : "";
 
 	if (t->outcome >= 0) {
-		/* the port the backup listens on is the one it bound, not the one asked */
+		/*
+		 * The port the backup listens on is the one it bound, not the one
+		 * asked; the disks' identity goes with it: the primary resumes
+		 * its paused jobs into them only if they were the ones left.
+		 */
 		struct sdb_pair_change port = {
 		    .nbd_port = t->outcome_port,
+		    .backup_disk_id = t->outcome_disk_id[0] ? t->outcome_disk_id : NULL,
+		    .backup_disk_reason = t->outcome_disk_reason ? t->outcome_disk_reason : "",
 		};
 		hs__pairs_transition(p, v, HS_EV_BACKUP_PREPARED, &port, "%s", message);
 	} else if (v->generation == 1) /* a new pair: creating it failed, it goes */
@@ -98,7 +105,27 @@ static void prepared(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 	t->outcome_port = result >= 0 && reply ? reply->port : 0;
 	free(t->outcome_message);
 	t->outcome_message = strdup(message ? message : "");
+	free(t->outcome_disk_reason);
+	t->outcome_disk_reason = NULL;
+	if (result < 0 || !reply || !reply->disk_check)
+		t->outcome_disk_id[0] = '\0'; /* nothing written on the disks: nothing to record */
+	else if (!reply->disk_check->same && v->generation > 1)
+		/* (a new pair's disks are new: nothing to say, nothing to resume) */
+		t->outcome_disk_reason = strdup(reply->disk_check->reason ? reply->disk_check->reason
+									   : "not the disks left");
 	propose_outcome(p, t, v);
+}
+
+/* A new identity for the backup's disks: 128 random bits, in hex. -errno when none. */
+static int disk_token_new(char out[33])
+{
+	uint8_t raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -errno;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return 0;
 }
 
 void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
@@ -108,6 +135,7 @@ void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	uint64_t bytes[64];
 	size_t n = 0;
 	struct pending *pe;
+	struct mirror_disk_identity identity;
 	unsigned port;
 	int r;
 
@@ -134,6 +162,13 @@ void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	}
 	for (n = 0; n < json_object_array_length(sizes) && n < ARRAY_SIZE(bytes); n++)
 		bytes[n] = (uint64_t)json_object_get_int64(json_object_array_get_idx(sizes, n));
+	r = disk_token_new(t->outcome_disk_id);
+	if (r < 0) {
+		prepared(p, t, v, r, "no random bytes for the backup disks' identity", NULL);
+		return;
+	}
+	identity = (struct mirror_disk_identity){.expected = v->backup_disk_id,
+						 .next = t->outcome_disk_id};
 	pe = hs__pending_new(p, t, v, prepared, false);
 	if (!pe)
 		return;
@@ -142,7 +177,7 @@ void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *
 				      hs_core_replication_address(p->core, p->core->self->name), port,
 				      v->generation == 1,
 				      (uint64_t)p->core->config->memory_reserve_mib << 20, v->primary,
-				      hs__request_reply, pe);
+				      &identity, hs__request_reply, pe);
 	if (r < 0)
 		hs__pending_failed(t, pe, "prepare the backup", r);
 }
@@ -383,6 +418,10 @@ static void copy_note(struct hs_pairs *p, struct task *t, const struct hs_pair *
 	t->copy_kind = c ? c->kind : MIRROR_COPY_FULL;
 	if (t->copy_kind == MIRROR_COPY_FULL && v->generation <= 2)
 		snprintf(t->copy_reason, sizeof(t->copy_reason), "new backup");
+	else if (t->copy_kind == MIRROR_COPY_FULL && v->backup_disk_reason)
+		/* issue 13, item 4: what the backup host found instead of its disks */
+		snprintf(t->copy_reason, sizeof(t->copy_reason),
+			 "the backup's disk is not the one in step: %s", v->backup_disk_reason);
 	else if (t->copy_kind == MIRROR_COPY_FULL && v->backup &&
 		 strcmp(v->backup, t->failed_over_from) == 0)
 		/*
@@ -494,12 +533,14 @@ void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 		 * resumes them if so (only the delta travels), else copies in full
 		 * and says why. A new pair comes here at generation 2 (created,
 		 * then backup-prepared): every later initial sync has a larger one.
+		 * Never into disks that are not the ones those jobs wrote to (the
+		 * backup host found them replaced: backup_disk_reason).
 		 */
 		if (mirror_engine_qmp(p->mirror))
 			r = mirror_start_resync_typed(p->mirror, v->vm, addr, v->nbd_port,
 						      v->mode == HS_MODE_SYNC, v->bandwidth_mib,
-						      v->generation > 2, false, hs__request_reply,
-						      pe);
+						      v->generation > 2 && !v->backup_disk_reason,
+						      false, hs__request_reply, pe);
 		else
 			r = mirror_start_typed(p->mirror, v->vm, addr, v->nbd_port,
 					       v->mode == HS_MODE_SYNC, v->bandwidth_mib,

@@ -32,6 +32,7 @@ struct task *hs__task_get(struct hs_pairs *p, const char *vm)
 static void task_free(struct task *t)
 {
 	free(t->outcome_message);
+	free(t->outcome_disk_reason);
 	free(t->failure);
 	free(t->vm);
 	free(t);
@@ -54,6 +55,9 @@ void hs__task_sync(struct task *t, const struct hs_pair *v)
 	t->outcome_known = false;
 	free(t->outcome_message);
 	t->outcome_message = NULL;
+	free(t->outcome_disk_reason);
+	t->outcome_disk_reason = NULL;
+	t->outcome_disk_id[0] = '\0';
 	t->mirror_started = false;
 	t->copy_known = false; /* a new copy says its own kind */
 	t->copy_recorded = false;

@@ -56,6 +56,13 @@ struct task {
 	int outcome;             /* the prepare's result (-errno) */
 	unsigned outcome_port;   /* the port bound */
 	char *outcome_message;
+	/*
+	 * ... and the backup disks' identity (issue 13, item 4): the token the
+	 * prepare wrote on them, and why the disks found were not the ones
+	 * left (NULL: they were, or nothing recorded to check).
+	 */
+	char outcome_disk_id[33];
+	char *outcome_disk_reason;
 	/* a live switchover's step (hs_pair_duty_live.c): its event, the port it bound */
 	enum hs_pair_event live_event;
 	unsigned live_port;
@@ -84,7 +91,7 @@ struct task {
 	bool copy_known;
 	bool copy_recorded;      /* proposed with a progress at least once */
 	enum mirror_copy_kind copy_kind;
-	char copy_reason[160];
+	char copy_reason[320];
 	/*
 	 * Across generations: the host this VM was failed over from, here
 	 * (promoted on it by a failover, not a switchover), until the next

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 			r = mirror_backup_prepare_tls(m, xml, sizes, n, argv[3],
 						      (unsigned)atoi(argv[4]),
 						      getenv("HASVC_MIRROR_FRESH") != NULL, 0,
-						      getenv("HASVC_MIRROR_PRIMARY"), replied, NULL);
+						      getenv("HASVC_MIRROR_PRIMARY"), NULL, replied, NULL);
 		else if (xml && sizes)
 			r = mirror_backup_prepare(m, xml, sizes, n, argv[3], (unsigned)atoi(argv[4]),
 						  getenv("HASVC_MIRROR_FRESH") != NULL, 0, done, NULL);

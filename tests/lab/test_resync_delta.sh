@@ -151,6 +151,31 @@ event_count_above node1 "full copy of vm1 to node2 (the primary's QEMU restarted
 	fail "no mirror-started event gives the full copy's reason"
 compare_disks
 
+note "3c. cut again; while away, node2's backup image is replaced by another file (issue 13, item 4)"
+img2=/var/lib/hasvc-lab/$HASVC_LAB/node2/var/lib/libvirt/images/vm1.qcow2
+identity_of() { python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.hasvc.disk").decode())' "$1"; }
+id0=$(identity_of "$img2") || fail "node2's backup image carries no identity"
+note "node2's image: user.hasvc.disk = $id0"
+lab repl node2 cut
+write_blocks node1 vm1 24 25
+wait_for 30 "vm1 degraded a third time" event_count_above node1 "in-sync -> degraded" 2
+off0=$(job offset)
+# a restore as backup tools do it: a new file moved into place (no identity)
+qemu-img create -q -f qcow2 "$img2.restored" 256M
+mv "$img2.restored" "$img2"
+lab repl node2 heal
+t0=$(now_ms)
+wait_for 80 "vm1 in-sync after the replaced disk's full copy" bash -c "[ \"\$($LAB_CMD exec node1 hasvc pair show vm1 --json | jq -r .state)\" = in-sync ]"
+copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
+note "in-sync $(($(now_ms) - t0)) ms after the heal; copy $copy; the job copied $(job offset) bytes (the paused one had $off0)"
+case "$copy" in
+"full/the backup's disk is not the one in step: "*"vm1.qcow2 carries no hasvc identity"*) ;;
+*) fail "a replaced backup disk was copied as '$copy'" ;;
+esac
+[ "$(job offset)" -ge "$full" ] || fail "the copy onto the replaced disk moved $(job offset) bytes, not the whole disk"
+event_count_above node2 "carries no hasvc identity" 0 || fail "no event of node2's prepare says what it found"
+compare_disks
+
 note "4. switchover node1 -> node2 on the qmp engine"
 t0=$(now_ms)
 lab exec node1 hasvc switchover vm1

@@ -82,8 +82,18 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 	struct mirror_reply reply = {.result = result, .message = message};
 	json_object *v, *list;
 
+	struct mirror_disk_check check = {.same = true};
+
 	if (json_object_object_get_ex(data, "port", &v))
 		reply.port = (unsigned)json_object_get_int(v);
+	/* backup_prepare: {"disk_reason": "..."} answers disks that were not the ones left */
+	if (strcmp(c->op, "backup_prepare") == 0 && c->id_next[0]) {
+		if (json_object_object_get_ex(data, "disk_reason", &v)) {
+			check.same = false;
+			check.reason = json_object_get_string(v);
+		}
+		reply.disk_check = &check;
+	}
 	if (strcmp(c->op, "jobs") == 0 && data) {
 		jobs.active = json_object_object_get_ex(data, "active", &v) && json_object_get_boolean(v);
 		if (json_object_object_get_ex(data, "disks", &list))
@@ -175,14 +185,20 @@ int mirror_backup_prepare(struct mirror *m, const char *primary_xml, const uint6
 int mirror_backup_prepare_tls(struct mirror *m, const char *primary_xml,
 			      const uint64_t *disk_bytes, size_t n_disks, const char *nbd_addr,
 			      unsigned port, bool fresh, uint64_t memory_reserve,
-			      const char *primary_node, mirror_reply_fn done, void *userdata)
+			      const char *primary_node, const struct mirror_disk_identity *identity,
+			      mirror_reply_fn done, void *userdata)
 {
 	int r = record("backup_prepare", primary_xml, port, fresh, NULL, userdata);
 
 	if (r >= 0) {
-		calls[n_calls - 1].reply = done;
-		snprintf(calls[n_calls - 1].primary, sizeof(calls[0].primary), "%s",
-			 primary_node ? primary_node : "");
+		struct pt_call *c = &calls[n_calls - 1];
+
+		c->reply = done;
+		snprintf(c->primary, sizeof(c->primary), "%s", primary_node ? primary_node : "");
+		snprintf(c->id_expected, sizeof(c->id_expected), "%s",
+			 identity && identity->expected ? identity->expected : "");
+		snprintf(c->id_next, sizeof(c->id_next), "%s",
+			 identity && identity->next ? identity->next : "");
 	}
 	return r;
 }

@@ -70,6 +70,7 @@ struct pt_call {
 	mirror_done_fn done;
 	mirror_reply_fn reply; /* the typed operations answer here instead */
 	char primary[80];      /* backup_prepare: the one host its export lets in */
+	char id_expected[80], id_next[80]; /* backup_prepare: the disks' identity ("" none) */
 	void *userdata;
 	bool answered;
 	bool may_resume; /* start_resync: resume our paused jobs if they exist */

@@ -42,8 +42,12 @@ static json_object *paused_job(uint64_t cur, uint64_t end)
 	return o;
 }
 
-/* The replicated change the backup host proposes once it prepared the backup again. */
-static void backup_prepared(const char *vm)
+/*
+ * The replicated change the backup host proposes once it prepared the backup
+ * again; OTHER_DISKS (NULL: none) why the disks it found were not the ones
+ * it left (issue 13, item 4).
+ */
+static void backup_prepared_found(const char *vm, const char *other_disks)
 {
 	struct hs_pair v = pt_pair(vm);
 	struct sdb_pair_change c = {.vm = vm,
@@ -52,6 +56,8 @@ static void backup_prepared(const char *vm)
 				    .state = "initial-sync",
 				    .pair_event = hs_pair_event_name(HS_EV_BACKUP_PREPARED),
 				    .reason = "",
+				    .backup_disk_id = other_disks ? "bbbb2222" : NULL,
+				    .backup_disk_reason = other_disks,
 				    .event = "creating -> initial-sync (backup-prepared): test",
 				    .event_node = "node2"};
 	char *buf = NULL;
@@ -60,6 +66,11 @@ static void backup_prepared(const char *vm)
 
 	hs_pair_release(&v);
 	pt_propose(built, buf, len);
+}
+
+static void backup_prepared(const char *vm)
+{
+	backup_prepared_found(vm, NULL);
 }
 
 /*
@@ -311,4 +322,100 @@ Test(resync, a_failback_copy_is_full_and_says_why)
 	cr_assert_str_eq(copy_field("vm1", "kind", buf, sizeof(buf)), "full");
 	cr_assert_not_null(strstr(copy_field("vm1", "reason", buf, sizeof(buf)), "failback"), "%s",
 			   buf);
+}
+
+/*
+ * Issue 13, item 4, on the backup host: the prepare is given the identity the
+ * cluster recorded and a new one to write; what it found is recorded with
+ * backup-prepared (the new identity, and why the disks were not the ones left).
+ */
+Test(resync, the_prepare_records_the_backup_disks_identity)
+{
+	json_object *data = json_object_new_object();
+	struct pt_call *c;
+	struct hs_pair v;
+	char token[80];
+
+	pt_setup("node2");
+	pt_pair_put("vm1", "node1", "node2", "creating");
+	pt_round();
+	c = pt_pending("backup_prepare");
+	cr_assert_not_null(c);
+	cr_assert_str_eq(c->id_expected, "", "nothing recorded for a new pair");
+	cr_assert_eq(strlen(c->id_next), 32, "%s", c->id_next);
+	cr_assert_eq(strspn(c->id_next, "0123456789abcdef"), 32, "%s", c->id_next);
+	snprintf(token, sizeof(token), "%s", c->id_next);
+	json_object_object_add(data, "port", json_object_new_int(10811));
+	json_object_object_add(data, "disk_reason",
+			       json_object_new_string("vm1.qcow2 carries no hasvc identity"));
+	pt_answer(c, 0, "backup prepared", data);
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	v = pt_pair("vm1");
+	cr_assert_str_eq(v.backup_disk_id, token);
+	cr_assert_null(v.backup_disk_reason, "a new pair's disks are new: no reason to show");
+	hs_pair_release(&v);
+
+	/* lost and back: the prepare checks the identity recorded, and says what it found */
+	{
+		struct sdb_pair_change road[] = {
+		    {.vm = "vm1", .state = "degraded", .pair_event = "mirror-failed"},
+		    {.vm = "vm1", .state = "creating", .pair_event = "host-returned"},
+		};
+
+		for (size_t i = 0; i < sizeof(road) / sizeof(road[0]); i++) {
+			char *buf = NULL;
+			size_t len;
+			int built = sdb_msg_pair_update(&road[i], &buf, &len);
+
+			pt_propose(built, buf, len);
+		}
+	}
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	pt_round();
+	c = pt_pending("backup_prepare");
+	cr_assert_not_null(c);
+	cr_assert_str_eq(c->id_expected, token);
+	cr_assert_str_neq(c->id_next, token, "each prepare writes a new identity");
+	data = json_object_new_object();
+	json_object_object_add(data, "port", json_object_new_int(10811));
+	json_object_object_add(data, "disk_reason",
+			       json_object_new_string("vm1.qcow2 carries no hasvc identity"));
+	pt_answer(c, 0, "backup prepared", data);
+	v = pt_pair("vm1");
+	cr_assert_str_eq(v.backup_disk_reason, "vm1.qcow2 carries no hasvc identity");
+	hs_pair_release(&v);
+}
+
+/*
+ * ... and on the primary: its paused jobs are not resumed into disks that
+ * are not the ones they wrote to; the copy is full and says why.
+ */
+Test(resync, paused_jobs_are_not_resumed_into_other_disks)
+{
+	struct pt_call *c;
+	char buf[320];
+
+	pt_setup("node1");
+	pt_engine_qmp = true;
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(0, 1 << 20));
+	usleep(3100 * 1000); /* REPROTECT_DELAY_USEC */
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
+	backup_prepared_found("vm1", "/images/vm1.qcow2 carries no hasvc identity");
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	pt_calls_clear();
+	pt_round();
+	c = pt_pending("start_resync");
+	cr_assert_not_null(c);
+	cr_assert_not(c->may_resume, "never resumed into disks that are not the ones left");
+	pt_answer(c, 0, "vm1: 1 disk(s) mirroring (qmp engine, full copy)",
+		  copy_answer("full", "no resume asked"));
+	usleep(1100 * 1000);
+	pt_round();
+	pt_answer(pt_pending("jobs"), 0, "jobs", copying_job(0, 1 << 20));
+	cr_assert_str_eq(copy_field("vm1", "reason", buf, sizeof(buf)),
+			 "the backup's disk is not the one in step: /images/vm1.qcow2 carries no "
+			 "hasvc identity");
 }

@@ -714,3 +714,55 @@ Test(msg, pair_progress_records_the_copy_kind)
 	cr_assert_str_eq(str_of(copy, "kind"), "delta");
 	json_object_put(copy);
 }
+
+/*
+ * Issue 13, item 4 (schema 9): the backup-prepared records the identity the
+ * backup host wrote on the backup's disks and why the disks it found were
+ * not the ones left ("" when they were: NULL); a change of primary or backup
+ * forgets both; one without the other is refused.
+ */
+Test(msg, the_backup_disk_identity_is_recorded_and_forgotten_with_the_roles)
+{
+	struct sdb_pair_change prepared = {.vm = "vm1",
+					   .state = "initial-sync",
+					   .pair_event = "backup-prepared",
+					   .backup_disk_id = "aaaa1111",
+					   .backup_disk_reason = ""};
+	struct sdb_pair_change lost = {.vm = "vm1", .state = "degraded", .pair_event = "backup-lost"};
+	struct sdb_pair_change back = {.vm = "vm1", .state = "creating", .pair_event = "host-returned"};
+	struct sdb_pair_change found = prepared;
+	struct sdb_pair_change swapped = {.vm = "vm1", .primary = "node2", .backup = "node1"};
+	json_object *o = NULL;
+
+	test_populate(db);
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &prepared), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_str_eq(str_of(o, "backup_disk_id"), "aaaa1111");
+	cr_assert(json_object_is_type(json_object_object_get(o, "backup_disk_reason"), json_type_null),
+		  "the disks were the ones left");
+	json_object_put(o);
+
+	/* the backup is lost and comes back with other disks */
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &lost), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &back), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_str_eq(str_of(o, "backup_disk_id"), "aaaa1111", "kept while the roles stay");
+	json_object_put(o);
+	found.backup_disk_id = "bbbb2222";
+	found.backup_disk_reason = "vda.qcow2 carries no hasvc identity";
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &found), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_str_eq(str_of(o, "backup_disk_id"), "bbbb2222");
+	cr_assert_str_eq(str_of(o, "backup_disk_reason"), "vda.qcow2 carries no hasvc identity");
+	json_object_put(o);
+
+	/* roles swapped (a promotion, a migration): the record was of the other host's disks */
+	cr_assert_eq(APPLY(db, sdb_msg_pair_update, &swapped), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert(json_object_is_type(json_object_object_get(o, "backup_disk_id"), json_type_null));
+	cr_assert(json_object_is_type(json_object_object_get(o, "backup_disk_reason"), json_type_null));
+	json_object_put(o);
+
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_update\",\"time\":1,\"vm\":\"vm1\","
+					   "\"backup_disk_id\":\"cccc\"}"));
+}
