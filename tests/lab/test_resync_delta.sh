@@ -18,6 +18,12 @@
 #   3b. Cut again, and the primary's QEMU restarted meanwhile (virsh destroy +
 #      start): its paused job and dirty bitmap are gone, so after the heal
 #      the resync is full, and the event says why; the disks compare equal.
+#   3c. Cut again, and node2's image replaced by another file meanwhile (a
+#      restore): it carries no identity (issue 13, item 4), so the copy after
+#      the heal is full, with that reason; the disks compare equal.
+#   3d. node2 crashes (every process killed, its disk kept) and boots: the
+#      paused job resumes into the same disk (its identity checked), a delta
+#      of at most 2 x W + slack; the disks compare equal.
 #   4. A switchover on the qmp engine: the drain sees our job, cancels it, the
 #      roles reverse, and node2 mirrors back to node1 with a job of its own
 #      (a full copy for now, with the reason: issue 13 item 2 is not built).
@@ -174,6 +180,26 @@ case "$copy" in
 esac
 [ "$(job offset)" -ge "$full" ] || fail "the copy onto the replaced disk moved $(job offset) bytes, not the whole disk"
 event_count_above node2 "carries no hasvc identity" 0 || fail "no event of node2's prepare says what it found"
+compare_disks
+
+note "3d. node2 crashes (every process killed, its disk kept) and boots: the resync is a delta"
+id1=$(identity_of "$img2") || fail "the replaced image was not given an identity"
+[ "$id1" != "$id0" ] || fail "the prepare did not renew the identity ($id0)"
+off0=$(job offset)
+lab crash node2
+t0=$(now_ms)
+write_blocks node1 vm1 26 41
+note "16 x 1 MiB acknowledged in $(($(now_ms) - t0)) ms with node2 down"
+wait_for 30 "vm1 degraded a fourth time" event_count_above node1 "in-sync -> degraded" 3
+owed=$(($(job len) - $(job offset)))
+lab boot node2
+t0=$(now_ms)
+wait_for 120 "vm1 in-sync after node2's boot" bash -c "[ \"\$($LAB_CMD exec node1 hasvc pair show vm1 --json | jq -r .state)\" = in-sync ]"
+copied=$(($(job offset) - off0))
+copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
+note "in-sync $(($(now_ms) - t0)) ms after node2's boot; owed $owed, copied $copied bytes for W = $W; copy $copy"
+[ "$copy" = "delta/paused jobs resumed" ] || fail "after the backup host's crash the copy is '$copy', not a delta"
+[ "$copied" -ge "$W" ] && [ "$copied" -le $((2 * W + SLACK)) ] || fail "the resync after node2's crash copied $copied bytes for W = $W"
 compare_disks
 
 note "4. switchover node1 -> node2 on the qmp engine"
