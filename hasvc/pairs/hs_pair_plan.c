@@ -89,6 +89,20 @@ static const char *why_unsynced(const struct hs_pair *v, char *buf, size_t size)
 		return buf;
 	case HS_PAIR_UNPROTECTED:
 		return "it had no backup in sync";
+	case HS_PAIR_INITIAL_SYNC:
+		/*
+		 * Not its first sync (that one ends at generation 2): a resync
+		 * after an outage, the backup behind by what was written while it
+		 * was away, not a backup that never had the disk.
+		 */
+		if (v->generation > 2) {
+			snprintf(buf, size,
+				 "it was resyncing after an outage and lacks writes made while it was "
+				 "away (%llu of %llu bytes of the resync copied)",
+				 (unsigned long long)v->bytes_done, (unsigned long long)v->bytes_total);
+			return buf;
+		}
+		/* fall through */
 	default:
 		snprintf(buf, size, "it never finished its initial sync (%llu of %llu bytes copied)",
 			 (unsigned long long)v->bytes_done, (unsigned long long)v->bytes_total);

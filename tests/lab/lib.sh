@@ -183,6 +183,20 @@ nbd_image() {
 		printf '%s\n' -f raw "nbd://$host:$port/$export"
 	fi
 }
+# nbd_throttle NODE PORT RATE: NODE's TCP traffic to PORT (a backup's export)
+# through a token bucket of RATE ("8mbit"), everything else at full speed (an
+# htb class for it, iptables CLASSIFY); nbd_unthrottle NODE undoes it.
+nbd_throttle() {
+	lab exec "$1" tc qdisc add dev eth0 root handle 1: htb default 10
+	lab exec "$1" tc class add dev eth0 parent 1: classid 1:10 htb rate 10gbit
+	lab exec "$1" tc class add dev eth0 parent 1: classid 1:30 htb rate 10gbit
+	lab exec "$1" tc qdisc add dev eth0 parent 1:30 tbf rate "$3" burst 32kbit latency 400ms
+	lab exec "$1" iptables -t mangle -A POSTROUTING -p tcp --dport "$2" -j CLASSIFY --set-class 1:30
+}
+nbd_unthrottle() {
+	lab exec "$1" iptables -t mangle -F POSTROUTING
+	lab exec "$1" tc qdisc del dev eth0 root
+}
 # nbd_io NODE HOST PORT QEMU_IO_ARGS...: qemu-io on NODE against export vda of HOST:PORT.
 # NBD_CERT_DIR: a certificate directory other than NODE's own (forces TLS).
 nbd_io() {

@@ -46,17 +46,9 @@ identical() {
 lag() { pair_field node1 vm1 lag_bytes; }
 lag_at_least_4m() { [ "$(lag)" -ge $((4 << 20)) ]; }
 lag_is_0() { [ "$(lag)" -eq 0 ]; }
-throttle() { # PORT: the brief's tbf, 8 mbit, for node1's traffic to node2's export only
-	lab exec node1 tc qdisc add dev eth0 root handle 1: htb default 10
-	lab exec node1 tc class add dev eth0 parent 1: classid 1:10 htb rate 10gbit
-	lab exec node1 tc class add dev eth0 parent 1: classid 1:30 htb rate 10gbit
-	lab exec node1 tc qdisc add dev eth0 parent 1:30 tbf rate 8mbit burst 32kbit latency 400ms
-	lab exec node1 iptables -t mangle -A POSTROUTING -p tcp --dport "$1" -j CLASSIFY --set-class 1:30
-}
-unthrottle() {
-	lab exec node1 iptables -t mangle -F POSTROUTING
-	lab exec node1 tc qdisc del dev eth0 root
-}
+# the brief's tbf, 8 mbit, for node1's traffic to node2's export only (lab/lib.sh)
+throttle() { nbd_throttle node1 "$1" 8mbit; }
+unthrottle() { nbd_unthrottle node1; }
 
 for mode in sync async; do
 	note "[$mode] pair vm1 node1 -> node2 and wait for in-sync"

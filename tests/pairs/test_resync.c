@@ -419,3 +419,34 @@ Test(resync, paused_jobs_are_not_resumed_into_other_disks)
 			 "the backup's disk is not the one in step: /images/vm1.qcow2 carries no "
 			 "hasvc identity");
 }
+
+/*
+ * A primary lost while its pair resyncs after an outage: not promoted, and
+ * the reason says the backup is behind by what was written while it was
+ * away, not that it "never finished its initial sync" (fault_resync_crash_primary).
+ */
+Test(resync, a_primary_lost_during_a_resync_is_not_promoted_and_says_why)
+{
+	struct sdb_pair_change road[] = {
+	    {.vm = "vm1", .state = "degraded", .pair_event = "mirror-failed"},
+	    {.vm = "vm1", .state = "creating", .pair_event = "host-returned"},
+	    {.vm = "vm1", .state = "initial-sync", .pair_event = "backup-prepared"},
+	};
+
+	pt_setup("node1"); /* the coordinator */
+	pt_pair_put("vm1", "node2", "node3", "in-sync");
+	for (size_t i = 0; i < sizeof(road) / sizeof(road[0]); i++) {
+		char *buf = NULL;
+		size_t len;
+		int built = sdb_msg_pair_update(&road[i], &buf, &len);
+
+		pt_propose(built, buf, len);
+	}
+	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
+	pt_node_set("node2", false, false);
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "lost-unsynced");
+	cr_assert_eq(pt_events("pair", "is NOT promoted, it was resyncing after an outage"), 1);
+	cr_assert_eq(pt_events("pair", "never finished its initial sync"), 0);
+	cr_assert_null(pt_pending("promote"));
+}
