@@ -95,13 +95,16 @@ static const char *why_unsynced(const struct hs_pair *v, char *buf, size_t size)
 		 * after an outage, the backup behind by what was written while it
 		 * was away, not a backup that never had the disk.
 		 */
-		if (v->generation > 2) {
+		if (v->generation > 2 && v->bytes_total) {
 			snprintf(buf, size,
 				 "it was resyncing after an outage and lacks writes made while it was "
 				 "away (%llu of %llu bytes of the resync copied)",
 				 (unsigned long long)v->bytes_done, (unsigned long long)v->bytes_total);
 			return buf;
 		}
+		if (v->generation > 2)
+			return "it was resyncing after an outage and lacks writes made while it was "
+			       "away (the resync had not reported its progress yet)";
 		/* fall through */
 	default:
 		snprintf(buf, size, "it never finished its initial sync (%llu of %llu bytes copied)",

@@ -28,7 +28,6 @@ round() {
 	pair_state_is node3 vm1 initial-sync || fail "the resync ended before the crash: $(pair_field node3 vm1 state)"
 	note "crash node1 during the incremental resync"
 	lab crash node1
-	nbd_unthrottle node1 # the host's network namespace outlives its processes
 	wait_for 60 "lost-unsynced" pair_state_is node2 vm1 lost-unsynced
 	reason=$(pair_field node2 vm1 reason)
 	note "reason: $reason"
@@ -39,6 +38,9 @@ round() {
 	[ "$(transition_count node2 vm1 '*' promoting)" -eq 0 ] || fail "a backup behind was promoted"
 	note "node1 returns"
 	lab boot node1
+	# the host's network namespace outlived its processes, and the throttle
+	# with it: gone before the full copy to node2 starts (seconds later)
+	nbd_unthrottle node1
 	wait_for 120 "vm1 running on node1 again" domstate_is node1 vm1 running
 	faults_finish node2 vm1
 	copy=$(pair_field node2 vm1 'copy | .kind + "/" + .reason')
