@@ -10,23 +10,25 @@
 # ones it left (their identity checks out), so the resync is again a delta
 # (the paused job kept what it owed: the first resync's rest and what was
 # written since); in sync with every acknowledged block on both, the images
-# identical.
+# identical. Two hosts: with a third, the pair would be re-protected onto it
+# at once (reprotect = any), a new backup, copied in full.
 source "$(dirname "$0")/lib.sh"
 live_lab_env
+HOSTS=2
 
 round() {
 	scenario_begin vm1 sync
 	faults_start vm1
 	port=$(pair_field node1 vm1 nbd_port)
 	lab repl node2 cut >/dev/null
-	wait_for 30 "vm1 degraded" pair_state_is node3 vm1 degraded
+	wait_for 30 "vm1 degraded" pair_state_is node1 vm1 degraded
 	wait_more_acked 20 90
 	nbd_throttle node1 "$port" 4mbit
 	lab repl node2 heal >/dev/null
-	read -r st ms < <(catch_state node3 vm1 initial-sync 90)
+	read -r st ms < <(catch_state node1 vm1 initial-sync 90)
 	note "resync under way ($st, ${ms} ms after the heal)"
 	sleep 1
-	pair_state_is node3 vm1 initial-sync || fail "the resync ended before the crash: $(pair_field node3 vm1 state)"
+	pair_state_is node1 vm1 initial-sync || fail "the resync ended before the crash: $(pair_field node1 vm1 state)"
 	note "crash node2 during the incremental resync"
 	lab crash node2
 	wait_for 60 "vm1 degraded again" pair_state_is node1 vm1 degraded

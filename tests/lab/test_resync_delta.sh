@@ -34,7 +34,7 @@ source "$(dirname "$0")/lib_qmp.sh"
 VM=vm1
 MIB=1048576
 W=$((16 * MIB))
-SLACK=$((2 * MIB)) # the sync mirror's granularity is 1 MiB: one chunk each side
+SLACK=$((2 * MIB)) # a chunk of the sync mirror's granularity (256 KiB) each side, and room
 
 # job FIELD: a field of vm1's mirror job hs-vda on node1 ("" when there is none).
 job() { qmp node1 '{"execute":"query-block-jobs"}' | jq -r --arg f "$1" '.[] | select(.device == "hs-vda") | .[$f] | tostring'; }
