@@ -41,6 +41,7 @@ round() {
 	copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
 	note "the copy after node2's return: $copy"
 	[ "$copy" = "delta/paused jobs resumed" ] || fail "after the backup host's crash mid-resync the copy was $copy"
+	check_images_identical vm1
 	[ "$(transition_count node1 vm1 '*' promoting)" -eq 0 ] || fail "a promotion happened"
 }
 rounds round

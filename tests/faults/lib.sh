@@ -238,6 +238,28 @@ transition_count() {
 			| select(($f == "*" or .transition.from == $f) and ($t == "*" or .transition.to == $t))] | length'
 }
 
+# images_identical VM: the primary's image and the backup's export hold the
+# same blocks (the writer stopped; qemu-img compare with the image shared,
+# -U); check_images_identical VM fails when they do not.
+images_identical() {
+	local vm=$1 node backup port nbd=() img=/var/lib/libvirt/images/$1.qcow2
+	node=$(runner "$vm")
+	backup=$(pair_field "$node" "$vm" backup)
+	port=$(pair_field "$node" "$vm" nbd_port)
+	mapfile -t nbd < <(nbd_image "10.77.0.1${backup#node}" "$port" vda)
+	if [ "${nbd[0]}" = --object ]; then
+		lab exec "$node" qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
+			"driver=qcow2,file.driver=file,file.filename=$img" "${nbd[3]}"
+	else
+		lab exec "$node" qemu-img compare -q -U -f qcow2 -F raw "$img" "${nbd[2]}"
+	fi
+}
+
+check_images_identical() {
+	images_identical "$1" || fail "the images of $1 differ: $(images_identical "$1" 2>&1 || true)"
+	note "the images of $1 are identical (qemu-img compare, primary's image and backup's export)"
+}
+
 # pair_settled SEEN_FROM VM STATE: the pair is in STATE with the VM running somewhere.
 pair_settled() { pair_state_is "$1" "$2" "$3" && [ -n "$(runner "$2")" ]; }
 
