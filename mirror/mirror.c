@@ -70,7 +70,10 @@ void mirror__request_free(struct request *r)
 	free(r->note);
 	free(r->tls_dir);
 	free(r->peer);
-	free(r->thread_data);
+	if (r->thread_data_free)
+		r->thread_data_free(r->thread_data);
+	else
+		free(r->thread_data);
 	mirror__answer_clear(r);
 	free(r);
 }
