@@ -478,12 +478,17 @@ check_no_stray_copy() {
 	note "$vm active only on $primary (running) and $backup (its backup)"
 }
 
-# live_partition_end CUT PRIMARY: CUT healed (and booted if fenced), VM
-# protected again with every check (live_finish), PRIMARY its primary, and no
-# other active copy of vm1 on any host.
+# live_partition_end CUT PRIMARY: CUT healed (and booted if fenced), vm1
+# protected again with every check (live_finish), PRIMARY its primary, no
+# other active copy of vm1 on any host, its op over.
 live_partition_end() {
 	live_rejoin "$1"
 	live_finish vm1
 	[ "$(pair_field node3 vm1 primary)" = "$2" ] || fail "vm1's primary is $(pair_field node3 vm1 primary), not $2"
 	check_no_stray_copy vm1
+	# the op ends once the guest runs where it stays (a continue waiting for
+	# a cancelled migration tries again): a claimed op would refuse the next
+	# switchover (busy)
+	wait_for 60 "the live switchover's op over" op_over vm1
 }
+op_over() { [ "$(pair_field node3 "$1" operation.op)" = null ]; }
