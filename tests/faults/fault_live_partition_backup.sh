@@ -15,14 +15,24 @@
 # Expect (docs/pairs.md, "Live switchover", safety): node2 is the backup
 # host until `migrated` is applied, the primary once it is. As the backup
 # (degraded): the mirror is cut, the migration fails (a cut link: libvirt's
-# keepalive or hasvc's bound ends it) and the guest goes on on node1, or, if
-# it had left, node1 starts it from its own disk; node2 is not fenced, and
-# its paused copy must never run. As the primary (reversing): the majority
+# keepalive or hasvc's bound ends it, and node1 cancels it) and the guest goes
+# on on node1, or, if it had left, node1 starts it from its own disk; node2
+# is fenced all the same (it may hold the migrated guest, paused: found by
+# this scenario, below). As the primary (reversing): the majority
 # fences node2, then promotes node1, which boots from its stand-in's
 # images. Every case: the guest ends on node1, one running copy at most,
 # never on node1 while node2 is the primary unfenced; every acknowledged
 # block; after the heal (and boot, if fenced) no stand-in and no active
-# copy left on a host that is neither primary nor backup; in sync.
+# copy left on a host that is neither primary nor backup; in sync; the op over.
+#
+# Found by this scenario (2026-12-01), fixed: (case 1) the migration's
+# connect to node2 waited on the cut link while the pair went degraded;
+# node1's continue said "runs already" and ended the op; the heal let the
+# migration go on, and vm1 ended paused on node2, running nowhere, the pair
+# saying node1 ran it (mirror_continue now cancels a migration under way and
+# waits for its end: mirror_inflight.c); (case 2) node2, not fenced, kept the
+# migrated guest paused while node1 booted it from its own disk (the
+# destination of a live migration is now fenced: hs_coord.c).
 source "$(dirname "$0")/lib.sh"
 live_lab_env
 

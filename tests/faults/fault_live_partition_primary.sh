@@ -19,10 +19,15 @@
 # the stand-in's images; a `migrated` that got through first makes node1 the
 # lost backup instead (degraded, node2 goes on). 3: node1 is the backup:
 # the pair is degraded, the guest resumes on node2 unprotected (after
-# degraded is recorded), re-protected. Every case: one running copy at
+# degraded is recorded), re-protected; node1 is fenced all the same (the op
+# claimed: the cluster cannot tell a live migration's destination from its
+# source's stand-in, hs_coord.c). Every case: one running copy at
 # most, every acknowledged block on it and on its new backup, in sync; no
 # stand-in and no other active copy left once node1 is healed (and booted,
-# if its fence powered it off) and online again.
+# if its fence powered it off) and online again; the op over.
+# Found by its first run: node1, fenced, powered on through its BMC, never
+# booted (the lab took the sampler's `lab exec` visitors for a running host;
+# fixed in deploy/lab).
 source "$(dirname "$0")/lib.sh"
 live_lab_env
 
