@@ -72,7 +72,10 @@ void mirror__request_free(struct request *r)
 	free(r->peer);
 	free(r->id_expected);
 	free(r->id_next);
-	free(r->thread_data);
+	if (r->thread_data_free)
+		r->thread_data_free(r->thread_data);
+	else
+		free(r->thread_data);
 	mirror__answer_clear(r);
 	free(r);
 }

@@ -285,7 +285,10 @@ int mirror_migrate(struct mirror *m, const char *vm, const char *dest_addr, unsi
 		   mirror_done_fn done, void *userdata);
 /*
  * On the new primary after a migration: stops VM's stand-in here, if any,
- * then resumes the domain (already running: success).
+ * then resumes the domain (already running: success). On a host whose
+ * migration of VM is still under way (its pair gave up on it: the backup
+ * host lost), cancels that migration and fails with -EAGAIN until it has
+ * ended (mirror_inflight.h): only then is it known where the guest is.
  */
 int mirror_continue(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 

@@ -73,6 +73,7 @@ struct request {
 	 */
 	mirror__run_fn on_thread;
 	void *thread_data; /* what on_thread needs (flat: freed with the request) */
+	void (*thread_data_free)(void *); /* how, when not flat (NULL: free) */
 	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;

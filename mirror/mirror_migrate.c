@@ -61,6 +61,7 @@
 #include <libvirt/libvirt.h>
 
 #include "mirror.h"
+#include "mirror_inflight.h"
 #include "mirror_internal.h"
 #include "mirror_tls.h"
 
@@ -77,6 +78,7 @@ struct migration {
 	char vm[256];
 	unsigned flags;
 	unsigned timeout_s;
+	struct mirror_inflight *inflight; /* under way until the call returned (LOCK) or never starts */
 	pthread_mutex_t lock;
 	pthread_cond_t ended;
 	bool done;     /* the call returned: RC, WHY */
@@ -97,6 +99,7 @@ static void uri_host(const char *addr, char *buf, size_t size)
 
 static void migration_free(struct migration *mg)
 {
+	mirror_inflight_end(mg->inflight);
 	virTypedParamsFree(mg->params, mg->nparams);
 	if (mg->d)
 		virDomainFree(mg->d);
@@ -122,6 +125,12 @@ static void *call_main(void *data)
 	pthread_mutex_lock(&mg->lock);
 	mg->done = true;
 	mg->rc = rc;
+	/*
+	 * No longer under way: the guest is where it will stay. Ended here, not
+	 * by the request's thread, which may still wait on the destination.
+	 */
+	mirror_inflight_end(mg->inflight);
+	mg->inflight = NULL;
 	snprintf(mg->why, sizeof(mg->why), "%s", rc < 0 ? mirror__virt_error() : "");
 	detached = mg->detached;
 	pthread_cond_signal(&mg->ended);
@@ -204,10 +213,11 @@ static void migrate_thread(struct mirror *m, struct request *r)
 	virConnectPtr dconn = NULL;
 	pthread_t call;
 	int64_t t0, elapsed, downtime = -1;
-	bool aborted = false, early = false;
+	bool aborted = false, cancelled = false, early = false;
 	int rc;
 
 	r->thread_data = NULL; /* the threads own it now */
+	r->thread_data_free = NULL;
 	pthread_mutex_init(&mg->lock, NULL);
 	pthread_cond_init(&mg->ended, NULL);
 	snprintf(mg->vm, sizeof(mg->vm), "%s", r->vm);
@@ -232,6 +242,31 @@ static void migrate_thread(struct mirror *m, struct request *r)
 	}
 	/* without it the answer waits for the call: slower, as safe */
 	dconn = virConnectOpen(mg->dconnuri);
+	/*
+	 * A cut link would hold each look at the destination (arrived) as long
+	 * as TCP retransmits (~15 min), and this request with it, unanswered:
+	 * the pair's next duties wait behind it. The keepalive (the mirror
+	 * thread's event loop) closes the connection in ~8 s instead; the
+	 * answer then waits for the call.
+	 */
+	if (dconn && virConnectSetKeepAlive(dconn, 2, 3) < 0)
+		fprintf(stderr, "mirror: no keepalive on the connection to %s: %s\n",
+			mg->dconnuri, mirror__virt_error());
+	/*
+	 * That connect waits as long as TCP does on a cut link: the pair may
+	 * have given up on this migration meanwhile (mirror_continue): it must
+	 * not start once the link heals.
+	 */
+	if (mirror_inflight_cancelled(mg->inflight)) {
+		mirror__say(r, -ECANCELED,
+			    "the live migration of %s to %s was cancelled before it started (its "
+			    "pair no longer migrates); %s stays here",
+			    r->vm, r->host, r->vm);
+		if (dconn)
+			virConnectClose(dconn);
+		migration_free(mg);
+		return;
+	}
 	t0 = mirror__now_ms();
 	if (pthread_create(&call, NULL, call_main, mg) != 0) {
 		mirror__say(r, -EAGAIN, "cannot start the migration's thread");
@@ -253,8 +288,9 @@ static void migrate_thread(struct mirror *m, struct request *r)
 		pthread_cond_timedwait(&mg->ended, &mg->lock, &next);
 		if (mg->done)
 			break;
+		cancelled = cancelled || mirror_inflight_cancelled(mg->inflight);
 		pthread_mutex_unlock(&mg->lock);
-		if (!aborted && mirror__now_ms() - t0 > (int64_t)mg->timeout_s * 1000) {
+		if (!aborted && (cancelled || mirror__now_ms() - t0 > (int64_t)mg->timeout_s * 1000)) {
 			aborted = true;
 			/* a migration past the point of no return refuses it, and completes */
 			virDomainAbortJob(mg->d);
@@ -296,7 +332,13 @@ static void migrate_thread(struct mirror *m, struct request *r)
 		return;
 	}
 	virDomainGetState(mg->d, &state, &reason, 0);
-	if (aborted)
+	if (cancelled)
+		mirror__say(r, -ECANCELED,
+			    "the live migration of %s to %s was cancelled (its pair no longer "
+			    "migrates): %s; %s %s here",
+			    r->vm, r->host, mg->why, r->vm,
+			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
+	else if (aborted)
 		mirror__say(r, -ETIMEDOUT,
 			    "the live migration of %s to %s did not end within %u s and was "
 			    "aborted (%s); %s %s here",
@@ -307,6 +349,15 @@ static void migrate_thread(struct mirror *m, struct request *r)
 			    mg->why, r->vm,
 			    state == VIR_DOMAIN_RUNNING ? "keeps running" : "is not running");
 	migration_free(mg);
+}
+
+/* MG, made by migrate_run, whose thread never started (mirror__request_free). */
+static void migration_unstarted_free(void *data)
+{
+	struct migration *mg = data;
+
+	mirror_inflight_end(mg->inflight);
+	free(mg);
 }
 
 /* On the mirror thread: the checks, then the migration goes to a thread of its own. */
@@ -370,7 +421,15 @@ static void migrate_run(struct mirror *m, struct request *r)
 	mg->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PAUSED |
 		    VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNSAFE | (tls > 0 ? VIR_MIGRATE_TLS : 0);
 	mg->timeout_s = r->timeout_s ?: MIGRATE_TIMEOUT_DEFAULT_S;
+	/* listed here, on the mirror thread: a mirror_continue queued after it sees it */
+	mg->inflight = mirror_inflight_begin(m, r->vm);
+	if (!mg->inflight) {
+		free(mg);
+		mirror__say(r, -ENOMEM, "out of memory");
+		goto out;
+	}
 	r->thread_data = mg;
+	r->thread_data_free = migration_unstarted_free;
 	r->on_thread = migrate_thread;
 	mirror__say(r, 0, "%s: migrating to %s", r->vm, mg->dconnuri);
 out:
@@ -386,6 +445,27 @@ static void continue_run(struct mirror *m, struct request *r)
 
 	if (!dom)
 		return;
+	/*
+	 * A migration of the guest still under way here, though its pair no
+	 * longer migrates (the backup host was lost: degraded): the guest must
+	 * stay. It is cancelled (it does not start, or its job is aborted: from
+	 * here too, as its own thread may wait on a cut link), and the guest
+	 * goes on once it has ended: until then it may yet leave (past the
+	 * point of no return) or wait paused at the switch, and neither "runs
+	 * already" nor a boot would be true. Found by fault_live_partition_backup:
+	 * the migration's connect to the cut-off host waited, the pair went
+	 * degraded, this said "runs already" and the op ended; the heal let the
+	 * migration go on, and the guest left for that host, paused there for
+	 * good, while the pair said it ran here.
+	 */
+	if (mirror_inflight_cancel(m, r->vm)) {
+		virDomainAbortJob(d); /* (none started yet: refused, the flag stops it) */
+		mirror__say(r, -EAGAIN,
+			    "a live migration of %s is still under way here though its pair no "
+			    "longer migrates: cancelled; %s goes on once it has ended",
+			    r->vm, r->vm);
+		goto out;
+	}
 	if (mirror__domain_state(r, d, &state) < 0)
 		goto out;
 	if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {

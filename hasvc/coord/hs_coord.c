@@ -13,7 +13,8 @@
  *     fence; the fence's "fencing"/"fenced" replace the mark;
  *   - and the policy wants it: `fence_lost_hosts = always`, or (the default,
  *     `with-primaries`) it runs the primary of at least one pair, because
- *     fencing exists to make promotion safe.
+ *     fencing exists to make promotion safe (or holds what is as good as
+ *     one: a backup being promoted, a live migration's destination).
  *
  * Two-node clusters: after a split both halves are quorate (two_node) and
  * each fences the other. To leave exactly one host running, the host with the
@@ -77,6 +78,21 @@ static bool runs_primaries(struct hs_core *core, const char *node)
 			found = true;
 		/* a backup told to resume may run the VM now: as good as a primary */
 		if (p->backup && strcmp(p->backup, node) == 0 && p->state == HS_PAIR_PROMOTING)
+			found = true;
+		/*
+		 * The destination of a live migration (migrating, or degraded with
+		 * the op still claimed: the primary host ends it only once its
+		 * migration call is over) may hold the migrated guest, paused. A
+		 * host cut off keeps that copy while the primary host boots the
+		 * guest from its own disk, and nothing of the pair's would ever
+		 * stop it: a full copy of the guest, memory and all, on a stale
+		 * disk, one resume from a second running guest (found by
+		 * fault_live_partition_backup). As good as a primary. The cluster
+		 * cannot tell whether the guest arrived: from handing-over or
+		 * catching-up (degraded, the op claimed a moment) it is fenced too.
+		 */
+		if (p->backup && strcmp(p->backup, node) == 0 && p->live &&
+		    (p->state == HS_PAIR_MIGRATING || p->state == HS_PAIR_DEGRADED))
 			found = true;
 	}
 	hs_pair_list_free(&l);

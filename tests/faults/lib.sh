@@ -452,3 +452,65 @@ hold_until_left() {
 	wait_guest_left vm1 node1
 	pair_state_is node3 vm1 migrating || fail "vm1 left node1 but the pair is $(pair_field node3 vm1 state)"
 }
+
+# --- live switchover partitions (issue 14) ---------------------------------
+#
+# A partition is not a crash: the cut host runs on, its hasvcd and libvirtd
+# alive, and nothing it sends reaches the others (no TCP reset either: `lab
+# partition` downs its cluster link, which carries corosync, the NBD mirror
+# and the migration stream; its BMC stays reachable on the management net).
+
+# out_of_ring NODE: NODE is no longer in the membership node3 sees.
+out_of_ring() { ! "$LAB_CMD" exec node3 corosync-quorumtool -l 2>/dev/null | grep -qw "$1"; }
+
+# live_rejoin NODE: heals NODE's cluster link; boots it whenever its fence
+# powered it off (a fence decided before the heal may land after it: the
+# cluster lists a host online again only once no fence of it is in flight);
+# waits until the cluster lists it online again, its hasvcd up.
+live_rejoin() {
+	local t0 booted=""
+	lab heal "$1"
+	t0=$(now_ms)
+	until node_state_is node3 "$1" online; do
+		[ $(($(now_ms) - t0)) -lt 120000 ] || fail "$1 not online again within 120 s ($(node_state node3 "$1"))"
+		if [ "$(cat "/var/lib/hasvc-lab/$HASVC_LAB/$1/power" 2>/dev/null)" = off ]; then
+			lab power "$1" on >/dev/null
+			booted=" and booted (its fence had powered it off)"
+		fi
+		sleep 0.5
+	done
+	note "$1 healed$booted, online again"
+}
+
+# check_no_stray_copy VM: once the pair is protected again, VM is active
+# (running or paused) only on its primary and its backup host: a host cut
+# off during a live switchover may have kept a copy (the migrated guest,
+# paused; an incoming QEMU) that nothing would ever stop, and that a resume
+# would make a second running guest.
+check_no_stray_copy() {
+	local vm=$1 n primary backup st
+	primary=$(pair_field node3 "$vm" primary)
+	backup=$(pair_field node3 "$vm" backup)
+	for n in $(nodes); do
+		[ "$n" != "$primary" ] && [ "$n" != "$backup" ] || continue
+		st=$(domstate "$n" "$vm")
+		[ "$st" != running ] && [ "$st" != paused ] ||
+			fail "a stray copy of $vm is $st on $n (primary $primary, backup $backup)"
+	done
+	note "$vm active only on $primary (running) and $backup (its backup)"
+}
+
+# live_partition_end CUT PRIMARY: CUT healed (and booted if fenced), vm1
+# protected again with every check (live_finish), PRIMARY its primary, no
+# other active copy of vm1 on any host, its op over.
+live_partition_end() {
+	live_rejoin "$1"
+	live_finish vm1
+	[ "$(pair_field node3 vm1 primary)" = "$2" ] || fail "vm1's primary is $(pair_field node3 vm1 primary), not $2"
+	check_no_stray_copy vm1
+	# the op ends once the guest runs where it stays (a continue waiting for
+	# a cancelled migration tries again): a claimed op would refuse the next
+	# switchover (busy)
+	wait_for 60 "the live switchover's op over" op_over vm1
+}
+op_over() { [ "$(pair_field node3 "$1" operation.op)" = null ]; }

@@ -120,13 +120,19 @@ Test(live, the_primary_catches_up_then_migrates_then_offers_the_way_back)
 	cr_assert_eq(pt_events("pair", "migrated in 1900 ms, downtime 25 ms on node2"), 1);
 }
 
-Test(live, a_failed_migration_leaves_the_guest_and_puts_the_backup_back)
+/* On node1, vm1 migrating to node2: the way back armed, the migration asked for. */
+static void migration_asked(void)
 {
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "migrating");
 	live_op("vm1", "node1");
 	pt_round();
 	pt_answer(pt_pending("standin_arm"), 0, "stand-in (inactive)", NULL);
+}
+
+Test(live, a_failed_migration_leaves_the_guest_and_puts_the_backup_back)
+{
+	migration_asked();
 	pt_answer(pt_pending("migrate"), -ETIMEDOUT, "not converged in 120 s", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "migrating", "the armed stand-in goes first");
 	pt_answer(pt_pending("standin_stop"), 0, "the stand-in of vm1 stopped", NULL);
@@ -257,11 +263,7 @@ Test(live, a_request_whose_first_step_has_not_landed_is_not_taken_for_a_failure)
  */
 Test(live, a_guest_gone_from_the_primary_while_migrating_is_the_backup_hosts_now)
 {
-	pt_setup("node1");
-	pt_pair_put("vm1", "node1", "node2", "migrating");
-	live_op("vm1", "node1");
-	pt_round();
-	pt_answer(pt_pending("standin_arm"), 0, "stand-in (inactive)", NULL);
+	migration_asked();
 	pt_answer(pt_pending("migrate"), -ESRCH, "vm1 is not running on this host", NULL);
 	cr_assert_str_eq(pt_pair_state("vm1"), "migrating");
 	pt_answer(pt_pending("standin_activate"), 0, "activated", NULL);
@@ -306,6 +308,42 @@ Test(live, the_backup_host_lost_while_migrating_restarts_the_guest_only_once_deg
 	pt_round(); /* continue: a duty of degraded, beside the cut */
 	pt_answer(pt_pending("continue"), -ESRCH, "vm1 is not active on this host", NULL);
 	cr_assert_not_null(pt_pending("promote"), "booted from its own disk, which has every write");
+}
+
+/*
+ * fault_live_partition_backup: the backup host cut off (not crashed) while
+ * migrating, the migration's connect to it waiting on the cut link. Once
+ * degraded, the guest still runs here, but the migration may yet go on when
+ * the link heals: mirror_continue cancels it and fails (-EAGAIN) until it has
+ * ended. The op stays claimed meanwhile (a "runs already" then would be
+ * false: the guest left for the cut-off host and stayed paused there, the
+ * pair saying it ran here), and the continue is tried again.
+ */
+Test(live, a_migration_still_under_way_once_degraded_keeps_the_op_until_it_ends)
+{
+	migration_asked();
+	cr_assert_not_null(pt_pending("migrate"), "the migration, waiting on the cut link");
+	pt_node_set("node2", false, false);
+	pt_round();
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	pt_round();
+	cr_assert_not_null(pt_pending("cut"), "degraded's cut, beside the migration");
+	pt_answer(pt_pending("cut"), 0, "mirror cut", NULL);
+	pt_round();
+	cr_assert_not_null(pt_pending("continue"), "degraded's continue, beside the migration");
+	pt_answer(pt_pending("continue"), -EAGAIN,
+		  "a live migration of vm1 is still under way here though its pair no longer "
+		  "migrates: cancelled; vm1 goes on once it has ended",
+		  NULL);
+	cr_assert_str_eq(op_of("vm1"), "live-switchover", "not over while the guest may yet leave");
+	cr_assert_null(pt_pending("promote"), "no boot: the guest has not left");
+	pt_answer(pt_pending("migrate"), -ECANCELED, "cancelled before it started", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded", "the late answer is dropped");
+	hs__task_get(pt.pairs, "vm1")->next_usec = 0; /* (its retry, without waiting for it) */
+	pt_round();
+	cr_assert_not_null(pt_pending("continue"), "tried again");
+	pt_answer(pt_pending("continue"), 0, "vm1 runs already", NULL);
+	cr_assert_str_eq(op_of("vm1"), "");
 }
 
 /*
