@@ -42,7 +42,9 @@ int mirror__identity_check(const struct mirror_domain *dom, const bool *created,
 		ssize_t n;
 
 		if (created && created[i]) {
-			snprintf(why, len, "%s was missing and is new", d->source);
+			/* nothing recorded: a backup on a new host, not a disk gone */
+			snprintf(why, len, expected ? "%s was missing and is new" : "%s is new on this host",
+				 d->source);
 			return 0;
 		}
 		/*

@@ -116,6 +116,7 @@ Test(identity, a_created_image_is_never_the_one_left)
 	cr_assert_not_null(strstr(why, "vdb.raw was missing and is new"), "%s", why);
 	/* nothing recorded (roles changed): trusted, but not a disk made now */
 	cr_assert_eq(check(NULL, created, why, sizeof(why)), 0);
+	cr_assert_not_null(strstr(why, "vdb.raw is new on this host"), "%s", why);
 	cr_assert_eq(check(NULL, NULL, why, sizeof(why)), 1, "%s", why);
 }
 
