@@ -74,6 +74,15 @@ struct request {
 	mirror__run_fn on_thread;
 	void *thread_data; /* what on_thread needs (flat: freed with the request) */
 	void (*thread_data_free)(void *); /* how, when not flat (NULL: free) */
+	/*
+	 * The domain and its parsed XML an on_thread run goes on with, looked up
+	 * by the run function on the mirror thread (promote: the resumes of a
+	 * host's VMs run side by side, not one after the other). The domain's
+	 * reference keeps the connection it came from alive, whatever the mirror
+	 * thread does with its own meanwhile. Freed with the request.
+	 */
+	virDomainPtr domain;
+	struct mirror_domain *parsed;
 	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
