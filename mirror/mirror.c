@@ -76,9 +76,8 @@ void mirror__request_free(struct request *r)
 		r->thread_data_free(r->thread_data);
 	else
 		free(r->thread_data);
-	if (r->domain)
-		virDomainFree(r->domain);
-	mirror_domain_free(r->parsed);
+	if (r->conn)
+		virConnectClose(r->conn); /* our reference only */
 	mirror__answer_clear(r);
 	free(r);
 }

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Tests of mirror_promote's two halves (mirror_promote.c): the state read on
- * the mirror thread, the exports' removal and the resume on a thread of the
- * request's own. Against libvirt's test driver (test:///default, one state
- * for every connection of the process), which has domains, states and
- * resume but no QEMU monitor: every QMP command fails there, as a QEMU
- * that cannot drop its exports would. The safety asked of the thread half:
- * a backup whose exports are not removed is never resumed.
+ * Tests of mirror_promote (mirror_promote.c), which runs on a thread of the
+ * request's own so that many VMs are promoted side by side. Against
+ * libvirt's test driver (test:///default, one state for every connection of
+ * the process), which has domains, states and resume but no QEMU monitor:
+ * every QMP command fails there, as in a QEMU that cannot drop its exports.
+ * The safety asked of it: a backup whose exports stay is never resumed.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
