@@ -76,6 +76,8 @@ void mirror__request_free(struct request *r)
 		r->thread_data_free(r->thread_data);
 	else
 		free(r->thread_data);
+	if (r->conn)
+		virConnectClose(r->conn); /* our reference only */
 	mirror__answer_clear(r);
 	free(r);
 }

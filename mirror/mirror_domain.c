@@ -22,13 +22,17 @@
 
 struct mirror_domain *mirror__live_domain(struct mirror *m, struct request *r, virDomainPtr *ret)
 {
+	virConnectPtr conn = mirror__connection(m, r);
+
+	return conn ? mirror__domain_on(conn, r, ret) : NULL;
+}
+
+struct mirror_domain *mirror__domain_on(virConnectPtr conn, struct request *r, virDomainPtr *ret)
+{
 	struct mirror_domain *dom = NULL;
 	char *xml, *error = NULL;
-	virConnectPtr conn;
 	virDomainPtr d;
 
-	if (!(conn = mirror__connection(m, r)))
-		return NULL;
 	d = virDomainLookupByName(conn, r->vm);
 	if (!d) {
 		mirror__say(r, -ENOENT, "no domain %s on this host", r->vm);

@@ -74,6 +74,14 @@ struct request {
 	mirror__run_fn on_thread;
 	void *thread_data; /* what on_thread needs (flat: freed with the request) */
 	void (*thread_data_free)(void *); /* how, when not flat (NULL: free) */
+	/*
+	 * A reference to the mirror thread's connection, taken by the run
+	 * function, for an on_thread run that calls libvirt on it (promote: the
+	 * VMs of a lost host are promoted side by side, not one after the
+	 * other). It keeps the connection alive whatever the mirror thread does
+	 * with its own meanwhile; released with the request.
+	 */
+	virConnectPtr conn;
 	uint64_t memory_reserve; /* prepare: bytes this host keeps for itself */
 	uint64_t bandwidth_mib;
 	unsigned timeout_s;
@@ -144,6 +152,8 @@ virConnectPtr mirror__connection(struct mirror *m, struct request *r);
 
 /* The domain R->vm defined here (*RET) and its parsed inactive XML; NULL after mirror__say. */
 struct mirror_domain *mirror__live_domain(struct mirror *m, struct request *r, virDomainPtr *ret);
+/* The same on CONN, from any thread (an on_thread run with its R->conn). */
+struct mirror_domain *mirror__domain_on(virConnectPtr conn, struct request *r, virDomainPtr *ret);
 /* D's state (VIR_DOMAIN_RUNNING, ...) in *RET_STATE; -EIO after mirror__say. */
 int mirror__domain_state(struct request *r, virDomainPtr d, int *ret_state);
 /* QMP command CMD on D; -EIO with QEMU's error in R's message. */

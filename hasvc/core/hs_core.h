@@ -146,6 +146,16 @@ int hs_state_propose_node_row(struct hs_core *d, const struct hs_node_view *n);
 void hs_state_cron(struct hs_core *d);
 /* Synced, nothing unsent, nothing queued: a round of proposals may start. */
 bool hs_state_idle(struct hs_core *d);
+/*
+ * True while something hs_state_cron() would send waits for corosync: round
+ * messages it refused (TRY_AGAIN, as right after a membership change) or
+ * changes queued for a sync round that has ended. The daemon then retries
+ * after hs_state_retry_ms(ATTEMPT) (0, 1, ...) rather than at its cron:
+ * the sync round after a lost host is on the failover's path.
+ */
+bool hs_state_sends_waiting(struct hs_core *d);
+/* 10 ms doubling with each ATTEMPT; 0 from where the cron (MAX_MS) does as well. */
+unsigned hs_state_retry_ms(unsigned attempt, unsigned max_ms);
 
 /* {"synced","version","digest"} */
 json_object *hs_state_status_json(struct hs_core *d);

@@ -287,6 +287,23 @@ bool hs_state_idle(struct hs_core *d)
 	return sdb_repl_is_synced(d->repl) && !sdb_repl_pending(d->repl) && !d->outbox->head;
 }
 
+bool hs_state_sends_waiting(struct hs_core *d)
+{
+	return sdb_repl_pending(d->repl) ||
+	       (d->outbox->head && hs_core_quorate(d) && sdb_repl_is_synced(d->repl));
+}
+
+#define STATE_RETRY_FIRST_MS 10
+
+unsigned hs_state_retry_ms(unsigned attempt, unsigned max_ms)
+{
+	unsigned ms = STATE_RETRY_FIRST_MS;
+
+	for (unsigned i = 0; i < attempt && ms < max_ms; i++)
+		ms *= 2;
+	return ms < max_ms ? ms : 0;
+}
+
 json_object *hs_state_status_json(struct hs_core *d)
 {
 	json_object *o = json_object_new_object();

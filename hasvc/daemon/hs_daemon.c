@@ -42,6 +42,8 @@ struct hs_daemon {
 	struct hs_api *api;
 	qb_loop_timer_handle cron;
 	bool kick_pending;
+	bool retry_pending; /* a state_retry() timer is armed */
+	unsigned retries;   /* its attempts since the state last sent everything */
 	struct hs_service service; /* what systemd is told */
 };
 
@@ -74,6 +76,8 @@ static int32_t signal_stop(int32_t sig, void *data)
 	return 0;
 }
 
+static void state_retry_arm(struct hs_daemon *d);
+
 /*
  * The daemon's one periodic timer, every CRON_MS:
  *   - state: re-send changes corosync refused with TRY_AGAIN, and what waited
@@ -89,6 +93,8 @@ static void cron(void *data)
 	struct hs_daemon *d = data;
 
 	hs_state_cron(d->core);
+	d->retries = 0; /* the cron's own retry: the next refusal starts at 10 ms again */
+	state_retry_arm(d);
 	hs_coord_nodes_reconcile(d->coord);
 	hs_coord_cron(d->coord);
 	hs_pairs_cron(d->pairs);
@@ -96,11 +102,47 @@ static void cron(void *data)
 	qb_loop_timer_add(d->core->loop, QB_LOOP_LOW, CRON_MS * 1000000ULL, d, cron, &d->cron);
 }
 
+/*
+ * What corosync refused (TRY_AGAIN while it syncs a new membership: the sync
+ * round that follows a lost host) is sent again in 10, 20, 40... ms, not at
+ * the next cron: the cron's wait was 0-300 ms of a failover's path, before
+ * the fence (docs/performance.md). From CRON_MS on the cron retries alone.
+ */
+static void state_retry(void *data)
+{
+	struct hs_daemon *d = data;
+
+	d->retry_pending = false;
+	hs_state_cron(d->core);
+	state_retry_arm(d);
+}
+
+static void state_retry_arm(struct hs_daemon *d)
+{
+	qb_loop_timer_handle t;
+	unsigned ms;
+
+	if (!hs_state_sends_waiting(d->core)) {
+		d->retries = 0;
+		return;
+	}
+	ms = hs_state_retry_ms(d->retries, CRON_MS);
+	if (d->retry_pending || ms == 0)
+		return;
+	if (qb_loop_timer_add(d->core->loop, QB_LOOP_MED, ms * 1000000ULL, d, state_retry, &t) == 0) {
+		d->retry_pending = true;
+		d->retries++;
+	}
+}
+
 static void kicked(void *data)
 {
 	struct hs_daemon *d = data;
 
 	d->kick_pending = false;
+	/* what corosync refused, and what waited for the sync round to end */
+	hs_state_cron(d->core);
+	state_retry_arm(d);
 	/*
 	 * The membership first: a lost host is fenced only once the nodes
 	 * table says it is offline, and waiting for the cron to record that
