@@ -22,16 +22,7 @@ round() {
 	# blocks before the scenario's end (then "3 more" never come; seen in
 	# 2 of 5 runs of fault_resync_crash_backup)
 	faults_start vm1 1
-	port=$(pair_field node1 vm1 nbd_port)
-	lab repl node2 cut >/dev/null
-	wait_for 30 "vm1 degraded" pair_state_is node1 vm1 degraded
-	wait_more_acked 12 90
-	nbd_throttle node1 "$port" 4mbit
-	lab repl node2 heal >/dev/null
-	read -r st ms < <(catch_state node1 vm1 initial-sync 90)
-	note "resync under way ($st, ${ms} ms after the heal)"
-	sleep 1
-	pair_state_is node1 vm1 initial-sync || fail "the resync ended before the crash: $(pair_field node1 vm1 state)"
+	resync_slowed_under_way node1
 	note "crash node2 during the incremental resync"
 	lab crash node2
 	wait_for 60 "vm1 degraded again" pair_state_is node1 vm1 degraded

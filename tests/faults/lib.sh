@@ -238,25 +238,34 @@ transition_count() {
 			| select(($f == "*" or .transition.from == $f) and ($t == "*" or .transition.to == $t))] | length'
 }
 
-# images_identical VM: the primary's image and the backup's export hold the
-# same blocks (the writer stopped; qemu-img compare with the image shared,
-# -U); check_images_identical VM fails when they do not.
-images_identical() {
-	local vm=$1 node backup port nbd=() img=/var/lib/libvirt/images/$1.qcow2
-	node=$(runner "$vm")
-	backup=$(pair_field "$node" "$vm" backup)
-	port=$(pair_field "$node" "$vm" nbd_port)
-	mapfile -t nbd < <(nbd_image "10.77.0.1${backup#node}" "$port" vda)
-	if [ "${nbd[0]}" = --object ]; then
-		lab exec "$node" qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
-			"driver=qcow2,file.driver=file,file.filename=$img" "${nbd[3]}"
-	else
-		lab exec "$node" qemu-img compare -q -U -f qcow2 -F raw "$img" "${nbd[2]}"
-	fi
+# resync_slowed_under_way SEEN_FROM: vm1 (node1 -> node2, the writer running)
+# is cut from node2, 12 more blocks are written, and the link heals with
+# node1's NBD traffic throttled to 4 mbit: returns once the pair is back in
+# initial-sync and still is a second later, its resumed job copying. The
+# caller takes the throttle away (nbd_unthrottle node1).
+resync_slowed_under_way() {
+	local seen=$1 port st ms
+	port=$(pair_field node1 vm1 nbd_port)
+	lab repl node2 cut >/dev/null
+	wait_for 30 "vm1 degraded" pair_state_is "$seen" vm1 degraded
+	wait_more_acked 12 90
+	nbd_throttle node1 "$port" 4mbit
+	lab repl node2 heal >/dev/null
+	read -r st ms < <(catch_state "$seen" vm1 initial-sync 90)
+	note "resync under way ($st, ${ms} ms after the heal): $(pair_field "$seen" vm1 'copy | .kind + "/" + .reason')"
+	sleep 1
+	pair_state_is "$seen" vm1 initial-sync || fail "the resync ended before the crash: $(pair_field "$seen" vm1 state)"
 }
 
+# check_images_identical VM: with the writer stopped, the image where VM runs
+# holds the same blocks as its backup's export (lab/lib.sh images_identical).
 check_images_identical() {
-	images_identical "$1" || fail "the images of $1 differ: $(images_identical "$1" 2>&1 || true)"
+	local node backup port
+	node=$(runner "$1")
+	backup=$(pair_field "$node" "$1" backup)
+	port=$(pair_field "$node" "$1" nbd_port)
+	images_identical "$node" "$backup" "$port" "$1" ||
+		fail "the images of $1 differ: $(images_identical "$node" "$backup" "$port" "$1" 2>&1 || true)"
 	note "the images of $1 are identical (qemu-img compare, primary's image and backup's export)"
 }
 

@@ -183,6 +183,19 @@ nbd_image() {
 		printf '%s\n' -f raw "nbd://$host:$port/$export"
 	fi
 }
+# images_identical PRIMARY BACKUP PORT [VM]: VM's (vm1) qcow2 image on PRIMARY
+# holds the same blocks as the backup's export vda on BACKUP:PORT (qemu-img
+# compare with the image shared, -U: pause and flush the guest first).
+images_identical() {
+	local primary=$1 backup=$2 port=$3 img=/var/lib/libvirt/images/${4:-vm1}.qcow2 nbd=()
+	mapfile -t nbd < <(nbd_image "10.77.0.1${backup#node}" "$port" vda)
+	if [ "${nbd[0]}" = --object ]; then # TLS: both images as options
+		lab exec "$primary" qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
+			"driver=qcow2,file.driver=file,file.filename=$img" "${nbd[3]}"
+	else
+		lab exec "$primary" qemu-img compare -q -U -f qcow2 -F raw "$img" "${nbd[2]}"
+	fi
+}
 # nbd_throttle NODE PORT RATE: NODE's TCP traffic to PORT (a backup's export)
 # through a token bucket of RATE ("8mbit"), everything else at full speed (an
 # htb class for it, iptables CLASSIFY); nbd_unthrottle NODE undoes it.

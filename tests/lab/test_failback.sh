@@ -55,16 +55,7 @@ note "guest paused and flushed: node1's image equals node2's, the stray write go
 lab exec node2 virsh -q suspend vm1 >/dev/null
 qio node2 vm1 "flush"
 port=$(pair_field node2 vm1 nbd_port)
-mapfile -t nbd < <(nbd_image 10.77.0.11 "$port" vda)
-node2_img=/var/lib/libvirt/images/vm1.qcow2
-if [ "${nbd[0]}" = --object ]; then
-	lab exec node2 qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
-		"driver=qcow2,file.driver=file,file.filename=$node2_img" "${nbd[3]}" ||
-		fail "node1's image differs from node2's after the failback copy"
-else
-	lab exec node2 qemu-img compare -q -U -f qcow2 -F raw "$node2_img" "${nbd[2]}" ||
-		fail "node1's image differs from node2's after the failback copy"
-fi
+images_identical node2 node1 "$port" || fail "node1's image differs from node2's after the failback copy"
 # (qemu-io exits 1 on a pattern that does not match: that is the expected read)
 if out=$(nbd_io node2 10.77.0.11 "$port" -r -c "read -P 0xee $stray 1M" 2>&1); then
 	fail "the stray write is still on node1's disk"

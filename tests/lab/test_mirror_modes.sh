@@ -23,7 +23,6 @@ lab up --hosts 3
 wait_for 30 "quorum" quorate node1
 lab vm-create node1 vm1 256M
 qio node1 vm1 "write -P 0x5a 0 48M"
-img=/var/lib/libvirt/images/vm1.qcow2
 
 # on_backup PORT "CMD"...: qemu-io reads of node2's export, run on node2.
 on_backup() {
@@ -33,16 +32,7 @@ on_backup() {
 	nbd_io node2 10.77.0.12 "$port" -r "${args[@]}" >/dev/null
 }
 # identical PORT: with vm1 paused and flushed, its image equals node2's export.
-identical() {
-	local nbd=()
-	mapfile -t nbd < <(nbd_image 10.77.0.12 "$1" vda)
-	if [ "${nbd[0]}" = --object ]; then # TLS: both images as options
-		lab exec node1 qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
-			"driver=qcow2,file.driver=file,file.filename=$img" "${nbd[3]}"
-	else
-		lab exec node1 qemu-img compare -q -U -f qcow2 -F raw "$img" "${nbd[2]}"
-	fi
-}
+identical() { images_identical node1 node2 "$1"; }
 lag() { pair_field node1 vm1 lag_bytes; }
 lag_at_least_4m() { [ "$(lag)" -ge $((4 << 20)) ]; }
 lag_is_0() { [ "$(lag)" -eq 0 ]; }

@@ -67,17 +67,7 @@ done
 
 # identical: with the guest paused and flushed on $primary, its whole image
 # equals the backup's export on $backup (after five moves, each a delta)
-identical() {
-	local img=/var/lib/libvirt/images/vm1.qcow2 port nbd=()
-	port=$(pair_field node3 vm1 nbd_port)
-	mapfile -t nbd < <(nbd_image "10.77.0.1${backup#node}" "$port" vda)
-	if [ "${nbd[0]}" = --object ]; then # TLS: both images as options
-		lab exec "$primary" qemu-img compare -q -U "${nbd[0]}" "${nbd[1]}" --image-opts \
-			"driver=qcow2,file.driver=file,file.filename=$img" "${nbd[3]}"
-	else
-		lab exec "$primary" qemu-img compare -q -U -f qcow2 -F raw "$img" "${nbd[2]}"
-	fi
-}
+identical() { images_identical "$primary" "$backup" "$(pair_field node3 vm1 nbd_port)"; }
 lab exec "$primary" virsh -q suspend vm1 >/dev/null
 qio "$primary" vm1 "flush"
 identical || fail "after 5 live moves $primary's image differs from $backup's: $(identical 2>&1 || true)"

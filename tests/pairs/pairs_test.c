@@ -90,6 +90,16 @@ void pt_node_state(const char *node, const char *state)
 	pt_propose(built, buf, len);
 }
 
+void pt_pair_change(const struct sdb_pair_change *c)
+{
+	char *buf = NULL;
+	size_t len;
+
+	int built = sdb_msg_pair_update(c, &buf, &len);
+
+	pt_propose(built, buf, len);
+}
+
 void pt_pair_put(const char *vm, const char *primary, const char *backup, const char *state)
 {
 	static const uint64_t sizes[] = {1 << 20};

@@ -49,6 +49,9 @@ void pt_propose(int built, char *buf, size_t len);
 void pt_node_state(const char *node, const char *state);
 /* The admin state of NODE's row: "enabled" | "maintenance". */
 void pt_node_admin(const char *node, const char *admin_state);
+struct sdb_pair_change;
+/* Proposes and delivers the pair change C (a pair_update), as another host would. */
+void pt_pair_change(const struct sdb_pair_change *c);
 
 /* --- pairs --- */
 /* A pair row as the state would hold it, delivered. */

@@ -217,14 +217,10 @@ Test(bandwidth, a_ready_sync_mirror_has_no_lag)
 Test(bandwidth, an_async_mirror_reports_what_the_backup_lacks)
 {
 	struct sdb_pair_change async = {.vm = "vm1", .mode = "async"};
-	char *buf = NULL;
-	size_t len;
-	int built;
 
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
-	built = sdb_msg_pair_update(&async, &buf, &len);
-	pt_propose(built, buf, len);
+	pt_pair_change(&async);
 	progress("vm1", 1 << 20, 1 << 20, true);
 	pt_round();
 	pt_answer(pt_pending("jobs"), 0, "jobs", job(true, (2 << 20) - 4096, 2 << 20, 0));
@@ -254,18 +250,13 @@ Test(bandwidth, a_resync_starts_with_the_pairs_bandwidth)
 	struct sdb_pair_change again = {.vm = "vm1", .reason = "a later generation"};
 	struct pt_reply r;
 	struct pt_call *c;
-	char *buf = NULL;
-	size_t len;
-	int built;
 
 	pt_engine_qmp = true;
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "initial-sync");
 	expect_answer(set(&r, "vm1", 7), HS_PAIRS_ACCEPTED, "");
-	for (int i = 0; i < 2; i++) { /* generation 3: the pair had a backup before */
-		built = sdb_msg_pair_update(&again, &buf, &len);
-		pt_propose(built, buf, len);
-	}
+	for (int i = 0; i < 2; i++) /* generation 3: the pair had a backup before */
+		pt_pair_change(&again);
 	pt_round();
 	c = pt_pending("start_resync");
 	cr_assert_not_null(c);

@@ -280,14 +280,8 @@ Test(duties, a_stale_proposal_is_refused_by_the_state)
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
 	v = pt_pair("vm1");
 	/* another host moved the pair meanwhile */
-	char *buf = NULL;
-	size_t len;
-	int built = sdb_msg_pair_update(&(struct sdb_pair_change){.vm = "vm1",
-								   .state = "degraded",
-								   .pair_event = "mirror-failed"},
-				       &buf, &len);
-
-	pt_propose(built, buf, len);
+	pt_pair_change(&(struct sdb_pair_change){
+	    .vm = "vm1", .state = "degraded", .pair_event = "mirror-failed"});
 	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
 	/* a proposal made from the old state: compare-and-set refuses it everywhere */
 	cr_assert_eq(hs__pairs_transition(pt.pairs, &v, HS_EV_SWITCHOVER, NULL, "late"), 0);

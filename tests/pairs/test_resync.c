@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hs_cleanup.h"
 #include "hs_pairs_internal.h"
 #include "pairs_test.h"
 #include "sdb_msg.h"
@@ -60,12 +61,9 @@ static void backup_prepared_found(const char *vm, const char *other_disks)
 				    .backup_disk_reason = other_disks,
 				    .event = "creating -> initial-sync (backup-prepared): test",
 				    .event_node = "node2"};
-	char *buf = NULL;
-	size_t len;
-	int built = sdb_msg_pair_update(&c, &buf, &len);
 
 	hs_pair_release(&v);
-	pt_propose(built, buf, len);
+	pt_pair_change(&c);
 }
 
 static void backup_prepared(const char *vm)
@@ -362,13 +360,8 @@ Test(resync, the_prepare_records_the_backup_disks_identity)
 		    {.vm = "vm1", .state = "creating", .pair_event = "host-returned"},
 		};
 
-		for (size_t i = 0; i < sizeof(road) / sizeof(road[0]); i++) {
-			char *buf = NULL;
-			size_t len;
-			int built = sdb_msg_pair_update(&road[i], &buf, &len);
-
-			pt_propose(built, buf, len);
-		}
+		for (size_t i = 0; i < ARRAY_SIZE(road); i++)
+			pt_pair_change(&road[i]);
 	}
 	cr_assert_str_eq(pt_pair_state("vm1"), "creating");
 	pt_round();
@@ -435,13 +428,8 @@ Test(resync, a_primary_lost_during_a_resync_is_not_promoted_and_says_why)
 
 	pt_setup("node1"); /* the coordinator */
 	pt_pair_put("vm1", "node2", "node3", "in-sync");
-	for (size_t i = 0; i < sizeof(road) / sizeof(road[0]); i++) {
-		char *buf = NULL;
-		size_t len;
-		int built = sdb_msg_pair_update(&road[i], &buf, &len);
-
-		pt_propose(built, buf, len);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(road); i++)
+		pt_pair_change(&road[i]);
 	cr_assert_str_eq(pt_pair_state("vm1"), "initial-sync");
 	pt_node_set("node2", false, false);
 	pt_round();
