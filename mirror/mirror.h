@@ -158,6 +158,17 @@ int mirror_jobs(struct mirror *m, const char *vm, mirror_done_fn done, void *use
 void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata);
 
 /*
+ * On the backup host: 1 when a disk of the backup of PRIMARY_XML (the
+ * pair's domain definition) is no longer the file its running QEMU writes
+ * (replaced or removed at its path while the QEMU ran: mirror_disk_watch.c),
+ * WHY then saying which; 0 when every disk is; -errno when it cannot tell
+ * (-ESRCH: no QEMU of that domain here). Read in the caller's thread (/proc
+ * only); *QEMU_PID keeps the pid between calls (0 at first).
+ */
+int mirror_backup_disks_replaced(const char *primary_xml, pid_t *qemu_pid, char *why,
+				 size_t len);
+
+/*
  * How long (ms) the backup at NBD_HOST:PORT has left VM's QEMU without an
  * acknowledgement of data sent to it (TCP_INFO of QEMU's connections, read
  * in the caller's thread: quick, and never blocked by a stuck QEMU); 0 when

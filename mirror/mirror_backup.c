@@ -264,6 +264,27 @@ static int nbd_listen(struct request *r, virDomainPtr d, json_object *options, u
 			   *port + PORT_TRIES - 1, r->host);
 }
 
+/*
+ * The running backup is still in step (mirror_backup_keep.c): its QEMU,
+ * NBD server and exports stay, and the primary's paused jobs resume into
+ * them. Only the disks' identity moves on to this prepare's token, as a
+ * fresh start would have it.
+ */
+static void keep_running(struct request *r, const struct mirror_domain *dom)
+{
+	/* the check found the attribute on every disk: the filesystem has user xattrs */
+	if (mirror__identity_mark(r, dom, r->id_next) < 0)
+		return;
+	r->disk_check.same = true;
+	r->disk_check.reason = NULL;
+	r->port_bound = r->port;
+	r->answer = MIRROR__ANSWER_PORT;
+	mirror__say(r, 0,
+		    "backup %s kept as it runs: paused, its disks in step, %zu disk(s) still "
+		    "exported on %s:%u",
+		    dom->name, dom->n_disks, r->host, r->port);
+}
+
 static void prepare_run(struct mirror *m, struct request *r)
 {
 	struct mirror_domain *dom = NULL;
@@ -276,6 +297,7 @@ static void prepare_run(struct mirror *m, struct request *r)
 	unsigned port = r->port;
 	json_object *listen_args = json_object_new_object();
 	bool tls = false, unmarked = false;
+	char why_not_kept[320] = "";
 	int standin = 0;
 
 	if (mirror_domain_parse(r->xml, &dom, &error) < 0 ||
@@ -319,6 +341,16 @@ static void prepare_run(struct mirror *m, struct request *r)
 	 */
 	if (!r->fresh && (standin = mirror__standin_stop(r, dom->name)) < 0)
 		goto out;
+	if (d && !r->fresh && standin == 0) {
+		int keep = mirror__backup_keepable(r, d, dom, why_not_kept, sizeof(why_not_kept));
+
+		if (keep < 0)
+			goto out;
+		if (keep > 0) {
+			keep_running(r, dom);
+			goto out;
+		}
+	}
 	if (d && make_room(r, d, dom->name) < 0)
 		goto out;
 	if (d) {
@@ -388,9 +420,12 @@ static void prepare_run(struct mirror *m, struct request *r)
 		if (mirror__qmp(r, d, cmd) < 0)
 			goto out_undo;
 	}
+	if (mirror__backup_record(r, d, port, tls) < 0)
+		goto out_undo;
+	mirror__backup_keepalive(r, dom, port);
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;
-	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s%s%s%s",
+	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s%s%s%s%s%s",
 		    dom->name, dom->n_disks, r->host, port,
 		    !tls ? "" : r->peer ? " (TLS, for CN=" : " (TLS, any certificate of the CA",
 		    tls && r->peer ? r->peer : "", tls ? ")" : "",
@@ -399,7 +434,9 @@ static void prepare_run(struct mirror *m, struct request *r)
 		    r->disk_check.reason ? r->disk_check.reason : "",
 		    unmarked ? "; the disks' identity is not recorded (no user xattrs on this "
 			       "filesystem): every return copies in full"
-			     : "");
+			     : "",
+		    why_not_kept[0] ? "; the running backup was started afresh: " : "",
+		    why_not_kept);
 	goto out;
 
 out_undo:

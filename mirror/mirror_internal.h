@@ -122,6 +122,25 @@ int mirror__identity_check(const struct mirror_domain *dom, const bool *created,
 			   const char *expected, char *why, size_t len);
 int mirror__identity_mark(struct request *r, const struct mirror_domain *dom, const char *token);
 
+/*
+ * mirror_backup_keep.c. Keepable: 1 when D, the backup domain found by a
+ * prepare, is still the one in step and can be kept as it runs (its QEMU,
+ * NBD server and exports untouched), 0 when not (WHY says what differs),
+ * -errno after mirror__say. Record: writes what its NBD server was started
+ * for (R's host and peer, PORT, TLS) into D's live metadata, for the next
+ * prepare's check.
+ */
+int mirror__backup_keepable(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			    char *why, size_t len);
+int mirror__backup_record(struct request *r, virDomainPtr d, unsigned port, bool tls);
+/*
+ * mirror_disk_watch.c: 1 when process PID holds open the very file at every
+ * disk path of DOM, 0 when not (WHY says which), -errno.
+ */
+int mirror__disks_held(pid_t pid, const struct mirror_domain *dom, char *why, size_t len);
+/* Keepalive on the backup's NBD listener at PORT (mirror_backup_keep.c says why). */
+void mirror__backup_keepalive(struct request *r, const struct mirror_domain *dom, unsigned port);
+
 /* A request of RUN whose outcome goes to DONE, or to REPLY (the other NULL). */
 struct request *mirror__request_new(mirror__run_fn run, mirror_done_fn done, mirror_reply_fn reply,
 				    void *userdata);

@@ -44,6 +44,7 @@
 #include <libvirt/libvirt.h>
 
 #include "mirror_internal.h"
+#include "mirror_sockets.h"
 
 #define QMP_TLS_ID "hs-tls-client"
 #define QMP_GRANULARITY_SYNC (1U << 20) /* as the libvirt engine: see mirror_copy.c */
@@ -63,7 +64,9 @@
 #define QMP_RECONNECT_DELAY_S 2
 
 #define QMP_BUF_BYTES (64ULL << 20)
-#define QMP_RESUME_TRIES 20      /* block-job-resume until READY, a second apart at most */
+/* probes of the backup's port (0.5 s apart) and block-job-resumes until READY (a second apart at most) */
+#define QMP_RESUME_TRIES 20
+#define QMP_PROBE_MS 300          /* connect_kick: is the backup's port reachable? */
 #define QMP_CANCEL_WAIT_MS 10000 /* a cancelled job leaves query-block-jobs */
 
 
@@ -379,13 +382,41 @@ int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const
 	return 0;
 }
 
+/*
+ * Whether the backup's port answers a TCP probe of ours, tried before every
+ * resume: a resume while the link is still cut only makes the guest's
+ * writes wait on the dead target again (write-blocking: up to the node's
+ * reconnect delay each time), and nothing is copied. 1 when it answers, 0
+ * when not.
+ *
+ * A link that is back, while the NBD node's connect attempt begun during the
+ * cut still waits on the kernel's SYN backoff (up to a minute, not seconds:
+ * its connect thread, QEMU nbd/client-connection.c, retries only once that
+ * connect() fails): the stale attempt is shut down so that the thread tries
+ * again after its own short sleep (1 s, doubling only after failed attempts).
+ * *KICKED counts such attempts.
+ */
+static int backup_answers(struct request *r, unsigned *kicked)
+{
+	unsigned shut = 0;
+	pid_t pid = 0;
+
+	if (mirror_sockets_probe(r->host, r->port, QMP_PROBE_MS) < 0)
+		return 0;
+	if (mirror_sockets_qemu_pid(r->vm, &pid) == 0 &&
+	    mirror_sockets_shutdown_connecting(pid, r->host, r->port, &shut) == 0)
+		*kicked += shut;
+	return 1;
+}
+
 int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom)
 {
 	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
 	char cmd[256], id[128];
 	uint64_t owed = 0;
-	unsigned tries = 0;
+	unsigned tries = 0, silent = 0, kicked = 0;
 	bool ready = false;
+	int answers = 1;
 
 	if (jobs_query(d, dom, jobs) < 0)
 		return mirror__say(r, -EIO, "cannot read the mirror jobs of %s: %s", r->vm,
@@ -400,7 +431,13 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 	ready = true;
 	for (size_t i = 0; i < dom->n_disks; i++)
 		ready = ready && jobs[i].ready && !jobs[i].paused;
-	while (!ready && tries < QMP_RESUME_TRIES) {
+	while (!ready && tries + silent < QMP_RESUME_TRIES) {
+		answers = backup_answers(r, &kicked);
+		if (!answers) {
+			silent++;
+			usleep(200 * 1000);
+			continue;
+		}
 		tries++;
 		for (size_t i = 0; i < dom->n_disks; i++) {
 			if (!jobs[i].paused)
@@ -430,6 +467,11 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 
 		for (size_t i = 0; i < dom->n_disks; i++)
 			running = running && jobs[i].exists && !jobs[i].paused;
+		if (!answers)
+			return mirror__say(r, -EHOSTUNREACH,
+					   "%s: the backup's port %s:%u does not answer (%u probe(s), "
+					   "%u resume(s)); its %" PRIu64 " dirty bytes are kept",
+					   r->vm, r->host, r->port, silent, tries, owed);
 		if (!running)
 			return mirror__say(r, -EHOSTUNREACH,
 					   "%s: the mirror stays paused after %u resume(s) (is the "
@@ -444,8 +486,10 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 				   r->vm);
 	return mirror__say(r, 0,
 			   "%s: incremental resync: %zu paused mirror job(s) resumed after %u "
-			   "try(s), %" PRIu64 " bytes %s (written while the backup was away)",
-			   r->vm, dom->n_disks, tries, owed, ready ? "copied" : "to copy, copying");
+			   "try(s)%s, %" PRIu64 " bytes %s (written while the backup was away)",
+			   r->vm, dom->n_disks, tries,
+			   kicked ? " (a connect attempt from during the cut restarted)" : "", owed,
+			   ready ? "copied" : "to copy, copying");
 }
 
 int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,

@@ -41,6 +41,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -94,14 +95,24 @@ static int peer_resolve(const char *host, unsigned port, struct peer *ret)
  * each 32-bit word of the address as a native-endian hex number, so a parsed
  * word equals the same word of the address in memory; the port is in host order.
  */
-static bool tcp_line_matches(const char *line, const struct peer *p, unsigned long *ret_inode)
+#define TCP_STATE_LISTEN 0x0A /* as /proc/net/tcp prints it */
+
+/*
+ * Whether LINE's socket has P at its local (LOCAL_END) or remote end, its
+ * inode in *RET_INODE; listening sockets only when LISTENING, else only
+ * connections.
+ */
+static bool tcp_line_matches_end(const char *line, const struct peer *p, bool local_end,
+				 bool listening, unsigned long *ret_inode)
 {
-	char rem[64];
-	unsigned port, words[4];
+	char loc[64], remote[64], *rem = local_end ? loc : remote;
+	unsigned port, words[4], st;
 	unsigned long inode;
 	char *colon;
 
-	if (sscanf(line, "%*s %*s %63s %*s %*s %*s %*s %*s %*s %lu", rem, &inode) != 2)
+	if (sscanf(line, "%*s %63s %63s %x %*s %*s %*s %*s %*s %lu", loc, remote, &st, &inode) != 4)
+		return false;
+	if ((st == TCP_STATE_LISTEN) != listening)
 		return false;
 	colon = strchr(rem, ':');
 	if (!colon || sscanf(colon + 1, "%x", &port) != 1 || port != p->port)
@@ -126,8 +137,17 @@ static bool tcp_line_matches(const char *line, const struct peer *p, unsigned lo
 	return inode != 0;
 }
 
-/* The inodes of PID's network namespace's TCP sockets whose remote end is P. */
-static size_t peer_inodes(pid_t pid, const struct peer *p, unsigned long *inodes, size_t max)
+static bool tcp_line_matches(const char *line, const struct peer *p, unsigned long *ret_inode)
+{
+	return tcp_line_matches_end(line, p, false, false, ret_inode);
+}
+
+/* Which sockets a walk takes: those with the peer at their remote end, or a listener at it. */
+enum walk_kind { WALK_TO_PEER, WALK_LISTENER };
+
+/* The inodes of PID's network namespace's TCP sockets of KIND at P. */
+static size_t peer_inodes(pid_t pid, const struct peer *p, enum walk_kind kind,
+			  unsigned long *inodes, size_t max)
 {
 	const char *table = p->family == AF_INET ? "tcp" : "tcp6";
 	char path[64], line[512];
@@ -139,7 +159,8 @@ static size_t peer_inodes(pid_t pid, const struct peer *p, unsigned long *inodes
 	if (!f)
 		return 0;
 	while (n < max && fgets(line, sizeof(line), f))
-		if (tcp_line_matches(line, p, &inodes[n]))
+		if (kind == WALK_LISTENER ? tcp_line_matches_end(line, p, true, true, &inodes[n])
+					  : tcp_line_matches(line, p, &inodes[n]))
 			n++;
 	fclose(f);
 	return n;
@@ -158,9 +179,8 @@ static bool inode_listed(unsigned long inode, const unsigned long *inodes, size_
  * HOST:PORT (pidfd_getfd(2): the duplicate is the same socket, so what FN does
  * to it, QEMU's descriptor sees). *RET_COUNT is how many.
  */
-static int peer_sockets_each(pid_t pid, const char *host, unsigned port,
-			     int (*fn)(int sock, const void *arg), const void *arg,
-			     unsigned *ret_count)
+static int sockets_each(pid_t pid, const char *host, unsigned port, enum walk_kind kind,
+			int (*fn)(int sock, const void *arg), const void *arg, unsigned *ret_count)
 {
 	unsigned long inodes[INODES_MAX];
 	char path[64], link[64];
@@ -174,7 +194,7 @@ static int peer_sockets_each(pid_t pid, const char *host, unsigned port,
 	r = peer_resolve(host, port, &peer);
 	if (r < 0)
 		return r;
-	n = peer_inodes(pid, &peer, inodes, INODES_MAX);
+	n = peer_inodes(pid, &peer, kind, inodes, INODES_MAX);
 	if (n == 0)
 		goto out;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -224,6 +244,13 @@ out:
 	return r < 0 ? r : 0;
 }
 
+static int peer_sockets_each(pid_t pid, const char *host, unsigned port,
+			     int (*fn)(int sock, const void *arg), const void *arg,
+			     unsigned *ret_count)
+{
+	return sockets_each(pid, host, port, WALK_TO_PEER, fn, arg, ret_count);
+}
+
 static int sock_shutdown(int sock, const void *arg)
 {
 	if (shutdown(sock, SHUT_RDWR) < 0 && errno != ENOTCONN)
@@ -234,6 +261,100 @@ static int sock_shutdown(int sock, const void *arg)
 int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned *ret_closed)
 {
 	return peer_sockets_each(pid, host, port, sock_shutdown, NULL, ret_closed);
+}
+
+static int sock_shutdown_connecting(int sock, const void *arg)
+{
+	unsigned *shut = (unsigned *)arg;
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &len) < 0)
+		return -errno;
+	if (info.tcpi_state != TCP_SYN_SENT)
+		return 0;
+	if (shutdown(sock, SHUT_RDWR) < 0 && errno != ENOTCONN)
+		return -errno;
+	(*shut)++;
+	return 0;
+}
+
+int mirror_sockets_shutdown_connecting(pid_t pid, const char *host, unsigned port,
+				       unsigned *ret_shut)
+{
+	unsigned shut = 0;
+	int r = peer_sockets_each(pid, host, port, sock_shutdown_connecting, &shut, NULL);
+
+	if (r >= 0)
+		*ret_shut = shut;
+	return r;
+}
+
+static int sock_keepalive(int sock, const void *arg)
+{
+	const int *v = arg, on = 1;
+
+	if (setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &v[0], sizeof(v[0])) < 0 ||
+	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &v[1], sizeof(v[1])) < 0 ||
+	    setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &v[2], sizeof(v[2])) < 0)
+		return -errno;
+	return 0;
+}
+
+int mirror_sockets_listener_keepalive(pid_t pid, const char *host, unsigned port, int idle_s,
+				      int interval_s, int count, unsigned *ret_set)
+{
+	const int v[3] = {idle_s, interval_s, count};
+
+	return sockets_each(pid, host, port, WALK_LISTENER, sock_keepalive, v, ret_set);
+}
+
+int mirror_sockets_probe(const char *host, unsigned port, unsigned timeout_ms)
+{
+	struct peer p;
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} a = {0};
+	struct pollfd pfd;
+	socklen_t alen, elen = sizeof(int);
+	int s, r, err = 0;
+
+	r = peer_resolve(host, port, &p);
+	if (r < 0)
+		return r;
+	if (p.family == AF_INET) {
+		a.v4 = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port),
+					    .sin_addr = p.addr.v4};
+		alen = sizeof(a.v4);
+	} else {
+		a.v6 = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_port = htons(port),
+					     .sin6_addr = p.addr.v6};
+		alen = sizeof(a.v6);
+	}
+	s = socket(p.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&a, alen) == 0)
+		goto out;
+	if (errno != EINPROGRESS) {
+		err = -errno;
+		goto out;
+	}
+	pfd = (struct pollfd){.fd = s, .events = POLLOUT};
+	r = poll(&pfd, 1, (int)timeout_ms);
+	if (r == 0)
+		err = -ETIMEDOUT;
+	else if (r < 0)
+		err = -errno;
+	else if (getsockopt(s, SOL_SOCKET, SO_ERROR, &r, &elen) < 0)
+		err = -errno;
+	else if (r != 0)
+		err = -r;
+out:
+	close(s);
+	return err;
 }
 
 struct silence {
@@ -248,6 +369,14 @@ static int sock_silence(int sock, const void *arg)
 
 	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &len) < 0)
 		return -errno;
+	/*
+	 * Only a connection in use: one shut down at an earlier cut (FIN_WAIT1,
+	 * its FIN and last data still unacknowledged behind the cut) carries no
+	 * write any more, and its silence grows with the kernel's backoff after
+	 * the heal, which would degrade a resync that is going well.
+	 */
+	if (info.tcpi_state != TCP_ESTABLISHED)
+		return 0;
 	/* data sent and not acknowledged, and the peer silent since: a cut link
 	 * (an idle connection has nothing unacknowledged: it is not silent) */
 	if (info.tcpi_unacked > 0 && info.tcpi_last_ack_recv > sl->longest_ms)
@@ -327,5 +456,30 @@ int mirror_sockets_qemu_pid(const char *vm, pid_t *ret_pid)
 	if (!found)
 		return -ESRCH;
 	*ret_pid = found;
+	return 0;
+}
+
+int mirror_sockets_count_local(pid_t pid, const char *host, unsigned port, unsigned *ret_n)
+{
+	struct peer local;
+	char path[64], line[512];
+	unsigned long inode;
+	unsigned n = 0;
+	FILE *f;
+	int r;
+
+	r = peer_resolve(host, port, &local);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid,
+		 local.family == AF_INET ? "tcp" : "tcp6");
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (tcp_line_matches_end(line, &local, true, false, &inode))
+			n++;
+	fclose(f);
+	*ret_n = n;
 	return 0;
 }

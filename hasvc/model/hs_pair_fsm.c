@@ -153,9 +153,12 @@ static const struct hs_pair_duty duties[] = {
 	/* continue before the duties that poll (they move the task's next time on) */
 	DUTY(INITIAL_SYNC, CONTINUE, PRIMARY, true),
 	DUTY(INITIAL_SYNC, START_MIRROR, PRIMARY, false),
+	/* the backup host's own look at its disks: beside anything, it only reads /proc */
+	DUTY(INITIAL_SYNC, WATCH_DISKS, BACKUP, true),
 	DUTY(IN_SYNC, WATCH_LINK, PRIMARY, true),
 	DUTY(IN_SYNC, CONTINUE, PRIMARY, true),
 	DUTY(IN_SYNC, WATCH_MIRROR, PRIMARY, false),
+	DUTY(IN_SYNC, WATCH_DISKS, BACKUP, true),
 	DUTY(DEGRADED, CUT_MIRROR, PRIMARY, true),
 	DUTY(DEGRADED, CONTINUE, PRIMARY, true),
 	DUTY(FENCING, AWAIT_FENCE, COORDINATOR, false),
@@ -252,6 +255,7 @@ static const char *const action_names[HS_ACT_MAX] = {
 	[HS_ACT_MIGRATE] = "migrate",
 	[HS_ACT_REVERSE] = "reverse",
 	[HS_ACT_CONTINUE] = "continue",
+	[HS_ACT_WATCH_DISKS] = "watch-disks",
 };
 
 const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,

@@ -97,6 +97,7 @@ enum hs_pair_action {
 	HS_ACT_MIGRATE,          /* primary: live-migrate the guest onto the backup host, paused */
 	HS_ACT_REVERSE,          /* new primary: mirror into the old host's stand-in, resume */
 	HS_ACT_CONTINUE,         /* primary: a guest a live switchover left paused runs again */
+	HS_ACT_WATCH_DISKS,      /* backup: an image replaced under its running QEMU fails the mirror */
 	HS_ACT_MAX,
 };
 

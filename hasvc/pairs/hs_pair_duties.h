@@ -17,6 +17,7 @@ void hs__duty_prepare(struct hs_pairs *p, struct task *t, const struct hs_pair *
 void hs__duty_mirror(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_cut(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_watch_link(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+void hs__duty_watch_disks(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_switchover_watch(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 /* hs_pair_duty_move.c */
 void hs__duty_await_fence(struct hs_pairs *p, struct task *t, const struct hs_pair *v);

@@ -27,6 +27,14 @@
 
 #define REPROTECT_DELAY_USEC (3000 * 1000ULL) /* a pair just degraded waits this long */
 /*
+ * A pair degraded by its mirror (a failed write, a silent replication link)
+ * while its backup host stayed: that host's prepare keeps the running backup
+ * (mirror_backup_keep.c) and the primary's jobs resume into it, so a quick
+ * try costs a few messages, and every second of waiting is a second of the
+ * resync after a heal (bench/resync).
+ */
+#define LINK_RETURN_DELAY_USEC (500 * 1000ULL)
+/*
  * A backup host that could not prepare the backup, when no other host
  * accepts it, is tried again only after this long: its prepare itself waits
  * up to a minute for an absent libvirtd (hs_pair_duty_mirror.c), and the
@@ -153,6 +161,7 @@ static void step_host_returned(struct hs_pairs *p, const struct hs_pair *v,
 {
 	struct sdb_pair_change c = {0};
 	_cleanup_free_ char *why = NULL;
+	uint64_t delay = REPROTECT_DELAY_USEC;
 
 	if (v->state == HS_PAIR_FENCING) {
 		hs__pairs_transition(p, v, s->event, NULL,
@@ -160,8 +169,12 @@ static void step_host_returned(struct hs_pairs *p, const struct hs_pair *v,
 				     v->primary);
 		return;
 	}
-	if (hs_now_usec(CLOCK_REALTIME) <
-	    v->changed_usec + (s->after_failure ? RETRY_FAILED_HOST_USEC : REPROTECT_DELAY_USEC))
+	if (s->after_failure)
+		delay = RETRY_FAILED_HOST_USEC;
+	else if (v->state == HS_PAIR_DEGRADED &&
+		 hs_core_pair_entered_by(p->core, v) == HS_EV_MIRROR_FAILED)
+		delay = LINK_RETURN_DELAY_USEC;
+	if (hs_now_usec(CLOCK_REALTIME) < v->changed_usec + delay)
 		return;
 	/* A fresh backup, a port chosen afresh: the recorded one may be the
 	 * very port whose clash failed the last attempt. */

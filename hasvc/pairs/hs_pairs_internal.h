@@ -70,6 +70,9 @@ struct task {
 	bool resumed_once;       /* initial-sync: a paused job was resumed in this generation */
 	bool continue_sent;      /* a live switchover's guest resumed here in this generation */
 	pid_t qemu_pid;          /* the VM's QEMU here, as the link watch last found it */
+	pid_t backup_qemu_pid;   /* the backup's QEMU here, as the disk watch last found it */
+	uint64_t disks_next_usec; /* the disk watch's next look */
+	uint64_t disks_failed_gen; /* the generation whose replaced disk was proposed */
 	/*
 	 * The link watch's own observation: since when (monotonic) it has seen
 	 * data waiting for an ACK with none arriving, and what it read last.

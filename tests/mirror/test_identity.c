@@ -147,3 +147,28 @@ Test(identity, a_filesystem_without_xattrs_answers_enotsup_and_is_never_the_same
 	cr_assert_eq(check("aaaa1111", NULL, why, sizeof(why)), 0);
 	cr_assert_not_null(strstr(why, "the identity of /proc/self/comm cannot be read"), "%s", why);
 }
+
+/*
+ * mirror_disk_watch: a process holding both images open holds "every disk";
+ * an image replaced at its path (a new file moved over it) or removed is
+ * named, though the process still holds the old file.
+ */
+Test(identity, a_disk_replaced_under_its_holder_is_named)
+{
+	char why[512] = "", fresh[160];
+	int fa = open(path_a, O_RDWR), fb = open(path_b, O_RDWR);
+
+	cr_assert(fa >= 0 && fb >= 0);
+	cr_expect_eq(mirror__disks_held(getpid(), &dom, why, sizeof(why)), 1, "%s", why);
+	snprintf(fresh, sizeof(fresh), "%s.restored", path_b);
+	touch(fresh);
+	cr_assert_eq(rename(fresh, path_b), 0);
+	cr_expect_eq(mirror__disks_held(getpid(), &dom, why, sizeof(why)), 0);
+	cr_expect_not_null(strstr(why, "vdb.raw was replaced while its QEMU ran"), "%s", why);
+	unlink(path_a);
+	cr_expect_eq(mirror__disks_held(getpid(), &dom, why, sizeof(why)), 0);
+	cr_expect_not_null(strstr(why, "vda.qcow2 is gone"), "%s", why);
+	touch(path_a);
+	close(fa);
+	close(fb);
+}

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,75 @@ Test(mirror_sockets, qemu_pid_not_found)
 
 	cr_expect_eq(mirror_sockets_qemu_pid("hasvc-test-no-such-guest", &pid), -ESRCH);
 	cr_expect_eq(mirror_sockets_qemu_pid("bad,name", &pid), -EINVAL);
+}
+
+/*
+ * A server's accepted connections are counted by their local end, its
+ * listening socket is not, and a connection that is closed leaves the count:
+ * how prepare tells whether a kept backup's NBD server has room for the
+ * primary's reconnects (mirror_backup_keep.c).
+ */
+Test(mirror_sockets, accepted_connections_counted_by_local_end)
+{
+	unsigned port, other, n = 99;
+	int l = listener(&port), l2 = listener(&other), c1, c2, a1, a2;
+
+	cr_assert_eq(mirror_sockets_count_local(getpid(), "127.0.0.1", port, &n), 0);
+	cr_expect_eq(n, 0, "a listening socket alone counted as %u connection(s)", n);
+	c1 = connect_to(port);
+	c2 = connect_to(port);
+	a1 = accept(l, NULL, NULL);
+	a2 = accept(l, NULL, NULL);
+	cr_assert(a1 >= 0 && a2 >= 0);
+	cr_assert_eq(mirror_sockets_count_local(getpid(), "127.0.0.1", port, &n), 0);
+	/* both ends are ours here: the accepted two have the port as local end, the clients not */
+	cr_expect_eq(n, 2, "counted %u connections at port %u, expected 2", n, port);
+	cr_assert_eq(mirror_sockets_count_local(getpid(), "127.0.0.1", other, &n), 0);
+	cr_expect_eq(n, 0, "the other listener has no connection, counted %u", n);
+	close(c1);
+	close(a1);
+	usleep(20000);
+	cr_assert_eq(mirror_sockets_count_local(getpid(), "127.0.0.1", port, &n), 0);
+	/* closed on both ends: gone, or an orphan without an owner (inode 0), which no fd holds */
+	cr_expect_eq(n, 1, "counted %u connections after one of two closed, expected 1", n);
+	close(c2);
+	close(a2);
+	close(l);
+	close(l2);
+}
+
+/*
+ * Keepalive set on a listener from outside reaches the connections it accepts
+ * afterwards (what the backup's NBD server needs: mirror_backup_keep.c).
+ */
+Test(mirror_sockets, listener_keepalive_reaches_accepted_connections)
+{
+	unsigned port, set = 0;
+	int l = listener(&port), c, a, on = 0, idle = 0;
+	socklen_t len = sizeof(on);
+
+	cr_assert_eq(mirror_sockets_listener_keepalive(getpid(), "127.0.0.1", port, 7, 2, 3, &set),
+		     0);
+	cr_expect_eq(set, 1, "set on %u listening sockets, expected 1", set);
+	c = connect_to(port);
+	a = accept(l, NULL, NULL);
+	cr_assert(a >= 0);
+	cr_assert_eq(getsockopt(a, SOL_SOCKET, SO_KEEPALIVE, &on, &len), 0);
+	cr_expect_eq(on, 1, "the accepted connection has no keepalive");
+	len = sizeof(idle);
+	cr_assert_eq(getsockopt(a, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &len), 0);
+	cr_expect_eq(idle, 7, "the accepted connection's keepalive idle is %d, not 7", idle);
+	close(c);
+	close(a);
+	close(l);
+}
+
+Test(mirror_sockets, probe_tells_a_listener_from_a_closed_port)
+{
+	unsigned port;
+	int l = listener(&port);
+
+	cr_expect_eq(mirror_sockets_probe("127.0.0.1", port, 300), 0);
+	close(l);
+	cr_expect_eq(mirror_sockets_probe("127.0.0.1", port, 300), -ECONNREFUSED);
 }

@@ -125,11 +125,13 @@ Test(pair_fsm, duties_name_an_actor_and_states_that_ask_nothing_have_none)
 		}
 		total += n;
 	}
-	cr_assert_eq(total, 23);
+	cr_assert_eq(total, 25);
 	size_t n;
 	/* the replication link is watched, urgently, wherever the primary mirrors */
 	const struct hs_pair_duty *in_sync = hs_pair_fsm_duties(HS_PAIR_IN_SYNC, &n);
-	cr_assert_eq(n, 3);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(in_sync[3].action, HS_ACT_WATCH_DISKS, "the backup host watches its disks");
+	cr_assert_eq(in_sync[3].actor, HS_ACTOR_BACKUP);
 	/* before the poll, which moves the task's next time on */
 	cr_assert_eq(in_sync[1].action, HS_ACT_CONTINUE, "a live switchover's guest resumed");
 	cr_assert(in_sync[1].urgent);

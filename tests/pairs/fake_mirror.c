@@ -49,6 +49,19 @@ int mirror_link_silence(const char *vm, const char *host, unsigned port, pid_t *
 	return 0;
 }
 
+const char *pt_disks_replaced; /* the disk watch's answer: NULL, every disk is its QEMU's */
+
+int mirror_backup_disks_replaced(const char *primary_xml, pid_t *qemu_pid, char *why,
+				 size_t len)
+{
+	(void)primary_xml;
+	(void)qemu_pid;
+	if (!pt_disks_replaced)
+		return 0;
+	snprintf(why, len, "%s", pt_disks_replaced);
+	return 1;
+}
+
 size_t pt_calls(void)
 {
 	return n_calls;

@@ -86,6 +86,7 @@ struct pt_call {
 extern bool pt_engine_qmp;
 /* What mirror_link_silence() answers: how long the backup acknowledged nothing. */
 extern unsigned pt_link_silence_ms;
+extern const char *pt_disks_replaced;
 /* The requests made, oldest first. */
 size_t pt_calls(void);
 struct pt_call *pt_call(size_t i);

@@ -443,3 +443,28 @@ Test(duties, a_silent_replication_link_degrades_the_pair_before_the_cut)
 	cr_assert_not_null(pt_pending("cut"), "degraded first, then the cut");
 	pt_link_silence_ms = 0;
 }
+
+/*
+ * A backup image replaced at its path while the backup's QEMU runs: the
+ * backup host fails the mirror through the cluster, once, with the reason;
+ * the pair is never promotable on a QEMU that writes an unlinked file.
+ */
+Test(duties, a_backup_disk_replaced_under_its_qemu_degrades_the_pair_once)
+{
+	struct hs_pair v;
+
+	pt_setup("node2");
+	pt_pair_put("vm1", "node1", "node2", "in-sync");
+	pt_round();
+	pt_deliver();
+	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync", "every disk its QEMU's: nothing to say");
+	pt_disks_replaced = "the backup image /img/vm1.qcow2 was replaced while its QEMU ran";
+	usleep(2100 * 1000);
+	pt_round();
+	pt_deliver();
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	v = pt_pair("vm1");
+	cr_assert_not_null(strstr(v.reason, "/img/vm1.qcow2 was replaced"), "%s", v.reason);
+	hs_pair_release(&v);
+	pt_disks_replaced = NULL;
+}
