@@ -367,7 +367,7 @@ int mirror_new(qb_loop_t *loop, const char *uri, struct mirror **ret)
 	m->loop = loop;
 	m->request_fd = m->done_fd = -1;
 	m->job_callback = -1;
-	/* experimental, per host (docs/mirror.md); a config key can come later */
+	/* per host (docs/mirror.md): the config's mirror_engine = qmp, or this for tests */
 	m->qmp = getenv("HASVC_MIRROR_ENGINE") && strcmp(getenv("HASVC_MIRROR_ENGINE"), "qmp") == 0;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->threads_gone, NULL);
@@ -449,6 +449,11 @@ void mirror_free(struct mirror *m)
 	free(m->uri);
 	free(m->tls_dir);
 	free(m);
+}
+
+void mirror_use_qmp_engine(struct mirror *m)
+{
+	m->qmp = true;
 }
 
 bool mirror_engine_qmp(const struct mirror *m)

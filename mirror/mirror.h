@@ -134,6 +134,8 @@ int mirror_resume(struct mirror *m, const char *vm, const char *nbd_host, unsign
 		  mirror_done_fn done, void *userdata);
 /* True when this mirror runs the qmp engine. */
 bool mirror_engine_qmp(const struct mirror *m);
+/* From now on the primary's copies are hasvc's own QEMU jobs (mirror_engine = qmp). */
+void mirror_use_qmp_engine(struct mirror *m);
 
 /*
  * DATA: {"uuid","xml","disks":[{"target","bytes"}]}; -ENOENT no such domain,

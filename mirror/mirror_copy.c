@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 
@@ -32,6 +33,8 @@
 
 #define COPY_BUF_BYTES (64ULL << 20)       /* block copy: bytes in flight */
 #define COPY_GRANULARITY_SYNC (1U << 20)   /* block copy, sync mode: chunk size */
+#define START_PORT_WAIT_MS 10000 /* a start waits this long for the backup's port (port_wait) */
+#define START_PROBE_MS 300
 
 /*
  * Closes VM's connections to its NBD exports on HOST:PORT, so that requests in
@@ -114,6 +117,33 @@ static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror
 	}
 }
 
+/*
+ * A start waits, up to START_PORT_WAIT_MS, for the backup's port to answer a
+ * TCP probe of ours. A start onto a cut replication link only hurts: the
+ * NBD target's connect (libvirt's blockdev-add, ours) holds the primary's
+ * QEMU until the kernel's SYN backoff gives up, and the guest's writes with
+ * it; and the retries of a pair that degraded (0.5 s later) would come as
+ * fast as they fail, each with its events. Waiting here makes a cut's round
+ * of degraded, creating, initial-sync take about START_PORT_WAIT_MS, and a
+ * heal within it is taken at the next probe.
+ */
+static int port_wait(struct request *r)
+{
+	int64_t deadline = mirror__now_ms() + START_PORT_WAIT_MS;
+	int e;
+
+	while ((e = mirror_sockets_probe(r->host, r->port, START_PROBE_MS)) < 0) {
+		if (mirror__now_ms() >= deadline)
+			return mirror__say(r, -EHOSTUNREACH,
+					   "%s: the backup's port %s:%u does not answer (%s; a cut "
+					   "replication link?): not mirrored after %d s of tries",
+					   r->vm, r->host, r->port, strerror(-e),
+					   START_PORT_WAIT_MS / 1000);
+		usleep(200 * 1000);
+	}
+	return 0;
+}
+
 static void start_run(struct mirror *m, struct request *r)
 {
 	virDomainPtr d = NULL;
@@ -162,6 +192,8 @@ static void start_run(struct mirror *m, struct request *r)
 			goto out;
 		}
 	}
+	if (port_wait(r) < 0)
+		goto out;
 	if (r->qmp) {
 		start_run_qmp(r, d, dom, tls > 0 ? dir : NULL);
 		goto out;

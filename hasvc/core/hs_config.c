@@ -70,6 +70,8 @@ static const struct key_def key_table[] = {
 	{SECTION_DAEMON, "maintenance_moves", KEY_UINT, offsetof(struct hs_config, maintenance_moves),
 	 0, 64},
 	DAEMON_KEY("libvirt_uri", libvirt_uri),
+	/* whose block jobs mirror the disks: libvirt's block copy or hasvc's own (docs/mirror.md) */
+	DAEMON_KEY("mirror_engine", mirror_engine),
 	{SECTION_DAEMON, "nbd_port_base", KEY_UINT, offsetof(struct hs_config, nbd_port_base), 0,
 	 65000},
 	{SECTION_DAEMON, "shutdown_timeout", KEY_UINT, offsetof(struct hs_config, shutdown_timeout_s),
@@ -369,6 +371,10 @@ static int config_validate(struct parser *p)
 	    strcmp(c->maintenance_switchover, "cold") != 0)
 		return parse_error(p, "maintenance_switchover must be auto, live or cold, not '%s'",
 				   c->maintenance_switchover);
+	if (c->mirror_engine && strcmp(c->mirror_engine, "libvirt") != 0 &&
+	    strcmp(c->mirror_engine, "qmp") != 0)
+		return parse_error(p, "mirror_engine must be libvirt or qmp, not '%s'", c->mirror_engine);
+	c->mirror_engine_qmp = c->mirror_engine && strcmp(c->mirror_engine, "qmp") == 0;
 	if (c->maintenance_moves == 0)
 		c->maintenance_moves = 2;
 	c->fence_always = c->fence_lost_hosts && strcmp(c->fence_lost_hosts, "always") == 0;
@@ -396,6 +402,7 @@ static int config_validate(struct parser *p)
 		return parse_error(p, "nbd_port_base must be 1024 or more, not %u", c->nbd_port_base);
 	if ((r = set_default(&c->reprotect, "any")) < 0 ||
 	    (r = set_default(&c->maintenance_switchover, "auto")) < 0 ||
+	    (r = set_default(&c->mirror_engine, "libvirt")) < 0 ||
 	    (r = set_default(&c->fence_lost_hosts, "with-primaries")) < 0 ||
 	    (r = set_default(&c->state_dir, "/var/lib/hasvc")) < 0 ||
 	    (r = set_default(&c->api_socket, "/run/hasvc/hasvcd.sock")) < 0 ||
@@ -514,6 +521,7 @@ void hs_config_free(struct hs_config *c)
 	free(c->fence_lost_hosts);
 	free(c->maintenance_switchover);
 	free(c->reprotect);
+	free(c->mirror_engine);
 	free(c->libvirt_uri);
 	free(c);
 }

@@ -80,6 +80,8 @@ Test(config, test_hooks_are_off_unless_asked_for)
 	cr_assert(!c->fence_always);
 	cr_assert(!c->reprotect_old_host);
 	cr_assert_str_eq(c->maintenance_switchover, "auto");
+	cr_assert_str_eq(c->mirror_engine, "libvirt");
+	cr_assert_not(c->mirror_engine_qmp);
 	cr_assert_eq(c->maintenance_moves, 2);
 	hs_config_free(c);
 	cleanup();
@@ -89,6 +91,18 @@ Test(config, test_hooks_are_off_unless_asked_for)
 	cr_assert(c->test_hooks);
 	cr_assert(c->fence_always);
 	cr_assert(c->reprotect_old_host);
+	hs_config_free(c);
+}
+
+Test(config, the_qmp_mirror_engine_is_chosen_by_name)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nnode = node1\nmirror_engine = qmp\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert_str_eq(c->mirror_engine, "qmp");
+	cr_assert(c->mirror_engine_qmp);
 	hs_config_free(c);
 }
 
@@ -171,6 +185,8 @@ static const struct bad_case bad_cases[] = {
 	{"[daemon]\nnode = node1\nfence_lost_hosts = never\n" GOOD_NODES,
 	 ": fence_lost_hosts must be always or with-primaries, not 'never'"},
 	{"[daemon]\nnode = node1\nlog_level = loud\n" GOOD_NODES, ": log_level must be error, warning, info or debug"},
+	{"[daemon]\nnode = node1\nmirror_engine = drbd\n" GOOD_NODES,
+	 ": mirror_engine must be libvirt or qmp, not 'drbd'"},
 	{"[daemon]\nnode = node1\nmaintenance_switchover = warm\n" GOOD_NODES,
 	 ": maintenance_switchover must be auto, live or cold, not 'warm'"},
 	{"[daemon]\nnode = node1\nmaintenance_moves = 65\n" GOOD_NODES,

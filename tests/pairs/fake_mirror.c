@@ -298,6 +298,12 @@ bool mirror_engine_qmp(const struct mirror *m)
 	return pt_engine_qmp;
 }
 
+void mirror_use_qmp_engine(struct mirror *m)
+{
+	(void)m;
+	pt_engine_qmp = true;
+}
+
 int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata)
 {
 	int r = record("inspect", vm, 0, false, NULL, userdata);
