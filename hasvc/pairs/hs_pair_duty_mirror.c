@@ -455,7 +455,11 @@ static void mirror_started(struct hs_pairs *p, struct task *t, const struct hs_p
 		return;
 	}
 	t->mirror_started = true;
-	t->next_usec = hs_now_usec(CLOCK_REALTIME) + POLL_USEC;
+	/*
+	 * The jobs are read at once, not a poll later: a resume answers once
+	 * its delta is copied (READY), and the pair is in sync from that look.
+	 */
+	t->next_usec = hs_now_usec(CLOCK_REALTIME);
 	copy_note(p, t, v, reply, message);
 }
 
