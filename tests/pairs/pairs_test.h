@@ -81,6 +81,7 @@ struct pt_call {
 	bool replace;    /* standin_start: the paused backup's QEMU goes first */
 	char host[80];   /* standin_start: the address; migrate: the destination */
 	uint64_t bandwidth_mib; /* start, start_resync, set_speed: the speed asked */
+	bool repair;     /* verify: copy what differs */
 };
 /* The fake mirror's engine: false the default (libvirt block copy), true qmp. */
 extern bool pt_engine_qmp;
