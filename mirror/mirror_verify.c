@@ -264,8 +264,10 @@ static int verify_disk(struct request *r, virDomainPtr d, const char *target,
 	}
 	v->out_of_sync_bytes += mirror_verify_ranges_bytes(&found);
 	ranges_note(v, target, &found, text, size);
-	if (!r->repair || found.n == 0)
+	if (!r->repair || found.n == 0) {
+		v->remaining_bytes += mirror_verify_ranges_bytes(&found);
 		goto out;
+	}
 	e = repair(r, d, sides, &found);
 	for (size_t i = 0; e >= 0 && i < found.n; i++)
 		e = mirror_verify_compare(&p, &b, found.v[i].offset, found.v[i].length,
