@@ -104,3 +104,12 @@ struct pt_reply {
 	char state[32];
 };
 void pt_reply_fn(void *userdata, int result, const struct hs_pairs_answer *answer);
+/* REPLY (a struct pt_reply *) came, with result RES and a message containing TEXT. */
+#define expect_answer(reply, res, text)                                                            \
+	do {                                                                                       \
+		struct pt_reply *_r = (reply);                                                     \
+		cr_assert(_r->got, "no answer");                                                   \
+		cr_assert_eq(_r->result, res, "result %d (%s)", _r->result, _r->message);          \
+		cr_assert_not_null(strstr(_r->message, text), "message: %s", _r->message);         \
+	} while (0)
+

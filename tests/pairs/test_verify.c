@@ -39,14 +39,6 @@ static struct pt_reply *verify(struct pt_reply *r, const char *vm, bool repair)
 	return r;
 }
 
-#define expect_answer(reply, res, text)                                                            \
-	do {                                                                                       \
-		struct pt_reply *_r = (reply);                                                     \
-		cr_assert(_r->got, "no answer");                                                   \
-		cr_assert_eq(_r->result, res, "result %d (%s)", _r->result, _r->message);          \
-		cr_assert_not_null(strstr(_r->message, text), "message: %s", _r->message);         \
-	} while (0)
-
 /* The pair's "verify" member KEY as text ("" when absent). */
 static const char *verify_text(const char *vm, const char *key, char *buf, size_t size)
 {
