@@ -34,7 +34,10 @@
  *   mirror_promote         on the backup host: remove the exports, stop the
  *                          NBD server, resume the domain;
  *   mirror_teardown        on the backup host: destroy and undefine the backup
- *                          and remove the images it was given.
+ *                          and remove the images it was given;
+ *   mirror_verify_typed    on the primary host: compare every mirrored disk
+ *                          with the backup's export while the guest runs,
+ *                          and repair the ranges that differ.
  *
  * The live switchover (qmp engine only; docs/mirror.md "Live switchover"):
  *   mirror_standin_start   serve a domain's disks over NBD from a
