@@ -140,6 +140,12 @@ int mirror__submit_vm(struct mirror *m, mirror__run_fn run, const char *vm, mirr
 
 /* --- mirror.c: on the mirror thread ---------------------------------------------- */
 
+/*
+ * Whether mirror_free() has begun (from any thread): a long on_thread run
+ * (a verify) ends early instead of holding hasvcd's stop for as long as it
+ * would take.
+ */
+bool mirror__stopping(struct mirror *m);
 /* The libvirt URI of M, for a thread that opens a connection of its own (on_thread). */
 const char *mirror__uri(const struct mirror *m);
 

@@ -39,20 +39,32 @@
 #define VERIFY_RUN_DIR "/run/hasvc-verify"
 #define VERIFY_FD_NAME "hs-verify"
 
-/* One disk's two NBD clients. */
+/* One side's NBD client, and the mirror whose stop ends the verify. */
+struct side {
+	struct nbd_handle *h;
+	struct mirror *m;
+};
+
+/* One disk's two sides. */
 struct disk_sides {
-	struct nbd_handle *primary, *backup;
+	struct side primary, backup;
 };
 
 static int nbd_read(void *ctx, void *buf, size_t len, uint64_t offset)
 {
-	return nbd_pread(ctx, buf, len, offset, 0) < 0 ? -EIO : 0;
+	struct side *s = ctx;
+
+	if (mirror__stopping(s->m))
+		return -ECANCELED;
+	return nbd_pread(s->h, buf, len, offset, 0) < 0 ? -EIO : 0;
 }
 
 static int nbd_write(void *ctx, const void *buf, size_t len, uint64_t offset)
 {
+	struct side *s = ctx;
+
 	/* FUA: on the backup's image when acknowledged, as the mirror's writes are */
-	return nbd_pwrite(ctx, buf, len, offset, LIBNBD_CMD_FLAG_FUA) < 0 ? -EIO : 0;
+	return nbd_pwrite(s->h, buf, len, offset, LIBNBD_CMD_FLAG_FUA) < 0 ? -EIO : 0;
 }
 
 static void path_of(const char *vm, char *buf, size_t size)
@@ -81,6 +93,46 @@ static int listen_unix(struct request *r, const char *path)
 	return fd;
 }
 
+/* Undoes primary_export (what of it was done); errors ignored: nothing else uses them. */
+static void primary_unexport(virDomainPtr d, const struct mirror_domain *dom)
+{
+	char cmd[256], *out = NULL;
+
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"hs-verify-%s\","
+			 "\"mode\":\"hard\"}}",
+			 dom->disks[i].target);
+		if (virDomainQemuMonitorCommand(d, cmd, &out, 0) == 0)
+			free(out);
+		out = NULL;
+	}
+	if (virDomainQemuMonitorCommand(d, "{\"execute\":\"nbd-server-stop\"}", &out, 0) == 0)
+		free(out);
+}
+
+/*
+ * Whether D's QEMU still has exports of an earlier verify (a hasvcd killed
+ * during one): its NBD server is then ours, to stop, not someone else's.
+ */
+static bool verify_leftover(virDomainPtr d)
+{
+	json_object *parsed = NULL, *list = NULL;
+	bool found = false;
+
+	if (mirror__qmp_return(d, "{\"execute\":\"query-block-exports\"}", &parsed, &list) < 0)
+		return false;
+	for (size_t k = 0; list && json_object_is_type(list, json_type_array) &&
+			   k < json_object_array_length(list);
+	     k++) {
+		json_object *id = json_object_object_get(json_object_array_get_idx(list, k), "id");
+
+		found = found || (id && strncmp(json_object_get_string(id), "hs-verify-", 10) == 0);
+	}
+	json_object_put(parsed);
+	return found;
+}
+
 /*
  * The primary's read-only exports: QEMU's NBD server on the socket FD (getfd,
  * nbd-server-start), one export per disk named after its target. -EBUSY when
@@ -90,6 +142,9 @@ static int primary_export(struct request *r, virDomainPtr d, const struct mirror
 			  int fd)
 {
 	char cmd[512], node[128], *result = NULL;
+
+	if (verify_leftover(d))
+		primary_unexport(d, dom);
 
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"" VERIFY_FD_NAME "\"}}");
@@ -130,24 +185,6 @@ static int primary_export(struct request *r, virDomainPtr d, const struct mirror
 			return r->result;
 	}
 	return 0;
-}
-
-/* Undoes primary_export (what of it was done); errors ignored: nothing else uses them. */
-static void primary_unexport(virDomainPtr d, const struct mirror_domain *dom)
-{
-	char cmd[256], *out = NULL;
-
-	for (size_t i = 0; i < dom->n_disks; i++) {
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"block-export-del\",\"arguments\":{\"id\":\"hs-verify-%s\","
-			 "\"mode\":\"hard\"}}",
-			 dom->disks[i].target);
-		if (virDomainQemuMonitorCommand(d, cmd, &out, 0) == 0)
-			free(out);
-		out = NULL;
-	}
-	if (virDomainQemuMonitorCommand(d, "{\"execute\":\"nbd-server-stop\"}", &out, 0) == 0)
-		free(out);
 }
 
 /* An NBD client of export TARGET: on the unix socket PATH, or HOST:PORT (TLS in TLS_DIR). */
@@ -202,8 +239,8 @@ static int repair(struct request *r, virDomainPtr d, struct disk_sides *sides,
 		  const struct mirror_verify_ranges *ranges)
 {
 	struct mirror_verification *v = &r->verification;
-	struct mirror_verify_side p = {.read = nbd_read, .ctx = sides->primary};
-	struct mirror_verify_side b = {.read = nbd_read, .write = nbd_write, .ctx = sides->backup};
+	struct mirror_verify_side p = {.read = nbd_read, .ctx = &sides->primary};
+	struct mirror_verify_side b = {.read = nbd_read, .write = nbd_write, .ctx = &sides->backup};
 	size_t i = 0;
 	int e = 0;
 
@@ -218,7 +255,7 @@ static int repair(struct request *r, virDomainPtr d, struct disk_sides *sides,
 			e = mirror_verify_copy(&p, &b, &ranges->v[i], MIRROR_VERIFY_CHUNK);
 			batch += e >= 0 ? ranges->v[i].length : 0;
 		}
-		if (e >= 0 && nbd_flush(sides->backup, 0) < 0)
+		if (e >= 0 && nbd_flush(sides->backup.h, 0) < 0)
 			e = -EIO;
 		if (virDomainResume(d) < 0)
 			e = mirror__say(r, -EIO, "cannot resume %s after the repair: %s", r->vm,
@@ -240,11 +277,11 @@ static int verify_disk(struct request *r, virDomainPtr d, const char *target,
 		       struct disk_sides *sides, char *text, size_t size)
 {
 	struct mirror_verification *v = &r->verification;
-	struct mirror_verify_side p = {.read = nbd_read, .ctx = sides->primary};
-	struct mirror_verify_side b = {.read = nbd_read, .ctx = sides->backup};
+	struct mirror_verify_side p = {.read = nbd_read, .ctx = &sides->primary};
+	struct mirror_verify_side b = {.read = nbd_read, .ctx = &sides->backup};
 	struct mirror_verify_ranges found = {0}, left = {0};
 	struct mirror_verify_count count, again;
-	int64_t size_p = nbd_get_size(sides->primary), size_b = nbd_get_size(sides->backup);
+	int64_t size_p = nbd_get_size(sides->primary.h), size_b = nbd_get_size(sides->backup.h);
 	int e;
 
 	if (size_p < 0 || size_b < 0 || size_p != size_b) {
@@ -258,8 +295,11 @@ static int verify_disk(struct request *r, virDomainPtr d, const char *target,
 	v->bytes_compared += count.bytes;
 	v->rechecked_chunks += count.rechecked;
 	if (e < 0) {
-		mirror__say(r, e, "cannot compare disk %s of %s: %s", target, r->vm,
-			    nbd_get_error() ?: strerror(-e));
+		if (e == -ECANCELED)
+			mirror__say(r, e, "verify of %s cancelled: hasvcd stops", r->vm);
+		else
+			mirror__say(r, e, "cannot compare disk %s of %s: %s", target, r->vm,
+				    nbd_get_error() ?: strerror(-e));
 		goto out;
 	}
 	v->out_of_sync_bytes += mirror_verify_ranges_bytes(&found);
@@ -292,7 +332,6 @@ static void verify_thread(struct mirror *m, struct request *r)
 	struct mirror_domain *dom = mirror__domain_on(r->conn, r, &d);
 	int state, fd = -1, tls, e = 0;
 
-	(void)m;
 	mirror__answer_clear(r);
 	r->answer = MIRROR__ANSWER_VERIFY;
 	if (!dom)
@@ -316,15 +355,15 @@ static void verify_thread(struct mirror *m, struct request *r)
 	for (size_t i = 0; e >= 0 && i < dom->n_disks; i++) {
 		const char *target = dom->disks[i].target;
 		struct disk_sides sides = {
-			.primary = client(r, target, path, NULL, 0, NULL),
-			.backup = client(r, target, NULL, r->host, r->port, tls ? tls_dir : NULL),
+			.primary = {client(r, target, path, NULL, 0, NULL), m},
+			.backup = {client(r, target, NULL, r->host, r->port, tls ? tls_dir : NULL), m},
 		};
 
-		e = sides.primary && sides.backup ? verify_disk(r, d, target, &sides, text,
-							       sizeof(text))
-						  : r->result;
-		nbd_close(sides.primary);
-		nbd_close(sides.backup);
+		e = sides.primary.h && sides.backup.h
+			? verify_disk(r, d, target, &sides, text, sizeof(text))
+			: r->result;
+		nbd_close(sides.primary.h);
+		nbd_close(sides.backup.h);
 	}
 	if (e >= 0) {
 		if (v->n_ranges > MIRROR_VERIFY_RANGES_SHOWN) {

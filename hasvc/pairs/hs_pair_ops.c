@@ -409,6 +409,12 @@ void hs_pairs_switchover(struct hs_pairs *p, const char *vm, enum hs_switchover_
 		       hs_pair_state_name(v.state), v.op ? ", running " : "", v.op ? v.op : "");
 		goto out;
 	}
+	/* (known on the primary's host only: a verify is no replicated operation) */
+	if (hs__pairs_verifying(p, vm)) {
+		hs__pairs_refuse(reply, userdata, -EBUSY,
+				 "a verify of %s runs on this host; switch over once it has ended", vm);
+		goto out;
+	}
 	if (v.state != HS_PAIR_IN_SYNC) {
 		hs__pairs_refuse(reply, userdata, -EPERM, "%s is %s: a switchover needs an in-sync backup%s%s%s",
 		       vm, hs_pair_state_name(v.state), v.reason ? " (" : "",

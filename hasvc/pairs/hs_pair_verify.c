@@ -59,6 +59,11 @@ static struct verify_run *verify_find(struct hs_pairs *p, const char *vm)
 	return NULL;
 }
 
+bool hs__pairs_verifying(struct hs_pairs *p, const char *vm)
+{
+	return verify_find(p, vm) != NULL;
+}
+
 static void verify_forget(struct verify_run *vr)
 {
 	struct verify_run **pp = &vr->p->verifies;

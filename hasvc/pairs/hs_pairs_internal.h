@@ -224,6 +224,8 @@ bool hs__pairs_find(struct hs_pairs *p, const char *vm, struct hs_pair *v,
 struct verify_run;
 /* The verifies whose answer has not come (mirror_free drops them unanswered). */
 void hs__verifies_free(struct hs_pairs *p);
+/* A verify of VM runs on this host. */
+bool hs__pairs_verifying(struct hs_pairs *p, const char *vm);
 
 /* --- hs_pair_maintenance.c --- */
 /* Coordinator: switch over the primaries of hosts in maintenance. */

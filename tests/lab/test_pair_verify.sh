@@ -10,6 +10,9 @@
 #   2. in-sync, with the guest writing 1 MiB blocks during the compare: the
 #      verify finds nothing (a chunk written meanwhile is read again, never
 #      reported), every host's API, pair show and /metrics show the result;
+#      an NBD server someone else started in the primary's QEMU fails the
+#      verify (exit 1, recorded as failed), an earlier verify's leftover
+#      export is removed and the verify runs; none is left after it;
 #   3. blocks changed on the backup behind hasvc's back: written into the
 #      backup's NBD export from node2 (qemu-io over NBD with node2's own
 #      certificate), which the backup's QEMU writes into its image and the
@@ -66,6 +69,17 @@ lab exec node2 hasvc pair show vm1 | contains '^verify:    in-sync on node1, ' |
 metrics node2 | contains '^hasvc_pair_verify_out_of_sync_bytes{vm="vm1"} 0$' || fail "metrics: $(metrics node2 | grep verify)"
 metrics node2 | contains "^hasvc_pair_verify_compared_bytes{vm=\"vm1\"} $((256 * MIB))$" || fail "metrics: $(metrics node2 | grep verify)"
 images_identical node1 node2 "$(pair_field node1 vm1 nbd_port)" || fail "in sync, yet the images differ"
+
+note "2b. an NBD server in the primary's QEMU: another's refused, an earlier verify's removed"
+qmp1() { lab exec node1 virsh qemu-monitor-command vm1 "$1"; }
+qmp1 '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"host":"127.0.0.1","port":"10899"}}}}' >/dev/null
+expect 1 "QEMU serves NBD already" lab exec node1 hasvc pair verify vm1
+[ "$(verify_field node2 result)" = failed ] || fail "a failed verify recorded as $(verify_field node2 result)"
+fmt=$(qmp1 '{"execute":"query-named-block-nodes","arguments":{"flat":true}}' |
+	jq -r '[.return[] | select(.drv == "qcow2" and (.file | endswith("/vm1.qcow2")))][0]."node-name"')
+qmp1 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\",\"id\":\"hs-verify-vda\",\"node-name\":\"$fmt\",\"name\":\"vda\",\"writable\":false}}" >/dev/null
+out=$(lab exec node1 hasvc pair verify vm1 2>&1) || fail "verify beside an earlier verify's leftover export: $out"
+[ "$(qmp1 '{"execute":"query-block-exports"}' | jq '.return | length')" = 0 ] || fail "exports left after a verify: $(qmp1 '{"execute":"query-block-exports"}')"
 
 note "3. three blocks changed on the backup behind hasvc's back (its NBD export, from node2)"
 port=$(pair_field node1 vm1 nbd_port)

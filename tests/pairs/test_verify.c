@@ -89,6 +89,9 @@ Test(verify, runs_on_the_primary_and_records_its_outcome)
 	cr_assert_eq(c->port, 10809, "the backup's export");
 	cr_assert(c->repair);
 	expect_answer(verify(&r, "vm1", false), -EALREADY, "a verify of vm1 runs already on node1");
+	memset(&r, 0, sizeof(r));
+	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
+	expect_answer(&r, -EBUSY, "a verify of vm1 runs on this host");
 	cr_assert_eq(pt_events("pair", "verify of vm1 started on node1"), 1);
 
 	/* the pair's duties go on beside it: the in-sync poll of the jobs is asked */
