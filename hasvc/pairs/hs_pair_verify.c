@@ -90,9 +90,40 @@ static const char *outcome_of(const struct mirror_reply *reply)
 	return "out-of-sync";
 }
 
-/* The pair's "verify" object (docs/api.md). */
+/*
+ * What the event says: mirror/'s message, whose ranges a few hundred bytes
+ * cut short, with every range the verification lists instead (at most
+ * MIRROR_VERIFY_RANGES_SHOWN); NULL out of memory.
+ */
+static char *outcome_text(const struct verify_run *vr, const struct mirror_reply *reply)
+{
+	const struct mirror_verification *v = reply->verification;
+	char *text = NULL;
+	int r;
+
+	if (reply->result < 0 || !v || v->out_of_sync_bytes == 0)
+		return strdup(reply->message ? reply->message : "");
+	if (!vr->repair)
+		r = asprintf(&text,
+			     "%s: %" PRIu64 " bytes compared in %" PRIu64 " ms: %" PRIu64
+			     " bytes out of sync in %" PRIu64 " range(s): %s",
+			     vr->vm, v->bytes_compared, v->elapsed_ms, v->out_of_sync_bytes,
+			     v->n_ranges, v->ranges ? v->ranges : "");
+	else
+		r = asprintf(&text,
+			     "%s: %" PRIu64 " bytes compared in %" PRIu64 " ms: %" PRIu64
+			     " bytes out of sync in %" PRIu64 " range(s) (%s), %" PRIu64
+			     " repaired with the guest paused %u time(s), %" PRIu64
+			     " ms in all (longest %" PRIu64 " ms); %" PRIu64 " bytes still differ",
+			     vr->vm, v->bytes_compared, v->elapsed_ms, v->out_of_sync_bytes,
+			     v->n_ranges, v->ranges ? v->ranges : "", v->repaired_bytes, v->pauses,
+			     v->pause_ms, v->pause_max_ms, v->remaining_bytes);
+	return r < 0 ? NULL : text;
+}
+
+/* The pair's "verify" object (docs/api.md); TEXT its message. */
 static json_object *result_json(const struct verify_run *vr, const char *node,
-				const struct mirror_reply *reply)
+				const struct mirror_reply *reply, const char *text)
 {
 	const struct mirror_verification *v = reply->verification;
 	json_object *o = json_object_new_object();
@@ -122,10 +153,8 @@ static json_object *result_json(const struct verify_run *vr, const char *node,
 				       json_object_new_int64((int64_t)v->pause_max_ms));
 		json_object_object_add(o, "pauses", json_object_new_int((int)v->pauses));
 	}
-	/* the message names the ranges; bounded, so the whole object fits a pair_verify */
-	json_object_object_add(o, "message",
-			       json_object_new_string_len(reply->message ? reply->message : "",
-							  (int)strnlen(reply->message ? reply->message : "", 1024)));
+	/* the ranges are in "ranges" already: the message is bounded, so the object fits */
+	json_object_object_add(o, "message", json_object_new_string_len(text, (int)strnlen(text, 1024)));
 	return o;
 }
 
@@ -133,7 +162,9 @@ static void verify_done(void *userdata, const struct mirror_reply *reply)
 {
 	struct verify_run *vr = userdata;
 	struct hs_pairs *p = vr->p;
-	_cleanup_json_ json_object *o = result_json(vr, p->core->self->name, reply);
+	_cleanup_free_ char *text = outcome_text(vr, reply);
+	_cleanup_json_ json_object *o =
+	    result_json(vr, p->core->self->name, reply, text ? text : reply->message);
 	char *buf = NULL;
 	size_t len;
 	int r;
@@ -141,11 +172,11 @@ static void verify_done(void *userdata, const struct mirror_reply *reply)
 	if (reply->result < 0)
 		qb_log(LOG_WARNING, "pair %s: verify failed: %s", vr->vm, reply->message);
 	else
-		qb_log(LOG_NOTICE, "pair %s: verify: %s", vr->vm, reply->message);
+		qb_log(LOG_NOTICE, "pair %s: verify: %s", vr->vm, text ? text : reply->message);
 	r = sdb_msg_pair_verify(
 	    &(struct sdb_pair_verify){.vm = vr->vm,
 				      .result = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-				      .event = reply->result < 0 ? NULL : reply->message,
+				      .event = reply->result < 0 ? NULL : (text ? text : reply->message),
 				      .event_node = p->core->self->name},
 	    &buf, &len);
 	hs__pairs_propose(p, r, &buf, &len, "verify result");

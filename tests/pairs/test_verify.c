@@ -109,9 +109,28 @@ Test(verify, runs_on_the_primary_and_records_its_outcome)
 	cr_assert_str_eq(verify_text("vm1", "ranges", buf, sizeof(buf)), "vda:0+4096");
 	cr_assert_str_eq(verify_text("vm1", "node", buf, sizeof(buf)), "node1");
 	cr_assert_str_eq(verify_text("vm1", "repair", buf, sizeof(buf)), "true");
-	cr_assert_eq(pt_events("pair", "out of sync in 1 range(s): vda:0+4096"), 1,
-		     "the event names the ranges");
+	cr_assert_eq(pt_events("pair", "4096 bytes out of sync in 1 range(s) (vda:0+4096), 4096 "
+				       "repaired with the guest paused"),
+		     1, "the event names the ranges and the repair");
 	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync", "a verify is no transition");
+
+	/* ranges beyond what mirror/'s message holds: the event has every one */
+	expect_answer(verify(&r, "vm1", false), HS_PAIRS_ACCEPTED, "started");
+	c = pt_pending("verify");
+	found = json_object_new_object();
+	{
+		char many[2048] = "";
+
+		for (int i = 0; i < 32; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), "%svda:%d+1048576",
+				 i ? ", " : "", (2 * i) << 20);
+		json_object_object_add(found, "out_of_sync_bytes", json_object_new_int64(32 << 20));
+		json_object_object_add(found, "ranges_count", json_object_new_int64(32));
+		json_object_object_add(found, "ranges", json_object_new_string(many));
+		pt_answer(c, 0, "vm1: ... (cut short)", found);
+		cr_assert_eq(pt_events("pair", many), 1, "an event lists all 32 ranges");
+		cr_assert_str_eq(verify_text("vm1", "result", buf, sizeof(buf)), "out-of-sync");
+	}
 
 	/* over: another may run; a failed one is recorded as failed */
 	expect_answer(verify(&r, "vm1", false), HS_PAIRS_ACCEPTED, "started");
