@@ -6,7 +6,7 @@
  * primary's read-only export and the backup's), tests give it fakes.
  *
  * A chunk that differs is read again on both sides, up to RECHECKS times,
- * WAIT_MS apart: a guest write in flight during the read (on the primary,
+ * WAIT_MS apart (all such chunks of a compare together, one wait per round): a guest write in flight during the read (on the primary,
  * not yet acknowledged, so not yet required on the backup) makes a chunk
  * differ for a moment; in sync mode it is on both before it completes, so a
  * chunk that still differs after the rechecks is out of sync.

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mirror_verify.h"
 
@@ -108,10 +109,10 @@ Test(mirror_verify, a_write_in_flight_that_lands_before_the_last_recheck_is_not_
 	primary.bytes[4 * CHUNK + 1] = 0xee;
 	backup.heal_at = 4 * CHUNK + 1;
 	backup.heal_value = 0xee;
-	backup.heal_after = 4 + 1 + 2; /* read 5 (chunk 4) differs, 2 more reads: healed */
+	backup.heal_after = 11 + 2; /* differs in the pass (11 reads) and its 1st recheck, healed at the 2nd */
 	cr_assert_eq(compare_all(3), 0);
 	cr_assert_eq(ranges.n, 0, "a difference that went away is no fault");
-	cr_assert_geq(count.rechecked, 1);
+	cr_assert_eq(count.rechecked, 2);
 }
 
 Test(mirror_verify, a_difference_that_outlasts_the_rechecks_is_reported)
@@ -119,7 +120,7 @@ Test(mirror_verify, a_difference_that_outlasts_the_rechecks_is_reported)
 	primary.bytes[4 * CHUNK + 1] = 0xee;
 	backup.heal_at = 4 * CHUNK + 1;
 	backup.heal_value = 0xee;
-	backup.heal_after = 4 + 1 + 5; /* healed only after 3 rechecks */
+	backup.heal_after = 11 + 3 + 1; /* healed only after the pass and 3 rechecks */
 	cr_assert_eq(compare_all(3), 0);
 	cr_assert_eq(ranges.n, 1);
 	cr_assert_eq(ranges.v[0].offset, 4 * CHUNK);
@@ -168,4 +169,23 @@ Test(mirror_verify, ranges_merge_only_when_adjacent)
 		cr_assert_eq(mirror_verify_range_add(&ranges, 100 + 2 * i, 1), 0);
 	cr_assert_eq(ranges.n, 102);
 	cr_assert_eq(mirror_verify_ranges_bytes(&ranges), 116);
+}
+
+Test(mirror_verify, many_differing_chunks_wait_once_per_round_not_per_chunk)
+{
+	struct timespec t0, t1;
+	int64_t ms;
+
+	for (size_t i = 0; i < 10; i++)
+		backup.bytes[i * CHUNK] ^= 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(mirror_verify_compare(&p, &b, 0, SIZE, CHUNK, 2, 100, &ranges, &count), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_eq(ranges.n, 1, "chunks 0-9 merged");
+	cr_assert_eq(ranges.v[0].length, 10 * CHUNK);
+	cr_assert_eq(count.rechecked, 10 * 2);
+	/* 2 rounds of 100 ms; one wait per chunk would be 2000 ms */
+	cr_assert_geq(ms, 200);
+	cr_assert_lt(ms, 1000, "%lld ms: the waits were per chunk", (long long)ms);
 }
