@@ -158,6 +158,11 @@ static void done_push(struct mirror *m, struct request *r)
 	(void)queue_push(m, &m->done, m->done_fd, r);
 }
 
+bool mirror__stopping(struct mirror *m)
+{
+	return __atomic_load_n(&m->stopping, __ATOMIC_ACQUIRE);
+}
+
 const char *mirror__uri(const struct mirror *m)
 {
 	return m->uri;

@@ -34,7 +34,10 @@
  *   mirror_promote         on the backup host: remove the exports, stop the
  *                          NBD server, resume the domain;
  *   mirror_teardown        on the backup host: destroy and undefine the backup
- *                          and remove the images it was given.
+ *                          and remove the images it was given;
+ *   mirror_verify_typed    on the primary host: compare every mirrored disk
+ *                          with the backup's export while the guest runs,
+ *                          and repair the ranges that differ.
  *
  * The live switchover (qmp engine only; docs/mirror.md "Live switchover"):
  *   mirror_standin_start   serve a domain's disks over NBD from a
@@ -403,6 +406,27 @@ struct mirror_migration {
 };
 
 /*
+ * An online verify (mirror_verify_typed): what was compared and found. RANGES
+ * names what differed ("vda:1048576+65536, vdb:0+1048576", at most
+ * MIRROR_VERIFY_RANGES_SHOWN of them, then "... and N more"), "" when nothing did.
+ */
+struct mirror_verification {
+	uint64_t bytes_compared;
+	uint64_t out_of_sync_bytes; /* found different (every recheck) */
+	uint64_t n_ranges;
+	uint64_t repaired_bytes;    /* copied from the primary (repair) */
+	uint64_t remaining_bytes;   /* still different after the repair */
+	uint64_t rechecked_chunks;  /* read again because they differed once */
+	uint64_t elapsed_ms;
+	uint64_t pause_ms;          /* repair: the guest paused, in total */
+	uint64_t pause_max_ms;      /* ... the longest pause */
+	unsigned pauses;
+	char *ranges;
+};
+
+#define MIRROR_VERIFY_RANGES_SHOWN 32
+
+/*
  * One outcome. RESULT and MESSAGE as for mirror_done_fn; of the rest only the
  * member of the operation that ran can be set (NULL or 0 otherwise, and when
  * it failed before it had an answer). Everything lives during the call only.
@@ -435,6 +459,7 @@ struct mirror_reply {
 	const struct mirror_copy *copy;             /* mirror_start*_typed: what the copy sends */
 	const struct mirror_standin *standin;       /* mirror_standin_start_typed */
 	const struct mirror_migration *migration;   /* mirror_migrate_typed */
+	const struct mirror_verification *verification; /* mirror_verify_typed */
 };
 
 typedef void (*mirror_reply_fn)(void *userdata, const struct mirror_reply *reply);
@@ -455,6 +480,20 @@ int mirror_standin_start_typed(struct mirror *m, const char *vm, const char *nbd
 			       mirror_reply_fn done, void *userdata);
 int mirror_migrate_typed(struct mirror *m, const char *vm, const char *dest_addr,
 			 unsigned timeout_s, mirror_reply_fn done, void *userdata);
+/*
+ * On the primary host, while the guest runs: compares every mirrored disk of
+ * VM as the guest sees it with the backup's export of it at NBD_HOST:PORT
+ * (mirror_verify.c, docs/mirror.md "Online verify"), 1 MiB at a time, a
+ * chunk that differs read again a few times (a write in flight); REPAIR:
+ * the ranges that still differ are copied from the primary into the
+ * backup's export with the guest paused (batches of at most 64 MiB, resumed
+ * between them), then compared again. The primary is read through a
+ * read-only NBD export of its own QEMU for the length of the verify (-EBUSY
+ * when that QEMU has an NBD server already). Runs on a thread of its own.
+ */
+int mirror_verify_typed(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+			bool repair, mirror_reply_fn done, void *userdata);
+
 /* Replaces what mirror_on_job_event() set, and the other way round. */
 void mirror_on_job_event_typed(struct mirror *m, mirror_reply_fn fn, void *userdata);
 

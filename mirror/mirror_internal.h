@@ -42,6 +42,7 @@ enum mirror__answer {
 	MIRROR__ANSWER_COPY,       /* request.copy, its reason in request.copy_reason */
 	MIRROR__ANSWER_STANDIN,    /* request.standin */
 	MIRROR__ANSWER_MIGRATION,  /* request.migration */
+	MIRROR__ANSWER_VERIFY,     /* request.verification */
 };
 
 /* An operation's body, on the mirror thread. */
@@ -65,6 +66,7 @@ struct request {
 	bool resume_only; /* mirror_resume: no full copy when the jobs cannot resume */
 	bool release;   /* cut: end the jobs for good (qmp engine: cancel, not pause) */
 	bool replace;   /* stand-in: destroy the paused backup QEMU first, then serve its disks */
+	bool repair;    /* verify: copy the ranges that differ into the backup */
 	bool inactive;  /* stand-in: its images opened inactive, until mirror_standin_activate */
 	/*
 	 * Set by a run function whose operation goes on for long (a migration):
@@ -104,6 +106,7 @@ struct request {
 	char copy_reason[160];
 	struct mirror_standin standin;
 	struct mirror_migration migration;
+	struct mirror_verification verification;
 	struct mirror_disk_check disk_check; /* with ANSWER_PORT, when the prepare had an identity */
 	char disk_reason[320];
 };
@@ -156,6 +159,12 @@ int mirror__submit_vm(struct mirror *m, mirror__run_fn run, const char *vm, mirr
 
 /* --- mirror.c: on the mirror thread ---------------------------------------------- */
 
+/*
+ * Whether mirror_free() has begun (from any thread): a long on_thread run
+ * (a verify) ends early instead of holding hasvcd's stop for as long as it
+ * would take.
+ */
+bool mirror__stopping(struct mirror *m);
 /* The libvirt URI of M, for a thread that opens a connection of its own (on_thread). */
 const char *mirror__uri(const struct mirror *m);
 
@@ -277,6 +286,14 @@ struct mirror__qmp_job {
 /* Our jobs of DOM's disks (JOBS[n_disks]) from query-block-jobs' LIST; others ignored. */
 void mirror__qmp_jobs_parse(json_object *list, const struct mirror_domain *dom,
 			    struct mirror__qmp_job *jobs);
+/*
+ * The block node of DISK that holds what the guest sees: its format node
+ * (qcow2, raw), the file node of a raw disk without one; found by the image
+ * file in query-named-block-nodes, so libvirt's names and ours alike.
+ * -ENOENT when none, -EIO when QMP fails.
+ */
+int mirror__qmp_format_node(virDomainPtr d, const struct mirror_disk *disk, char *buf,
+			    size_t size);
 /* mirror__jobs_read() for our own jobs (query-block-jobs). */
 int mirror__qmp_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			  size_t *ret_ready, bool *ret_drained);

@@ -297,7 +297,7 @@ void mirror__qmp_jobs_cancel(virDomainPtr d, const struct mirror_domain *dom, bo
  * the node whose file is the image and whose driver is its format; a raw
  * image libvirt opened without a format layer: its file node).
  */
-static int format_node(virDomainPtr d, const struct mirror_disk *disk, char *buf, size_t size)
+int mirror__qmp_format_node(virDomainPtr d, const struct mirror_disk *disk, char *buf, size_t size)
 {
 	json_object *parsed, *list;
 	const char *found = NULL;
@@ -520,7 +520,7 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		const struct mirror_disk *disk = &dom->disks[i];
 
-		if (format_node(d, disk, format, sizeof(format)) < 0) {
+		if (mirror__qmp_format_node(d, disk, format, sizeof(format)) < 0) {
 			mirror__qmp_jobs_cancel(d, dom, true);
 			return mirror__say(r, -ENOENT, "cannot find the block node of disk %s of %s",
 					   disk->target, r->vm);

@@ -83,6 +83,8 @@ void mirror__answer_clear(struct request *r)
 	r->disk_reason[0] = '\0';
 	r->standin = (struct mirror_standin){0};
 	r->migration = (struct mirror_migration){0};
+	free(r->verification.ranges);
+	r->verification = (struct mirror_verification){0};
 	r->answer = MIRROR__ANSWER_NONE;
 }
 
@@ -197,6 +199,7 @@ void mirror__answer_deliver(struct request *r)
 		case MIRROR__ANSWER_COPY: reply.copy = &r->copy; break;
 		case MIRROR__ANSWER_STANDIN: reply.standin = &r->standin; break;
 		case MIRROR__ANSWER_MIGRATION: reply.migration = &r->migration; break;
+		case MIRROR__ANSWER_VERIFY: reply.verification = &r->verification; break;
 		case MIRROR__ANSWER_NONE: break;
 		}
 		r->reply(r->userdata, &reply);
@@ -212,6 +215,7 @@ void mirror__answer_deliver(struct request *r)
 	case MIRROR__ANSWER_COPY: data = copy_json(&r->copy); break;
 	case MIRROR__ANSWER_STANDIN: data = standin_json(&r->standin); break;
 	case MIRROR__ANSWER_MIGRATION: data = migration_json(&r->migration); break;
+	case MIRROR__ANSWER_VERIFY: /* typed only (mirror_verify_typed) */
 	case MIRROR__ANSWER_NONE: break;
 	}
 	r->done(r->userdata, r->result, r->message, data);

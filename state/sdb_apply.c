@@ -112,6 +112,7 @@ static const struct {
     {"pair_update", sdb__apply_pair_update},
     {"pair_progress", sdb__apply_pair_progress},
     {"pair_set", sdb__apply_pair_set},
+    {"pair_verify", sdb__apply_pair_verify},
     {"pair_delete", sdb__apply_pair_delete},
     {"event", sdb__apply_event},
     {"fence_start", sdb__apply_fence_start},

@@ -187,6 +187,7 @@ int sdb__apply_pair_create(struct sdb *db, const struct sdb__apply_ctx *c);
 int sdb__apply_pair_update(struct sdb *db, const struct sdb__apply_ctx *c);
 int sdb__apply_pair_progress(struct sdb *db, const struct sdb__apply_ctx *c);
 int sdb__apply_pair_set(struct sdb *db, const struct sdb__apply_ctx *c);
+int sdb__apply_pair_verify(struct sdb *db, const struct sdb__apply_ctx *c);
 int sdb__apply_pair_delete(struct sdb *db, const struct sdb__apply_ctx *c);
 int sdb__apply_event(struct sdb *db, const struct sdb__apply_ctx *c);
 int sdb__apply_fence_start(struct sdb *db, const struct sdb__apply_ctx *c);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * sdb_apply_pair: applying the changes of a pair (pair_create, pair_update,
- * pair_progress, pair_set, pair_delete) and of its disks.
+ * pair_progress, pair_set, pair_verify, pair_delete) and of its disks.
  *
  * The pair's state moves only along the edges of the pair state machine
  * (hasvc/model/hs_pair_fsm.h, the table the proposers use too): a
@@ -14,6 +14,8 @@
  * (events.pair_from, pair_to, pair_event).
  */
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "sdb_apply.h"
 #include "sdb_msg.h"
@@ -300,6 +302,43 @@ int sdb__apply_pair_set(struct sdb *db, const struct sdb__apply_ctx *c)
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(s, 2, (int64_t)bandwidth);
+	r = sdb__exec(db, s, "cannot update pair");
+	if (r >= 0 && ev_message)
+		r = sdb__event_insert(db, c, ev_node, row.key, "pair", ev_message, NULL, NULL);
+	return r;
+}
+
+/*
+ * pair_verify: the last online verify's outcome, as its primary reported it
+ * (a JSON object, kept as text and shown parsed). No transition, as pair_set.
+ */
+int sdb__apply_pair_verify(struct sdb *db, const struct sdb__apply_ctx *c)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	struct sdb__row row = {.q = SDB_Q_PAIR_GET, .what = "pair"};
+	const char *ev_node = NULL, *ev_message = NULL, *result = NULL;
+	const struct sdb__field fields[] = {
+	    SDB_STR("vm", SDB_NAME_MAX_LEN, NULL, &row.key),
+	    SDB_STR("result", SDB_VERIFY_MAX_LEN, NULL, &result),
+	    SDB_STR_OPT("event_node", SDB_NAME_MAX_LEN, NULL, &ev_node),
+	    SDB_STR_OPT("event", SDB_TEXT_MAX_LEN, NULL, &ev_message),
+	};
+	json_object *parsed;
+	bool is_object;
+	int r;
+
+	r = sdb__apply_open(db, c, fields, ARRAY_SIZE(fields), &row);
+	if (r < 0)
+		return r;
+	parsed = json_tokener_parse(result);
+	is_object = parsed && json_object_is_type(parsed, json_type_object);
+	json_object_put(parsed);
+	if (!is_object)
+		return sdb__fail(db, -EINVAL, "'result' must be a JSON object");
+	r = sdb__stmt_key(db, SDB_Q_PAIR_SET_VERIFY, row.key, &s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(s, 2, result, -1, SQLITE_STATIC);
 	r = sdb__exec(db, s, "cannot update pair");
 	if (r >= 0 && ev_message)
 		r = sdb__event_insert(db, c, ev_node, row.key, "pair", ev_message, NULL, NULL);

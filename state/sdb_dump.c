@@ -34,7 +34,7 @@ struct sdb__table {
 static const struct sdb__table tables[] = {
 	{"cluster", SDB_Q_DUMP_CLUSTER, _SDB_Q_MAX, SDB_Q_LOAD_CLUSTER, 5},
 	{"nodes", SDB_Q_DUMP_NODES, SDB_Q_WIPE_NODES, SDB_Q_LOAD_NODES, 7},
-	{"pairs", SDB_Q_DUMP_PAIRS, SDB_Q_WIPE_PAIRS, SDB_Q_LOAD_PAIRS, 22},
+	{"pairs", SDB_Q_DUMP_PAIRS, SDB_Q_WIPE_PAIRS, SDB_Q_LOAD_PAIRS, 23},
 	{"pair_disks", SDB_Q_DUMP_DISKS, SDB_Q_WIPE_DISKS, SDB_Q_LOAD_DISKS, 5},
 	{"operations", SDB_Q_DUMP_OPS, SDB_Q_WIPE_OPS, SDB_Q_LOAD_OPS, 5},
 	{"events", SDB_Q_DUMP_EVENTS, SDB_Q_WIPE_EVENTS, SDB_Q_LOAD_EVENTS, 10},

@@ -192,6 +192,23 @@ int sdb_msg_pair_delete(const char *vm, const char *expect_state, char **ret_buf
 /* The pair's settings (struct sdb_pair_settings); -ENOENT when applied to no pair. */
 int sdb_msg_pair_set(const struct sdb_pair_settings *set, char **ret_buf, size_t *ret_len);
 
+/*
+ * The outcome of a pair's online verify (pair_verify), as the primary host
+ * that ran it reports it: RESULT a JSON object (its keys: docs/state.md)
+ * shown as the pair's "verify", replacing the last one; no transition.
+ * EVENT (optional) is logged with it, atomically.
+ */
+struct sdb_pair_verify {
+	const char *vm;     /* required */
+	const char *result; /* required: a JSON object, at most SDB_VERIFY_MAX_LEN bytes */
+	const char *event;
+	const char *event_node;
+};
+
+#define SDB_VERIFY_MAX_LEN 4096
+
+int sdb_msg_pair_verify(const struct sdb_pair_verify *verify, char **ret_buf, size_t *ret_len);
+
 /* Event log: KIND is a short word ("fence", "promote"); DETAIL is borrowed. */
 int sdb_msg_event(const char *node, const char *vm, const char *kind, const char *message,
 		  json_object *detail, char **ret_buf, size_t *ret_len);

@@ -262,6 +262,22 @@ int sdb_msg_pair_set(const struct sdb_pair_settings *set, char **ret_buf, size_t
 	return msg_finish(m, ret_buf, ret_len);
 }
 
+int sdb_msg_pair_verify(const struct sdb_pair_verify *verify, char **ret_buf, size_t *ret_len)
+{
+	json_object *m;
+
+	if (!verify || !verify->vm || !verify->result)
+		return -EINVAL;
+	m = msg_new("pair_verify");
+	if (m) {
+		add_str(m, "vm", verify->vm);
+		add_str(m, "result", verify->result);
+		add_str(m, "event_node", verify->event_node);
+		add_str(m, "event", verify->event);
+	}
+	return msg_finish(m, ret_buf, ret_len);
+}
+
 int sdb_msg_pair_delete(const char *vm, const char *expect_state, char **ret_buf, size_t *ret_len)
 {
 	json_object *m;

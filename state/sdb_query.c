@@ -37,7 +37,7 @@ static const struct col pair_cols[] = {
     {"reason", COL_AUTO},     {"bytes_done", COL_AUTO},	   {"bytes_total", COL_AUTO},
     {"generation", COL_AUTO}, {"changed_usec", COL_AUTO},  {"nbd_port", COL_AUTO},
     {"copy_kind", COL_AUTO},  {"copy_reason", COL_AUTO},	   {"backup_disk_id", COL_AUTO},
-    {"backup_disk_reason", COL_AUTO},
+    {"backup_disk_reason", COL_AUTO}, {"verify", COL_JSON},
 };
 
 static const struct col disk_cols[] = {

@@ -222,6 +222,14 @@ const char *const sdb__schema_steps[] = {
 	"ALTER TABLE pairs ADD COLUMN backup_disk_id TEXT;"
 	"ALTER TABLE pairs ADD COLUMN backup_disk_reason TEXT;"
 	"PRAGMA user_version = 9;",
+
+	/*
+	 * 9 -> 10: the pair's last online verify (issue 13, item 6), as the
+	 * primary host that ran it reported it: a JSON object (pair_verify,
+	 * docs/state.md), NULL before the first.
+	 */
+	"ALTER TABLE pairs ADD COLUMN verify TEXT;"
+	"PRAGMA user_version = 10;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

@@ -37,15 +37,15 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_PAIR_GET] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			   " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
 			   " generation, changed_usec, nbd_port, copy_kind, copy_reason,"
-			   " backup_disk_id, backup_disk_reason FROM pairs WHERE vm = ?1",
+			   " backup_disk_id, backup_disk_reason, verify FROM pairs WHERE vm = ?1",
 	[SDB_Q_PAIRS_LIST] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
 			     " generation, changed_usec, nbd_port, copy_kind, copy_reason,"
-			     " backup_disk_id, backup_disk_reason FROM pairs ORDER BY vm",
+			     " backup_disk_id, backup_disk_reason, verify FROM pairs ORDER BY vm",
 	[SDB_Q_PAIRS_BY_NODE] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 				" state, desired_state, admin_state, reason, bytes_done,"
 				" bytes_total, generation, changed_usec, nbd_port, copy_kind,"
-				" copy_reason, backup_disk_id, backup_disk_reason FROM pairs"
+				" copy_reason, backup_disk_id, backup_disk_reason, verify FROM pairs"
 				" WHERE primary_node = ?1 OR backup_node = ?1 ORDER BY vm",
 	[SDB_Q_PAIR_INSERT] = "INSERT INTO pairs (vm, uuid, primary_node, backup_node, mode,"
 			      " bandwidth_mib, state, desired_state, reason, created_usec,"
@@ -91,6 +91,7 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 				" copy_reason = CASE WHEN ?4 IS NULL THEN copy_reason ELSE ?5 END"
 				" WHERE vm = ?1",
 	[SDB_Q_PAIR_SET_BANDWIDTH] = "UPDATE pairs SET bandwidth_mib = ?2 WHERE vm = ?1",
+	[SDB_Q_PAIR_SET_VERIFY] = "UPDATE pairs SET verify = ?2 WHERE vm = ?1",
 	[SDB_Q_PAIR_DELETE] = "DELETE FROM pairs WHERE vm = ?1",
 	[SDB_Q_PAIR_SPEC] = "SELECT domain_xml, disk_sizes FROM pairs WHERE vm = ?1",
 	[SDB_Q_DISKS_GET] = "SELECT target, bytes_done, bytes_total, ready FROM pair_disks"
@@ -140,8 +141,8 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 	[SDB_Q_DUMP_PAIRS] = "SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib,"
 			     " state, desired_state, admin_state, reason, bytes_done, bytes_total,"
 			     " generation, created_usec, changed_usec, domain_xml, disk_sizes, nbd_port,"
-			     " copy_kind, copy_reason, backup_disk_id, backup_disk_reason FROM pairs"
-			     " ORDER BY vm",
+			     " copy_kind, copy_reason, backup_disk_id, backup_disk_reason, verify"
+			     " FROM pairs ORDER BY vm",
 	[SDB_Q_DUMP_DISKS] = "SELECT vm, target, bytes_done, bytes_total, ready FROM pair_disks"
 			     " ORDER BY vm, target",
 	[SDB_Q_DUMP_OPS] = "SELECT vm, op, node, ref, started_usec FROM operations ORDER BY vm",
@@ -165,9 +166,9 @@ const char *const sdb__sql[_SDB_Q_MAX] = {
 			     " bytes_done,"
 			     " bytes_total, generation, created_usec, changed_usec, domain_xml,"
 			     " disk_sizes, nbd_port, copy_kind, copy_reason, backup_disk_id,"
-			     " backup_disk_reason)"
+			     " backup_disk_reason, verify)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-			     " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+			     " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
 	[SDB_Q_LOAD_DISKS] = "INSERT INTO pair_disks (vm, target, bytes_done, bytes_total, ready)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SDB_Q_LOAD_OPS] = "INSERT INTO operations (vm, op, node, ref, started_usec)"

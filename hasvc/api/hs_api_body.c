@@ -181,6 +181,12 @@ const struct hs_body_field hs_api_switchover_fields[] = {
 };
 const size_t hs_api_switchover_n_fields = ARRAY_SIZE(hs_api_switchover_fields);
 
+/* Optional: a verify only reports unless "repair" asks it to copy what differs. */
+const struct hs_body_field hs_api_verify_fields[] = {
+	{.name = "repair", .type = HS_BODY_BOOL},
+};
+const size_t hs_api_verify_n_fields = ARRAY_SIZE(hs_api_verify_fields);
+
 const struct hs_body_field hs_api_maintenance_fields[] = {
 	{.name = "on", .type = HS_BODY_BOOL, .required = true},
 };

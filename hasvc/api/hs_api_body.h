@@ -43,6 +43,8 @@ extern const struct hs_body_field hs_api_pair_create_fields[]; /* POST /v1/pairs
 extern const size_t hs_api_pair_create_n_fields;
 extern const struct hs_body_field hs_api_switchover_fields[]; /* POST /v1/pairs/VM/switchover */
 extern const size_t hs_api_switchover_n_fields;
+extern const struct hs_body_field hs_api_verify_fields[]; /* POST /v1/pairs/VM/verify */
+extern const size_t hs_api_verify_n_fields;
 extern const struct hs_body_field hs_api_maintenance_fields[]; /* POST /v1/nodes/N/maintenance */
 extern const size_t hs_api_maintenance_n_fields;
 extern const struct hs_body_field hs_api_pair_set_fields[]; /* PATCH /v1/pairs/VM */

@@ -150,6 +150,23 @@ static void pair_gauge(FILE *f, const struct hs_pair_list *l, const char *name, 
 			(long long)hs_json_u64(l->pairs[i].row, key));
 }
 
+/*
+ * The last online verify of each pair that had one (its "verify", replicated
+ * by the primary that ran it): KEY of it as NAME; DIV divides (usec to s).
+ */
+static void verify_gauge(FILE *f, const struct hs_pair_list *l, const char *name, const char *key,
+			 uint64_t div, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (size_t i = 0; i < l->n; i++) {
+		json_object *v = hs_json_get(l->pairs[i].row, "verify");
+
+		if (v && json_object_is_type(v, json_type_object))
+			fprintf(f, "%s{vm=\"%s\"} %llu\n", name, l->pairs[i].vm,
+				(unsigned long long)(hs_json_u64(v, key) / div));
+	}
+}
+
 /* Pair transitions into D: in one walk, as an operation may span any two events. */
 static void pair_durations(struct hs_core *d, struct hs_op_durations *durations)
 {
@@ -193,6 +210,15 @@ static void pair_metrics(FILE *f, struct hs_core *d)
 	for (size_t i = 0; i < l.n; i++)
 		fprintf(f, "hasvc_pair_bandwidth_bytes_per_second{vm=\"%s\"} %llu\n", l.pairs[i].vm,
 			(unsigned long long)(l.pairs[i].bandwidth_mib << 20));
+	verify_gauge(f, &l, "hasvc_pair_verify_last_seconds", "finished_usec", 1000000,
+		     "When the pair's last online verify ended (pair verify), Unix time.");
+	verify_gauge(f, &l, "hasvc_pair_verify_compared_bytes", "bytes_compared", 1,
+		     "Bytes the pair's last online verify compared.");
+	verify_gauge(f, &l, "hasvc_pair_verify_out_of_sync_bytes", "out_of_sync_bytes", 1,
+		     "Bytes the pair's last online verify found different on the backup.");
+	verify_gauge(f, &l, "hasvc_pair_verify_remaining_bytes", "remaining_bytes", 1,
+		     "Bytes still different after the last verify (found and not repaired, or "
+		     "repaired and different again).");
 	for (size_t i = 0; i < ARRAY_SIZE(transition_metrics); i++) {
 		uint64_t c = 0;
 		sdb_transitions_count(d->db, state_or_any(transition_metrics[i].from),

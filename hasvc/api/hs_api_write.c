@@ -236,7 +236,20 @@ static bool path_split(const char *path, char *name, const char **ret_verb)
 	return true;
 }
 
-/* POST /v1/pairs/VM/switchover [{"live": true[, "allow_cold": true]}] */
+/* POST /v1/pairs/VM/verify [{"repair": true}]: 202 once the verify runs on this (primary) host. */
+static int post_pair_verify(struct hs_api *api, struct MHD_Connection *c, const char *vm,
+			    struct request *req)
+{
+	_cleanup_json_ json_object *body = NULL;
+	int ok;
+
+	if (!hs__api_body_parse(c, req, hs_api_verify_fields, hs_api_verify_n_fields, &body, &ok))
+		return ok;
+	return RUN_OP(c, req,
+		      hs_pairs_verify(api->pairs, vm, hs_json_bool(body, "repair"), op_reply, req));
+}
+
+/* POST /v1/pairs/VM/switchover [{"live": true[, "allow_cold": true]}], POST /v1/pairs/VM/verify */
 int hs__api_post_pair_action(struct hs_api *api, struct MHD_Connection *c, const char *path,
 			     struct request *req)
 {
@@ -245,6 +258,8 @@ int hs__api_post_pair_action(struct hs_api *api, struct MHD_Connection *c, const
 	const char *verb;
 	int ok;
 
+	if (path_split(path, vm, &verb) && strcmp(verb, "/verify") == 0)
+		return post_pair_verify(api, c, vm, req);
 	if (!path_split(path, vm, &verb) || strcmp(verb, "/switchover") != 0)
 		return hs__api_queue_error(c, MHD_HTTP_NOT_FOUND, "not_found",
 					   "no such path /v1/pairs/%s", path ? path : "");

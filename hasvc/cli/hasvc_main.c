@@ -293,6 +293,21 @@ static void print_copy(json_object *p)
 		printf(", not running\n");
 }
 
+/* "verify:    repaired (...) on node1, 2026-12-01 21:40:05 UTC": the last online verify. */
+static void print_verify(json_object *p)
+{
+	json_object *v = hs_json_get(p, "verify");
+	time_t at;
+	char when[40] = "";
+
+	if (!v)
+		return;
+	at = (time_t)(json_object_get_int64(hs_json_get(v, "finished_usec")) / 1000000);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&at));
+	printf("verify:    %s on %s, %s: %s\n", hs_json_str(v, "result"), hs_json_str(v, "node"),
+	       when, hs_json_str(v, "message"));
+}
+
 static void print_pair(json_object *p)
 {
 	const char *bw = hs_json_str(p, "bandwidth_mib");
@@ -306,6 +321,7 @@ static void print_pair(json_object *p)
 	       hs_json_str(p, "bytes_total"), hs_json_str(p, "lag_bytes"),
 	       hs_json_str(p, "reason"));
 	print_copy(p);
+	print_verify(p);
 }
 
 static int cmd_pair_show(const struct cli_options *o, int argc, char **argv)
@@ -337,6 +353,10 @@ static const struct command commands[] = {
 	{"pair", "set", hs_cli_pair_set,
 	 "VM --bandwidth MIB/S [--no-wait]: change the copy's speed limit per disk (0: unlimited), "
 	 "also of a copy under way"},
+	{"pair", "verify", hs_cli_pair_verify,
+	 "VM [--repair] [--no-wait]: compare VM's disks with its backup's while it runs, report "
+	 "the ranges out of sync (exit 8), --repair: copy them from the primary (run it on the "
+	 "primary's host)"},
 	{"pair", "delete", hs_cli_pair_delete, "VM [--no-wait]: stop protecting VM, remove its backup"},
 	{"switchover", NULL, hs_cli_switchover,
 	 "VM [--live [--allow-cold]] [--no-wait]: move VM to its backup host, no data lost, "
@@ -376,6 +396,7 @@ int main(int argc, char **argv)
 		{"no-wait", no_argument, NULL, 'W'},
 		{"live", no_argument, NULL, 'L'},
 		{"allow-cold", no_argument, NULL, 'C'},
+		{"repair", no_argument, NULL, 'R'},
 		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -434,6 +455,7 @@ int main(int argc, char **argv)
 			case 'W': o.no_wait = true; break;
 			case 'L': o.live = true; break;
 			case 'C': o.allow_cold = true; break;
+			case 'R': o.repair = true; break;
 			case 't': o.timeout = optarg; break;
 			case 'h': usage(stdout); return HS_EXIT_OK;
 			default: fprintf(stderr, "hasvc: see 'hasvc --help'\n"); return HS_EXIT_USAGE;

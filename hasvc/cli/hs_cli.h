@@ -24,6 +24,7 @@ struct cli_options {
 	bool no_wait;          /* return once the request is accepted */
 	bool live;             /* switchover --live */
 	bool allow_cold;       /* switchover --allow-cold: live, else cold */
+	bool repair;           /* pair verify --repair */
 	const char *timeout;   /* --wait limit, seconds */
 };
 
@@ -36,6 +37,7 @@ enum hs_exit {
 	HS_EXIT_BUSY = 5,        /* another operation runs on that VM */
 	HS_EXIT_NO_QUORUM = 6,   /* this host's partition may not act */
 	HS_EXIT_REFUSED = 7,     /* the request is not allowed in the current state */
+	HS_EXIT_OUT_OF_SYNC = 8, /* pair verify: ranges out of sync found (and not repaired) */
 };
 
 /*
@@ -73,4 +75,5 @@ int hs_cli_pair_create(const struct cli_options *o, int argc, char **argv);
 int hs_cli_pair_delete(const struct cli_options *o, int argc, char **argv);
 int hs_cli_pair_set(const struct cli_options *o, int argc, char **argv);
 int hs_cli_switchover(const struct cli_options *o, int argc, char **argv);
+int hs_cli_pair_verify(const struct cli_options *o, int argc, char **argv);
 int hs_cli_node_maintenance(const struct cli_options *o, int argc, char **argv);

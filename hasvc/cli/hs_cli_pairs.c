@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * hs_cli_pairs: the CLI's pair and node operations (create, set, delete,
- * switchover, maintenance). Each sends one request;
+ * switchover, verify, maintenance). Each sends one request;
  * unless --no-wait it then follows the pair through the API (never the database)
  * until the operation is over, printing every state it passes, so a script
  * or an operator at 3 a.m. sees where it stands and why it stopped.
@@ -390,4 +390,74 @@ int hs_cli_node_maintenance(const struct cli_options *o, int argc, char **argv)
 	if (o->no_wait || !on)
 		return HS_EXIT_OK;
 	return wait_node_empty(o, argv[0]);
+}
+
+/* The pair's last verify's end (finished_usec), 0 before the first. */
+static int64_t verify_stamp(json_object *pair)
+{
+	return json_object_get_int64(hs_json_get(hs_json_get(pair, "verify"), "finished_usec"));
+}
+
+/*
+ * pair verify: the verify runs on the primary's hasvcd (this host's, which
+ * must be it); its outcome arrives as the pair's "verify" in the state,
+ * newer than the one before the request. Exit 0 in sync or repaired, 8 when
+ * ranges are out of sync, 1 when the verify failed.
+ */
+int hs_cli_pair_verify(const struct cli_options *o, int argc, char **argv)
+{
+	time_t deadline = time(NULL) + timeout_s(o);
+	json_object *pair, *body = NULL;
+	char path[128];
+	int64_t before;
+	int r;
+
+	if (argc != 1 || o->backup || o->mode || o->bandwidth || o->live || o->allow_cold) {
+		fprintf(stderr, "hasvc: usage: hasvc pair verify VM [--repair] [--no-wait] "
+				"[--timeout SECONDS]\n");
+		return HS_EXIT_USAGE;
+	}
+	pair = pair_get(o, argv[0], false, &r);
+	if (r != HS_EXIT_OK)
+		return r;
+	before = verify_stamp(pair);
+	json_object_put(pair);
+	if (o->repair) {
+		body = json_object_new_object();
+		json_object_object_add(body, "repair", json_object_new_boolean(true));
+	}
+	snprintf(path, sizeof(path), "/v1/pairs/%s/verify", argv[0]);
+	r = send_op(o, "POST", path, body, NULL);
+	if (r != HS_EXIT_OK || o->no_wait)
+		return r;
+	for (;;) {
+		json_object *v;
+		const char *result;
+
+		pair = pair_get(o, argv[0], false, &r);
+		if (r != HS_EXIT_OK)
+			return r;
+		if (verify_stamp(pair) != before) {
+			v = hs_json_get(pair, "verify");
+			result = hs_json_str(v, "result");
+			if (o->json)
+				hs_cli_print_json(v);
+			else
+				printf("%s: %s: %s\n", argv[0], result, hs_json_str(v, "message"));
+			r = strcmp(result, "in-sync") == 0 || strcmp(result, "repaired") == 0
+				? HS_EXIT_OK
+				: strcmp(result, "out-of-sync") == 0 ? HS_EXIT_OUT_OF_SYNC
+								     : HS_EXIT_ERROR;
+			json_object_put(pair);
+			return r;
+		}
+		json_object_put(pair);
+		if (time(NULL) >= deadline) {
+			fprintf(stderr, "hasvc: the verify of %s has not ended after %u s (--timeout); "
+					"it goes on: hasvc pair show %s tells its outcome\n",
+				argv[0], timeout_s(o), argv[0]);
+			return HS_EXIT_ERROR;
+		}
+		usleep(5 * POLL_MS * 1000);
+	}
 }

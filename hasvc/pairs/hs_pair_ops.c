@@ -51,9 +51,8 @@ void hs__pairs_refuse_proposal(hs_pairs_reply_fn reply, void *userdata, int r)
 		hs__pairs_refuse(reply, userdata, r, "cannot propose: %s", strerror(-r));
 }
 
-/* The pair of VM into *V, or false with the answer sent. */
-static bool pair_find(struct hs_pairs *p, const char *vm, struct hs_pair *v,
-		      hs_pairs_reply_fn reply, void *userdata)
+bool hs__pairs_find(struct hs_pairs *p, const char *vm, struct hs_pair *v,
+		    hs_pairs_reply_fn reply, void *userdata)
 {
 	int r = hs_core_pair_get(p->core, vm, v);
 
@@ -295,7 +294,7 @@ void hs_pairs_set(struct hs_pairs *p, const struct hs_pair_settings *set, hs_pai
 	}
 	if (!bandwidth_valid(set->bandwidth_mib, reply, userdata))
 		return;
-	if (!pair_find(p, set->vm, &v, reply, userdata))
+	if (!hs__pairs_find(p, set->vm, &v, reply, userdata))
 		return;
 	now = bandwidth_text((uint64_t)set->bandwidth_mib, now_buf, sizeof(now_buf));
 	if (v.bandwidth_mib == (uint64_t)set->bandwidth_mib) {
@@ -345,7 +344,7 @@ void hs_pairs_delete(struct hs_pairs *p, const char *vm, hs_pairs_reply_fn reply
 	struct hs_pair v;
 	int r;
 
-	if (!pair_find(p, vm, &v, reply, userdata))
+	if (!hs__pairs_find(p, vm, &v, reply, userdata))
 		return;
 	if (!hs_pair_fsm_lookup(v.state, HS_EV_DELETE)) {
 		hs__pairs_refuse(reply, userdata, -EBUSY, "%s is %s; unpair it when that is over", vm,
@@ -403,11 +402,17 @@ void hs_pairs_switchover(struct hs_pairs *p, const char *vm, enum hs_switchover_
 	struct hs_pair v;
 	int r;
 
-	if (!pair_find(p, vm, &v, reply, userdata))
+	if (!hs__pairs_find(p, vm, &v, reply, userdata))
 		return;
 	if (hs_pair_state_busy(v.state) || v.op) {
 		hs__pairs_refuse(reply, userdata, -EBUSY, "%s is %s%s%s; try again later", vm,
 		       hs_pair_state_name(v.state), v.op ? ", running " : "", v.op ? v.op : "");
+		goto out;
+	}
+	/* (known on the primary's host only: a verify is no replicated operation) */
+	if (hs__pairs_verifying(p, vm)) {
+		hs__pairs_refuse(reply, userdata, -EBUSY,
+				 "a verify of %s runs on this host; switch over once it has ended", vm);
 		goto out;
 	}
 	if (v.state != HS_PAIR_IN_SYNC) {

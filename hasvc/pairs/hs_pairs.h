@@ -92,6 +92,18 @@ struct hs_pair_settings {
  */
 void hs_pairs_set(struct hs_pairs *p, const struct hs_pair_settings *set, hs_pairs_reply_fn reply,
 		  void *userdata);
+/*
+ * The online verify of VM's pair (hs_pair_verify.c, docs/pairs.md): on its
+ * primary host, while the guest runs, every mirrored disk compared with the
+ * backup's chunk by chunk; REPAIR: the ranges out of sync copied from the
+ * primary with the guest paused briefly. Answers HS_PAIRS_ACCEPTED once it
+ * runs; the outcome is the pair's "verify" in the replicated state, and an
+ * event naming the ranges. Refused: -EPERM on another host than the
+ * primary's, or when the pair is not in-sync in sync mode; -EALREADY while
+ * one runs; -EBUSY when an operation (a switchover) runs on the pair.
+ */
+void hs_pairs_verify(struct hs_pairs *p, const char *vm, bool repair, hs_pairs_reply_fn reply,
+		     void *userdata);
 /* How a planned move goes (hs_pairs_switchover). */
 enum hs_switchover_kind {
 	HS_SWITCHOVER_COLD,         /* the guest stops, the mirror drains, the backup boots */

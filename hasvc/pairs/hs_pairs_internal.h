@@ -127,6 +127,7 @@ struct hs_pairs {
 	/* pairs whose "cannot leave" was logged, whole names: a cut one never matched */
 	char maintenance_noted[64][HS_NAME_MAX + 1];
 	size_t n_maintenance_noted;
+	struct verify_run *verifies; /* online verifies running on this host (hs_pair_verify.c) */
 };
 
 #define RETRY_USEC (5000 * 1000ULL) /* a failed duty that is retried */
@@ -218,6 +219,16 @@ void hs__pairs_refuse(hs_pairs_reply_fn reply, void *userdata, int result, const
 	__attribute__((format(printf, 4, 5)));
 /* A failure R to propose, in the words the API has always used. */
 void hs__pairs_refuse_proposal(hs_pairs_reply_fn reply, void *userdata, int r);
+/* The pair of VM into *V, or false with the answer sent (-ENOENT, -EIO). */
+bool hs__pairs_find(struct hs_pairs *p, const char *vm, struct hs_pair *v,
+		    hs_pairs_reply_fn reply, void *userdata);
+
+/* --- hs_pair_verify.c --- */
+struct verify_run;
+/* The verifies whose answer has not come (mirror_free drops them unanswered). */
+void hs__verifies_free(struct hs_pairs *p);
+/* A verify of VM runs on this host. */
+bool hs__pairs_verifying(struct hs_pairs *p, const char *vm);
 
 /* --- hs_pair_maintenance.c --- */
 /* Coordinator: switch over the primaries of hosts in maintenance. */

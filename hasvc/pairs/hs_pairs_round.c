@@ -82,6 +82,7 @@ void hs_pairs_free(struct hs_pairs *p)
 		return;
 	mirror_free(p->mirror);
 	hs__pendings_free(p);
+	hs__verifies_free(p);
 	hs__tasks_free(p);
 	free(p);
 }

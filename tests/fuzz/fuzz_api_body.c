@@ -42,5 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check((const char *)data, size, hs_api_pair_create_fields, hs_api_pair_create_n_fields);
 	check((const char *)data, size, hs_api_maintenance_fields, hs_api_maintenance_n_fields);
 	check((const char *)data, size, hs_api_pair_set_fields, hs_api_pair_set_n_fields);
+	check((const char *)data, size, hs_api_verify_fields, hs_api_verify_n_fields);
 	return 0;
 }

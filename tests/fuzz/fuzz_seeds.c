@@ -94,6 +94,9 @@ int main(int argc, char **argv)
 	ADD(&s, sdb_msg_pair_progress("vm1", 512, 1 << 20, disks, 1, &buf_, &len_));
 	ADD(&s, sdb_msg_pair_set(&(struct sdb_pair_settings){.vm = "vm1", .bandwidth_mib = 5},
 				 &buf_, &len_));
+	ADD(&s, sdb_msg_pair_verify(&(struct sdb_pair_verify){.vm = "vm1",
+							     .result = "{\"result\":\"in-sync\"}"},
+				    &buf_, &len_));
 	ADD(&s, sdb_msg_op_begin("vm1", "switchover", "node1", "op1", &buf_, &len_));
 	ADD(&s, sdb_msg_op_end("vm1", "op1", &buf_, &len_));
 	ADD(&s, sdb_msg_pair_delete("vm1", NULL, &buf_, &len_));

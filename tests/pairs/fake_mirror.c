@@ -154,6 +154,17 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 				  : "";
 		reply.copy = &copy;
 	}
+	/* verify: {"bytes_compared","out_of_sync_bytes","ranges","repaired_bytes",...} */
+	struct mirror_verification ver = {0};
+
+	if (strcmp(c->op, "verify") == 0 && data) {
+		ver.bytes_compared = json_object_object_get_ex(data, "bytes_compared", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+		ver.out_of_sync_bytes = json_object_object_get_ex(data, "out_of_sync_bytes", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+		ver.n_ranges = json_object_object_get_ex(data, "ranges_count", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+		ver.repaired_bytes = json_object_object_get_ex(data, "repaired_bytes", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+		ver.ranges = json_object_object_get_ex(data, "ranges", &v) ? (char *)json_object_get_string(v) : (char *)"";
+		reply.verification = &ver;
+	}
 	c->reply(c->userdata, &reply);
 }
 
@@ -302,6 +313,19 @@ void mirror_use_qmp_engine(struct mirror *m)
 {
 	(void)m;
 	pt_engine_qmp = true;
+}
+
+int mirror_verify_typed(struct mirror *m, const char *vm, const char *nbd_host, unsigned port,
+			bool repair, mirror_reply_fn done, void *userdata)
+{
+	int r = record("verify", vm, port, false, NULL, userdata);
+
+	if (r >= 0) {
+		calls[n_calls - 1].reply = done;
+		calls[n_calls - 1].repair = repair;
+		snprintf(calls[n_calls - 1].host, sizeof(calls[n_calls - 1].host), "%s", nbd_host);
+	}
+	return r;
 }
 
 int mirror_inspect_typed(struct mirror *m, const char *vm, mirror_reply_fn done, void *userdata)

@@ -81,6 +81,7 @@ struct pt_call {
 	bool replace;    /* standin_start: the paused backup's QEMU goes first */
 	char host[80];   /* standin_start: the address; migrate: the destination */
 	uint64_t bandwidth_mib; /* start, start_resync, set_speed: the speed asked */
+	bool repair;     /* verify: copy what differs */
 };
 /* The fake mirror's engine: false the default (libvirt block copy), true qmp. */
 extern bool pt_engine_qmp;
@@ -104,3 +105,12 @@ struct pt_reply {
 	char state[32];
 };
 void pt_reply_fn(void *userdata, int result, const struct hs_pairs_answer *answer);
+/* REPLY (a struct pt_reply *) came, with result RES and a message containing TEXT. */
+#define expect_answer(reply, res, text)                                                            \
+	do {                                                                                       \
+		struct pt_reply *_r = (reply);                                                     \
+		cr_assert(_r->got, "no answer");                                                   \
+		cr_assert_eq(_r->result, res, "result %d (%s)", _r->result, _r->message);          \
+		cr_assert_not_null(strstr(_r->message, text), "message: %s", _r->message);         \
+	} while (0)
+

@@ -60,14 +60,6 @@ static struct pt_reply *set(struct pt_reply *r, const char *vm, int64_t mib)
 	return r;
 }
 
-#define expect_answer(reply, res, text)                                                            \
-	do {                                                                                       \
-		struct pt_reply *_r = (reply);                                                     \
-		cr_assert(_r->got, "no answer");                                                   \
-		cr_assert_eq(_r->result, res, "result %d (%s)", _r->result, _r->message);          \
-		cr_assert_not_null(strstr(_r->message, text), "message: %s", _r->message);         \
-	} while (0)
-
 static int64_t pair_number(const char *vm, const char *key)
 {
 	json_object *o = NULL;

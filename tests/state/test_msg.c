@@ -615,6 +615,66 @@ Test(msg, pair_set_bandwidth_keeps_the_generation)
 	cr_assert_eq(sdb_msg_pair_set(NULL, NULL, NULL), -EINVAL);
 }
 
+/*
+ * Issue 13, item 6: pair_verify records the last online verify as the pair's
+ * "verify" (parsed JSON), with its event, no transition; what is not a JSON
+ * object, a missing result or an unknown pair changes nothing.
+ */
+Test(msg, pair_verify_records_the_last_verify)
+{
+	struct sdb_pair_verify ver = {.vm = "vm1",
+				      .result = "{\"result\":\"out-of-sync\",\"out_of_sync_bytes\":4096,"
+						"\"ranges\":\"vda:0+4096\"}",
+				      .event = "vm1: 4096 bytes out of sync in 1 range(s): vda:0+4096",
+				      .event_node = "node1"};
+	json_object *o = NULL, *v;
+	int64_t gen;
+	size_t before;
+
+	test_populate(db);
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	cr_assert_not(json_object_object_get_ex(o, "verify", &v) && v, "no verify before the first");
+	gen = int_of(o, "generation");
+	json_object_put(o);
+	before = events_count();
+
+	cr_assert_eq(APPLY(db, sdb_msg_pair_verify, &ver), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	v = json_object_object_get(o, "verify");
+	cr_assert(json_object_is_type(v, json_type_object), "verify is shown parsed");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(v, "ranges")), "vda:0+4096");
+	cr_assert_eq(int_of(v, "out_of_sync_bytes"), 4096);
+	cr_assert_eq(int_of(o, "generation"), gen, "a verify is no transition");
+	json_object_put(o);
+	expect_pair_event(before, "vm1: 4096 bytes out of sync in 1 range(s): vda:0+4096", "vm1",
+			  "node1");
+
+	ver.result = "{\"result\":\"in-sync\"}"; /* the next replaces it */
+	ver.event = NULL;
+	cr_assert_eq(APPLY(db, sdb_msg_pair_verify, &ver), 0, "%s", sdb_errmsg(db));
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	v = json_object_object_get(o, "verify");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(v, "result")), "in-sync");
+	cr_assert_not(json_object_object_get_ex(v, "ranges", NULL));
+	json_object_put(o);
+
+	EXPECT_REFUSED(-ENOENT, APPLY(db, sdb_msg_pair_verify,
+				      &((struct sdb_pair_verify){.vm = "vm9", .result = "{}"})));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_pair_verify,
+				      &((struct sdb_pair_verify){.vm = "vm1", .result = "[1]"})));
+	EXPECT_REFUSED(-EINVAL, APPLY(db, sdb_msg_pair_verify,
+				      &((struct sdb_pair_verify){.vm = "vm1", .result = "{oops"})));
+	EXPECT_REFUSED(-EINVAL, apply_text("{\"v\":2,\"type\":\"pair_verify\",\"time\":1,"
+					   "\"vm\":\"vm1\"}"));
+	cr_assert_eq(sdb_msg_pair_verify(&((struct sdb_pair_verify){.vm = "vm1"}), NULL, NULL),
+		     -EINVAL);
+	cr_assert_eq(sdb_pair_get(db, "vm1", &o), 0);
+	v = json_object_object_get(o, "verify");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(v, "result")), "in-sync",
+			 "a refused pair_verify changed nothing");
+	json_object_put(o);
+}
+
 static json_object *copy_of_vm1(void)
 {
 	json_object *o = NULL, *copy;
