@@ -129,7 +129,7 @@ expect() {
 }
 expect "status node pair events fence switchover" hasvc ""
 expect "pair" hasvc pa
-expect "list show create set delete" hasvc pair ""
+expect "list show create set verify delete" hasvc pair ""
 expect "list maintenance" hasvc node ""
 expect "host1 host2" hasvc node maintenance ""
 expect "on off" hasvc node maintenance host1 ""
@@ -137,6 +137,8 @@ expect "vm1" hasvc switchover ""
 expect "vm1" hasvc pair show ""
 expect "vm1" hasvc pair set ""
 expect "--bandwidth" hasvc pair set vm1 --b
+expect "vm1" hasvc pair verify ""
+expect "--repair" hasvc pair verify vm1 --r
 expect "check log host1 host2" hasvc fence ""
 expect "host1 host2" hasvc pair create vm1 --backup ""
 expect "sync async" hasvc pair create vm1 --backup host2 --mode ""
