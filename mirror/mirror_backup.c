@@ -420,8 +420,7 @@ static void prepare_run(struct mirror *m, struct request *r)
 		if (mirror__qmp(r, d, cmd) < 0)
 			goto out_undo;
 	}
-	if (mirror__backup_record(r, d, port, tls) < 0)
-		goto out_undo;
+	mirror__backup_record(r, d, port, tls);
 	mirror__backup_keepalive(r, dom, port);
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;

@@ -75,20 +75,22 @@ static bool attr_safe(const char *s)
 	return !strpbrk(s, "<>&'\"");
 }
 
-int mirror__backup_record(struct request *r, virDomainPtr d, unsigned port, bool tls)
+/*
+ * Best effort: a backup whose export is not recorded is only never kept (the
+ * next prepare starts it afresh, as before this existed), so a failure here
+ * fails nothing.
+ */
+void mirror__backup_record(struct request *r, virDomainPtr d, unsigned port, bool tls)
 {
 	char xml[1024];
 	const char *peer = r->peer ? r->peer : "";
 
 	if (!attr_safe(r->host) || !attr_safe(peer))
-		return 0; /* not recorded: the next prepare starts the backup afresh */
+		return;
 	snprintf(xml, sizeof(xml), "<export host='%s' port='%u' peer='%s' tls='%s'/>", r->host,
 		 port, peer, tls ? "yes" : "no");
-	if (virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, xml, EXPORT_NS_PREFIX,
-				 EXPORT_NS_URI, VIR_DOMAIN_AFFECT_LIVE) < 0)
-		return mirror__say(r, -EIO, "cannot record the export of the backup: %s",
-				   mirror__virt_error());
-	return 0;
+	virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, xml, EXPORT_NS_PREFIX, EXPORT_NS_URI,
+			     VIR_DOMAIN_AFFECT_LIVE);
 }
 
 static int record_read(virDomainPtr d, struct export_record *ret)

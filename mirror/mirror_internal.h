@@ -131,11 +131,11 @@ int mirror__identity_mark(struct request *r, const struct mirror_domain *dom, co
  * NBD server and exports untouched), 0 when not (WHY says what differs),
  * -errno after mirror__say. Record: writes what its NBD server was started
  * for (R's host and peer, PORT, TLS) into D's live metadata, for the next
- * prepare's check.
+ * prepare's check (best effort: unrecorded, the backup is never kept).
  */
 int mirror__backup_keepable(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			    char *why, size_t len);
-int mirror__backup_record(struct request *r, virDomainPtr d, unsigned port, bool tls);
+void mirror__backup_record(struct request *r, virDomainPtr d, unsigned port, bool tls);
 /*
  * mirror_disk_watch.c: 1 when process PID holds open the very file at every
  * disk path of DOM, 0 when not (WHY says which), -errno.
