@@ -6,8 +6,8 @@
  * An image replaced at its path while the backup's QEMU runs leaves that
  * QEMU writing the old, unlinked file: the pair would look in step and a
  * promotion would run, until the next start of the VM there opened the path
- * and found other data (mirror_disk_watch.c). The backup host looks every
- * WATCH_USEC and, when a disk is no longer the file its QEMU holds, fails
+ * and found other data (mirror_disk_watch.c). The backup host looks (below
+ * how often) and, when a disk is no longer the file its QEMU holds, fails
  * the mirror through the cluster: the pair degrades (never promotable), the
  * next preparation starts the backup afresh on the file at the path, whose
  * identity it checks, and the copy is full, with the reason.
@@ -21,7 +21,14 @@
 #include "hs_pairs_internal.h"
 #include "sdb.h"
 
-#define WATCH_USEC (2000 * 1000ULL)
+/*
+ * In sync, a look every 2 s. In initial-sync at every round: there a resume
+ * may land any moment (a heal), and once it has, the primary's copy of the
+ * delta into a replaced disk's old file would be the pair's record of being
+ * in step until the next look. A resume needs a second or more after a heal
+ * (QEMU's reconnect: docs/mirror.md), a round is 300 ms.
+ */
+#define WATCH_IN_SYNC_USEC (2000 * 1000ULL)
 
 void hs__duty_watch_disks(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
@@ -32,7 +39,7 @@ void hs__duty_watch_disks(struct hs_pairs *p, struct task *t, const struct hs_pa
 
 	if (now < t->disks_next_usec || t->disks_failed_gen == v->generation)
 		return;
-	t->disks_next_usec = now + WATCH_USEC;
+	t->disks_next_usec = v->state == HS_PAIR_IN_SYNC ? now + WATCH_IN_SYNC_USEC : now;
 	if (sdb_pair_spec_get(p->core->db, v->vm, &xml, &sizes) < 0 || !xml)
 		return;
 	/* no QEMU, unreadable /proc: nothing to say here (a lost backup is seen elsewhere) */
