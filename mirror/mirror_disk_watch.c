@@ -33,7 +33,7 @@ struct open_file {
 	ino_t ino;
 };
 
-/* The (device, inode) of every regular file PID holds open, up to MAX. */
+/* The (device, inode) of every regular file and block device PID holds open, up to MAX. */
 static int open_files(pid_t pid, struct open_file *files, size_t max, size_t *ret_n)
 {
 	char dir[64], path[320];
@@ -51,7 +51,7 @@ static int open_files(pid_t pid, struct open_file *files, size_t max, size_t *re
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		if (stat(path, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
 			files[n++] = (struct open_file){.dev = st.st_dev, .ino = st.st_ino};
 	}
 	closedir(d);
