@@ -55,6 +55,7 @@
 #include "mirror_sockets.h"
 
 #define INODES_MAX 64
+#define COUNT_MAX 1024 /* mirror_sockets_count_local: more than any server's max-connections */
 
 struct peer {
 	int family; /* AF_INET or AF_INET6 */
@@ -142,12 +143,15 @@ static bool tcp_line_matches(const char *line, const struct peer *p, unsigned lo
 	return tcp_line_matches_end(line, p, false, false, ret_inode);
 }
 
-/* Which sockets a walk takes: those with the peer at their remote end, or a listener at it. */
-enum walk_kind { WALK_TO_PEER, WALK_LISTENER };
+/*
+ * Which sockets a walk takes: those with the peer at their remote end, a
+ * listener at it, or the connections a server at it accepted.
+ */
+enum walk_kind { WALK_TO_PEER, WALK_LISTENER, WALK_ACCEPTED };
 
-/* The inodes of PID's network namespace's TCP sockets of KIND at P. */
-static size_t peer_inodes(pid_t pid, const struct peer *p, enum walk_kind kind,
-			  unsigned long *inodes, size_t max)
+/* The inodes of PID's network namespace's TCP sockets of KIND at P; -errno without the table. */
+static ssize_t peer_inodes(pid_t pid, const struct peer *p, enum walk_kind kind,
+			   unsigned long *inodes, size_t max)
 {
 	const char *table = p->family == AF_INET ? "tcp" : "tcp6";
 	char path[64], line[512];
@@ -157,13 +161,14 @@ static size_t peer_inodes(pid_t pid, const struct peer *p, enum walk_kind kind,
 	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, table);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return -errno;
 	while (n < max && fgets(line, sizeof(line), f))
-		if (kind == WALK_LISTENER ? tcp_line_matches_end(line, p, true, true, &inodes[n])
-					  : tcp_line_matches(line, p, &inodes[n]))
+		if (kind == WALK_TO_PEER ? tcp_line_matches(line, p, &inodes[n])
+					 : tcp_line_matches_end(line, p, true, kind == WALK_LISTENER,
+								&inodes[n]))
 			n++;
 	fclose(f);
-	return n;
+	return (ssize_t)n;
 }
 
 static bool inode_listed(unsigned long inode, const unsigned long *inodes, size_t n)
@@ -188,14 +193,15 @@ static int sockets_each(pid_t pid, const char *host, unsigned port, enum walk_ki
 	struct peer peer;
 	unsigned count = 0;
 	int pidfd = -1, r;
-	size_t n;
+	ssize_t n;
 	DIR *dir = NULL;
 
 	r = peer_resolve(host, port, &peer);
 	if (r < 0)
 		return r;
+	/* no table to read: no socket to walk, as when none matches */
 	n = peer_inodes(pid, &peer, kind, inodes, INODES_MAX);
-	if (n == 0)
+	if (n <= 0)
 		goto out;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
@@ -221,7 +227,7 @@ static int sockets_each(pid_t pid, const char *host, unsigned port, enum walk_ki
 		if (len <= 0)
 			continue;
 		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &inode) != 1 || !inode_listed(inode, inodes, n))
+		if (sscanf(link, "socket:[%lu]", &inode) != 1 || !inode_listed(inode, inodes, (size_t)n))
 			continue;
 		dup = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(e->d_name), 0);
 		if (dup < 0) {
@@ -461,25 +467,17 @@ int mirror_sockets_qemu_pid(const char *vm, pid_t *ret_pid)
 
 int mirror_sockets_count_local(pid_t pid, const char *host, unsigned port, unsigned *ret_n)
 {
+	unsigned long inodes[COUNT_MAX];
 	struct peer local;
-	char path[64], line[512];
-	unsigned long inode;
-	unsigned n = 0;
-	FILE *f;
+	ssize_t n;
 	int r;
 
 	r = peer_resolve(host, port, &local);
 	if (r < 0)
 		return r;
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid,
-		 local.family == AF_INET ? "tcp" : "tcp6");
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (tcp_line_matches_end(line, &local, true, false, &inode))
-			n++;
-	fclose(f);
-	*ret_n = n;
+	n = peer_inodes(pid, &local, WALK_ACCEPTED, inodes, COUNT_MAX);
+	if (n < 0)
+		return (int)n;
+	*ret_n = (unsigned)n;
 	return 0;
 }
