@@ -98,7 +98,7 @@ static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror
 	if (r->may_resume || r->resume_only)
 		e = mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
 	if (e == 0) {
-		if (mirror__qmp_resume(r, d, dom) >= 0)
+		if (mirror__qmp_resume(r, d, dom, tls_dir != NULL) >= 0)
 			mirror__answer_copy(r, MIRROR_COPY_DELTA, "paused jobs resumed");
 	} else if (r->resume_only) {
 		mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);

@@ -264,6 +264,22 @@ enum mirror_job_status mirror__job_status(int libvirt_status);
 
 /* --- mirror_qmp.c: the qmp engine (HASVC_MIRROR_ENGINE=qmp) ----------------------- */
 
+#define MIRROR__QMP_TLS_ID "hs-tls-client" /* tls-creds-x509 of the NBD client nodes */
+/*
+ * How long the NBD node holds a request whose connection broke, while it
+ * reconnects, before failing it (and pausing the job). Not 0: a server that
+ * is replaced on the same port (the backup's QEMU by a live switchover's
+ * stand-in and back, a backup restarted) leaves the node's idle connection
+ * dead without its knowing, and with 0 the first request after, a guest
+ * write, fails on it: the job pauses, the pair degrades, and during a
+ * migration the guest's new host would miss that write. With a delay the
+ * node retries the request once reconnected (its connect attempts come 1 s
+ * apart: 2 s covers a server back within about a second). The cost: a
+ * backup that is really gone holds one write 2 s longer before the job
+ * pauses (docs/datapath-experiments.md A2, C4).
+ */
+#define MIRROR__QMP_RECONNECT_DELAY_S 2
+
 /* One disk's job as query-block-jobs tells it. */
 struct mirror__qmp_job {
 	bool exists;
@@ -310,8 +326,41 @@ void mirror__qmp_jobs_cancel(virDomainPtr d, const struct mirror_domain *dom, bo
  */
 int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const char *host,
 			  unsigned port, char *why, size_t size);
-/* Resumes the paused jobs until READY (a few tries); the message has the bytes copied. */
-int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom);
+/*
+ * Resumes the paused jobs until READY (a few tries), each on a fresh NBD
+ * node (TLS: with our client credentials) when it can; the message has the
+ * bytes copied.
+ */
+int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+		       bool tls);
+
+/* --- mirror_qmp_target.c: the qmp engine's target nodes ----------------------------- */
+
+/*
+ * The target of our job of disk TARGET: NBD node "hs-nbd-TARGET" to R->host:
+ * R->port (TLS: with MIRROR__QMP_TLS_ID) under quorum node "hs-q-TARGET",
+ * whose name goes to NODE. -errno after mirror__say; nothing left on failure.
+ */
+int mirror__qmp_target_add(struct request *r, virDomainPtr d, const char *target, bool tls,
+			   char *node, size_t size);
+/* The NBD node our job of TARGET writes to now; -EIO when QEMU does not answer. */
+int mirror__qmp_target_node(virDomainPtr d, const char *target, char *node, size_t size);
+/*
+ * A new NBD node to R->host:R->port swapped in for the current one under the
+ * quorum of TARGET (the job should be paused). 0 swapped; 1 nothing to swap
+ * (a job into a bare NBD node); -errno after mirror__say, the old node still
+ * in place.
+ */
+int mirror__qmp_target_swap(struct request *r, virDomainPtr d, const char *target, bool tls);
+/* Deletes our quorum and NBD nodes of TARGET (the job gone first); errors ignored. */
+void mirror__qmp_target_del(virDomainPtr d, const char *target);
+/*
+ * From x-debug-query-block-graph's GRAPH: the one child of node PARENT (its
+ * node name in NODE, its edge name in EDGE). -ENOENT when PARENT or a child
+ * is missing, -EEXIST when it has more than one, -EINVAL for another shape.
+ */
+int mirror__qmp_graph_child(json_object *graph, const char *parent, char *node, size_t node_size,
+			    char *edge, size_t edge_size);
 /* A new job per disk into R->host:R->port; TLS_DIR NULL plain; WHY_FULL for the message. */
 int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 		      const char *tls_dir, const char *why_full);

@@ -9,12 +9,13 @@
  *
  * Per mirrored disk TARGET ("vda"):
  *   - node "hs-nbd-TARGET": the backup's export as an NBD client node
- *     (blockdev-add, reconnect-delay QMP_RECONNECT_DELAY_S, below;
+ *     (blockdev-add, reconnect-delay MIRROR__QMP_RECONNECT_DELAY_S;
  *     open-timeout 5), with tls-creds "hs-tls-client"
  *     (object-add tls-creds-x509 endpoint=client on the host's TLS directory)
- *     when the replication runs over TLS;
- *   - job "hs-TARGET": blockdev-mirror from the disk's format node into that
- *     node, sync full (or none for a reverse mirror from equal disks),
+ *     when the replication runs over TLS; under a quorum node "hs-q-TARGET",
+ *     so that a resume can swap in a fresh NBD node (mirror_qmp_target.c);
+ *   - job "hs-TARGET": blockdev-mirror from the disk's format node into the
+ *     quorum, sync full (or none for a reverse mirror from equal disks),
  *     on-target-error stop (a failed target write pauses the job and leaves
  *     the range dirty: the job's len - offset is what it owes), copy-mode
  *     write-blocking in sync mode, background in async mode.
@@ -28,7 +29,7 @@
  * and keeps them; a resume (block-job-resume, repeated: QEMU's NBD client
  * reconnects only when a request finds the connection down) copies the dirty
  * ranges only. They are cancelled (block-job-cancel, blockdev-del of the
- * node) only when the mirror ends for good: a new full copy, a switchover's
+ * nodes) only when the mirror ends for good: a new full copy, a switchover's
  * drain, a delete.
  *
  * Everything here runs on the mirror thread.
@@ -46,22 +47,7 @@
 #include "mirror_internal.h"
 #include "mirror_sockets.h"
 
-#define QMP_TLS_ID "hs-tls-client"
 #define QMP_GRANULARITY_SYNC (1U << 20) /* as the libvirt engine: see mirror_copy.c */
-/*
- * How long the NBD node holds a request whose connection broke, while it
- * reconnects, before failing it (and pausing the job). Not 0: a server that
- * is replaced on the same port (the backup's QEMU by a live switchover's
- * stand-in and back, a backup restarted) leaves the node's idle connection
- * dead without its knowing, and with 0 the first request after, a guest
- * write, fails on it: the job pauses, the pair degrades, and during a
- * migration the guest's new host would miss that write. With a delay the
- * node retries the request once reconnected (its connect attempts come 1 s
- * apart: 2 s covers a server back within about a second). The cost: a
- * backup that is really gone holds one write 2 s longer before the job
- * pauses (docs/datapath-experiments.md A2, C4).
- */
-#define QMP_RECONNECT_DELAY_S 2
 
 #define QMP_BUF_BYTES (64ULL << 20)
 /* probes of the backup's port (0.5 s apart) and block-job-resumes until READY (a second apart at most) */
@@ -73,11 +59,6 @@
 static void job_id(char *buf, size_t size, const char *target)
 {
 	snprintf(buf, size, "hs-%s", target);
-}
-
-static void node_id(char *buf, size_t size, const char *target)
-{
-	snprintf(buf, size, "hs-nbd-%s", target);
 }
 
 /* QMP CMD on D, errors ignored (a pause of a paused job, a delete of no node). */
@@ -284,12 +265,8 @@ void mirror__qmp_jobs_cancel(virDomainPtr d, const struct mirror_domain *dom, bo
 		if (any)
 			usleep(100000);
 	}
-	for (size_t i = 0; i < dom->n_disks; i++) {
-		node_id(id, sizeof(id), dom->disks[i].target);
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"%s\"}}", id);
-		qmp_quiet(d, cmd);
-	}
+	for (size_t i = 0; i < dom->n_disks; i++)
+		mirror__qmp_target_del(d, dom->disks[i].target);
 }
 
 /*
@@ -335,7 +312,8 @@ static bool node_goes_to(virDomainPtr d, const char *target, const char *host, u
 	char id[128], where[300];
 	bool same = false;
 
-	node_id(id, sizeof(id), target);
+	if (mirror__qmp_target_node(d, target, id, sizeof(id)) < 0)
+		return false;
 	snprintf(where, sizeof(where), "//%s:%u/", host, port);
 	if (mirror__qmp_return(d,
 			       "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
@@ -409,14 +387,18 @@ static int backup_answers(struct request *r, unsigned *kicked)
 	return 1;
 }
 
-int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom)
+int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+		       bool tls)
 {
 	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
-	char cmd[256], id[128];
+	bool swap_tried[dom->n_disks ?: 1];
+	char cmd[256], id[128], no_swap[MIRROR_MSG_MAX + 2] = "";
 	uint64_t owed = 0;
-	unsigned tries = 0, silent = 0, kicked = 0;
+	unsigned tries = 0, silent = 0, kicked = 0, swapped = 0;
 	bool ready = false;
 	int answers = 1;
+
+	memset(swap_tried, 0, sizeof(swap_tried));
 
 	if (jobs_query(d, dom, jobs) < 0)
 		return mirror__say(r, -EIO, "cannot read the mirror jobs of %s: %s", r->vm,
@@ -442,6 +424,19 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 		for (size_t i = 0; i < dom->n_disks; i++) {
 			if (!jobs[i].paused)
 				continue;
+			/*
+			 * A fresh connection instead of the node's own reconnect (a
+			 * second faster, mirror_qmp_target.c); once a disk per resume:
+			 * paused again after it, the new node reconnects by itself.
+			 */
+			if (!swap_tried[i]) {
+				int e = mirror__qmp_target_swap(r, d, dom->disks[i].target, tls);
+
+				swap_tried[i] = true;
+				swapped += e == 0;
+				if (e < 0)
+					snprintf(no_swap, sizeof(no_swap), "; %s", r->message);
+			}
 			job_id(id, sizeof(id), dom->disks[i].target);
 			snprintf(cmd, sizeof(cmd),
 				 "{\"execute\":\"block-job-resume\",\"arguments\":{\"device\":\"%s\"}}",
@@ -486,26 +481,27 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 				   r->vm);
 	return mirror__say(r, 0,
 			   "%s: incremental resync: %zu paused mirror job(s) resumed after %u "
-			   "try(s)%s, %" PRIu64 " bytes %s (written while the backup was away)",
+			   "try(s)%s%s, %" PRIu64 " bytes %s (written while the backup was away)%s",
 			   r->vm, dom->n_disks, tries,
+			   swapped ? ", on a fresh NBD connection" : "",
 			   kicked ? " (a connect attempt from during the cut restarted)" : "", owed,
-			   ready ? "copied" : "to copy, copying");
+			   ready ? "copied" : "to copy, copying", no_swap);
 }
 
 int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 		      const char *tls_dir, const char *why_full)
 {
-	char cmd[1024], node[128], id[128], format[128], tls[160] = "";
+	char cmd[1024], node[128], id[128], format[128];
 	json_object *parsed, *answer, *error;
 
 	mirror__qmp_jobs_cancel(d, dom, true);
 	if (tls_dir) {
 		json_object *o = json_object_new_object(), *args = json_object_new_object();
 
-		qmp_quiet(d, "{\"execute\":\"object-del\",\"arguments\":{\"id\":\"" QMP_TLS_ID "\"}}");
+		qmp_quiet(d, "{\"execute\":\"object-del\",\"arguments\":{\"id\":\"" MIRROR__QMP_TLS_ID "\"}}");
 		json_object_object_add(o, "execute", json_object_new_string("object-add"));
 		json_object_object_add(args, "qom-type", json_object_new_string("tls-creds-x509"));
-		json_object_object_add(args, "id", json_object_new_string(QMP_TLS_ID));
+		json_object_object_add(args, "id", json_object_new_string(MIRROR__QMP_TLS_ID));
 		json_object_object_add(args, "dir", json_object_new_string(tls_dir));
 		json_object_object_add(args, "endpoint", json_object_new_string("client"));
 		json_object_object_add(args, "verify-peer", json_object_new_boolean(true));
@@ -515,7 +511,6 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 			return r->result;
 		}
 		json_object_put(o);
-		snprintf(tls, sizeof(tls), ",\"tls-creds\":\"%s\"", QMP_TLS_ID);
 	}
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		const struct mirror_disk *disk = &dom->disks[i];
@@ -525,15 +520,9 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 			return mirror__say(r, -ENOENT, "cannot find the block node of disk %s of %s",
 					   disk->target, r->vm);
 		}
-		node_id(node, sizeof(node), disk->target);
 		job_id(id, sizeof(id), disk->target);
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"nbd\","
-			 "\"node-name\":\"%s\",\"server\":{\"type\":\"inet\",\"host\":\"%s\","
-			 "\"port\":\"%u\"},\"export\":\"%s\",\"reconnect-delay\":%d,"
-			 "\"open-timeout\":5%s}}",
-			 node, r->host, r->port, disk->target, QMP_RECONNECT_DELAY_S, tls);
-		if (mirror__qmp(r, d, cmd) < 0)
+		if (mirror__qmp_target_add(r, d, disk->target, tls_dir != NULL, node,
+					   sizeof(node)) < 0)
 			goto out_cancel;
 		/*
 		 * Sync mode's granularity: what a small write dirties, so what a

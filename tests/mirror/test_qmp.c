@@ -6,6 +6,7 @@
  * the shapes QEMU 10.0 gave in docs/datapath-experiments.md part A.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "mirror_internal.h"
@@ -82,4 +83,72 @@ Test(qmp, a_background_job_is_ready_when_caught_up)
 	      "\"offset\":1000,\"len\":1000,\"actively-synced\":false}]",
 	      jobs);
 	cr_assert(jobs[0].ready);
+}
+
+/*
+ * x-debug-query-block-graph as QEMU 10.0 answered it in the middle of a swap
+ * (tests/lab/exp_quorum_swap.sh), the quorum renamed as mirror_qmp_target.c
+ * names it: the job hs-vda writes into hs-q-vda, whose children are edges.
+ */
+#define GRAPH_NODES                                                                             \
+	"\"nodes\":[{\"name\":\"hs-nbd-vda-2\",\"type\":\"block-driver\",\"id\":9},"           \
+	"{\"name\":\"#block176\",\"type\":\"block-driver\",\"id\":2},"                          \
+	"{\"name\":\"hs-q-vda\",\"type\":\"block-driver\",\"id\":4},"                           \
+	"{\"name\":\"hs-nbd-vda-1\",\"type\":\"block-driver\",\"id\":8},"                       \
+	"{\"name\":\"libvirt-1-format\",\"type\":\"block-driver\",\"id\":6},"                   \
+	"{\"name\":\"hs-vda\",\"type\":\"block-job\",\"id\":5},"                                \
+	"{\"name\":\"\",\"type\":\"block-backend\",\"id\":3}]"
+#define EDGE(parent, child, name)                                                               \
+	"{\"name\":\"" name "\",\"parent\":" #parent ",\"perm\":[\"write\"],\"shared-perm\":[],"  \
+	"\"child\":" #child "}"
+
+static int graph_child(const char *answer, const char *parent, char *node, char *edge)
+{
+	json_object *graph = json_tokener_parse(answer);
+	int e;
+
+	cr_assert_not_null(graph, "test input is JSON: %s", answer);
+	e = mirror__qmp_graph_child(graph, parent, node, 128, edge, 64);
+	json_object_put(graph);
+	return e;
+}
+
+Test(qmp, the_quorums_one_child_is_found_with_its_edge)
+{
+	char node[128] = "", edge[64] = "";
+
+	cr_assert_eq(graph_child("{" GRAPH_NODES ",\"edges\":[" EDGE(2, 6, "backing") ","
+				 EDGE(4, 9, "children.1") "," EDGE(5, 4, "target") "]}",
+				 "hs-q-vda", node, edge),
+		     0);
+	cr_assert_str_eq(node, "hs-nbd-vda-2");
+	cr_assert_str_eq(edge, "children.1");
+}
+
+Test(qmp, a_quorum_left_with_two_children_is_refused_not_guessed)
+{
+	char node[128] = "", edge[64] = "";
+
+	cr_assert_eq(graph_child("{" GRAPH_NODES ",\"edges\":[" EDGE(4, 8, "children.0") ","
+				 EDGE(4, 9, "children.1") "]}",
+				 "hs-q-vda", node, edge),
+		     -EEXIST);
+}
+
+Test(qmp, no_quorum_or_no_child_or_another_shape)
+{
+	char node[128] = "", edge[64] = "";
+
+	/* a job started before the quorum: its target is the NBD node itself */
+	cr_assert_eq(graph_child("{" GRAPH_NODES ",\"edges\":[" EDGE(5, 8, "target") "]}",
+				 "hs-q-vdb", node, edge),
+		     -ENOENT);
+	cr_assert_eq(graph_child("{" GRAPH_NODES ",\"edges\":[]}", "hs-q-vda", node, edge), -ENOENT);
+	cr_assert_eq(graph_child("{\"nodes\":{},\"edges\":[]}", "hs-q-vda", node, edge), -EINVAL);
+	cr_assert_eq(graph_child("{\"edges\":[]}", "hs-q-vda", node, edge), -EINVAL);
+	/* an edge to a node the answer does not list */
+	cr_assert_eq(graph_child("{" GRAPH_NODES ",\"edges\":[" EDGE(4, 77, "children.0") "]}",
+				 "hs-q-vda", node, edge),
+		     -ENOENT);
+	cr_assert_str_eq(node, "", "nothing is written on a refusal");
 }
