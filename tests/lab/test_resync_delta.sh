@@ -124,6 +124,13 @@ note "in-sync $(($(now_ms) - t0)) ms after the heal; the resync copied $copied b
 lab exec node1 hasvc events | grep "vm1" | grep -E "resync|degraded|in-sync" | tail -6
 event_count_above node1 "incremental resync" 0 || fail "no incremental resync in the events"
 ! event_count_above node1 "full resync" 0 || fail "a full resync ran"
+# the resume swapped a fresh NBD node in under the job's quorum (x-blockdev-change,
+# unstable QMP: this fails when QEMU changes it) and deleted the old one
+event_count_above node1 "on a fresh NBD connection" 0 ||
+	fail "the resync did not get a fresh NBD node: $(lab exec node1 hasvc events | grep 'incremental resync' | tail -1)"
+nbd_nodes=$(qmp node1 '{"execute":"query-named-block-nodes","arguments":{"flat":true}}' |
+	jq -r '[.[]."node-name" | select(startswith("hs-nbd-vda"))] | join(" ")')
+[[ $nbd_nodes =~ ^hs-nbd-vda-[1-9][0-9]*$ ]] || fail "the NBD nodes after the swap: '$nbd_nodes'"
 [ "$copied" -le $((2 * W + SLACK)) ] || fail "the resync copied $copied bytes for W = $W"
 [ "$copied" -ge "$W" ] || fail "the resync copied $copied bytes, less than W = $W"
 copy=$(pair_field node1 vm1 'copy | .kind + "/" + .reason')
