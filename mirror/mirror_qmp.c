@@ -50,8 +50,10 @@
 #define QMP_GRANULARITY_SYNC (1U << 20) /* as the libvirt engine: see mirror_copy.c */
 
 #define QMP_BUF_BYTES (64ULL << 20)
-/* probes of the backup's port (0.5 s apart) and block-job-resumes until READY (a second apart at most) */
+/* block-job-resumes until READY (a second apart at most) */
 #define QMP_RESUME_TRIES 20
+/* how long a resume probes a backup port that does not answer before it gives up */
+#define QMP_SILENT_MS 10000
 #define QMP_PROBE_MS 300          /* connect_kick: is the backup's port reachable? */
 #define QMP_CANCEL_WAIT_MS 10000 /* a cancelled job leaves query-block-jobs */
 
@@ -378,9 +380,14 @@ static int backup_answers(struct request *r, unsigned *kicked)
 {
 	unsigned shut = 0;
 	pid_t pid = 0;
+	int e = mirror_sockets_probe(r->host, r->port, QMP_PROBE_MS);
 
-	if (mirror_sockets_probe(r->host, r->port, QMP_PROBE_MS) < 0)
+	if (e < 0) {
+		/* a probe lost behind a cut has waited its time: the next at once */
+		if (e != -ETIMEDOUT)
+			usleep(200 * 1000);
 		return 0;
+	}
 	if (mirror_sockets_qemu_pid(r->vm, &pid) == 0 &&
 	    mirror_sockets_shutdown_connecting(pid, r->host, r->port, &shut) == 0)
 		*kicked += shut;
@@ -395,6 +402,7 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 	char cmd[256], id[128], no_swap[MIRROR_MSG_MAX + 2] = "";
 	uint64_t owed = 0;
 	unsigned tries = 0, silent = 0, kicked = 0, swapped = 0;
+	int64_t silent_ms = 0;
 	bool ready = false;
 	int answers = 1;
 
@@ -413,11 +421,13 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 	ready = true;
 	for (size_t i = 0; i < dom->n_disks; i++)
 		ready = ready && jobs[i].ready && !jobs[i].paused;
-	while (!ready && tries + silent < QMP_RESUME_TRIES) {
+	while (!ready && tries < QMP_RESUME_TRIES && silent_ms < QMP_SILENT_MS) {
+		int64_t probed = mirror__now_ms();
+
 		answers = backup_answers(r, &kicked);
 		if (!answers) {
 			silent++;
-			usleep(200 * 1000);
+			silent_ms += mirror__now_ms() - probed;
 			continue;
 		}
 		tries++;
@@ -443,9 +453,9 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 				 id);
 			qmp_quiet(d, cmd);
 		}
-		/* READY is looked for every 100 ms: a small delta is copied at once */
-		for (int k = 0; k < 10 && !ready; k++) {
-			usleep(100000);
+		/* READY is looked for every 50 ms: a small delta is copied at once */
+		for (int k = 0; k < 20 && !ready; k++) {
+			usleep(50000);
 			if (jobs_query(d, dom, jobs) < 0)
 				break;
 			ready = true;
@@ -454,7 +464,7 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 			/* paused again (the node reconnects on the next request): resume again */
 			for (size_t i = 0; i < dom->n_disks && !ready; i++)
 				if (jobs[i].paused)
-					k = 10;
+					k = 20;
 		}
 	}
 	if (!ready) {
