@@ -40,34 +40,6 @@
 
 extern char **environ;
 
-/* The name of the format node QEMU opened for FILE (e.g. "libvirt-1-format"). */
-static int format_node(struct request *r, virDomainPtr dom, const char *file, char *ret,
-		       size_t len)
-{
-	json_object *parsed, *nodes;
-	int found = -ENOENT;
-
-	if (mirror__qmp_return(
-		dom, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
-		&parsed, &nodes) < 0)
-		return mirror__say(r, -EIO, "cannot list block nodes: %s", mirror__virt_error());
-	for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
-		json_object *n = json_object_array_get_idx(nodes, i);
-		const char *f = json_object_get_string(json_object_object_get(n, "file"));
-		const char *drv = json_object_get_string(json_object_object_get(n, "drv"));
-		const char *name = json_object_get_string(json_object_object_get(n, "node-name"));
-		if (f && drv && name && strcmp(f, file) == 0 && strcmp(drv, "file") != 0) {
-			snprintf(ret, len, "%s", name);
-			found = 0;
-			break;
-		}
-	}
-	json_object_put(parsed);
-	if (found < 0)
-		mirror__say(r, found, "QEMU has no block node for %s", file);
-	return found;
-}
-
 /* mkdir -p of FILE's directory: the backup host may never have held an image there. */
 static int parent_dir_create(struct request *r, const char *file)
 {
@@ -293,7 +265,6 @@ static void prepare_run(struct mirror *m, struct request *r)
 	virDomainPtr d = NULL;
 	bool defined = false;
 	virConnectPtr conn;
-	char cmd[1024], node[128];
 	unsigned port = r->port;
 	json_object *listen_args = json_object_new_object();
 	bool tls = false, unmarked = false;
@@ -409,17 +380,9 @@ static void prepare_run(struct mirror *m, struct request *r)
 	if (tls_objects_add(r, d, dom->n_disks, listen_args, &tls) < 0 ||
 	    nbd_listen(r, d, listen_args, &port) < 0)
 		goto out_undo;
-	for (size_t i = 0; i < dom->n_disks; i++) {
-		if (format_node(r, d, dom->disks[i].source, node, sizeof(node)) < 0)
+	for (size_t i = 0; i < dom->n_disks; i++)
+		if (mirror__export_add(r, d, &dom->disks[i], "hasvc-", true) < 0)
 			goto out_undo;
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\","
-			 "\"id\":\"hasvc-%s\",\"node-name\":\"%s\",\"name\":\"%s\","
-			 "\"writable\":true,\"writethrough\":true}}",
-			 dom->disks[i].target, node, dom->disks[i].target);
-		if (mirror__qmp(r, d, cmd) < 0)
-			goto out_undo;
-	}
 	mirror__backup_record(r, d, port, tls);
 	mirror__backup_keepalive(r, dom, port);
 	r->port_bound = port;

@@ -12,6 +12,7 @@
  * parse reads as one without an answer.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <json-c/json.h>
@@ -91,6 +92,23 @@ int mirror__qmp(struct request *r, virDomainPtr d, const char *cmd)
 				  json_object_get_string(json_object_object_get(error, "desc")));
 	json_object_put(parsed);
 	return ret;
+}
+
+int mirror__export_add(struct request *r, virDomainPtr d, const struct mirror_disk *disk,
+		       const char *id_prefix, bool writable)
+{
+	char node[128], cmd[512];
+
+	if (mirror__qmp_format_node(d, disk, node, sizeof(node)) < 0)
+		return mirror__say(r, -ENOENT, "cannot find the block node of disk %s (%s) of %s",
+				   disk->target, disk->source, r->vm);
+	/* writethrough: a write the primary's mirror sent is on disk when acknowledged */
+	snprintf(cmd, sizeof(cmd),
+		 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\","
+		 "\"id\":\"%s%s\",\"node-name\":\"%s\",\"name\":\"%s\",%s}}",
+		 id_prefix, disk->target, node, disk->target,
+		 writable ? "\"writable\":true,\"writethrough\":true" : "\"writable\":false");
+	return mirror__qmp(r, d, cmd);
 }
 
 void mirror__jobs_abort(virDomainPtr d, const struct mirror_domain *dom, unsigned flags)

@@ -193,6 +193,13 @@ int mirror__qmp(struct request *r, virDomainPtr d, const char *cmd);
  */
 int mirror__qmp_return(virDomainPtr d, const char *cmd, json_object **ret_parsed,
 		       json_object **ret_return);
+/*
+ * DISK's format node exported on D's NBD server as export DISK->target, id
+ * ID_PREFIX + target: WRITABLE writable and writethrough (a backup's), else
+ * read-only (a verify's). -errno after mirror__say.
+ */
+int mirror__export_add(struct request *r, virDomainPtr d, const struct mirror_disk *disk,
+		       const char *id_prefix, bool writable);
 /* Aborts the block job on every mirrored disk that has one; FLAGS as virDomainBlockJobAbort. */
 void mirror__jobs_abort(virDomainPtr d, const struct mirror_domain *dom, unsigned flags);
 

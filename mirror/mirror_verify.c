@@ -141,7 +141,7 @@ static bool verify_leftover(virDomainPtr d)
 static int primary_export(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			  int fd)
 {
-	char cmd[512], node[128], *result = NULL;
+	char cmd[512], *result = NULL;
 
 	if (verify_leftover(d))
 		primary_unexport(d, dom);
@@ -172,18 +172,9 @@ static int primary_export(struct request *r, virDomainPtr d, const struct mirror
 		return mirror__say(r, -EIO, "cannot start the verify's NBD server in %s: %s", r->vm,
 				   why);
 	}
-	for (size_t i = 0; i < dom->n_disks; i++) {
-		if (mirror__qmp_format_node(d, &dom->disks[i], node, sizeof(node)) < 0)
-			return mirror__say(r, -ENOENT, "cannot find the block node of disk %s of %s",
-					   dom->disks[i].target, r->vm);
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"block-export-add\",\"arguments\":{\"type\":\"nbd\","
-			 "\"id\":\"hs-verify-%s\",\"node-name\":\"%s\",\"name\":\"%s\","
-			 "\"writable\":false}}",
-			 dom->disks[i].target, node, dom->disks[i].target);
-		if (mirror__qmp(r, d, cmd) < 0)
+	for (size_t i = 0; i < dom->n_disks; i++)
+		if (mirror__export_add(r, d, &dom->disks[i], "hs-verify-", false) < 0)
 			return r->result;
-	}
 	return 0;
 }
 

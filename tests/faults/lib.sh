@@ -66,6 +66,7 @@ acked_write() {
 	# live migration (its disks handed over, inactive) fails QEMU's assertion
 	# `!(bs->open_flags & BDRV_O_INACTIVE)` and kills it: no guest writes there.
 	[ "$(domstate "$node" "$vm")" = running ] || return 1
+	! migrating_out "$node" "$vm" || return 1 # (lab/lib.sh says why)
 	dev=$(disk_dev "$node" "$vm" 2>/dev/null) || return 1
 	before=$("$LAB_CMD" exec "$node" grep -c "^wrote 1048576/1048576 bytes at offset $off$" "$log" 2>/dev/null) || before=0
 	timeout 120 "$LAB_CMD" exec "$node" virsh qemu-monitor-command "$vm" --hmp \

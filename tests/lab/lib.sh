@@ -127,6 +127,15 @@ domstate() {
 	echo "${s:--}"
 }
 domstate_is() { [ "$(domstate "$1" "$2")" = "$3" ]; }
+# migrating_out NODE VM: a migration job of VM runs on NODE (libvirt's
+# domjobinfo). A test's HMP qemu-io write ignores the run state: one that
+# lands after the migration has handed the disks over (the source paused,
+# its nodes inactive) fails QEMU's assertion `!(bs->open_flags &
+# BDRV_O_INACTIVE)` and kills the guest, which a guest's own write never
+# could (its vCPUs stopped first). Writers check this right before each write:
+# a migration takes far longer from its job's start to the hand-over (the
+# incoming QEMU starts first) than the write takes to reach QEMU.
+migrating_out() { lab exec "$1" virsh domjobinfo "$2" 2>/dev/null | grep -q '^Job type: *Unbounded'; }
 
 # The qemu-io device path of a VM's first disk: the primary's own alias, or
 # the backup's user alias once a backup became the primary.

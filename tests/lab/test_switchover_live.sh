@@ -31,7 +31,8 @@ for round in 1 2 3 4 5; do
 	# (HMP qemu-io answers before its write ran; QEMU's log says whether it
 	# did: one sent as the guest left may never run.)
 	during=0 tried=()
-	while domstate_is "$primary" vm1 running && [ $during -lt 8 ]; do
+	# (none once the migration runs: lib.sh migrating_out)
+	while domstate_is "$primary" vm1 running && ! migrating_out "$primary" vm1 && [ $during -lt 8 ]; do
 		qio "$primary" vm1 "write -P $(((written + 1) & 0xff)) $((64 + written + 1))M 1M" 2>/dev/null || break
 		written=$((written + 1)) during=$((during + 1))
 		tried+=("$written")
