@@ -332,6 +332,25 @@ static void migrate_thread(struct mirror *m, struct request *r)
 		return;
 	}
 	virDomainGetState(mg->d, &state, &reason, 0);
+	/*
+	 * Gone from here though the migration failed: the guest's QEMU died
+	 * during it (seen: a write after the hand-over failing QEMU's INACTIVE
+	 * assertion), or it left and only the answer was lost. Either way it
+	 * does not run here, and -ESRCH lets the pair swap roles: the new
+	 * primary resumes the guest, or boots it from its disk, which the mirror
+	 * kept in step (the stand-in's images). "keeps running" would be false,
+	 * and the backup prepared again here would destroy a guest that arrived.
+	 */
+	if (!cancelled && !aborted &&
+	    (state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED)) {
+		mirror__say(r, -ESRCH,
+			    "the live migration of %s to %s failed (%s) and %s no longer runs here "
+			    "(%s): it went, or its QEMU died",
+			    r->vm, r->host, mg->why, r->vm,
+			    state == VIR_DOMAIN_CRASHED ? "crashed" : "shut off");
+		migration_free(mg);
+		return;
+	}
 	if (cancelled)
 		mirror__say(r, -ECANCELED,
 			    "the live migration of %s to %s was cancelled (its pair no longer "

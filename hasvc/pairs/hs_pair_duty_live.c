@@ -273,8 +273,9 @@ static void migrated(struct hs_pairs *p, struct task *t, const struct hs_pair *v
 {
 	/*
 	 * Not running here: a migration that ended before this hasvcd
-	 * restarted (the guest waits paused on the backup host), or a guest
-	 * that stopped. Either way it is not here, and the backup host's disk
+	 * restarted (the guest waits paused on the backup host), a guest that
+	 * stopped, or one whose QEMU died during the migration (mirror_migrate
+	 * says -ESRCH then too). Either way it is not here, and the backup host's disk
 	 * holds every write: the roles swap, and the new primary resumes it or,
 	 * if it never arrived, boots it from that disk. A failed migration
 	 * (the guest runs on here) puts the backup back instead: preparing it
