@@ -94,6 +94,14 @@ int mirror__qmp(struct request *r, virDomainPtr d, const char *cmd)
 	return ret;
 }
 
+void mirror__qmp_quiet(virDomainPtr d, const char *cmd)
+{
+	json_object *parsed, *answer;
+
+	if (mirror__qmp_return(d, cmd, &parsed, &answer) == 0)
+		json_object_put(parsed);
+}
+
 int mirror__export_add(struct request *r, virDomainPtr d, const struct mirror_disk *disk,
 		       const char *id_prefix, bool writable)
 {

@@ -193,6 +193,8 @@ int mirror__qmp(struct request *r, virDomainPtr d, const char *cmd);
  */
 int mirror__qmp_return(virDomainPtr d, const char *cmd, json_object **ret_parsed,
 		       json_object **ret_return);
+/* QMP command CMD on D, errors ignored (a pause of a paused job, a delete of no node). */
+void mirror__qmp_quiet(virDomainPtr d, const char *cmd);
 /*
  * DISK's format node exported on D's NBD server as export DISK->target, id
  * ID_PREFIX + target: WRITABLE writable and writethrough (a backup's), else

@@ -63,15 +63,6 @@ static void job_id(char *buf, size_t size, const char *target)
 	snprintf(buf, size, "hs-%s", target);
 }
 
-/* QMP CMD on D, errors ignored (a pause of a paused job, a delete of no node). */
-static void qmp_quiet(virDomainPtr d, const char *cmd)
-{
-	json_object *parsed, *answer;
-
-	if (mirror__qmp_return(d, cmd, &parsed, &answer) == 0)
-		json_object_put(parsed);
-}
-
 static const char *str_of(json_object *o, const char *key)
 {
 	json_object *v;
@@ -234,7 +225,7 @@ void mirror__qmp_jobs_pause(virDomainPtr d, const struct mirror_domain *dom)
 		job_id(id, sizeof(id), dom->disks[i].target);
 		snprintf(cmd, sizeof(cmd),
 			 "{\"execute\":\"block-job-pause\",\"arguments\":{\"device\":\"%s\"}}", id);
-		qmp_quiet(d, cmd); /* "already paused" (on-target-error=stop did it) is fine */
+		mirror__qmp_quiet(d, cmd); /* "already paused" (on-target-error=stop did it) is fine */
 	}
 }
 
@@ -255,7 +246,7 @@ void mirror__qmp_jobs_cancel(virDomainPtr d, const struct mirror_domain *dom, bo
 			 "{\"execute\":\"block-job-cancel\",\"arguments\":{\"device\":\"%s\","
 			 "\"force\":%s}}",
 			 id, force ? "true" : "false");
-		qmp_quiet(d, cmd);
+		mirror__qmp_quiet(d, cmd);
 	}
 	/* the node is held by the job until it is gone */
 	for (unsigned waited = 0; any && waited < QMP_CANCEL_WAIT_MS; waited += 100) {
@@ -451,7 +442,7 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 			snprintf(cmd, sizeof(cmd),
 				 "{\"execute\":\"block-job-resume\",\"arguments\":{\"device\":\"%s\"}}",
 				 id);
-			qmp_quiet(d, cmd);
+			mirror__qmp_quiet(d, cmd);
 		}
 		/* READY is looked for every 50 ms: a small delta is copied at once */
 		for (int k = 0; k < 20 && !ready; k++) {
@@ -508,7 +499,7 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 	if (tls_dir) {
 		json_object *o = json_object_new_object(), *args = json_object_new_object();
 
-		qmp_quiet(d, "{\"execute\":\"object-del\",\"arguments\":{\"id\":\"" MIRROR__QMP_TLS_ID "\"}}");
+		mirror__qmp_quiet(d, "{\"execute\":\"object-del\",\"arguments\":{\"id\":\"" MIRROR__QMP_TLS_ID "\"}}");
 		json_object_object_add(o, "execute", json_object_new_string("object-add"));
 		json_object_object_add(args, "qom-type", json_object_new_string("tls-creds-x509"));
 		json_object_object_add(args, "id", json_object_new_string(MIRROR__QMP_TLS_ID));

@@ -69,21 +69,13 @@ static long nbd_gen(const char *name, const char *target)
 	return *end == '\0' && gen > 0 ? gen : -1;
 }
 
-static void qmp_quiet(virDomainPtr d, const char *cmd)
-{
-	json_object *parsed, *answer;
-
-	if (mirror__qmp_return(d, cmd, &parsed, &answer) == 0)
-		json_object_put(parsed);
-}
-
 static void node_del(virDomainPtr d, const char *node)
 {
 	char cmd[256];
 
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"%s\"}}", node);
-	qmp_quiet(d, cmd);
+	mirror__qmp_quiet(d, cmd);
 }
 
 static int nbd_add(struct request *r, virDomainPtr d, const char *node, const char *target,
