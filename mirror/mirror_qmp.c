@@ -385,19 +385,51 @@ static int backup_answers(struct request *r, unsigned *kicked)
 	return 1;
 }
 
+/*
+ * Every disk's job gets a fresh NBD node once per resume, paused or not.
+ * What calls for a resume (a backup QEMU started afresh, a stand-in taking
+ * its place or giving it back, a heal) has mostly left the old node's
+ * connection dead, and a write on a dead node waits for its reconnect: a
+ * connect refused while the new server starts puts the retries 1, 2, 4 s
+ * apart (QEMU's nbd/client-connection.c), past the 2 s reconnect-delay, so a
+ * job READY now pauses on that write a second later and the pair degrades
+ * (seen in a live switchover's hand-back). The swap's drain lets such a write
+ * end first; a job it paused is resumed below. False when a disk could not
+ * be read.
+ */
+static bool fresh_targets(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			  bool tls, struct mirror__qmp_job *jobs, unsigned *swapped, char *no_swap,
+			  size_t no_swap_size)
+{
+	for (size_t i = 0; i < dom->n_disks; i++) {
+		int e = mirror__qmp_target_swap(r, d, dom->disks[i].target, tls);
+
+		*swapped += e == 0;
+		if (e < 0)
+			snprintf(no_swap, no_swap_size, "; %s", r->message);
+	}
+	return jobs_query(d, dom, jobs) == 0;
+}
+
+static bool all_ready(const struct mirror_domain *dom, const struct mirror__qmp_job *jobs)
+{
+	bool ready = true;
+
+	for (size_t i = 0; i < dom->n_disks; i++)
+		ready = ready && jobs[i].exists && jobs[i].ready && !jobs[i].paused;
+	return ready;
+}
+
 int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 		       bool tls)
 {
 	struct mirror__qmp_job jobs[dom->n_disks ?: 1];
-	bool swap_tried[dom->n_disks ?: 1];
 	char cmd[256], id[128], no_swap[MIRROR_MSG_MAX + 2] = "";
 	uint64_t owed = 0;
-	unsigned tries = 0, silent = 0, kicked = 0, swapped = 0;
+	unsigned tries = 0, silent = 0, kicked = 0, swapped = 0, resumed = 0;
 	int64_t silent_ms = 0;
-	bool ready = false;
+	bool ready, fresh_tried = false;
 	int answers = 1;
-
-	memset(swap_tried, 0, sizeof(swap_tried));
 
 	if (jobs_query(d, dom, jobs) < 0)
 		return mirror__say(r, -EIO, "cannot read the mirror jobs of %s: %s", r->vm,
@@ -408,50 +440,43 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 					   r->vm, dom->disks[i].target);
 		owed += jobs[i].len - jobs[i].offset;
 	}
-	/* nothing paused and everything READY (no write failed meanwhile): nothing to resume */
-	ready = true;
-	for (size_t i = 0; i < dom->n_disks; i++)
-		ready = ready && jobs[i].ready && !jobs[i].paused;
-	while (!ready && tries < QMP_RESUME_TRIES && silent_ms < QMP_SILENT_MS) {
+	ready = all_ready(dom, jobs);
+	while ((!ready || !fresh_tried) && tries < QMP_RESUME_TRIES && silent_ms < QMP_SILENT_MS) {
 		int64_t probed = mirror__now_ms();
 
 		answers = backup_answers(r, &kicked);
 		if (!answers) {
+			if (ready)
+				break; /* nothing owed: the old node reconnects on the next write */
 			silent++;
 			silent_ms += mirror__now_ms() - probed;
 			continue;
 		}
 		tries++;
+		if (!fresh_tried) {
+			fresh_tried = true;
+			if (!fresh_targets(r, d, dom, tls, jobs, &swapped, no_swap,
+					   sizeof(no_swap)))
+				return mirror__say(r, -EIO, "cannot read the mirror jobs of %s: %s",
+						   r->vm, mirror__virt_error());
+			ready = all_ready(dom, jobs);
+		}
 		for (size_t i = 0; i < dom->n_disks; i++) {
 			if (!jobs[i].paused)
 				continue;
-			/*
-			 * A fresh connection instead of the node's own reconnect (a
-			 * second faster, mirror_qmp_target.c); once a disk per resume:
-			 * paused again after it, the new node reconnects by itself.
-			 */
-			if (!swap_tried[i]) {
-				int e = mirror__qmp_target_swap(r, d, dom->disks[i].target, tls);
-
-				swap_tried[i] = true;
-				swapped += e == 0;
-				if (e < 0)
-					snprintf(no_swap, sizeof(no_swap), "; %s", r->message);
-			}
 			job_id(id, sizeof(id), dom->disks[i].target);
 			snprintf(cmd, sizeof(cmd),
 				 "{\"execute\":\"block-job-resume\",\"arguments\":{\"device\":\"%s\"}}",
 				 id);
 			mirror__qmp_quiet(d, cmd);
+			resumed++;
 		}
 		/* READY is looked for every 50 ms: a small delta is copied at once */
 		for (int k = 0; k < 20 && !ready; k++) {
 			usleep(50000);
 			if (jobs_query(d, dom, jobs) < 0)
 				break;
-			ready = true;
-			for (size_t i = 0; i < dom->n_disks; i++)
-				ready = ready && jobs[i].exists && jobs[i].ready && !jobs[i].paused;
+			ready = all_ready(dom, jobs);
 			/* paused again (the node reconnects on the next request): resume again */
 			for (size_t i = 0; i < dom->n_disks && !ready; i++)
 				if (jobs[i].paused)
@@ -475,11 +500,11 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 					   " dirty bytes are kept",
 					   r->vm, tries, owed);
 	}
-	if (tries == 0)
+	if (resumed == 0)
 		return mirror__say(r, 0,
 				   "%s: incremental resync: every mirror job is READY, none paused: "
-				   "nothing to resume",
-				   r->vm);
+				   "nothing to resume%s%s",
+				   r->vm, swapped ? " (now on a fresh NBD connection)" : "", no_swap);
 	return mirror__say(r, 0,
 			   "%s: incremental resync: %zu paused mirror job(s) resumed after %u "
 			   "try(s)%s%s, %" PRIu64 " bytes %s (written while the backup was away)%s",
