@@ -212,6 +212,26 @@ int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned sh
 
 int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 
+/*
+ * Keeps the primary's guest running: VM's domain found shut off here (its
+ * QEMU crashed or was killed, the guest powered itself off) is started from
+ * its disk when MAY_START, and the answer is MIRROR_REVIVE_STARTED; without
+ * MAY_START it is left off (MIRROR_REVIVE_DOWN). Running, paused (paused is
+ * someone's decision: an admin's, an I/O error policy's) or in a migration:
+ * MIRROR_REVIVE_RUNS, nothing done. The message says which, and for a shut
+ * off domain why libvirt says it stopped ("crashed", "shut down from inside
+ * the guest", ...). Shut off by a migration away (it runs elsewhere), a save
+ * or a snapshot revert: MIRROR_REVIVE_RUNS, never started. -ENOENT: no such
+ * domain here.
+ */
+enum mirror_revive {
+	MIRROR_REVIVE_RUNS = 0,
+	MIRROR_REVIVE_STARTED = 1,
+	MIRROR_REVIVE_DOWN = 2,
+};
+int mirror_revive(struct mirror *m, const char *vm, bool may_start, mirror_done_fn done,
+		  void *userdata);
+
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata);
 /*
  * On the backup host. With a stand-in of VM here (the primary was lost during

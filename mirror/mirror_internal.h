@@ -68,6 +68,7 @@ struct request {
 	bool replace;   /* stand-in: destroy the paused backup QEMU first, then serve its disks */
 	bool repair;    /* verify: copy the ranges that differ into the backup */
 	bool inactive;  /* stand-in: its images opened inactive, until mirror_standin_activate */
+	bool may_start; /* revive: start a domain found shut off (else only say so) */
 	/*
 	 * Set by a run function whose operation goes on for long (a migration):
 	 * mirror.c then runs it on a thread of its own, which mirror_free()

@@ -133,23 +133,40 @@ out:
 	mirror_domain_free(dom);
 }
 
-static void restart_run(struct mirror *m, struct request *r)
+/*
+ * R's domain and its state, for restart and revive: NULL (said) when there is
+ * no connection, no such domain, or its state cannot be read.
+ */
+static virDomainPtr domain_and_state(struct mirror *m, struct request *r, int *state,
+				     int *reason)
 {
-	virConnectPtr conn;
-	virDomainPtr d = NULL;
-	int state = VIR_DOMAIN_NOSTATE, reason;
+	virConnectPtr conn = mirror__connection(m, r);
+	virDomainPtr d;
 
-	if (!(conn = mirror__connection(m, r)))
-		return;
+	if (!conn)
+		return NULL;
 	d = virDomainLookupByName(conn, r->vm);
 	if (!d) {
 		mirror__say(r, -ENOENT, "no domain %s on this host", r->vm);
-		return;
+		return NULL;
 	}
-	if (virDomainGetState(d, &state, &reason, 0) < 0)
+	if (virDomainGetState(d, state, reason, 0) < 0) {
 		mirror__say(r, -EIO, "cannot read the state of %s: %s", r->vm,
 			    mirror__virt_error());
-	else if (state == VIR_DOMAIN_RUNNING)
+		virDomainFree(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void restart_run(struct mirror *m, struct request *r)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason;
+	virDomainPtr d = domain_and_state(m, r, &state, &reason);
+
+	if (!d)
+		return;
+	if (state == VIR_DOMAIN_RUNNING)
 		mirror__say(r, 0, "%s already runs", r->vm);
 	else if (state == VIR_DOMAIN_PAUSED && virDomainResume(d) < 0)
 		mirror__say(r, -EIO, "cannot resume %s: %s", r->vm, mirror__virt_error());
@@ -287,6 +304,68 @@ int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned sh
 		return ret;
 	r->sync = sync;
 	r->timeout_s = shutdown_timeout_s;
+	return mirror__submit(m, r);
+}
+
+/* Why libvirt says a domain is shut off, in the words of an event. */
+static const char *shutoff_why(int reason)
+{
+	switch (reason) {
+	case VIR_DOMAIN_SHUTOFF_CRASHED: return "its QEMU crashed or was killed";
+	case VIR_DOMAIN_SHUTOFF_SHUTDOWN: return "shut down from inside the guest";
+	case VIR_DOMAIN_SHUTOFF_DESTROYED: return "destroyed (virsh destroy or its QEMU killed)";
+	case VIR_DOMAIN_SHUTOFF_FAILED: return "its QEMU failed to start";
+	default: return "shut off, reason unknown";
+	}
+}
+
+static void revive_run(struct mirror *m, struct request *r)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason = 0;
+	virDomainPtr d = domain_and_state(m, r, &state, &reason);
+
+	if (!d)
+		return;
+	if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED)
+		mirror__say(r, MIRROR_REVIVE_RUNS, "%s is not shut off here (state %d)", r->vm,
+			    state);
+	/*
+	 * Migrated away, it runs elsewhere (a second copy must never start);
+	 * saved or reverted to a snapshot, someone means to bring it back so.
+	 */
+	else if (state == VIR_DOMAIN_SHUTOFF && (reason == VIR_DOMAIN_SHUTOFF_MIGRATED ||
+						 reason == VIR_DOMAIN_SHUTOFF_SAVED ||
+						 reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT))
+		mirror__say(r, MIRROR_REVIVE_RUNS, "%s is shut off here by a %s: not started",
+			    r->vm,
+			    reason == VIR_DOMAIN_SHUTOFF_MIGRATED ? "migration away"
+			    : reason == VIR_DOMAIN_SHUTOFF_SAVED  ? "save to a file"
+								  : "snapshot revert");
+	else if (!r->may_start)
+		mirror__say(r, MIRROR_REVIVE_DOWN, "%s is shut off (%s); left off", r->vm,
+			    state == VIR_DOMAIN_CRASHED ? "crashed" : shutoff_why(reason));
+	/* (a stand-in of its images, left by a live switchover, goes first) */
+	else if (mirror__standin_stop(r, r->vm) < 0)
+		; /* said */
+	else if (virDomainCreate(d) < 0)
+		mirror__say(r, -EIO, "%s was shut off (%s) and cannot start: %s", r->vm,
+			    state == VIR_DOMAIN_CRASHED ? "crashed" : shutoff_why(reason),
+			    mirror__virt_error());
+	else
+		mirror__say(r, MIRROR_REVIVE_STARTED, "%s was shut off (%s); started again from its disk",
+			    r->vm, state == VIR_DOMAIN_CRASHED ? "crashed" : shutoff_why(reason));
+	virDomainFree(d);
+}
+
+int mirror_revive(struct mirror *m, const char *vm, bool may_start, mirror_done_fn done,
+		  void *userdata)
+{
+	struct request *r = NULL;
+	int ret = mirror__submit_vm(m, revive_run, vm, done, NULL, userdata, &r);
+
+	if (ret < 0)
+		return ret;
+	r->may_start = may_start;
 	return mirror__submit(m, r);
 }
 

@@ -230,6 +230,61 @@ const char *const sdb__schema_steps[] = {
 	 */
 	"ALTER TABLE pairs ADD COLUMN verify TEXT;"
 	"PRAGMA user_version = 10;",
+
+	/*
+	 * 10 -> 11: guest-down, a pair whose primary's guest kept dying and is
+	 * left off until started by hand (hasvc/pairs/hs_pair_duty_guest.c).
+	 * The table made again as in 7 -> 8, with every column so far.
+	 */
+	"CREATE TEMP TABLE pair_disks_v11 AS SELECT * FROM pair_disks;"
+	"CREATE TABLE pairs_v11 ("
+	"  vm TEXT PRIMARY KEY NOT NULL CHECK (length(vm) BETWEEN 1 AND 255),"
+	"  uuid TEXT,"
+	"  primary_node TEXT NOT NULL REFERENCES nodes (name),"
+	"  backup_node TEXT REFERENCES nodes (name),"
+	"  mode TEXT NOT NULL DEFAULT 'sync' CHECK (mode IN ('sync', 'async')),"
+	"  bandwidth_mib INTEGER NOT NULL DEFAULT 0 CHECK (bandwidth_mib >= 0),"
+	"  state TEXT NOT NULL CHECK (state IN ('creating', 'initial-sync', 'in-sync',"
+	"    'degraded', 'fencing', 'promoting', 'unprotected', 'lost-unsynced',"
+	"    'switching-over', 'deleting', 'error', 'handing-over', 'catching-up',"
+	"    'migrating', 'reversing', 'guest-down')),"
+	"  desired_state TEXT NOT NULL DEFAULT 'protected'"
+	"    CHECK (desired_state IN ('protected', 'unprotected', 'deleted')),"
+	"  admin_state TEXT NOT NULL DEFAULT 'enabled'"
+	"    CHECK (admin_state IN ('enabled', 'maintenance')),"
+	"  reason TEXT,"
+	"  bytes_done INTEGER NOT NULL DEFAULT 0 CHECK (bytes_done >= 0),"
+	"  bytes_total INTEGER NOT NULL DEFAULT 0 CHECK (bytes_total >= 0),"
+	"  generation INTEGER NOT NULL DEFAULT 1,"
+	"  created_usec INTEGER NOT NULL,"
+	"  changed_usec INTEGER NOT NULL,"
+	"  domain_xml TEXT,"
+	"  disk_sizes TEXT CHECK (disk_sizes IS NULL OR json_valid(disk_sizes)),"
+	"  nbd_port INTEGER NOT NULL DEFAULT 0 CHECK (nbd_port BETWEEN 0 AND 65535),"
+	"  copy_kind TEXT CHECK (copy_kind IS NULL OR copy_kind IN ('full', 'delta')),"
+	"  copy_reason TEXT,"
+	"  backup_disk_id TEXT,"
+	"  backup_disk_reason TEXT,"
+	"  verify TEXT,"
+	"  CHECK (backup_node IS NULL OR backup_node <> primary_node)"
+	");"
+	"INSERT INTO pairs_v11 (vm, uuid, primary_node, backup_node, mode, bandwidth_mib, state,"
+	"  desired_state, admin_state, reason, bytes_done, bytes_total, generation,"
+	"  created_usec, changed_usec, domain_xml, disk_sizes, nbd_port, copy_kind, copy_reason,"
+	"  backup_disk_id, backup_disk_reason, verify)"
+	"  SELECT vm, uuid, primary_node, backup_node, mode, bandwidth_mib, state,"
+	"  desired_state, admin_state, reason, bytes_done, bytes_total, generation,"
+	"  created_usec, changed_usec, domain_xml, disk_sizes, nbd_port, copy_kind, copy_reason,"
+	"  backup_disk_id, backup_disk_reason, verify"
+	"  FROM pairs;"
+	"DROP TABLE pairs;"
+	"ALTER TABLE pairs_v11 RENAME TO pairs;"
+	"CREATE INDEX pairs_primary ON pairs (primary_node);"
+	"CREATE INDEX pairs_backup ON pairs (backup_node);"
+	"DELETE FROM pair_disks;"
+	"INSERT INTO pair_disks SELECT * FROM pair_disks_v11;"
+	"DROP TABLE pair_disks_v11;"
+	"PRAGMA user_version = 11;",
 };
 
 const unsigned sdb__schema_n_steps = ARRAY_SIZE(sdb__schema_steps);

@@ -160,7 +160,8 @@ static enum wait_verdict judge_in_sync(json_object *pair, const char *primary)
 		return WAIT_DONE;
 	if (strcmp(state, "deleting") == 0)
 		return WAIT_REFUSED;
-	if (strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0)
+	if (strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0 ||
+	    strcmp(state, "guest-down") == 0)
 		return WAIT_FAILED;
 	/* degraded after a switchover attempt: it was rolled back */
 	if (strcmp(state, "degraded") == 0 && primary &&
@@ -349,7 +350,8 @@ static int wait_node_empty(const struct cli_options *o, const char *node)
 				continue;
 			left++;
 			if (strcmp(state, "degraded") == 0 || strcmp(state, "unprotected") == 0 ||
-			    strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0) {
+			    strcmp(state, "error") == 0 || strcmp(state, "lost-unsynced") == 0 ||
+			    strcmp(state, "guest-down") == 0) {
 				stuck++;
 				if (last == (size_t)-1)
 					fprintf(stderr, "%s: cannot move, it is %s\n",

@@ -126,6 +126,16 @@ static const struct hs_pair_transition transitions[] = {
 	ROW(REVERSING, BACKUP_LOST, CUT_MIRROR, PRIMARY, DEGRADED),
 	ROW(REVERSING, PRIMARY_LOST, FENCE, COORDINATOR, FENCING),
 
+	/*
+	 * A guest whose QEMU kept dying on a host that stays up is left off
+	 * (hs_pair_duty_guest.c): nothing re-protects it, which would only
+	 * fail on the dead domain round after round, until it runs again.
+	 */
+	ROW(DEGRADED, GUEST_LEFT_OFF, NONE, NONE, GUEST_DOWN),
+	ROW(GUEST_DOWN, GUEST_STARTED, NONE, NONE, DEGRADED),
+	ROW(GUEST_DOWN, PRIMARY_LOST, REFUSE_PROMOTION, COORDINATOR, LOST_UNSYNCED),
+	ROW(GUEST_DOWN, DELETE, TEARDOWN, BACKUP, DELETING),
+
 	ROW(DELETING, DELETED, NONE, NONE, DELETING),
 
 	ROW(ERROR, DELETE, TEARDOWN, BACKUP, DELETING),
@@ -161,8 +171,12 @@ static const struct hs_pair_duty duties[] = {
 	DUTY(IN_SYNC, WATCH_DISKS, BACKUP, true),
 	DUTY(DEGRADED, CUT_MIRROR, PRIMARY, true),
 	DUTY(DEGRADED, CONTINUE, PRIMARY, true),
+	/* a guest whose QEMU died with its host fine (hs_pair_duty_guest.c) */
+	DUTY(DEGRADED, KEEP_RUNNING, PRIMARY, false),
 	DUTY(FENCING, AWAIT_FENCE, COORDINATOR, false),
 	DUTY(PROMOTING, PROMOTE, BACKUP, false),
+	DUTY(UNPROTECTED, KEEP_RUNNING, PRIMARY, false),
+	DUTY(GUEST_DOWN, KEEP_RUNNING, PRIMARY, false),
 	DUTY(SWITCHING_OVER, SWITCHOVER, PRIMARY, false),
 	DUTY(SWITCHING_OVER, WATCH_BACKUP, PRIMARY, true),
 	DUTY(HANDING_OVER, HAND_OVER, BACKUP, false),
@@ -204,6 +218,7 @@ static const char *const state_names[HS_PAIR_STATE_MAX] = {
 	[HS_PAIR_CATCHING_UP] = "catching-up",
 	[HS_PAIR_MIGRATING] = "migrating",
 	[HS_PAIR_REVERSING] = "reversing",
+	[HS_PAIR_GUEST_DOWN] = "guest-down",
 };
 
 static const char *const event_names[HS_EV_MAX] = {
@@ -230,6 +245,8 @@ static const char *const event_names[HS_EV_MAX] = {
 	[HS_EV_MIGRATION_FAILED] = "migration-failed",
 	[HS_EV_REVERSED] = "reversed",
 	[HS_EV_REVERSE_FAILED] = "reverse-failed",
+	[HS_EV_GUEST_LEFT_OFF] = "guest-left-off",
+	[HS_EV_GUEST_STARTED] = "guest-started",
 };
 
 static const char *const action_names[HS_ACT_MAX] = {
@@ -256,6 +273,7 @@ static const char *const action_names[HS_ACT_MAX] = {
 	[HS_ACT_REVERSE] = "reverse",
 	[HS_ACT_CONTINUE] = "continue",
 	[HS_ACT_WATCH_DISKS] = "watch-disks",
+	[HS_ACT_KEEP_RUNNING] = "keep-running",
 };
 
 const struct hs_pair_transition *hs_pair_fsm_lookup(enum hs_pair_state state,

@@ -35,6 +35,7 @@ enum hs_pair_state {
 	HS_PAIR_CATCHING_UP,    /* primary: its jobs copy what the hand-over owed them */
 	HS_PAIR_MIGRATING,      /* primary: live migration onto the backup host, left paused */
 	HS_PAIR_REVERSING,      /* new primary: mirror back from equal disks, resume the guest */
+	HS_PAIR_GUEST_DOWN,     /* the primary's guest kept dying and is left off until started */
 	HS_PAIR_STATE_MAX,
 };
 
@@ -62,6 +63,8 @@ enum hs_pair_event {
 	HS_EV_MIGRATION_FAILED, /* the guest still runs on the primary host */
 	HS_EV_REVERSED,         /* the new primary mirrors back and its guest runs */
 	HS_EV_REVERSE_FAILED,   /* no mirror back: the new primary runs unprotected */
+	HS_EV_GUEST_LEFT_OFF,   /* the primary's guest died once more than keep-running starts */
+	HS_EV_GUEST_STARTED,    /* a guest left off runs again (started by hand) */
 	HS_EV_MAX,
 };
 
@@ -98,6 +101,7 @@ enum hs_pair_action {
 	HS_ACT_REVERSE,          /* new primary: mirror into the old host's stand-in, resume */
 	HS_ACT_CONTINUE,         /* primary: a guest a live switchover left paused runs again */
 	HS_ACT_WATCH_DISKS,      /* backup: an image replaced under its running QEMU fails the mirror */
+	HS_ACT_KEEP_RUNNING,     /* primary: a guest whose QEMU died here is started again */
 	HS_ACT_MAX,
 };
 

@@ -44,6 +44,7 @@ static const hs_pair_duty_fn handlers[HS_ACT_MAX] = {
 	[HS_ACT_REVERSE] = hs__duty_reverse,
 	[HS_ACT_CONTINUE] = hs__duty_continue,
 	[HS_ACT_WATCH_DISKS] = hs__duty_watch_disks,
+	[HS_ACT_KEEP_RUNNING] = hs__duty_keep_running,
 };
 
 hs_pair_duty_fn hs__pair_duty_handler(enum hs_pair_action action)

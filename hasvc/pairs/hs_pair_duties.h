@@ -26,6 +26,10 @@ void hs__duty_stop_primary(struct hs_pairs *p, struct task *t, const struct hs_p
 void hs__duty_delete_primary(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_delete_backup(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_delete_orphan(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+/* hs_pair_duty_guest.c */
+void hs__duty_keep_running(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
+/* true when one more start is allowed now (and forgets the starts of past windows) */
+bool hs__keep_running_allowed(struct task *t, uint64_t now);
 /* hs_pair_duty_live.c */
 void hs__duty_hand_over(struct hs_pairs *p, struct task *t, const struct hs_pair *v);
 void hs__duty_catch_up(struct hs_pairs *p, struct task *t, const struct hs_pair *v);

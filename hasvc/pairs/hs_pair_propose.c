@@ -48,7 +48,8 @@ static void edge_log(const struct hs_pair *v, enum hs_pair_event ev,
 static bool state_keeps_reason(enum hs_pair_state s)
 {
 	return s == HS_PAIR_DEGRADED || s == HS_PAIR_LOST_UNSYNCED || s == HS_PAIR_ERROR ||
-	       s == HS_PAIR_FENCING || s == HS_PAIR_DELETING || s == HS_PAIR_UNPROTECTED;
+	       s == HS_PAIR_FENCING || s == HS_PAIR_DELETING || s == HS_PAIR_UNPROTECTED ||
+	       s == HS_PAIR_GUEST_DOWN;
 }
 
 int hs__pairs_transition(struct hs_pairs *p, const struct hs_pair *v, enum hs_pair_event ev,

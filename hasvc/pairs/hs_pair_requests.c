@@ -25,6 +25,7 @@ struct pending {
 	uint64_t generation;
 	enum hs_pair_state state;
 	bool urgent; /* counted in task.urgent_running, not task.running */
+	bool any_state; /* THEN runs whatever the pair's generation and state now */
 	hs_pair_then_fn then;
 	struct pending *prev, *next; /* hs_pairs.pendings */
 };
@@ -70,7 +71,7 @@ void hs__request_reply(void *userdata, const struct mirror_reply *reply)
 	else
 		qb_log(LOG_DEBUG, "pair %s: %s", pe->vm, reply->message);
 	if (t && hs_core_pair_get(p->core, pe->vm, &v) == 0) {
-		if (v.generation == pe->generation && v.state == pe->state)
+		if (pe->any_state || (v.generation == pe->generation && v.state == pe->state))
 			pe->then(p, t, &v, reply->result, reply->message, reply);
 		hs_pair_release(&v);
 	}
@@ -106,6 +107,11 @@ struct pending *hs__pending_new(struct hs_pairs *p, struct task *t, const struct
 	else
 		t->running = true;
 	return pe;
+}
+
+void hs__pending_any_state(struct pending *pe)
+{
+	pe->any_state = true;
 }
 
 void hs__pending_failed(struct task *t, struct pending *pe, const char *what, int r)

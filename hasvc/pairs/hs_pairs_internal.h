@@ -28,6 +28,10 @@
 struct sdb_pair_change;
 
 /* What this host has under way for one VM (lost on restart, on purpose). */
+/* keep-running (hs_pair_duty_guest.c): a guest whose QEMU died is started this often at most */
+#define KEEP_RUNNING_STARTS 3
+#define KEEP_RUNNING_WINDOW_USEC (600 * 1000000ULL)
+
 struct task {
 	struct task *next;
 	char *vm;
@@ -103,6 +107,15 @@ struct task {
 	 * hasvcd: the copy is as full, only its reason is then the engine's.
 	 */
 	char failed_over_from[HS_NAME_MAX + 1];
+	/*
+	 * Across generations, on the primary host: the times this host started
+	 * the VM again after its QEMU died (hs_pair_duty_guest.c), the window's
+	 * only; whether a failed look was said.
+	 */
+	uint64_t starts_usec[KEEP_RUNNING_STARTS];
+	size_t n_starts;
+	bool revive_failed_noted;
+	uint64_t keep_next_usec; /* keep-running's next look */
 };
 
 /* An NBD port this host put into a proposal, which the state may not show yet. */
@@ -189,6 +202,12 @@ struct pending *hs__pending_new(struct hs_pairs *p, struct task *t, const struct
 /* The mirror/ callbacks of every request (PE is its userdata): with records, or none. */
 void hs__request_reply(void *pe, const struct mirror_reply *reply);
 void hs__request_done(void *pe, int result, const char *message, json_object *data);
+/*
+ * PE's answer is acted on even when the pair moved meanwhile (a new
+ * generation or state): for what happened whatever the pair does next
+ * (keep-running's start of a guest, counted and said).
+ */
+void hs__pending_any_state(struct pending *pe);
 /* The request could not be submitted (R): logged, the duty retried later. */
 void hs__pending_failed(struct task *t, struct pending *pe, const char *what, int r);
 /* Frees the requests mirror/ never answered (after mirror_free). */

@@ -62,7 +62,7 @@ const STATE_CLASS = {
   unprotected: "warn", "switching-over": "warn", fencing: "bad", promoting: "warn",
   "lost-unsynced": "bad", error: "bad", offline: "bad", deleting: "warn", fenced: "bad",
   maintenance: "warn", "handing-over": "warn", "catching-up": "warn", migrating: "warn",
-  reversing: "warn",
+  reversing: "warn", "guest-down": "bad",
 };
 
 function badge(text) {

@@ -15,8 +15,8 @@
 #      the 256 MiB), and the two images compare identical block for block
 #      over NBD (the primary's through a read-only export of its own, the
 #      backup's through its TLS export).
-#   3b. Cut again, and the primary's QEMU restarted meanwhile (virsh destroy +
-#      start): its paused job and dirty bitmap are gone, so after the heal
+#   3b. Cut again, and the primary's QEMU restarted meanwhile (virsh destroy;
+#      node1's hasvcd starts it again, keep-running): its paused job and dirty bitmap are gone, so after the heal
 #      the resync is full, and the event says why; the disks compare equal.
 #   3c. Cut again, and node2's image replaced by another file meanwhile (a
 #      restore): it carries no identity (issue 13, item 4), so the copy after
@@ -146,7 +146,8 @@ lab repl node2 cut
 write_blocks node1 vm1 20 21
 wait_for 30 "vm1 degraded again" event_count_above node1 "in-sync -> degraded" 1
 lab exec node1 virsh -q destroy vm1 >/dev/null
-lab exec node1 virsh -q start vm1 >/dev/null
+# node1's hasvcd starts the destroyed guest again by itself (keep-running)
+wait_for 30 "vm1 started again on node1" domstate_is node1 vm1 running
 write_blocks node1 vm1 22 23
 [ -z "$(job status)" ] || fail "a job survived the primary's QEMU: $(job status)"
 lab repl node2 heal

@@ -125,7 +125,7 @@ Test(pair_fsm, duties_name_an_actor_and_states_that_ask_nothing_have_none)
 		}
 		total += n;
 	}
-	cr_assert_eq(total, 25);
+	cr_assert_eq(total, 28);
 	size_t n;
 	/* the replication link is watched, urgently, wherever the primary mirrors */
 	const struct hs_pair_duty *in_sync = hs_pair_fsm_duties(HS_PAIR_IN_SYNC, &n);
@@ -138,8 +138,11 @@ Test(pair_fsm, duties_name_an_actor_and_states_that_ask_nothing_have_none)
 	cr_assert_eq(in_sync[0].action, HS_ACT_WATCH_LINK);
 	cr_assert(in_sync[0].urgent);
 	cr_assert_eq(in_sync[0].actor, HS_ACTOR_PRIMARY);
-	cr_assert_null(hs_pair_fsm_duties(HS_PAIR_UNPROTECTED, &n));
-	cr_assert_eq(n, 0);
+	/* unprotected asks one thing: its guest kept running where it runs */
+	const struct hs_pair_duty *alone = hs_pair_fsm_duties(HS_PAIR_UNPROTECTED, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(alone[0].action, HS_ACT_KEEP_RUNNING);
+	cr_assert_eq(alone[0].actor, HS_ACTOR_PRIMARY);
 	cr_assert_null(hs_pair_fsm_duties(HS_PAIR_ERROR, &n));
 	hs_pair_fsm_duties(HS_PAIR_DELETING, &n);
 	cr_assert_eq(n, 3, "primary, backup and coordinator each have their part");
@@ -179,4 +182,31 @@ Test(pair_fsm, live_switchover_survives_a_lost_host_at_every_step)
 	cr_assert_null(hs_pair_fsm_lookup(HS_PAIR_DEGRADED, HS_EV_LIVE_SWITCHOVER),
 		       "no live switchover without an in-sync backup");
 	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_REVERSING, HS_EV_REVERSED)->next, HS_PAIR_CREATING);
+}
+
+/*
+ * guest-down: a guest left off is never promoted (its host is lost: refused,
+ * lost-unsynced), never re-protected (no host-returned, reprotect or backup
+ * rows: the plan proposes nothing), and leaves only when it runs again
+ * (guest-started, degraded) or is deleted.
+ */
+Test(pair_fsm, a_guest_left_off_waits_in_guest_down)
+{
+	static const enum hs_pair_event none[] = {HS_EV_HOST_RETURNED, HS_EV_REPROTECT,
+						  HS_EV_BACKUP_LOST, HS_EV_MIRROR_FAILED,
+						  HS_EV_SWITCHOVER, HS_EV_LIVE_SWITCHOVER};
+	const struct hs_pair_transition *row;
+
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_DEGRADED, HS_EV_GUEST_LEFT_OFF)->next,
+		     HS_PAIR_GUEST_DOWN);
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_GUEST_DOWN, HS_EV_GUEST_STARTED)->next,
+		     HS_PAIR_DEGRADED);
+	row = hs_pair_fsm_lookup(HS_PAIR_GUEST_DOWN, HS_EV_PRIMARY_LOST);
+	cr_assert_eq(row->action, HS_ACT_REFUSE_PROMOTION);
+	cr_assert_eq(row->next, HS_PAIR_LOST_UNSYNCED);
+	cr_assert_not(hs_pair_state_promotable(HS_PAIR_GUEST_DOWN));
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		cr_assert_null(hs_pair_fsm_lookup(HS_PAIR_GUEST_DOWN, none[i]), "%s",
+			       hs_pair_event_name(none[i]));
+	cr_assert_eq(hs_pair_fsm_lookup(HS_PAIR_GUEST_DOWN, HS_EV_DELETE)->next, HS_PAIR_DELETING);
 }

@@ -41,6 +41,7 @@ static int record(const char *op, const char *vm, unsigned port, bool sync, mirr
 }
 
 unsigned pt_link_silence_ms;
+bool pt_revive_runs = true;
 
 int mirror_link_silence(const char *vm, const char *host, unsigned port, pid_t *qemu_pid,
 			unsigned *ret_ms)
@@ -366,6 +367,21 @@ int mirror_stop_primary(struct mirror *m, const char *vm, bool sync, unsigned sh
 int mirror_restart(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)
 {
 	return record("restart", vm, 0, false, done, userdata);
+}
+
+int mirror_revive(struct mirror *m, const char *vm, bool may_start, mirror_done_fn done,
+		  void *userdata)
+{
+	int r;
+
+	if (pt_revive_runs) {
+		done(userdata, MIRROR_REVIVE_RUNS, "the guest runs", NULL);
+		return 0;
+	}
+	r = record("revive", vm, 0, false, done, userdata);
+	if (r >= 0)
+		calls[n_calls - 1].may_start = may_start;
+	return r;
 }
 
 int mirror_teardown(struct mirror *m, const char *vm, mirror_done_fn done, void *userdata)

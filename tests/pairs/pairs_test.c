@@ -31,6 +31,7 @@ void pt_setup(const char *self)
 	char path[128], *error = NULL;
 	FILE *f;
 
+	pt_revive_runs = true;
 	snprintf(pt.dir, sizeof(pt.dir), "/tmp/hasvc-test-pairs-XXXXXX");
 	cr_assert_not_null(mkdtemp(pt.dir));
 	snprintf(path, sizeof(path), "%s/hasvc.conf", pt.dir);

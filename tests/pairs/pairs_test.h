@@ -82,12 +82,19 @@ struct pt_call {
 	char host[80];   /* standin_start: the address; migrate: the destination */
 	uint64_t bandwidth_mib; /* start, start_resync, set_speed: the speed asked */
 	bool repair;     /* verify: copy what differs */
+	bool may_start;  /* revive: start a domain found shut off */
 };
 /* The fake mirror's engine: false the default (libvirt block copy), true qmp. */
 extern bool pt_engine_qmp;
 /* What mirror_link_silence() answers: how long the backup acknowledged nothing. */
 extern unsigned pt_link_silence_ms;
 extern const char *pt_disks_replaced;
+/*
+ * true (pt_setup's default): mirror_revive answers at once that the guest
+ * runs, so keep-running stays out of the tests of other duties; false: it is
+ * recorded ("revive") and answered by the test (tests/pairs/test_guest.c).
+ */
+extern bool pt_revive_runs;
 /* The requests made, oldest first. */
 size_t pt_calls(void);
 struct pt_call *pt_call(size_t i);
