@@ -191,14 +191,31 @@ static void restart_run(struct mirror *m, struct request *r)
  * its QEMU is destroyed; the domain is then booted from its disk, which has
  * every write the primary acknowledged (the mirror was write-blocking).
  */
+/*
+ * True when D is a migration that arrived: paused by request after libvirt's
+ * Finish ("paused (user)"; during the copy it is "paused (migrating)"), no
+ * job on it. Never virDomainGetJobInfo here: an incoming migration's job
+ * admits no query job (libvirt's qemuMigrationJobStart, mask NONE), so with
+ * its source just lost the query waits 30 s for the state change lock and
+ * fails the promotion (clean-clone CI 2026-12-02, fault_live_crash_primary:
+ * promoting -> error). virDomainGetControlInfo takes no job.
+ */
+static bool migration_arrived(virDomainPtr d)
+{
+	virDomainControlInfo control = {0};
+	int state, reason;
+
+	return virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+	       reason != VIR_DOMAIN_PAUSED_MIGRATION &&
+	       virDomainGetControlInfo(d, &control, 0) == 0 &&
+	       control.state == VIR_DOMAIN_CONTROL_OK;
+}
+
 static void promote_standin(struct request *r, virDomainPtr d, int state)
 {
-	virDomainJobInfo job = {0};
-
 	if (mirror__standin_stop(r, r->vm) < 0)
 		return;
-	if (state == VIR_DOMAIN_PAUSED && virDomainGetJobInfo(d, &job) == 0 &&
-	    job.type == VIR_DOMAIN_JOB_NONE) {
+	if (state == VIR_DOMAIN_PAUSED && migration_arrived(d)) {
 		if (virDomainResume(d) < 0)
 			mirror__say(r, -EIO, "cannot resume %s: %s", r->vm, mirror__virt_error());
 		else

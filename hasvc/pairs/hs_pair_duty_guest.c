@@ -18,7 +18,9 @@
  * KEEP_RUNNING_STARTS within KEEP_RUNNING_WINDOW_USEC; the next death moves
  * the pair to guest-down (said in the transition), where nothing re-protects
  * it, until someone starts it (virsh start): guest-started, degraded, and
- * re-protected as after any degrade.
+ * re-protected as after any degrade. The count lives in this hasvcd's memory
+ * only: a restart of it forgets the window (at worst 3 starts more), which
+ * is not worth a replicated record.
  */
 #include "hs_clock.h"
 #include "hs_pair_duties.h"

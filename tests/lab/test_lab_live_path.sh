@@ -118,8 +118,23 @@ early() {
 writer=$!
 sleep 0.5
 t0=$(now_ms)
-lab exec node1 virsh migrate --live --unsafe --suspend --tls --persistent $VM "$DEST_URI" \
-	--migrateuri tcp://10.77.0.12 || fail "virsh migrate failed"
+if ! lab exec node1 virsh migrate --live --unsafe --suspend --tls --persistent $VM "$DEST_URI" \
+	--migrateuri tcp://10.77.0.12; then
+	# The look above and the write after it are two virsh calls: on a loaded
+	# machine the switch can come between them (clean-clone CI 2026-12-02).
+	# That kills the source on QEMU's assertion, a race of this harness only
+	# (a guest's own writes stop with its vCPUs before the switch): the test
+	# runs again from a fresh lab, twice at most. Any other failure fails.
+	if lab exec node1 grep -q 'BDRV_O_INACTIVE' "/var/log/libvirt/qemu/$VM.log" &&
+		[ "${LIVE_PATH_TRY:-1}" -lt 3 ]; then
+		note "a test write reached node1's QEMU after its disks went inactive (the harness's race); again from a fresh lab"
+		kill "$writer" 2>/dev/null || true
+		trap - EXIT
+		lab down >/dev/null 2>&1 || true
+		LIVE_PATH_TRY=$((${LIVE_PATH_TRY:-1} + 1)) exec bash "$0"
+	fi
+	fail "virsh migrate failed"
+fi
 mig_ms=$(($(now_ms) - t0))
 touch "$labdir/migrated"
 wait "$writer" || true
