@@ -426,6 +426,18 @@ void hs_pairs_switchover(struct hs_pairs *p, const char *vm, enum hs_switchover_
 		goto out;
 	}
 	/*
+	 * A host in maintenance runs no VMs: its maintenance would move the
+	 * guest straight back, and `switchover --wait` would wait for a primary
+	 * that no longer is (chaos seed 11, --qemu-kill: 15 min).
+	 */
+	if (hs_core_node_in_maintenance(p->core, v.backup)) {
+		hs__pairs_refuse(reply, userdata, -EPERM,
+				 "%s's backup host %s is in maintenance and runs no VMs; `hasvc node "
+				 "maintenance %s off` first",
+				 vm, v.backup, v.backup);
+		goto out;
+	}
+	/*
 	 * Told by this host's engine: the hosts of a cluster run one
 	 * configuration. libvirt's block copy would refuse the migration only
 	 * after the backup's QEMU had gone, and its job with it: a full copy.

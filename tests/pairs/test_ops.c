@@ -159,6 +159,11 @@ Test(ops, switchover_needs_an_in_sync_pair_and_both_hosts)
 	memset(&r, 0, sizeof(r));
 	hs_pairs_switchover(pt.pairs, "vm3", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
 	expect_refused(&r, -EPERM, "both hosts must be in the cluster");
+	pt_node_set("node2", true, true);
+	pt_node_admin("node2", "maintenance");
+	memset(&r, 0, sizeof(r));
+	hs_pairs_switchover(pt.pairs, "vm3", HS_SWITCHOVER_COLD, pt_reply_fn, &r);
+	expect_refused(&r, -EPERM, "vm3's backup host node2 is in maintenance and runs no VMs");
 }
 
 Test(ops, switchover_is_accepted_and_marks_the_operation)
