@@ -340,9 +340,11 @@ static void revive_run(struct mirror *m, struct request *r)
 {
 	int state = VIR_DOMAIN_NOSTATE, reason = 0;
 	virDomainPtr d = domain_and_state(m, r, &state, &reason);
+	const char *why;
 
 	if (!d)
 		return;
+	why = state == VIR_DOMAIN_CRASHED ? "crashed" : shutoff_why(reason);
 	if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED)
 		mirror__say(r, MIRROR_REVIVE_RUNS, "%s is not shut off here (state %d)", r->vm,
 			    state);
@@ -359,18 +361,16 @@ static void revive_run(struct mirror *m, struct request *r)
 			    : reason == VIR_DOMAIN_SHUTOFF_SAVED  ? "save to a file"
 								  : "snapshot revert");
 	else if (!r->may_start)
-		mirror__say(r, MIRROR_REVIVE_DOWN, "%s is shut off (%s); left off", r->vm,
-			    state == VIR_DOMAIN_CRASHED ? "crashed" : shutoff_why(reason));
+		mirror__say(r, MIRROR_REVIVE_DOWN, "%s is shut off (%s); left off", r->vm, why);
 	/* (a stand-in of its images, left by a live switchover, goes first) */
 	else if (mirror__standin_stop(r, r->vm) < 0)
 		; /* said */
 	else if (virDomainCreate(d) < 0)
-		mirror__say(r, -EIO, "%s was shut off (%s) and cannot start: %s", r->vm,
-			    state == VIR_DOMAIN_CRASHED ? "crashed" : shutoff_why(reason),
+		mirror__say(r, -EIO, "%s was shut off (%s) and cannot start: %s", r->vm, why,
 			    mirror__virt_error());
 	else
 		mirror__say(r, MIRROR_REVIVE_STARTED, "%s was shut off (%s); started again from its disk",
-			    r->vm, state == VIR_DOMAIN_CRASHED ? "crashed" : shutoff_why(reason));
+			    r->vm, why);
 	virDomainFree(d);
 }
 
