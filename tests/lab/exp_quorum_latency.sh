@@ -25,6 +25,16 @@
 # ms; then the ratios issue 15 judges: quorum mean / max(none, nbd) at 4 KiB
 # and 64 KiB (goal <= 1.15) and quorum MiB/s / none MiB/s at 1 MiB.
 #
+# EXP_GUEST=linux boots the lab's Linux guest (its recorder slowed to a record
+# every 10 s): its driver negotiates the flush feature, so the device's write
+# cache is on and qemu-io's writes are plain writes, not FUA ones, as a real
+# guest's are; without it (the default) the guest boots no OS and every write
+# is FUA (docs/datapath-experiments.md, B2).
+#
+# EXP_DELAY_US=N holds the replication link's bytes N microseconds each way
+# (deploy/lab repl-delay node2 N), so that the NBD leg waits as it does
+# between two real hosts instead of computing on this machine's cores.
+#
 # EXP_BACKUP_TMPFS=1 (the default) puts the backup's image on a tmpfs, so that
 # the two legs of a write do not queue on this machine's one disk; 0 keeps it
 # on the disk like every other lab host.
@@ -74,6 +84,9 @@ stats() {
 		END { printf "%.3f %.3f %.1f\n", t / NR, l[int((NR - 1) / 2) + 1], b / 1048576 / (t / 1000) }'
 }
 
+if [ "${EXP_GUEST:-}" = linux ]; then
+	export LAB_PAIR_LINUX=1 HASVC_LAB_GUEST_REC_MS=10000
+fi
 lab up --hosts 2 --no-daemon
 if [ "${EXP_BACKUP_TMPFS:-1}" = 1 ]; then
 	# node2's images on a tmpfs: a backup that does not share the primary's
@@ -82,9 +95,11 @@ if [ "${EXP_BACKUP_TMPFS:-1}" = 1 ]; then
 		mount -t tmpfs -o size=600m exp-sep /var/lib/libvirt/images" || fail "no tmpfs for node2's images"
 fi
 lab_pair_domains
+[ -z "${EXP_DELAY_US:-}" ] || lab repl-delay node2 "$EXP_DELAY_US"
 qmp node2 '{"execute":"nbd-server-start","arguments":{"addr":{"type":"inet","data":{"host":"10.77.0.12","port":"10809"}}}}' >/dev/null
 qmp node2 '{"execute":"block-export-add","arguments":{"type":"nbd","id":"e-vda","node-name":"libvirt-1-format","name":"vda","writable":true,"writethrough":true}}' >/dev/null
 mkdir -p "$TMP"
+wcache=$(q1 '{"execute":"query-block"}' | jq -r '.[0].inserted.cache.writeback')
 lab exec node1 virsh qemu-monitor-command $VM --hmp "qemu-io -d $DEV \"write -P 1 100M 100M\"" >/dev/null
 q1 '{"execute":"blockdev-add","arguments":{"driver":"nbd","node-name":"hs-nbd","server":{"type":"inet","host":"10.77.0.12","port":"10809"},"export":"vda","reconnect-delay":0,"open-timeout":5}}' >/dev/null
 # The guest device onto hs-q [local]: through [nbd] first (the format node
@@ -113,7 +128,7 @@ done
 
 rtt=$(lab exec node1 ping -c 20 -i 0.05 -q 10.77.0.12 | awk -F/ '/^rtt/ { print $5 }')
 echo
-echo "write latency, $ROUNDS round(s), queue depth 1; RTT node1 -> node2 ${rtt} ms; backup on tmpfs: ${EXP_BACKUP_TMPFS:-1}"
+echo "write latency, $ROUNDS round(s), queue depth 1; RTT node1 -> node2 ${rtt} ms; backup on tmpfs: ${EXP_BACKUP_TMPFS:-1}; guest ${EXP_GUEST:-none}, device write cache $wcache; link delay ${EXP_DELAY_US:-0} us each way"
 printf '%-8s %-5s %9s %9s %9s\n' config size mean_ms p50_ms MiB/s
 declare -A mean mbs
 for c in none mirror quorum nbd; do

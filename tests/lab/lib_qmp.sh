@@ -24,9 +24,11 @@ qmp_error() {
 # lab_pair_domains: $VM running on node1 (256 MiB qcow2) and its backup
 # defined from mirror_xml_backup()'s output (hasvc-backup-xml) on node2,
 # started paused on a new image of the same size. The definition stays in
-# $labdir/backup.xml for a switchover.
+# $labdir/backup.xml for a switchover. LAB_PAIR_LINUX=1 boots the lab's Linux
+# guest on node1 (vm-create --linux), whose virtio-blk driver turns the
+# device's write cache on, as every real guest's does.
 lab_pair_domains() {
-	lab vm-create node1 "$VM" 256M
+	lab vm-create node1 "$VM" 256M $([ "${LAB_PAIR_LINUX:-0}" = 0 ] || echo --linux)
 	lab exec node1 virsh dumpxml --inactive "$VM" | "$HASVC_BUILD_DIR/mirror/hasvc-backup-xml" >"$labdir/backup.xml"
 	lab exec node2 mkdir -p /var/lib/libvirt/images
 	lab exec node2 qemu-img create -q -f qcow2 "/var/lib/libvirt/images/$VM.qcow2" 256M
