@@ -30,6 +30,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -55,6 +57,9 @@ struct mirror {
 	char *tls_dir; /* caller's thread only: mirror_set_tls(), copied into each request */
 	enum mirror_tls_mode tls_mode;
 	bool qmp; /* HASVC_MIRROR_ENGINE=qmp at mirror_new(): mirror_qmp.c runs the jobs */
+	bool parallel; /* HASVC_SYNC_WRITES=parallel: sync mode on quorums (mirror_qmp_sync.c) */
+	int quorum_callback; /* thread only: libvirt's id of our QUORUM_REPORT_BAD callback, -1 */
+	int64_t conn_epoch;  /* thread only: when CONN got that callback (monotonic ms), 0 none */
 	unsigned threads;       /* under lock: threads of mirror__thread_start() still running */
 	pthread_cond_t threads_gone; /* signalled when THREADS drops to 0 */
 };
@@ -252,14 +257,49 @@ static void job_event(virConnectPtr conn, virDomainPtr dom, const char *disk, in
 	done_push(m, r);
 }
 
+/*
+ * QEMU's QUORUM_REPORT_BAD on this thread: a write or flush of one of our
+ * quorums' children failed. For a backup's child of parallel sync writes
+ * (mirror_qmp_sync.c) a request takes it out at once, and its outcome goes
+ * to the job event function as a failed job: the pairs look at the VM now.
+ */
+static void quorum_event(virConnectPtr conn, virDomainPtr dom, const char *event, long long seconds,
+			 unsigned int micros, const char *details, void *opaque)
+{
+	struct mirror *m = opaque;
+	json_object *o = details ? json_tokener_parse(details) : NULL, *v;
+	const char *node = o && json_object_object_get_ex(o, "node-name", &v) ? json_object_get_string(v) : NULL;
+	struct request *r;
+
+	if (node && strncmp(node, "hs-s-", 5) == 0 &&
+	    (r = mirror__request_new(mirror__qsync_bad_run, NULL, NULL, NULL))) {
+		pthread_mutex_lock(&m->lock);
+		r->done = m->job_event;
+		r->reply = m->job_event_reply;
+		r->userdata = m->job_event_userdata;
+		pthread_mutex_unlock(&m->lock);
+		r->vm = strdup(virDomainGetName(dom));
+		r->note = strdup(node);
+		/* queued as is: mirror__submit() reads what is the caller's thread's */
+		if (!r->vm || !r->note || queue_push(m, &m->requests, m->request_fd, r) < 0)
+			mirror__request_free(r);
+	}
+	json_object_put(o);
+}
+
 virConnectPtr mirror__connection(struct mirror *m, struct request *r)
 {
-	if (m->conn && virConnectIsAlive(m->conn) == 1)
+	if (m->conn && virConnectIsAlive(m->conn) == 1) {
+		r->conn_epoch = m->conn_epoch;
 		return m->conn;
+	}
 	if (m->conn) {
 		if (m->job_callback >= 0)
 			virConnectDomainEventDeregisterAny(m->conn, m->job_callback);
-		m->job_callback = -1;
+		if (m->quorum_callback >= 0)
+			virConnectDomainQemuMonitorEventDeregister(m->conn, m->quorum_callback);
+		m->job_callback = m->quorum_callback = -1;
+		m->conn_epoch = 0;
 		virConnectClose(m->conn);
 	}
 	m->conn = virConnectOpen(m->uri);
@@ -272,6 +312,14 @@ virConnectPtr mirror__connection(struct mirror *m, struct request *r)
 	m->job_callback = virConnectDomainEventRegisterAny(
 	    m->conn, NULL, VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2, VIR_DOMAIN_EVENT_CALLBACK(job_event), m,
 	    NULL);
+	/* parallel sync writes rely on it: without it they are not started (r->conn_epoch 0) */
+	if (m->parallel) {
+		m->quorum_callback = virConnectDomainQemuMonitorEventRegister(
+		    m->conn, NULL, "QUORUM_REPORT_BAD", quorum_event, m, NULL, 0);
+		/* +1: an epoch is never 0, which means none */
+		m->conn_epoch = m->quorum_callback >= 0 ? mirror__now_ms() + 1 : 0;
+	}
+	r->conn_epoch = m->conn_epoch;
 	return m->conn;
 }
 
@@ -304,6 +352,8 @@ static void *thread_main(void *data)
 		virEventRunDefaultImpl();
 	if (m->conn && m->job_callback >= 0)
 		virConnectDomainEventDeregisterAny(m->conn, m->job_callback);
+	if (m->conn && m->quorum_callback >= 0)
+		virConnectDomainQemuMonitorEventDeregister(m->conn, m->quorum_callback);
 	if (m->conn)
 		virConnectClose(m->conn);
 	return NULL;
@@ -329,6 +379,7 @@ int mirror__submit(struct mirror *m, struct request *r)
 	/* The TLS settings travel with the request: the thread never reads M's. */
 	r->tls_mode = m->tls_mode;
 	r->qmp = m->qmp;
+	r->parallel = m->qmp && m->parallel;
 	if (m->tls_dir && !(r->tls_dir = strdup(m->tls_dir))) {
 		mirror__request_free(r);
 		return -ENOMEM;
@@ -371,9 +422,11 @@ int mirror_new(qb_loop_t *loop, const char *uri, struct mirror **ret)
 		return -ENOMEM;
 	m->loop = loop;
 	m->request_fd = m->done_fd = -1;
-	m->job_callback = -1;
+	m->job_callback = m->quorum_callback = -1;
 	/* per host (docs/mirror.md): the config's mirror_engine = qmp, or this for tests */
 	m->qmp = getenv("HASVC_MIRROR_ENGINE") && strcmp(getenv("HASVC_MIRROR_ENGINE"), "qmp") == 0;
+	/* experimental (docs/mirror.md, "Parallel sync writes"): with the qmp engine only */
+	m->parallel = getenv("HASVC_SYNC_WRITES") && strcmp(getenv("HASVC_SYNC_WRITES"), "parallel") == 0;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->threads_gone, NULL);
 	m->uri = strdup(uri ? uri : "qemu:///system");
@@ -464,6 +517,11 @@ void mirror_use_qmp_engine(struct mirror *m)
 bool mirror_engine_qmp(const struct mirror *m)
 {
 	return m->qmp;
+}
+
+bool mirror_sync_parallel(const struct mirror *m)
+{
+	return m->qmp && m->parallel;
 }
 
 int mirror_set_tls(struct mirror *m, const struct mirror_tls *tls)

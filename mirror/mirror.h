@@ -139,6 +139,12 @@ int mirror_resume(struct mirror *m, const char *vm, const char *nbd_host, unsign
 bool mirror_engine_qmp(const struct mirror *m);
 /* From now on the primary's copies are hasvc's own QEMU jobs (mirror_engine = qmp). */
 void mirror_use_qmp_engine(struct mirror *m);
+/*
+ * True when sync mode writes the local disk and the backup at once
+ * (HASVC_SYNC_WRITES=parallel with the qmp engine; experimental,
+ * docs/mirror.md "Parallel sync writes").
+ */
+bool mirror_sync_parallel(const struct mirror *m);
 
 /*
  * DATA: {"uuid","xml","disks":[{"target","bytes"}]}; -ENOENT no such domain,

@@ -95,17 +95,22 @@ static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror
 	char why[256];
 	int e = -ENOENT;
 
+	bool parallel = r->parallel && r->sync && !r->from_equal;
+
 	if (r->may_resume || r->resume_only)
-		e = mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
+		e = parallel ? mirror__qsync_resumable(d, dom, r->host, r->port, why, sizeof(why))
+			     : mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
 	if (e == 0) {
-		if (mirror__qmp_resume(r, d, dom, tls_dir != NULL) >= 0)
+		if ((parallel ? mirror__qsync_resume(r, d, dom, tls_dir != NULL)
+			      : mirror__qmp_resume(r, d, dom, tls_dir != NULL)) >= 0)
 			mirror__answer_copy(r, MIRROR_COPY_DELTA, "paused jobs resumed");
 	} else if (r->resume_only) {
 		mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);
 	} else {
 		/* a libvirt block copy left from the default engine holds the node */
 		mirror__jobs_abort(d, dom, 0);
-		if (mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL) < 0)
+		if ((parallel ? mirror__qsync_start(r, d, dom, tls_dir, r->may_resume ? why : NULL)
+			      : mirror__qmp_start(r, d, dom, tls_dir, r->may_resume ? why : NULL)) < 0)
 			return;
 		if (r->from_equal)
 			mirror__answer_copy(r, MIRROR_COPY_DELTA,
@@ -240,6 +245,8 @@ int mirror__jobs_read(struct request *r, virDomainPtr d, const struct mirror_dom
 	size_t ready = 0;
 	bool drained = true;
 
+	if (r->qmp && r->parallel)
+		return mirror__qsync_jobs_read(r, d, dom, ret_ready, ret_drained);
 	if (r->qmp)
 		return mirror__qmp_jobs_read(r, d, dom, ret_ready, ret_drained);
 	if (virDomainGetState(d, &state, &reason, 0) < 0)
@@ -359,6 +366,8 @@ static void cut_run(struct mirror *m, struct request *r)
 	 * resync of the delta when the backup is back. A release ends them.
 	 */
 	if (r->qmp && !r->release && virDomainIsActive(d) == 1) {
+		if (r->parallel)
+			mirror__qsync_cut(d, dom);
 		mirror__qmp_jobs_pause(d, dom);
 		mirror__say(r, 0, "%s: mirror paused, its dirty ranges kept%s", r->vm,
 			    r->note ? r->note : "");
@@ -366,6 +375,9 @@ static void cut_run(struct mirror *m, struct request *r)
 	}
 	if (r->qmp && virDomainIsActive(d) == 1)
 		mirror__qmp_jobs_cancel(d, dom, true);
+	/* the guest devices back on libvirt's nodes (whatever this host's setting now) */
+	if (r->qmp && virDomainIsActive(d) == 1)
+		mirror__qsync_detach(d, dom);
 	/* ASYNC: do not wait for requests in flight to a backup that may be gone. */
 	if (virDomainIsActive(d) == 1)
 		mirror__jobs_abort(d, dom, VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC);

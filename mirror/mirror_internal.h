@@ -61,6 +61,13 @@ struct request {
 	bool sync;
 	bool fresh;     /* prepare: a new pair, nothing of that name may exist */
 	bool qmp;       /* the qmp engine (mirror_qmp.c) runs the primary's jobs */
+	bool parallel;  /* and sync mode writes both disks at once (mirror_qmp_sync.c) */
+	/*
+	 * When the connection this request runs on was opened with QEMU's
+	 * QUORUM_REPORT_BAD events registered (monotonic ms), 0 without them:
+	 * set by mirror__connection().
+	 */
+	int64_t conn_epoch;
 	bool may_resume; /* start: resume our paused jobs into HOST:PORT when they exist */
 	bool from_equal; /* start: the disks are equal now, copy only the writes from now on */
 	bool resume_only; /* mirror_resume: no full copy when the jobs cannot resume */
@@ -374,3 +381,40 @@ int mirror__qmp_graph_child(json_object *graph, const char *parent, char *node, 
 /* A new job per disk into R->host:R->port; TLS_DIR NULL plain; WHY_FULL for the message. */
 int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 		      const char *tls_dir, const char *why_full);
+/* The same, each job's source node SOURCE_PREFIX + target ("hs-g-vda"); NULL: the format node. */
+int mirror__qmp_start_from(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			   const char *tls_dir, const char *why_full, const char *source_prefix);
+
+/* --- mirror_qmp_sync.c: parallel sync writes (HASVC_SYNC_WRITES=parallel) ----------- */
+
+/* mirror__jobs_read() when the disks sit on our quorums; else the qmp engine's. */
+int mirror__qsync_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			    size_t *ret_ready, bool *ret_drained);
+/* mirror__qmp_resumable() for them: the dirty bitmaps are for HOST:PORT. */
+int mirror__qsync_resumable(virDomainPtr d, const struct mirror_domain *dom, const char *host,
+			    unsigned port, char *why, size_t size);
+/* The resync of the disks whose backup was taken out: mirror sync none + backup from the bitmaps. */
+int mirror__qsync_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			 bool tls);
+/* A full copy: the guest devices onto our quorums (paused a moment), a mirror from each. */
+int mirror__qsync_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			const char *tls_dir, const char *why_full);
+/* Whether any disk of DOM sits on our quorum. */
+bool mirror__qsync_attached(virDomainPtr d, const struct mirror_domain *dom);
+/* A cut: every NBD child out of its quorum (the bitmaps keep what it misses). */
+void mirror__qsync_cut(virDomainPtr d, const struct mirror_domain *dom);
+/* The end: the guest devices back on libvirt's format nodes, bitmaps and jobs gone. */
+void mirror__qsync_detach(virDomainPtr d, const struct mirror_domain *dom);
+/*
+ * The request of mirror.c's QUORUM_REPORT_BAD callback (R->vm, the node in
+ * R->note): the child out, R's answer a failed job event of its disk.
+ */
+void mirror__qsync_bad_run(struct mirror *m, struct request *r);
+/* QUORUM_REPORT_BAD named NODE: that child out at once; R says so (-EIO). */
+int mirror__qsync_child_failed(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			       const char *node);
+/* Parsing of our names (unit-tested): a child's disk and epoch, a bitmap's time and backup. */
+int mirror__qsync_child_target(const char *node, char *target, size_t size);
+int64_t mirror__qsync_child_epoch(const char *node);
+int mirror__qsync_bitmap_parse(const char *name, const char *target, int64_t *ms, char *where,
+			       size_t size);

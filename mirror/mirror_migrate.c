@@ -403,6 +403,13 @@ static void migrate_run(struct mirror *m, struct request *r)
 		mirror__say(r, -ESRCH, "%s is not running on this host: nothing to migrate", r->vm);
 		goto out;
 	}
+	if (mirror__qsync_attached(d, dom)) {
+		mirror__say(r, -EOPNOTSUPP,
+			    "%s writes to both disks at once (parallel sync writes, experimental): a "
+			    "live switchover of such a pair is not built yet; use a cold switchover",
+			    r->vm);
+		goto out;
+	}
 	if (mirror__qmp_jobs_read(r, d, dom, &ready, NULL) < 0)
 		goto out;
 	if (ready != dom->n_disks) {

@@ -517,6 +517,12 @@ int mirror__qmp_resume(struct request *r, virDomainPtr d, const struct mirror_do
 int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 		      const char *tls_dir, const char *why_full)
 {
+	return mirror__qmp_start_from(r, d, dom, tls_dir, why_full, NULL);
+}
+
+int mirror__qmp_start_from(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
+			   const char *tls_dir, const char *why_full, const char *source_prefix)
+{
 	char cmd[1024], node[128], id[128], format[128];
 	json_object *parsed, *answer, *error;
 
@@ -541,7 +547,9 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		const struct mirror_disk *disk = &dom->disks[i];
 
-		if (mirror__qmp_format_node(d, disk, format, sizeof(format)) < 0) {
+		if (source_prefix)
+			snprintf(format, sizeof(format), "%s%s", source_prefix, disk->target);
+		else if (mirror__qmp_format_node(d, disk, format, sizeof(format)) < 0) {
 			mirror__qmp_jobs_cancel(d, dom, true);
 			return mirror__say(r, -ENOENT, "cannot find the block node of disk %s of %s",
 					   disk->target, r->vm);
@@ -584,7 +592,9 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 	}
 	return mirror__say(r, 0, "%s: %zu disk(s) mirroring to %s:%u (qmp engine, %s%s%s)%s%s",
 			   r->vm, dom->n_disks, r->host, r->port,
-			   r->sync ? "synchronous writes" : "asynchronous",
+			   !r->sync	     ? "asynchronous"
+			   : source_prefix ? "synchronous writes, to both disks at once once in step"
+					   : "synchronous writes",
 			   r->from_equal ? ", only writes from now on (the disks are equal)"
 				    : ", full copy",
 			   tls_dir ? ", TLS" : "", why_full ? "; full resync: " : "",

@@ -152,3 +152,37 @@ Test(qmp, no_quorum_or_no_child_or_another_shape)
 		     -ENOENT);
 	cr_assert_str_eq(node, "", "nothing is written on a refusal");
 }
+
+/* Parallel sync writes (mirror_qmp_sync.c): what its names carry, read back. */
+Test(qsync, a_childs_name_gives_its_disk_and_the_connection_that_added_it)
+{
+	char target[64];
+
+	cr_assert_eq(mirror__qsync_child_target("hs-s-vda-1897755.1", target, sizeof(target)), 0);
+	cr_assert_str_eq(target, "vda");
+	cr_assert_eq(mirror__qsync_child_epoch("hs-s-vda-1897755.1"), 1897755);
+	cr_assert_eq(mirror__qsync_child_target("hs-s-sd-a-42.3", target, sizeof(target)), 0);
+	cr_assert_str_eq(target, "sd-a", "a disk name with a dash");
+	cr_assert_eq(mirror__qsync_child_epoch("hs-s-sd-a-42.3"), 42);
+	cr_assert_lt(mirror__qsync_child_target("hs-nbd-vda-2", target, sizeof(target)), 0);
+	cr_assert_lt(mirror__qsync_child_epoch("hs-s-vda-x.1"), 0, "no epoch");
+	cr_assert_lt(mirror__qsync_child_epoch("hs-s-vda-12"), 0, "no counter: not ours");
+}
+
+Test(qsync, a_bitmaps_name_gives_its_time_and_backup)
+{
+	char where[300];
+	int64_t ms = 0;
+
+	cr_assert_eq(mirror__qsync_bitmap_parse("hs-d-vda-1898938@10.77.0.12:10809", "vda", &ms,
+						where, sizeof(where)), 0);
+	cr_assert_eq(ms, 1898938);
+	cr_assert_str_eq(where, "10.77.0.12:10809");
+	cr_assert_lt(mirror__qsync_bitmap_parse("hs-d-vdb-1@10.77.0.12:10809", "vda", &ms, where,
+						sizeof(where)), 0, "another disk's");
+	cr_assert_lt(mirror__qsync_bitmap_parse("hs-d-vda-1@nowhere", "vda", &ms, where,
+						sizeof(where)), 0, "no port");
+	cr_assert_lt(mirror__qsync_bitmap_parse("hs-r-vda", "vda", &ms, where, sizeof(where)), 0);
+	cr_assert_lt(mirror__qsync_bitmap_parse("hs-d-vda-@10.77.0.12:1", "vda", &ms, where,
+						sizeof(where)), 0, "no time");
+}

@@ -86,6 +86,7 @@ struct pt_call {
 };
 /* The fake mirror's engine: false the default (libvirt block copy), true qmp. */
 extern bool pt_engine_qmp;
+extern bool pt_sync_parallel;
 /* What mirror_link_silence() answers: how long the backup acknowledged nothing. */
 extern unsigned pt_link_silence_ms;
 extern const char *pt_disks_replaced;
