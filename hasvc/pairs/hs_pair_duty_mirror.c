@@ -602,14 +602,34 @@ static void cut_during_switchover(struct hs_pairs *p, struct task *t, const stru
 
 /*
  * switching-over, on the primary host, beside the stop: if the backup host
- * leaves the ring, the stop's drain would wait on a write stuck on it (the
- * guest paused meanwhile). Closing the connections fails that write and the
- * jobs at once: the stop gives up, the guest runs on, the switchover rolls back.
+ * leaves the ring, or only its replication link goes silent, the stop's
+ * drain would wait on a write or flush stuck on it (the guest paused
+ * meanwhile), for as long as TCP retransmits (a quarter of an hour), and
+ * this host's mirror thread with it. Closing the connections fails that
+ * request and the jobs at once: the stop gives up, the guest runs on, the
+ * switchover rolls back. (Chaos seed 1, 500 steps: a pair in sync with no
+ * write since its backup's link was cut was moved by a maintenance, and the
+ * stop's flush hung.)
  */
 void hs__duty_switchover_watch(struct hs_pairs *p, struct task *t, const struct hs_pair *v)
 {
-	if (t->cut_sent || !v->backup || hs_core_host_up(p->core, v->backup))
+	const char *addr;
+	unsigned silent_ms = 0;
+
+	if (t->cut_sent || !v->backup)
 		return;
+	if (hs_core_host_up(p->core, v->backup)) {
+		addr = hs_core_replication_address(p->core, v->backup);
+		if (!addr || !v->nbd_port ||
+		    mirror_link_silence(v->vm, addr, v->nbd_port, &t->qemu_pid, &silent_ms) < 0 ||
+		    link_silence_seen(t, silent_ms) < LINK_SILENCE_MS)
+			return;
+		hs_state_event(p->core, v->vm, "pair",
+			       "%s: the backup at %s:%u acknowledged nothing for %u ms during the "
+			       "switchover's drain (replication link cut?): its connections are "
+			       "closed, so the drain ends and %s keeps running on %s",
+			       v->vm, addr, v->nbd_port, silent_ms, v->vm, v->primary);
+	}
 	t->cut_sent = true;
 	hs__submit_cut(p, t, v, cut_during_switchover);
 }

@@ -215,6 +215,33 @@ Test(duties, a_failed_switchover_restarts_the_primary)
 		     1);
 }
 
+/*
+ * The stop's drain waits on a backup whose replication link went silent
+ * (its host still in the ring): after the link watch's bound the primary
+ * closes the connections, so the drain ends instead of waiting for TCP
+ * (chaos seed 1, 500 steps). A short silence closes nothing.
+ */
+Test(duties, a_switchover_drain_on_a_silent_link_closes_the_connections)
+{
+	pt_setup("node1");
+	pt_pair_put("vm1", "node1", "node2", "switching-over");
+	pt_link_silence_ms = 200;
+	pt_round();
+	cr_assert_not_null(pt_pending("stop_primary"), "the drain runs");
+	cr_assert_null(pt_pending("cut"), "a short silence is a busy backup");
+	usleep(5100 * 1000);
+	pt_link_silence_ms = 5300;
+	pt_round();
+	cr_assert_not_null(pt_pending("cut"), "the silent link's connections closed");
+	cr_assert_eq(pt_events("pair", "acknowledged nothing for 5300 ms during the switchover's drain"), 1);
+	pt_round();
+	cr_assert_eq(pt_events("pair", "during the switchover's drain"), 1, "said and done once");
+	pt_answer(pt_pending("stop_primary"), -EPIPE, "the mirror of vm1 stopped before it drained", NULL);
+	pt_answer(pt_pending("restart"), 0, "vm1 started", NULL);
+	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
+	pt_link_silence_ms = 0;
+}
+
 Test(duties, unpairing_cuts_the_mirror_then_the_backup_host_removes_the_backup)
 {
 	struct hs_pair v;
