@@ -625,10 +625,11 @@ void hs__duty_switchover_watch(struct hs_pairs *p, struct task *t, const struct 
 		    link_silence_seen(t, silent_ms) < LINK_SILENCE_MS)
 			return;
 		hs_state_event(p->core, v->vm, "pair",
-			       "%s: the backup at %s:%u acknowledged nothing for %u ms during the "
-			       "switchover's drain (replication link cut?): its connections are "
-			       "closed, so the drain ends and %s keeps running on %s",
-			       v->vm, addr, v->nbd_port, silent_ms, v->vm, v->primary);
+			       "the backup at %s:%u acknowledged nothing for %u ms during %s's "
+			       "switchover drain (replication link cut?): its connections are "
+			       "closed so that the drain ends (the switchover completes if the backup "
+			       "is owed nothing, else it rolls back and %s keeps running on %s)",
+			       addr, v->nbd_port, silent_ms, v->vm, v->vm, v->primary);
 	}
 	t->cut_sent = true;
 	hs__submit_cut(p, t, v, cut_during_switchover);
