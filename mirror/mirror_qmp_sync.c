@@ -544,6 +544,9 @@ void mirror__qsync_detach(virDomainPtr d, const struct mirror_domain *dom)
 	if (read_disks(d, dom, q, &attached) < 0)
 		return;
 	for (size_t i = 0; i < dom->n_disks; i++) {
+		/* nothing of ours on this disk (the qmp engine without parallel writes) */
+		if (!q[i].attached && !q[i].backup_job && q[i].n_maps == 0)
+			continue;
 		quiet(d, "{\"execute\":\"job-cancel\",\"arguments\":{\"id\":\"hs-bk-%s\"}}", dom->disks[i].target);
 		quiet(d, "{\"execute\":\"job-dismiss\",\"arguments\":{\"id\":\"hs-bk-%s\"}}", dom->disks[i].target);
 		quiet(d, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"hs-b-%s\"}}", dom->disks[i].target);
