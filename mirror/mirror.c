@@ -524,6 +524,12 @@ bool mirror_sync_parallel(const struct mirror *m)
 	return m->qmp && m->parallel;
 }
 
+void mirror_use_parallel_sync(struct mirror *m)
+{
+	/* before the thread's first connection, which registers the events by it */
+	m->parallel = true;
+}
+
 int mirror_set_tls(struct mirror *m, const struct mirror_tls *tls)
 {
 	char *dir = NULL;

@@ -145,6 +145,8 @@ void mirror_use_qmp_engine(struct mirror *m);
  * docs/mirror.md "Parallel sync writes").
  */
 bool mirror_sync_parallel(const struct mirror *m);
+/* From now on sync mode writes both disks at once (sync_writes = parallel). */
+void mirror_use_parallel_sync(struct mirror *m);
 
 /*
  * DATA: {"uuid","xml","disks":[{"target","bytes"}]}; -ENOENT no such domain,

@@ -72,6 +72,7 @@ static const struct key_def key_table[] = {
 	DAEMON_KEY("libvirt_uri", libvirt_uri),
 	/* whose block jobs mirror the disks: libvirt's block copy or hasvc's own (docs/mirror.md) */
 	DAEMON_KEY("mirror_engine", mirror_engine),
+	DAEMON_KEY("sync_writes", sync_writes),
 	{SECTION_DAEMON, "nbd_port_base", KEY_UINT, offsetof(struct hs_config, nbd_port_base), 0,
 	 65000},
 	{SECTION_DAEMON, "shutdown_timeout", KEY_UINT, offsetof(struct hs_config, shutdown_timeout_s),
@@ -375,6 +376,13 @@ static int config_validate(struct parser *p)
 	    strcmp(c->mirror_engine, "qmp") != 0)
 		return parse_error(p, "mirror_engine must be libvirt or qmp, not '%s'", c->mirror_engine);
 	c->mirror_engine_qmp = c->mirror_engine && strcmp(c->mirror_engine, "qmp") == 0;
+	if (c->sync_writes && strcmp(c->sync_writes, "sequential") != 0 &&
+	    strcmp(c->sync_writes, "parallel") != 0)
+		return parse_error(p, "sync_writes must be sequential or parallel, not '%s'", c->sync_writes);
+	c->sync_writes_parallel = c->sync_writes && strcmp(c->sync_writes, "parallel") == 0;
+	if (c->sync_writes_parallel && !c->mirror_engine_qmp)
+		return parse_error(p, "sync_writes = parallel needs mirror_engine = qmp (it is hasvc's own "
+				      "QEMU graph)");
 	if (c->maintenance_moves == 0)
 		c->maintenance_moves = 2;
 	c->fence_always = c->fence_lost_hosts && strcmp(c->fence_lost_hosts, "always") == 0;
@@ -522,6 +530,7 @@ void hs_config_free(struct hs_config *c)
 	free(c->maintenance_switchover);
 	free(c->reprotect);
 	free(c->mirror_engine);
+	free(c->sync_writes);
 	free(c->libvirt_uri);
 	free(c);
 }

@@ -61,6 +61,7 @@ struct hs_config {
 	char *fence_lost_hosts; /* "with-primaries" (default) or "always" */
 	char *libvirt_uri;      /* NULL: qemu:///system */
 	char *mirror_engine;    /* "libvirt" (default: its block copy) or "qmp" (hasvc's own jobs) */
+	char *sync_writes;      /* "sequential" (default) or "parallel" (experimental, qmp engine) */
 	char *reprotect;        /* new backup after a failover: "any" host at once, or "old-host" */
 	unsigned nbd_port_base; /* first TCP port of the backups' NBD exports on a host */
 	unsigned shutdown_timeout_s; /* switchover: how long the guest gets to shut down; 0 pauses */
@@ -70,6 +71,7 @@ struct hs_config {
 	bool fence_always;       /* fence_lost_hosts = always */
 	bool reprotect_old_host; /* reprotect = old-host */
 	bool mirror_engine_qmp;  /* mirror_engine = qmp */
+	bool sync_writes_parallel; /* sync_writes = parallel */
 	/* maintenance: "auto" (live with the qmp engine, else cold), "live" or "cold" */
 	char *maintenance_switchover;
 	unsigned maintenance_moves; /* switchovers a maintenance runs at once; 0 read: 2 */

@@ -71,6 +71,9 @@ int hs_pairs_new(struct hs_core *core, struct hs_pairs **ret)
 	/* the environment's HASVC_MIRROR_ENGINE=qmp (the lab's, tests') wins too */
 	if (core->config->mirror_engine_qmp)
 		mirror_use_qmp_engine(p->mirror);
+	/* and HASVC_SYNC_WRITES=parallel */
+	if (core->config->sync_writes_parallel)
+		mirror_use_parallel_sync(p->mirror);
 	mirror_on_job_event_typed(p->mirror, job_event_seen, p);
 	*ret = p;
 	return 0;

@@ -106,6 +106,22 @@ Test(config, the_qmp_mirror_engine_is_chosen_by_name)
 	hs_config_free(c);
 }
 
+Test(config, parallel_sync_writes_are_chosen_by_name_with_the_qmp_engine)
+{
+	struct hs_config *c = NULL;
+	char *error = NULL;
+
+	write_config("[daemon]\nnode = node1\nmirror_engine = qmp\nsync_writes = parallel\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert(c->sync_writes_parallel);
+	hs_config_free(c);
+	cleanup();
+	write_config("[daemon]\nnode = node1\n" GOOD_NODES);
+	cr_assert_eq(hs_config_load(path, &c, &error), 0, "error: %s", error);
+	cr_assert_not(c->sync_writes_parallel, "sequential by default");
+	hs_config_free(c);
+}
+
 Test(config, http_client_connections_is_read)
 {
 	struct hs_config *c = NULL;
@@ -187,6 +203,10 @@ static const struct bad_case bad_cases[] = {
 	{"[daemon]\nnode = node1\nlog_level = loud\n" GOOD_NODES, ": log_level must be error, warning, info or debug"},
 	{"[daemon]\nnode = node1\nmirror_engine = drbd\n" GOOD_NODES,
 	 ": mirror_engine must be libvirt or qmp, not 'drbd'"},
+	{"[daemon]\nnode = node1\nmirror_engine = qmp\nsync_writes = both\n" GOOD_NODES,
+	 ": sync_writes must be sequential or parallel, not 'both'"},
+	{"[daemon]\nnode = node1\nsync_writes = parallel\n" GOOD_NODES,
+	 ": sync_writes = parallel needs mirror_engine = qmp"},
 	{"[daemon]\nnode = node1\nmaintenance_switchover = warm\n" GOOD_NODES,
 	 ": maintenance_switchover must be auto, live or cold, not 'warm'"},
 	{"[daemon]\nnode = node1\nmaintenance_moves = 65\n" GOOD_NODES,

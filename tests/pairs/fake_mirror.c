@@ -316,6 +316,12 @@ bool mirror_sync_parallel(const struct mirror *m)
 	return pt_engine_qmp && pt_sync_parallel;
 }
 
+void mirror_use_parallel_sync(struct mirror *m)
+{
+	(void)m;
+	pt_sync_parallel = true;
+}
+
 void mirror_use_qmp_engine(struct mirror *m)
 {
 	(void)m;
