@@ -368,6 +368,7 @@ struct mirror_disk_job {
 	uint64_t end;
 	bool paused;  /* qmp engine: the job is paused (its backup went away), ranges kept */
 	uint64_t speed; /* bytes/s the job may copy at (its rate limit), 0 unlimited */
+	char *why;    /* paused: why, when mirror/ knows better than "a failed write"; NULL */
 };
 
 struct mirror_jobs_state {

@@ -97,6 +97,7 @@ struct qsync_disk {
 	size_t n_maps;
 	uint64_t dirty; /* the union's count, at most: the sum */
 	char where[300]; /* "host:port" of the bitmaps' backup, "" none */
+	const char *why; /* BROKEN: why the backup is out, for the pairs */
 };
 
 static const char *str_of(json_object *o, const char *key)
@@ -741,7 +742,14 @@ int mirror__qsync_jobs_read(struct request *r, virDomainPtr d, const struct mirr
 			child_drop(d, dom->disks[i].target, q[i].child);
 			q[i].child[0] = '\0';
 			s = QSYNC_BROKEN;
+			q[i].why = "hasvcd cannot vouch that every write reached the backup: its "
+				   "quorum child was added on an earlier connection to libvirt, whose "
+				   "failure events this one never got (hasvcd or libvirtd restarted); "
+				   "it is taken out and resynced from the dirty bitmaps";
 		}
+		if (s == QSYNC_BROKEN && !q[i].why)
+			q[i].why = "the backup is out of the disk's writes (parallel sync writes: a "
+				   "write or flush to it failed, or its link was cut)";
 		if (s == QSYNC_STEADY && q[i].where[0])
 			rotate(d, dom->disks[i].target, &q[i]);
 		q[i].mirror.exists = s != QSYNC_NONE;
@@ -776,7 +784,8 @@ int mirror__qsync_jobs_read(struct request *r, virDomainPtr d, const struct mirr
 					      .paused = m->paused,
 					      .cur = m->offset,
 					      .end = m->len,
-					      .speed = m->speed};
+					      .speed = m->speed,
+					      .why = m->paused && q[i].why ? strdup(q[i].why) : NULL};
 		if (!j->target)
 			return mirror__say(r, -ENOMEM, "out of memory");
 		r->jobs.n_disks++;

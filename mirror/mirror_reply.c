@@ -68,8 +68,10 @@ void mirror__answer_clear(struct request *r)
 	free(r->inspection.disks);
 	free(r->inspection.uuid);
 	free(r->inspection.xml);
-	for (size_t i = 0; i < r->jobs.n_disks; i++)
+	for (size_t i = 0; i < r->jobs.n_disks; i++) {
 		free(r->jobs.disks[i].target);
+		free(r->jobs.disks[i].why);
+	}
 	free(r->jobs.disks);
 	free(r->event.vm);
 	free(r->event.disk);
@@ -123,6 +125,8 @@ static json_object *jobs_json(const struct mirror_jobs_state *jobs)
 		json_object_object_add(d, "end", json_object_new_int64((int64_t)j->end));
 		if (j->paused) /* qmp engine only: the JSON of the default engine stays as it was */
 			json_object_object_add(d, "paused", json_object_new_boolean(true));
+		if (j->why)
+			json_object_object_add(d, "why", json_object_new_string(j->why));
 		if (j->speed) /* throttled only: an unlimited job's JSON stays as it was */
 			json_object_object_add(d, "speed",
 					       json_object_new_int64((int64_t)j->speed));

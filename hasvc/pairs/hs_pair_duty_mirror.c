@@ -320,11 +320,15 @@ static void jobs_seen(struct hs_pairs *p, struct task *t, const struct hs_pair *
 		 * what it owes; the pair is not protected until a resume copied it.
 		 */
 		if (d->paused) {
-			char why[192];
-			snprintf(why, sizeof(why),
-				 "the mirror of disk %s paused on a failed write to the backup "
-				 "(%llu bytes owed, kept for an incremental resync)",
-				 d->target, (unsigned long long)(d->end - d->cur));
+			char why[400];
+			if (d->why)
+				snprintf(why, sizeof(why), "%s (%llu bytes owed, kept for an incremental resync)",
+					 d->why, (unsigned long long)(d->end - d->cur));
+			else
+				snprintf(why, sizeof(why),
+					 "the mirror of disk %s paused on a failed write to the backup "
+					 "(%llu bytes owed, kept for an incremental resync)",
+					 d->target, (unsigned long long)(d->end - d->cur));
 			/*
 			 * Still syncing, the backup's host up: resumed rather than
 			 * degraded. A backup just prepared may take longer to listen

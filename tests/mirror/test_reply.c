@@ -42,8 +42,8 @@ static struct request *jobs_request(void)
 	r->jobs.active = true;
 	r->jobs.n_disks = 2;
 	r->jobs.disks = calloc(2, sizeof(*r->jobs.disks));
-	r->jobs.disks[0] = (struct mirror_disk_job){strdup("vda"), true, true, 5, 5, false, 0};
-	r->jobs.disks[1] = (struct mirror_disk_job){strdup("vdb"), true, false, 1, 1ULL << 33, false, 0};
+	r->jobs.disks[0] = (struct mirror_disk_job){strdup("vda"), true, true, 5, 5, false, 0, NULL};
+	r->jobs.disks[1] = (struct mirror_disk_job){strdup("vdb"), true, false, 1, 1ULL << 33, false, 0, NULL};
 	return r;
 }
 

@@ -125,6 +125,7 @@ static void answer_typed(struct pt_call *c, int result, const char *message, jso
 				    .end = json_object_object_get_ex(d, "end", &f) ? (uint64_t)json_object_get_int64(f) : 0,
 				    .paused = json_object_object_get_ex(d, "paused", &f) && json_object_get_boolean(f),
 				    .speed = json_object_object_get_ex(d, "speed", &f) ? (uint64_t)json_object_get_int64(f) : 0,
+				    .why = json_object_object_get_ex(d, "why", &f) ? (char *)json_object_get_string(f) : NULL,
 				};
 				jobs.n_disks++;
 			}

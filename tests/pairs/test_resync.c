@@ -88,23 +88,41 @@ static struct pt_call *backup_back_and_prepared(void)
 	return pt_pending("start_resync");
 }
 
-Test(resync, a_paused_job_degrades_the_pair_and_the_cut_keeps_it)
+/* An in-sync pair on the qmp engine, its job list answered with JOBS: the pair as it is then */
+static struct hs_pair in_sync_pair_answered(struct json_object *jobs)
 {
-	struct hs_pair v;
-
 	pt_setup("node1");
 	pt_engine_qmp = true;
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
 	pt_round();
-	pt_answer(pt_pending("jobs"), 0, "jobs", paused_job(100, 16 << 20 | 100));
+	pt_answer(pt_pending("jobs"), 0, "jobs", jobs);
 	cr_assert_str_eq(pt_pair_state("vm1"), "degraded");
-	v = pt_pair("vm1");
+	return pt_pair("vm1");
+}
+
+Test(resync, a_paused_job_degrades_the_pair_and_the_cut_keeps_it)
+{
+	struct hs_pair v = in_sync_pair_answered(paused_job(100, 16 << 20 | 100));
+
 	cr_assert_not_null(strstr(v.reason, "paused on a failed write to the backup (16777216 bytes owed"),
 			   "%s", v.reason);
 	hs_pair_release(&v);
 	pt_round();
 	cr_assert_not_null(pt_pending("cut"), "degraded: the job is cut (paused), not released");
 	cr_assert_null(pt_pending("release"));
+}
+
+/* mirror/ knows why the backup is out (parallel sync writes): that is the reason */
+Test(resync, a_paused_jobs_reason_from_mirror_is_the_pairs)
+{
+	struct hs_pair v = in_sync_pair_answered(
+		json_tokener_parse("{\"active\":true,\"disks\":[{\"target\":\"vda\",\"job\":true,"
+				   "\"ready\":false,\"paused\":true,\"cur\":0,\"end\":4096,"
+				   "\"why\":\"hasvcd cannot vouch\"}]}"));
+
+	cr_assert_not_null(strstr(v.reason, "hasvcd cannot vouch (4096 bytes owed"), "%s", v.reason);
+	cr_assert_null(strstr(v.reason, "failed write"), "%s", v.reason);
+	hs_pair_release(&v);
 }
 
 Test(resync, a_pair_that_had_a_backup_resumes_its_jobs_a_new_one_copies_in_full)
