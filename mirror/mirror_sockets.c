@@ -38,6 +38,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -47,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -367,6 +369,16 @@ struct silence {
 	unsigned longest_ms; /* the longest time without an ACK while data waited for one */
 };
 
+/* True when SOCK has bytes sent and unacknowledged, or queued and not sent yet. */
+static bool waiting_to_send(int sock, const struct tcp_info *info)
+{
+	int queued = 0;
+
+	if (info->tcpi_unacked > 0)
+		return true;
+	return ioctl(sock, SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
 static int sock_silence(int sock, const void *arg)
 {
 	struct silence *sl = (struct silence *)arg;
@@ -383,9 +395,18 @@ static int sock_silence(int sock, const void *arg)
 	 */
 	if (info.tcpi_state != TCP_ESTABLISHED)
 		return 0;
-	/* data sent and not acknowledged, and the peer silent since: a cut link
-	 * (an idle connection has nothing unacknowledged: it is not silent) */
-	if (info.tcpi_unacked > 0 && info.tcpi_last_ack_recv > sl->longest_ms)
+	/*
+	 * Data waiting, and the peer silent since: a cut link (an idle
+	 * connection has nothing waiting: it is not silent). Waiting is what
+	 * the send queue holds, sent or not: a link cut while the backup's
+	 * receive window was closed leaves everything unsent and nothing
+	 * unacknowledged, the kernel probing the window with no answer (chaos
+	 * seed 2, 4 hosts: a switchover's stop hung on such a connection).
+	 * A live peer answers every probe, so its last ACK stays recent.
+	 */
+	if (!waiting_to_send(sock, &info))
+		return 0;
+	if (info.tcpi_last_ack_recv > sl->longest_ms)
 		sl->longest_ms = info.tcpi_last_ack_recv;
 	return 0;
 }
