@@ -95,14 +95,20 @@ static void start_run_qmp(struct request *r, virDomainPtr d, const struct mirror
 	char why[256];
 	int e = -ENOENT;
 
-	bool parallel = r->parallel && r->sync && !r->from_equal;
+	/*
+	 * A start onto quorums in sync mode, from equal disks too (a live
+	 * switchover's way back); a resume reads what the graph holds, quorums
+	 * or jobs (mirror_resume's request names no mode).
+	 */
+	bool parallel = r->parallel && r->sync;
+	bool resume_quorums = r->parallel && (r->sync || r->resume_only);
 
 	if (r->may_resume || r->resume_only)
-		e = parallel ? mirror__qsync_resumable(d, dom, r->host, r->port, why, sizeof(why))
-			     : mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
+		e = resume_quorums ? mirror__qsync_resumable(d, dom, r->host, r->port, why, sizeof(why))
+				   : mirror__qmp_resumable(d, dom, r->host, r->port, why, sizeof(why));
 	if (e == 0) {
-		if ((parallel ? mirror__qsync_resume(r, d, dom, tls_dir != NULL)
-			      : mirror__qmp_resume(r, d, dom, tls_dir != NULL)) >= 0)
+		if ((resume_quorums ? mirror__qsync_resume(r, d, dom, tls_dir != NULL)
+				    : mirror__qmp_resume(r, d, dom, tls_dir != NULL)) >= 0)
 			mirror__answer_copy(r, MIRROR_COPY_DELTA, "paused jobs resumed");
 	} else if (r->resume_only) {
 		mirror__say(r, e, "%s: cannot resume the mirror: %s", r->vm, why);

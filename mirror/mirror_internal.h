@@ -396,11 +396,10 @@ int mirror__qsync_resumable(virDomainPtr d, const struct mirror_domain *dom, con
 /* The resync of the disks whose backup was taken out: mirror sync none + backup from the bitmaps. */
 int mirror__qsync_resume(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			 bool tls);
-/* A full copy: the guest devices onto our quorums (paused a moment), a mirror from each. */
+/* A full copy, or from equal disks (R->from_equal): the guest devices onto our quorums
+ * (paused a moment), a mirror from each. */
 int mirror__qsync_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			const char *tls_dir, const char *why_full);
-/* Whether any disk of DOM sits on our quorum. */
-bool mirror__qsync_attached(virDomainPtr d, const struct mirror_domain *dom);
 /* A cut: every NBD child out of its quorum (the bitmaps keep what it misses). */
 void mirror__qsync_cut(virDomainPtr d, const struct mirror_domain *dom);
 /* The end: the guest devices back on libvirt's format nodes, bitmaps and jobs gone. */

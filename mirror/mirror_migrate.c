@@ -403,14 +403,7 @@ static void migrate_run(struct mirror *m, struct request *r)
 		mirror__say(r, -ESRCH, "%s is not running on this host: nothing to migrate", r->vm);
 		goto out;
 	}
-	if (mirror__qsync_attached(d, dom)) {
-		mirror__say(r, -EOPNOTSUPP,
-			    "%s writes to both disks at once (parallel sync writes, experimental): a "
-			    "live switchover of such a pair is not built yet; use a cold switchover",
-			    r->vm);
-		goto out;
-	}
-	if (mirror__qmp_jobs_read(r, d, dom, &ready, NULL) < 0)
+	if (mirror__jobs_read(r, d, dom, &ready, NULL) < 0) /* quorums too (mirror_qmp_sync.c) */
 		goto out;
 	if (ready != dom->n_disks) {
 		for (size_t i = 0; i < r->jobs.n_disks; i++)

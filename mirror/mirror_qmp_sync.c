@@ -797,6 +797,20 @@ int mirror__qsync_jobs_read(struct request *r, virDomainPtr d, const struct mirr
 	return 0;
 }
 
+/*
+ * Every disk still COPYING: its mirror job owes what it has not copied and
+ * what a cut left dirty, as a job of the qmp engine does (mirror_qmp.c), so
+ * it is resumed as that engine resumes one (a live switchover's way back
+ * is cut so while the old primary's stand-in gives way to its backup).
+ */
+static bool all_copying(const struct mirror_domain *dom, const struct qsync_disk *q)
+{
+	for (size_t i = 0; i < dom->n_disks; i++)
+		if (state_of(&q[i]) != QSYNC_COPYING)
+			return false;
+	return dom->n_disks > 0;
+}
+
 int mirror__qsync_resumable(virDomainPtr d, const struct mirror_domain *dom, const char *host,
 			    unsigned port, char *why, size_t size)
 {
@@ -808,7 +822,7 @@ int mirror__qsync_resumable(virDomainPtr d, const struct mirror_domain *dom, con
 		snprintf(why, size, "its disks cannot be read");
 		return -EIO;
 	}
-	if (attached == 0)
+	if (attached == 0 || all_copying(dom, q))
 		return mirror__qmp_resumable(d, dom, host, port, why, size);
 	snprintf(want, sizeof(want), "%s:%u", host, port);
 	for (size_t i = 0; i < dom->n_disks; i++) {
@@ -838,7 +852,7 @@ int mirror__qsync_resume(struct request *r, virDomainPtr d, const struct mirror_
 
 	if (read_disks(d, dom, q, &attached) < 0)
 		return mirror__say(r, -EIO, "cannot read the disks of %s: %s", r->vm, mirror__virt_error());
-	if (attached == 0)
+	if (attached == 0 || all_copying(dom, q))
 		return mirror__qmp_resume(r, d, dom, tls);
 	for (size_t i = 0; i < dom->n_disks; i++) {
 		const char *t = dom->disks[i].target;
@@ -926,14 +940,6 @@ int mirror__qsync_start(struct request *r, virDomainPtr d, const struct mirror_d
 	if (attach(r, d, dom, q) < 0)
 		return r->result;
 	return mirror__qmp_start_from(r, d, dom, tls_dir, why_full, "hs-g-");
-}
-
-bool mirror__qsync_attached(virDomainPtr d, const struct mirror_domain *dom)
-{
-	struct qsync_disk q[dom->n_disks ?: 1];
-	size_t attached = 0;
-
-	return read_disks(d, dom, q, &attached) == 0 && attached > 0;
 }
 
 void mirror__qsync_cut(virDomainPtr d, const struct mirror_domain *dom)

@@ -98,10 +98,7 @@ static enum hs_switchover_kind moves_as(const struct hs_pairs *p)
 		return HS_SWITCHOVER_LIVE;
 	if (how && strcmp(how, "cold") == 0)
 		return HS_SWITCHOVER_COLD;
-	/* parallel sync writes have no live switchover yet (mirror_qmp_sync.c) */
-	return mirror_engine_qmp(p->mirror) && !mirror_sync_parallel(p->mirror)
-		       ? HS_SWITCHOVER_LIVE_OR_COLD
-		       : HS_SWITCHOVER_COLD;
+	return mirror_engine_qmp(p->mirror) ? HS_SWITCHOVER_LIVE_OR_COLD : HS_SWITCHOVER_COLD;
 }
 
 void hs__pairs_maintenance_cron(struct hs_pairs *p, const struct hs_pair *pairs, size_t n)

@@ -450,13 +450,6 @@ void hs_pairs_switchover(struct hs_pairs *p, const char *vm, enum hs_switchover_
 				 v.backup);
 		goto out;
 	}
-	if (live && mirror_sync_parallel(p->mirror)) {
-		hs__pairs_refuse(reply, userdata, -EOPNOTSUPP,
-				 "a live switchover with parallel sync writes (HASVC_SYNC_WRITES=parallel, "
-				 "experimental) is not built yet; without --live the guest restarts on %s",
-				 v.backup);
-		goto out;
-	}
 	r = hs__pairs_switchover_start(p, &v, kind, "switchover at the admin's request");
 	if (r < 0) {
 		hs__pairs_refuse_proposal(reply, userdata, r);

@@ -210,20 +210,23 @@ Test(ops, a_live_switchover_is_its_own_operation_and_road)
 	expect_refused(&r, -EBUSY, "vm1 is handing-over, running live-switchover; try again later");
 }
 
-Test(ops, a_live_switchover_with_parallel_sync_writes_is_refused)
+Test(ops, a_live_switchover_with_parallel_sync_writes_takes_the_live_road)
 {
 	struct pt_reply r = {0};
+	struct hs_pair v;
 
 	pt_setup("node1");
 	pt_pair_put("vm1", "node1", "node2", "in-sync");
 	pt_engine_qmp = pt_sync_parallel = true;
 	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_LIVE, pt_reply_fn, &r);
-	pt_sync_parallel = false;
-	expect_refused(&r, -EOPNOTSUPP, "a live switchover with parallel sync writes");
-	cr_assert_str_eq(pt_pair_state("vm1"), "in-sync", "nothing moved");
-	memset(&r, 0, sizeof(r));
-	hs_pairs_switchover(pt.pairs, "vm1", HS_SWITCHOVER_LIVE, pt_reply_fn, &r);
-	cr_assert_eq(r.result, HS_PAIRS_ACCEPTED, "without them: %s", r.message);
+	pt_engine_qmp = pt_sync_parallel = false;
+	cr_assert_eq(r.result, HS_PAIRS_ACCEPTED, "%s", r.message);
+	cr_assert_str_eq(r.state, "handing-over");
+	pt_deliver();
+	cr_assert_str_eq(pt_pair_state("vm1"), "handing-over");
+	v = pt_pair("vm1");
+	cr_assert(v.live, "the quorums go with the migration: mirror_qmp_sync.c");
+	hs_pair_release(&v);
 }
 
 Test(ops, maintenance_refusals)
