@@ -22,6 +22,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lab/lib.sh"
 
 FAULTS_COUNT=${HASVC_FAULTS_COUNT:-1}
+# HASVC_FAULTS_SYNC_WRITES=parallel (`make faults-parallel`): every scenario
+# on the qmp engine with parallel sync writes (issue 15), the same checks.
+FAULTS_PARALLEL=""
+if [ "${HASVC_FAULTS_SYNC_WRITES:-}" = parallel ]; then
+	FAULTS_PARALLEL=" HASVC_SYNC_WRITES=parallel"
+	export HASVC_LAB_DAEMON_ENV="HASVC_MIRROR_ENGINE=qmp$FAULTS_PARALLEL"
+fi
 FAULT_DIR=/var/lib/hasvc-lab/$HASVC_LAB.faults
 BLOCKS_MAX=180 # 1 MiB blocks from 65 MiB: what a 256 MiB disk holds
 WRITER_PID="" SAMPLER_PID=""
@@ -286,6 +293,11 @@ scenario_begin() {
 	lab vm-create "$primary" "$vm" 256M >/dev/null
 	lab exec "$primary" hasvc pair create "$vm" --backup "$backup" --mode "$mode" --timeout 120 >/dev/null
 	pair_state_is "$primary" "$vm" in-sync || fail "$vm not in sync after pair create"
+	if [ -n "$FAULTS_PARALLEL" ] && [ "$mode" = sync ]; then
+		event_count_above "$primary" "to both disks at once" 0 ||
+			fail "HASVC_FAULTS_SYNC_WRITES=parallel, but $vm's mirror does not say it writes both disks at once"
+		note "$vm writes both disks at once (parallel sync writes)"
+	fi
 }
 
 # faults_start VM [PAUSE_S]: the sampler and the writer running, 5 writes acknowledged.
@@ -339,7 +351,7 @@ rounds() {
 # replicated state fast and act the moment it is seen.
 
 # live_lab_env: every host's hasvcd with the qmp engine, which the live road needs.
-live_lab_env() { export HASVC_LAB_DAEMON_ENV="HASVC_MIRROR_ENGINE=qmp"; }
+live_lab_env() { export HASVC_LAB_DAEMON_ENV="HASVC_MIRROR_ENGINE=qmp$FAULTS_PARALLEL"; }
 
 # live_switchover_start VM [FROM]: asks for the live switchover (from node3,
 # a host that takes no part), not waiting for it.
