@@ -826,6 +826,18 @@ int mirror__qsync_resumable(virDomainPtr d, const struct mirror_domain *dom, con
 		return mirror__qmp_resumable(d, dom, host, port, why, size);
 	snprintf(want, sizeof(want), "%s:%u", host, port);
 	for (size_t i = 0; i < dom->n_disks; i++) {
+		char node[128], where[300];
+
+		if (state_of(&q[i]) == QSYNC_COPYING) {
+			/* its job owes what it has not copied yet: it must go to WANT */
+			if (mirror__qmp_target_node(d, dom->disks[i].target, node, sizeof(node)) < 0 ||
+			    node_where(d, node, where, sizeof(where)) < 0 || strcmp(where, want) != 0) {
+				snprintf(why, size, "the mirror of disk %s went to another backup than %s",
+					 dom->disks[i].target, want);
+				return -ESTALE;
+			}
+			continue;
+		}
 		if (q[i].n_maps == 0) {
 			snprintf(why, size,
 				 "the primary's QEMU restarted or never mirrored this pair: disk %s "
@@ -847,8 +859,9 @@ int mirror__qsync_resume(struct request *r, virDomainPtr d, const struct mirror_
 {
 	struct qsync_disk q[dom->n_disks ?: 1];
 	char node[128], merge[2048];
-	size_t attached, started = 0;
-	uint64_t owed = 0;
+	size_t attached, started = 0, copies = 0;
+	uint64_t owed = 0, to_copy = 0;
+	char also[160] = "";
 
 	if (read_disks(d, dom, q, &attached) < 0)
 		return mirror__say(r, -EIO, "cannot read the disks of %s: %s", r->vm, mirror__virt_error());
@@ -859,6 +872,13 @@ int mirror__qsync_resume(struct request *r, virDomainPtr d, const struct mirror_
 		enum qsync_state s = state_of(&q[i]);
 		size_t len = 0;
 
+		if (s == QSYNC_COPYING && q[i].mirror.paused) {
+			/* beside disks in step or out (a cut during the initial copy): its job goes on */
+			to_copy += q[i].mirror.len - q[i].mirror.offset;
+			quiet(d, "{\"execute\":\"block-job-resume\",\"arguments\":{\"device\":\"hs-%s\"}}", t);
+			copies++;
+			continue;
+		}
 		if (s != QSYNC_BROKEN)
 			continue;
 		owed += q[i].dirty;
@@ -907,11 +927,14 @@ int mirror__qsync_resume(struct request *r, virDomainPtr d, const struct mirror_
 		}
 		started++;
 	}
+	if (copies)
+		snprintf(also, sizeof(also), "; %zu initial copy(ies) resumed, %" PRIu64 " bytes still to copy",
+			 copies, to_copy);
 	return mirror__say(r, 0,
 			   "%s: incremental resync: %zu disk(s) copying %" PRIu64
-			   " bytes (written while the backup was away, from the dirty bitmaps), "
+			   " bytes (written while the backup was away, from the dirty bitmaps)%s, "
 			   "new writes to both meanwhile (parallel sync writes)",
-			   r->vm, started, owed);
+			   r->vm, started, owed, also);
 }
 
 int mirror__qsync_start(struct request *r, virDomainPtr d, const struct mirror_domain *dom,

@@ -219,12 +219,13 @@ nbd_unthrottle() {
 	lab exec "$1" iptables -t mangle -F POSTROUTING
 	lab exec "$1" tc qdisc del dev eth0 root
 }
-# nbd_io NODE HOST PORT QEMU_IO_ARGS...: qemu-io on NODE against export vda of HOST:PORT.
+# nbd_io NODE HOST PORT QEMU_IO_ARGS...: qemu-io on NODE against export vda
+# (NBD_EXPORT: another) of HOST:PORT.
 # NBD_CERT_DIR: a certificate directory other than NODE's own (forces TLS).
 nbd_io() {
 	local node=$1 host=$2 port=$3 img=()
 	shift 3
-	mapfile -t img < <(nbd_image "$host" "$port" vda ${NBD_CERT_DIR:+"$NBD_CERT_DIR"})
+	mapfile -t img < <(nbd_image "$host" "$port" "${NBD_EXPORT:-vda}" ${NBD_CERT_DIR:+"$NBD_CERT_DIR"})
 	# the image last: qemu-io takes its options before the file name
 	lab exec "$node" qemu-io "${img[@]:0:${#img[@]}-1}" "$@" "${img[-1]}"
 }
