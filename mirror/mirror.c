@@ -519,11 +519,6 @@ bool mirror_engine_qmp(const struct mirror *m)
 	return m->qmp;
 }
 
-bool mirror_sync_parallel(const struct mirror *m)
-{
-	return m->qmp && m->parallel;
-}
-
 void mirror_use_parallel_sync(struct mirror *m)
 {
 	/* before the thread's first connection, which registers the events by it */

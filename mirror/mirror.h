@@ -140,12 +140,10 @@ bool mirror_engine_qmp(const struct mirror *m);
 /* From now on the primary's copies are hasvc's own QEMU jobs (mirror_engine = qmp). */
 void mirror_use_qmp_engine(struct mirror *m);
 /*
- * True when sync mode writes the local disk and the backup at once
- * (HASVC_SYNC_WRITES=parallel with the qmp engine; experimental,
+ * From now on sync mode writes both disks at once (sync_writes = parallel,
+ * or HASVC_SYNC_WRITES=parallel; with the qmp engine; experimental,
  * docs/mirror.md "Parallel sync writes").
  */
-bool mirror_sync_parallel(const struct mirror *m);
-/* From now on sync mode writes both disks at once (sync_writes = parallel). */
 void mirror_use_parallel_sync(struct mirror *m);
 
 /*

@@ -362,6 +362,8 @@ int mirror__qmp_target_add(struct request *r, virDomainPtr d, const char *target
 			   char *node, size_t size);
 /* The NBD node our job of TARGET writes to now; -EIO when QEMU does not answer. */
 int mirror__qmp_target_node(virDomainPtr d, const char *target, char *node, size_t size);
+/* Whether the mirror of disk TARGET writes to HOST:PORT. */
+bool mirror__qmp_node_goes_to(virDomainPtr d, const char *target, const char *host, unsigned port);
 /*
  * A new NBD node to R->host:R->port swapped in for the current one under the
  * quorum of TARGET (the job should be paused). 0 swapped; 1 nothing to swap

@@ -299,7 +299,7 @@ int mirror__qmp_format_node(virDomainPtr d, const struct mirror_disk *disk, char
 }
 
 /* True when our NBD node of TARGET goes to HOST:PORT. */
-static bool node_goes_to(virDomainPtr d, const char *target, const char *host, unsigned port)
+bool mirror__qmp_node_goes_to(virDomainPtr d, const char *target, const char *host, unsigned port)
 {
 	json_object *parsed, *list;
 	char id[128], where[300];
@@ -343,7 +343,7 @@ int mirror__qmp_resumable(virDomainPtr d, const struct mirror_domain *dom, const
 				 dom->disks[i].target);
 			return -ENOENT;
 		}
-		if (!node_goes_to(d, dom->disks[i].target, host, port)) {
+		if (!mirror__qmp_node_goes_to(d, dom->disks[i].target, host, port)) {
 			snprintf(why, size,
 				 "the mirror of disk %s went to another backup than %s:%u",
 				 dom->disks[i].target, host, port);

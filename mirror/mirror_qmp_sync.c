@@ -826,12 +826,9 @@ int mirror__qsync_resumable(virDomainPtr d, const struct mirror_domain *dom, con
 		return mirror__qmp_resumable(d, dom, host, port, why, size);
 	snprintf(want, sizeof(want), "%s:%u", host, port);
 	for (size_t i = 0; i < dom->n_disks; i++) {
-		char node[128], where[300];
-
 		if (state_of(&q[i]) == QSYNC_COPYING) {
 			/* its job owes what it has not copied yet: it must go to WANT */
-			if (mirror__qmp_target_node(d, dom->disks[i].target, node, sizeof(node)) < 0 ||
-			    node_where(d, node, where, sizeof(where)) < 0 || strcmp(where, want) != 0) {
+			if (!mirror__qmp_node_goes_to(d, dom->disks[i].target, host, port)) {
 				snprintf(why, size, "the mirror of disk %s went to another backup than %s",
 					 dom->disks[i].target, want);
 				return -ESTALE;

@@ -19,7 +19,7 @@ struct mirror {
 
 static struct mirror the_mirror;
 bool pt_engine_qmp; /* what mirror_engine_qmp() says */
-bool pt_sync_parallel; /* with it, what mirror_sync_parallel() says */
+bool pt_sync_parallel; /* set by mirror_use_parallel_sync() */
 static struct pt_call calls[256];
 static size_t n_calls;
 
@@ -310,11 +310,6 @@ int mirror_release(struct mirror *m, const char *vm, const char *nbd_host, unsig
 bool mirror_engine_qmp(const struct mirror *m)
 {
 	return pt_engine_qmp;
-}
-
-bool mirror_sync_parallel(const struct mirror *m)
-{
-	return pt_engine_qmp && pt_sync_parallel;
 }
 
 void mirror_use_parallel_sync(struct mirror *m)
