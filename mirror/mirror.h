@@ -179,6 +179,19 @@ void mirror_on_job_event(struct mirror *m, mirror_done_fn fn, void *userdata);
 int mirror_backup_disks_replaced(const char *primary_xml, pid_t *qemu_pid, char *why,
 				 size_t len);
 
+/* Where libvirt's QEMUs write their logs (qemu.conf's default). */
+#define MIRROR_QEMU_LOG_DIR "/var/log/libvirt/qemu"
+
+/*
+ * On the backup host: 1 when VM's QEMU answered a write (any request) of a
+ * client of its NBD server with an error since the last look (its trace in
+ * the domain's log: mirror_backup_refusals.c), WHY then saying which; the
+ * connections its server at PORT accepted are then shut down, so that the
+ * primary's NBD client starts a new one. 0 when none, -errno when it cannot
+ * tell. Read in the caller's thread (files and /proc only).
+ */
+int mirror_backup_refusals(const char *vm, unsigned port, pid_t *qemu_pid, char *why, size_t len);
+
 /*
  * How long (ms) the backup at NBD_HOST:PORT has left VM's QEMU without an
  * acknowledgement of data sent to it (TCP_INFO of QEMU's connections, read

@@ -385,6 +385,7 @@ static void prepare_run(struct mirror *m, struct request *r)
 			goto out_undo;
 	mirror__backup_record(r, d, port, tls);
 	mirror__backup_keepalive(r, dom, port);
+	mirror__backup_trace_refusals(d, dom->name);
 	r->port_bound = port;
 	r->answer = MIRROR__ANSWER_PORT;
 	mirror__say(r, 0, "backup %s defined, paused, %zu disk(s) exported on %s:%u%s%s%s%s%s%s%s%s%s",

@@ -419,3 +419,47 @@ int mirror__qsync_child_target(const char *node, char *target, size_t size);
 int64_t mirror__qsync_child_epoch(const char *node);
 int mirror__qsync_bitmap_parse(const char *name, const char *target, int64_t *ms, char *where,
 			       size_t size);
+
+/* After a backup's exports: its QEMU traces each error reply, from the log's end on. */
+void mirror__backup_trace_refusals(virDomainPtr d, const char *vm);
+
+/* --- mirror_qsync_vouch.c: a quorum child vouched for across restarts --- */
+#define MIRROR_VOUCH_RUN_DIR "/run/hasvc-vouch"
+#define MIRROR__VOUCH_INODES_MAX 16
+/*
+ * How long after hasvcd's connection came up a socket is trusted: the
+ * backup's hasvcd shuts its export's connections down within ~2 s of an
+ * error reply it traced (its watch's period), which a check must not beat.
+ */
+#define MIRROR__VOUCH_SETTLE_MS 5000
+struct mirror__vouch_record {
+	char child[128];
+	int64_t epoch; /* the connection whose events cover the child */
+	char host[256];
+	unsigned port;
+	unsigned long inodes[MIRROR__VOUCH_INODES_MAX]; /* the child's sockets */
+	size_t n_inodes;
+};
+/* The inodes of VM's QEMU's ESTABLISHED connections to HOST:PORT. */
+int mirror__vouch_sockets(const char *vm, const char *host, unsigned port, unsigned long *inodes,
+			  size_t max, size_t *ret_n);
+/*
+ * After CHILD of disk TARGET was added on connection EPOCH: records the
+ * child's sockets, those to HOST:PORT now that were not in BEFORE.
+ */
+int mirror__vouch_record(const char *vm, const char *target, const char *child, int64_t epoch,
+			 const char *host, unsigned port, const unsigned long *before,
+			 size_t n_before);
+/*
+ * Whether CHILD (of another connection than EPOCH) is vouched for: 1 yes
+ * (the record then names EPOCH), 2 not decided yet (EPOCH younger than
+ * MIRROR__VOUCH_SETTLE_MS), 0 no, WHY saying why.
+ */
+int mirror__vouch_check(const char *vm, const char *target, const char *child, int64_t epoch,
+			char *why, size_t len);
+void mirror__vouch_forget(const char *vm, const char *target);
+/* The decision and the record's line, apart from the files (unit-tested). */
+int mirror__vouch_judge(const struct mirror__vouch_record *rec, const char *child, int64_t epoch,
+			int64_t now_ms, const unsigned long *live, size_t n_live, char *why,
+			size_t len);
+int mirror__vouch_record_parse(const char *line, struct mirror__vouch_record *rec);

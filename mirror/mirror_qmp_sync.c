@@ -46,8 +46,9 @@
  * (datapath-experiments B3's hazard). Events are only known to arrive on the
  * connection that was open when the child was added: the child's name
  * carries that connection's epoch, and a child of another epoch (a hasvcd or
- * libvirtd restarted meanwhile) is not vouched for: it is removed and the
- * bitmaps resynced.
+ * libvirtd restarted meanwhile) is kept only when mirror_qsync_vouch.c can
+ * vouch for the gap (its sockets never ended); otherwise it is removed and
+ * the bitmaps resynced.
  *
  * Bitmaps rotate while STEADY: a new one every ROTATE_MS; one is dropped once
  * a newer one is LINGER_MS old, for by then every write it alone holds was
@@ -446,6 +447,7 @@ static void child_drop(virDomainPtr d, const char *target, const char *child)
 		quiet(d, "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"%s\",\"child\":\"%s\"}}",
 		      quorum, edge);
 	quiet(d, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"%s\"}}", child);
+	mirror__vouch_forget(virDomainGetName(d), target);
 }
 
 static int nbd_add(struct request *r, virDomainPtr d, const char *node, const char *target, bool tls)
@@ -598,6 +600,8 @@ static int handover(struct request *r, virDomainPtr d, const struct mirror_domai
 	const char *t = dom->disks[i].target;
 	char quorum[128], child[128], prefix[96], mirror_id[128], target_node[128], where[300];
 	char host[300], *colon;
+	unsigned long before[MIRROR__VOUCH_INODES_MAX];
+	size_t n_before = 0;
 	static unsigned counter;
 	struct mirror__qmp_job after[dom->n_disks ?: 1];
 	json_object *parsed, *list;
@@ -623,6 +627,8 @@ static int handover(struct request *r, virDomainPtr d, const struct mirror_domai
 	r->port = (unsigned)atoi(colon + 1);
 	if (bitmap_add(r, d, t, q->format, now, where) < 0)
 		goto out;
+	/* the connections there before the child's: not its own (mirror_qsync_vouch.c) */
+	mirror__vouch_sockets(r->vm, host, r->port, before, MIRROR__VOUCH_INODES_MAX, &n_before);
 	if (nbd_add(r, d, child, t, tls) < 0 ||
 	    cmd(r, d, "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"%s\",\"node\":\"%s\"}}",
 		quorum, child) < 0) {
@@ -669,6 +675,8 @@ static int handover(struct request *r, virDomainPtr d, const struct mirror_domai
 	q->maps[0].ms = now;
 	q->dirty = 0;
 	snprintf(q->where, sizeof(q->where), "%s", where);
+	/* unrecorded, the child is only vouched for on this connection: never wrong, only slower */
+	mirror__vouch_record(r->vm, t, child, r->conn_epoch, host, r->port, before, n_before);
 	r->result = 0;
 out:
 	r->host = NULL;
@@ -694,6 +702,7 @@ int mirror__qsync_jobs_read(struct request *r, virDomainPtr d, const struct mirr
 			    size_t *ret_ready, bool *ret_drained)
 {
 	struct qsync_disk q[dom->n_disks ?: 1];
+	char unvouched[dom->n_disks ?: 1][200], why_buf[dom->n_disks ?: 1][400];
 	int state = VIR_DOMAIN_NOSTATE, reason;
 	size_t attached = 0, ready = 0;
 	bool drained = true;
@@ -737,15 +746,19 @@ int mirror__qsync_jobs_read(struct request *r, virDomainPtr d, const struct mirr
 				s = QSYNC_STEADY;
 		}
 		if (s == QSYNC_STEADY &&
-		    mirror__qsync_child_epoch(q[i].child) != r->conn_epoch) {
+		    mirror__qsync_child_epoch(q[i].child) != r->conn_epoch &&
+		    mirror__vouch_check(r->vm, dom->disks[i].target, q[i].child, r->conn_epoch,
+					unvouched[i], sizeof(unvouched[i])) == 0) {
 			/* not added on this connection: its failures may have gone unseen */
 			child_drop(d, dom->disks[i].target, q[i].child);
 			q[i].child[0] = '\0';
 			s = QSYNC_BROKEN;
-			q[i].why = "hasvcd cannot vouch that every write reached the backup: its "
-				   "quorum child was added on an earlier connection to libvirt, whose "
-				   "failure events this one never got (hasvcd or libvirtd restarted); "
-				   "it is taken out and resynced from the dirty bitmaps";
+			snprintf(why_buf[i], sizeof(why_buf[i]),
+				 "hasvcd cannot vouch that every write reached the backup: its quorum "
+				 "child was added before hasvcd or libvirtd restarted, and %s; it is "
+				 "taken out and resynced from the dirty bitmaps",
+				 unvouched[i]);
+			q[i].why = why_buf[i];
 		}
 		if (s == QSYNC_BROKEN && !q[i].why)
 			q[i].why = "the backup is out of the disk's writes (parallel sync writes: a "

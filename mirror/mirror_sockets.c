@@ -60,7 +60,7 @@
 #define COUNT_MAX 1024 /* mirror_sockets_count_local: more than any server's max-connections */
 
 struct peer {
-	int family; /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6; 0: any address (a local port alone) */
 	union {
 		struct in_addr v4;
 		struct in6_addr v6;
@@ -121,7 +121,9 @@ static bool tcp_line_matches_end(const char *line, const struct peer *p, bool lo
 	if (!colon || sscanf(colon + 1, "%x", &port) != 1 || port != p->port)
 		return false;
 	*colon = '\0';
-	if (p->family == AF_INET) {
+	if (p->family == 0) {
+		/* any address */
+	} else if (p->family == AF_INET) {
 		if (strlen(rem) != 8 || sscanf(rem, "%8x", &words[0]) != 1 ||
 		    words[0] != p->addr.v4.s_addr)
 			return false;
@@ -151,25 +153,37 @@ static bool tcp_line_matches(const char *line, const struct peer *p, unsigned lo
  */
 enum walk_kind { WALK_TO_PEER, WALK_LISTENER, WALK_ACCEPTED };
 
-/* The inodes of PID's network namespace's TCP sockets of KIND at P; -errno without the table. */
+/*
+ * The inodes of PID's network namespace's TCP sockets of KIND at P (both
+ * tables for any address); -errno without the table.
+ */
 static ssize_t peer_inodes(pid_t pid, const struct peer *p, enum walk_kind kind,
 			   unsigned long *inodes, size_t max)
 {
-	const char *table = p->family == AF_INET ? "tcp" : "tcp6";
+	static const char *const tables[] = {"tcp", "tcp6"};
 	char path[64], line[512];
 	size_t n = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, table);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (n < max && fgets(line, sizeof(line), f))
-		if (kind == WALK_TO_PEER ? tcp_line_matches(line, p, &inodes[n])
-					 : tcp_line_matches_end(line, p, true, kind == WALK_LISTENER,
-								&inodes[n]))
-			n++;
-	fclose(f);
+	for (size_t t = 0; t < 2; t++) {
+		FILE *f;
+
+		if ((p->family == AF_INET && t == 1) || (p->family == AF_INET6 && t == 0))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, tables[t]);
+		f = fopen(path, "re");
+		if (!f) {
+			if (p->family == 0 && t == 1 && errno == ENOENT)
+				continue; /* no IPv6: its table is not there */
+			return -errno;
+		}
+		while (n < max && fgets(line, sizeof(line), f))
+			if (kind == WALK_TO_PEER
+				    ? tcp_line_matches(line, p, &inodes[n])
+				    : tcp_line_matches_end(line, p, true, kind == WALK_LISTENER,
+							   &inodes[n]))
+				n++;
+		fclose(f);
+	}
 	return (ssize_t)n;
 }
 
@@ -194,13 +208,17 @@ static int sockets_each(pid_t pid, const char *host, unsigned port, enum walk_ki
 	struct dirent *e;
 	struct peer peer;
 	unsigned count = 0;
-	int pidfd = -1, r;
+	int pidfd = -1, r = 0;
 	ssize_t n;
 	DIR *dir = NULL;
 
-	r = peer_resolve(host, port, &peer);
-	if (r < 0)
-		return r;
+	if (host) {
+		r = peer_resolve(host, port, &peer);
+		if (r < 0)
+			return r;
+	} else {
+		peer = (struct peer){.family = 0, .port = port};
+	}
 	/* no table to read: no socket to walk, as when none matches */
 	n = peer_inodes(pid, &peer, kind, inodes, INODES_MAX);
 	if (n <= 0)
@@ -269,6 +287,42 @@ static int sock_shutdown(int sock, const void *arg)
 int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned *ret_closed)
 {
 	return peer_sockets_each(pid, host, port, sock_shutdown, NULL, ret_closed);
+}
+
+int mirror_sockets_shutdown_served(pid_t pid, unsigned port, unsigned *ret_closed)
+{
+	return sockets_each(pid, NULL, port, WALK_ACCEPTED, sock_shutdown, NULL, ret_closed);
+}
+
+struct established {
+	unsigned long *inodes;
+	size_t max, n;
+};
+
+static int sock_established(int sock, const void *arg)
+{
+	struct established *e = (struct established *)arg;
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+	struct stat st;
+
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &len) < 0 || fstat(sock, &st) < 0)
+		return -errno;
+	/* shut down by its owner (a broken connection) it has left ESTABLISHED */
+	if (info.tcpi_state == TCP_ESTABLISHED && e->n < e->max)
+		e->inodes[e->n++] = (unsigned long)st.st_ino;
+	return 0;
+}
+
+int mirror_sockets_established(pid_t pid, const char *host, unsigned port, unsigned long *inodes,
+			       size_t max, size_t *ret_n)
+{
+	struct established e = {.inodes = inodes, .max = max};
+	int r = peer_sockets_each(pid, host, port, sock_established, &e, NULL);
+
+	if (r >= 0)
+		*ret_n = e.n;
+	return r;
 }
 
 static int sock_shutdown_connecting(int sock, const void *arg)

@@ -16,6 +16,21 @@
 int mirror_sockets_shutdown(pid_t pid, const char *host, unsigned port, unsigned *ret_closed);
 
 /*
+ * shutdown(2)s every connection process PID's server at local PORT (any
+ * address) accepted, *RET_CLOSED how many: its clients see the connection
+ * end at once.
+ */
+int mirror_sockets_shutdown_served(pid_t pid, unsigned port, unsigned *ret_closed);
+
+/*
+ * The inodes of process PID's TCP connections to HOST:PORT that are still
+ * ESTABLISHED (at most MAX), *RET_N how many. A socket's inode names it for
+ * as long as it lives; one its owner shut down has left ESTABLISHED.
+ */
+int mirror_sockets_established(pid_t pid, const char *host, unsigned port, unsigned long *inodes,
+			       size_t max, size_t *ret_n);
+
+/*
  * How long (ms) the peer HOST:PORT of process PID's TCP connections has not
  * acknowledged data sent to it, the longest over them; 0 when nothing waits
  * for an acknowledgement (idle, or answering).

@@ -14,6 +14,8 @@
  */
 #include <stdio.h>
 
+#include <qb/qblog.h>
+
 #include "hs_cleanup.h"
 #include "hs_clock.h"
 #include "hs_json_cleanup.h"
@@ -42,6 +44,16 @@ void hs__duty_watch_disks(struct hs_pairs *p, struct task *t, const struct hs_pa
 	t->disks_next_usec = v->state == HS_PAIR_IN_SYNC ? now + WATCH_IN_SYNC_USEC : now;
 	if (sdb_pair_spec_get(p->core->db, v->vm, &xml, &sizes) < 0 || !xml)
 		return;
+	/*
+	 * An error reply to the primary (parallel sync writes): its connections
+	 * shut down, so that a primary hasvcd that missed QEMU's event for it
+	 * cannot vouch for its quorum child (mirror_backup_refusals.c). The
+	 * primary's side degrades the pair; nothing to propose from here.
+	 */
+	if (v->nbd_port && mirror_backup_refusals(v->vm, v->nbd_port, &t->backup_qemu_pid, why,
+						  sizeof(why)) == 1)
+		qb_log(LOG_WARNING, "%s: its backup here answered a write with an error (%s)", v->vm,
+		       why);
 	/* no QEMU, unreadable /proc: nothing to say here (a lost backup is seen elsewhere) */
 	if (mirror_backup_disks_replaced(xml, &t->backup_qemu_pid, why, sizeof(why)) != 1)
 		return;

@@ -15,6 +15,7 @@ round() {
 		wait_more_acked 3 30
 		wait_for 60 "$n's hasvcd back and synced" synced "$n"
 	done
+	after_reconnect
 	wait_for 30 "equal state" digests_equal node1 node2 node3
 	[ "$(runner vm1)" = node1 ] || fail "vm1 moved to $(runner vm1)"
 	[ "$(event_count node1 "in-sync -> degraded")" = 0 ] ||

@@ -14,6 +14,7 @@ round() {
 		lab restart "$n" libvirtd
 		wait_more_acked 3 60
 	done
+	after_reconnect
 	[ "$(runner vm1)" = node1 ] || fail "vm1 moved to $(runner vm1)"
 	[ "$(event_count node1 "in-sync -> degraded")" = 0 ] ||
 		fail "a libvirtd restart dropped the protection: $(lab exec node1 hasvc events | grep -- "-> degraded")"

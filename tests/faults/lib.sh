@@ -29,6 +29,10 @@ if [ "${HASVC_FAULTS_SYNC_WRITES:-}" = parallel ]; then
 	FAULTS_PARALLEL=" HASVC_SYNC_WRITES=parallel"
 	export HASVC_LAB_DAEMON_ENV="HASVC_MIRROR_ENGINE=qmp$FAULTS_PARALLEL"
 fi
+# after_reconnect: with parallel sync writes, a hasvcd that (re)connected to
+# libvirt decides 5 s later whether it can vouch for a quorum child added
+# before (docs/mirror.md, Vouching); a check of the pair's road waits past it.
+after_reconnect() { [ -z "$FAULTS_PARALLEL" ] || sleep 8; }
 FAULT_DIR=/var/lib/hasvc-lab/$HASVC_LAB.faults
 BLOCKS_MAX=180 # 1 MiB blocks from 65 MiB: what a 256 MiB disk holds
 WRITER_PID="" SAMPLER_PID=""

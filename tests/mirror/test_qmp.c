@@ -186,3 +186,50 @@ Test(qsync, a_bitmaps_name_gives_its_time_and_backup)
 	cr_assert_lt(mirror__qsync_bitmap_parse("hs-d-vda-@10.77.0.12:1", "vda", &ms, where,
 						sizeof(where)), 0, "no time");
 }
+
+Test(vouch, a_record_line_parses_back)
+{
+	struct mirror__vouch_record rec;
+
+	cr_assert_eq(mirror__vouch_record_parse("hs-s-vda-42.1 42 10.77.0.12 10809 1234 5678\n", &rec), 0);
+	cr_assert_str_eq(rec.child, "hs-s-vda-42.1");
+	cr_assert_eq(rec.epoch, 42);
+	cr_assert_str_eq(rec.host, "10.77.0.12");
+	cr_assert_eq(rec.port, 10809);
+	cr_assert_eq(rec.n_inodes, 2);
+	cr_assert_eq(rec.inodes[1], 5678);
+	cr_assert_eq(mirror__vouch_record_parse("hs-s-vda-42.1 42 10.77.0.12 10809\n", &rec), 0,
+		     "no socket known: parses, vouches for nothing");
+	cr_assert_eq(rec.n_inodes, 0);
+	cr_assert_lt(mirror__vouch_record_parse("hs-s-vda-42.1 42 10.77.0.12\n", &rec), 0, "no port");
+	cr_assert_lt(mirror__vouch_record_parse("hs-s-vda-42.1 42 h 1 12x\n", &rec), 0, "a bad inode");
+}
+
+Test(vouch, a_child_is_vouched_only_while_its_sockets_live)
+{
+	struct mirror__vouch_record rec = {.child = "hs-s-vda-42.1", .epoch = 42, .host = "h",
+					   .port = 1, .inodes = {100, 200}, .n_inodes = 2};
+	const unsigned long both[] = {300, 200, 100}, one[] = {100, 300};
+	const int64_t epoch = 90000, later = epoch + MIRROR__VOUCH_SETTLE_MS;
+	char why[300] = "";
+
+	cr_assert_eq(mirror__vouch_judge(&rec, "hs-s-vda-42.1", 42, later, NULL, 0, why, sizeof(why)),
+		     1, "its own connection's events cover it");
+	cr_assert_eq(mirror__vouch_judge(&rec, "hs-s-vda-42.1", epoch, epoch + 100, both, 3, why,
+					 sizeof(why)),
+		     2, "too soon after the connection: the backup may still shut the sockets");
+	cr_assert_eq(mirror__vouch_judge(&rec, "hs-s-vda-42.1", epoch, later, both, 3, why,
+					 sizeof(why)),
+		     1, "both sockets still established");
+	cr_assert_eq(mirror__vouch_judge(&rec, "hs-s-vda-42.1", epoch, later, one, 2, why,
+					 sizeof(why)),
+		     0, "socket 200 ended");
+	cr_assert(strstr(why, "(socket 200) ended"), "%s", why);
+	cr_assert_eq(mirror__vouch_judge(&rec, "hs-s-vda-77.1", epoch, later, both, 3, why,
+					 sizeof(why)),
+		     0, "a record of another child");
+	rec.n_inodes = 0;
+	cr_assert_eq(mirror__vouch_judge(&rec, "hs-s-vda-42.1", epoch, later, both, 3, why,
+					 sizeof(why)),
+		     0, "no socket was known");
+}
