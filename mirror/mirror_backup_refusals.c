@@ -99,7 +99,25 @@ void mirror__backup_trace_refusals(virDomainPtr d, const char *vm)
 	offset_write(vm, log_size(vm));
 }
 
-/* Reads VM's log from *OFFSET: 1 and the line in WHY when it has an error reply. */
+/*
+ * Whether a traced error reply LINE answered what a quorum child sends: a
+ * write, a write of zeroes, a flush or a discard (nbd/server.c's messages for
+ * them). A failed read loses nothing on the backup, and a read error (an
+ * online verify's, say) must not cut a mirror whose NBD target cannot
+ * reconnect (libvirt's block copy).
+ */
+static int refused_a_write(const char *line)
+{
+	static const char *const msgs[] = {"'writing to file failed'", "'flush failed'",
+					   "'discard failed'"};
+
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+		if (strstr(line, msgs[i]))
+			return 1;
+	return 0;
+}
+
+/* Reads VM's log from *OFFSET: 1 and the line in WHY when it has a refused write. */
 static int scan(const char *vm, long long *offset, char *why, size_t len)
 {
 	char path[512], *buf = NULL, *hit, *end, *last_nl;
@@ -137,11 +155,10 @@ static int scan(const char *vm, long long *offset, char *why, size_t len)
 		return 0;
 	}
 	last_nl[1] = '\0';
-	hit = strstr(buf, TRACE_EVENT);
-	if (hit) {
+	for (hit = strstr(buf, TRACE_EVENT); hit && !found; hit = strstr(hit + 1, TRACE_EVENT)) {
 		end = strchr(hit, '\n');
 		snprintf(why, len, "%.*s", (int)(end ? end - hit : (long)strlen(hit)), hit);
-		found = 1;
+		found = refused_a_write(why);
 	}
 	*offset += (long long)(last_nl + 1 - buf);
 	free(buf);
