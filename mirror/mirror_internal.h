@@ -387,7 +387,7 @@ int mirror__qmp_start(struct request *r, virDomainPtr d, const struct mirror_dom
 int mirror__qmp_start_from(struct request *r, virDomainPtr d, const struct mirror_domain *dom,
 			   const char *tls_dir, const char *why_full, const char *source_prefix);
 
-/* --- mirror_qmp_sync.c: parallel sync writes (HASVC_SYNC_WRITES=parallel) ----------- */
+/* --- mirror_qmp_sync.c (+ mirror_qsync_graph.c, mirror_qsync_resync.c): parallel sync writes --- */
 
 /* mirror__jobs_read() when the disks sit on our quorums; else the qmp engine's. */
 int mirror__qsync_jobs_read(struct request *r, virDomainPtr d, const struct mirror_domain *dom,

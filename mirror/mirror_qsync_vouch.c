@@ -198,6 +198,10 @@ int mirror__vouch_check(const char *vm, const char *target, const char *child, i
 		snprintf(why, len, "no record of its connection to the backup (%s)", strerror(-r));
 		return 0;
 	}
+	/* decided without the sockets (vouched on this connection, or too soon): no walk of /proc */
+	v = mirror__vouch_judge(&rec, child, epoch, mirror__now_ms(), NULL, 0, why, len);
+	if (v == 2 || (v == 1 && rec.epoch == epoch) || strcmp(rec.child, child) != 0)
+		return v;
 	r = mirror__vouch_sockets(vm, rec.host, rec.port, live, MIRROR__VOUCH_INODES_MAX, &n_live);
 	if (r < 0) {
 		snprintf(why, len, "its QEMU's connections cannot be read (%s)", strerror(-r));
