@@ -362,6 +362,12 @@ int mirror__qmp_target_add(struct request *r, virDomainPtr d, const char *target
 			   char *node, size_t size);
 /* The NBD node our job of TARGET writes to now; -EIO when QEMU does not answer. */
 int mirror__qmp_target_node(virDomainPtr d, const char *target, char *node, size_t size);
+/*
+ * An NBD node NODE to R->host:R->port's export TARGET (reconnect-delay,
+ * TLS when asked): the qmp engine's targets and parallel writes' children.
+ */
+int mirror__qmp_nbd_add(struct request *r, virDomainPtr d, const char *node, const char *target,
+			bool tls);
 /* Whether the mirror of disk TARGET writes to HOST:PORT. */
 bool mirror__qmp_node_goes_to(virDomainPtr d, const char *target, const char *host, unsigned port);
 /*

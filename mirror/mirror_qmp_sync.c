@@ -248,7 +248,7 @@ static int handover(struct request *r, virDomainPtr d, const struct mirror_domai
 		goto out;
 	/* the connections there before the child's: not its own (mirror_qsync_vouch.c) */
 	mirror__vouch_sockets(r->vm, host, r->port, before, MIRROR__VOUCH_INODES_MAX, &n_before);
-	if (mirror__qsync_nbd_add(r, d, child, t, tls) < 0 ||
+	if (mirror__qmp_nbd_add(r, d, child, t, tls) < 0 ||
 	    mirror__qsync_cmd(r, d, "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"%s\",\"node\":\"%s\"}}",
 		quorum, child) < 0) {
 		mirror__qsync_quiet(d, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"%s\"}}", child);

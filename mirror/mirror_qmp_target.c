@@ -78,8 +78,8 @@ static void node_del(virDomainPtr d, const char *node)
 	mirror__qmp_quiet(d, cmd);
 }
 
-static int nbd_add(struct request *r, virDomainPtr d, const char *node, const char *target,
-		   bool tls)
+int mirror__qmp_nbd_add(struct request *r, virDomainPtr d, const char *node, const char *target,
+			bool tls)
 {
 	char cmd[1024];
 
@@ -100,7 +100,7 @@ int mirror__qmp_target_add(struct request *r, virDomainPtr d, const char *target
 
 	nbd_name(nbd, sizeof(nbd), target, 0);
 	quorum_name(node, size, target);
-	if (nbd_add(r, d, nbd, target, tls) < 0)
+	if (mirror__qmp_nbd_add(r, d, nbd, target, tls) < 0)
 		return r->result;
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"quorum\","
@@ -216,7 +216,7 @@ int mirror__qmp_target_swap(struct request *r, virDomainPtr d, const char *targe
 	nbd_name(fresh, sizeof(fresh), target, (unsigned)gen + 1);
 	quorum_name(quorum, sizeof(quorum), target);
 	node_del(d, fresh); /* left by a swap that stopped halfway */
-	if (nbd_add(r, d, fresh, target, tls) < 0)
+	if (mirror__qmp_nbd_add(r, d, fresh, target, tls) < 0)
 		goto fail;
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\":\"x-blockdev-change\",\"arguments\":{\"parent\":\"%s\",\"node\":\"%s\"}}",

@@ -69,6 +69,3 @@ void mirror__qsync_bitmap_del(virDomainPtr d, const char *format, const char *na
 int mirror__qsync_node_where(virDomainPtr d, const char *node, char *where, size_t size);
 /* Removes TARGET's NBD child from its quorum and deletes it; idempotent. */
 void mirror__qsync_child_drop(virDomainPtr d, const char *target, const char *child);
-/* The NBD node NODE to R->host:R->port's export TARGET. */
-int mirror__qsync_nbd_add(struct request *r, virDomainPtr d, const char *node, const char *target,
-			  bool tls);

@@ -354,14 +354,3 @@ void mirror__qsync_child_drop(virDomainPtr d, const char *target, const char *ch
 	mirror__vouch_forget(virDomainGetName(d), target);
 }
 
-int mirror__qsync_nbd_add(struct request *r, virDomainPtr d, const char *node, const char *target, bool tls)
-{
-	return mirror__qsync_cmd(r, d,
-		   "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"nbd\","
-		   "\"node-name\":\"%s\",\"server\":{\"type\":\"inet\",\"host\":\"%s\","
-		   "\"port\":\"%u\"},\"export\":\"%s\",\"reconnect-delay\":%d,"
-		   "\"open-timeout\":5%s}}",
-		   node, r->host, r->port, target, MIRROR__QMP_RECONNECT_DELAY_S,
-		   tls ? ",\"tls-creds\":\"" MIRROR__QMP_TLS_ID "\"" : "");
-}
-

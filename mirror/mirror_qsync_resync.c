@@ -123,7 +123,7 @@ int mirror__qsync_resume(struct request *r, virDomainPtr d, const struct mirror_
 		/* 2: what the backup missed, as it is now; old before new */
 		snprintf(node, sizeof(node), "hs-b-%s", t);
 		mirror__qsync_quiet(d, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"%s\"}}", node);
-		if (mirror__qsync_nbd_add(r, d, node, t, tls) < 0 ||
+		if (mirror__qmp_nbd_add(r, d, node, t, tls) < 0 ||
 		    mirror__qsync_cmd(r, d,
 			"{\"execute\":\"blockdev-backup\",\"arguments\":{\"job-id\":\"hs-bk-%s\","
 			"\"device\":\"%s\",\"target\":\"%s\",\"sync\":\"bitmap\",\"bitmap\":\"hs-r-%s\","
