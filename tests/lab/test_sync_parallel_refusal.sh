@@ -12,7 +12,9 @@
 #   2. node1's hasvcd away while the backup refuses the writes (node2's
 #      image filesystem full: ENOSPC): node2's QEMU traces the error replies,
 #      node2's hasvcd shuts its server's connections, and node1's hasvcd,
-#      back, cannot vouch: the pair degrades with that reason and resyncs;
+#      back, cannot vouch: the pair degrades with that reason and resyncs
+#      (or, when QEMU's throttled last QUORUM_REPORT_BAD of the burst reaches
+#      it once back, degrades for that failed write: never vouched for);
 #   3. in sync again, every block of both steps is on the backup.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_qmp.sh"
@@ -69,11 +71,19 @@ write_blocks node1 vm1 30 33
 wait_for 30 "node2's hasvcd saw its QEMU refuse a write" refused_on_node2
 lab exec node2 grep 'answered a write with an error' /var/log/hasvc/hasvcd.log | tail -1
 lab exec node2 rm -f "$IMAGES/filler"
+# QEMU sends the first QUORUM_REPORT_BAD of a child at once and holds the
+# rest of a burst for up to 1 s (monitor.c's event throttle, keyed by
+# node-name): past that, the last one too went by while nobody listened.
+sleep 2
 lab start-daemon node1
 wait_for 60 "vm1 degraded: not vouched for" event_count_above node1 "in-sync -> degraded" 0
 reason=$(lab exec node1 hasvc events | grep -- "-> degraded" | tail -1)
 note "$reason"
-[[ $reason == *"cannot vouch"* ]] || fail "degraded, but not for the unvouched child: $reason"
+# A delayed event heard after all (a loaded machine's late timer) degrades
+# the pair for the failed write itself: also not vouched for, and the
+# control (no shutdown on node2) degrades for neither and fails above.
+[[ $reason == *"cannot vouch"* || $reason == *"a write or flush to it failed"* ]] ||
+	fail "degraded, but not for the unvouched child: $reason"
 wait_for 120 "vm1 in-sync again" pair_state_is node1 vm1 in-sync
 copy=$(pair_json node1 vm1 | jq -r '.copy.kind + " / " + (.copy.reason // "")')
 note "the copy: $copy"
